@@ -1,0 +1,57 @@
+"""Config errors that say where, what and how to fix, instead of pydantic's raw report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used. Raised at start-up, never at the first request."""
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif part in {"function-after", "function-before"} or str(part).startswith(("function-", "Literal[")):
+            continue
+        else:
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts)
+
+
+def _hint(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "remove the key or check its spelling against the README's config reference"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"use one of {expected}"
+    if kind in {"missing"}:
+        return "add the key"
+    if kind.endswith("_parsing") or kind.endswith("_type"):
+        return f"expected {kind.removesuffix('_parsing').removesuffix('_type').replace('_', ' ')}"
+    return ""
+
+
+def format_validation_error(exc: ValidationError, source: Path | None) -> str:
+    where = str(source) if source is not None else "config (embedded defaults and AIACT_* environment)"
+    lines = [f"{where}: {exc.error_count()} problem(s) in the AI transparency config:"]
+    for error in exc.errors(include_url=False):
+        field = _field_path(tuple(error["loc"])) or "(top level)"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        hint = _hint(error)
+        shown = repr(error.get("input"))
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        line = f"  - {field}: {message} (got {shown})"
+        if hint:
+            line += f". Fix: {hint}"
+        env = "AIACT_" + "__".join(str(p).upper() for p in error["loc"] if isinstance(p, str))
+        line += f" [set in the file or as {env}]"
+        lines.append(line)
+    return "\n".join(lines)
