@@ -1,0 +1,199 @@
+"""What to say, derived once from the config: header values, banner markup per language, notices.
+
+Pure: no I/O after construction, nothing re-derived per request. Transports (middleware, Gradio, CLI)
+only pick from what is computed here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from . import i18n
+from ._config_errors import ConfigError
+from .config import DisclosureMode, TransparencyConfig
+from .csp import BannerRendering
+from .modelcard import ModelFacts, model_facts
+from .structured_fields import StructuredFieldError, fold_to_ascii, sf_dictionary, sf_string, sf_token
+
+BANNER_ID = "aiact-disclosure"
+_BANNER_CSS = {
+    "box": "display:block;box-sizing:border-box;width:100%;margin:0;padding:.5em 1em;background:#14213d;"
+    "color:#ffffff;font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;"
+    "border-bottom:3px solid #fca311;text-align:left;position:relative;z-index:2147483647",
+    "p": "margin:0;color:#ffffff",
+    "a": "color:#ffffff;text-decoration:underline;font-weight:600",
+}
+
+
+@dataclass(frozen=True)
+class RoutePolicy:
+    """What a response on a given path carries. One instance per distinct outcome, shared by requests."""
+
+    mode: DisclosureMode
+    header_prefix: bytes  # the AI-Disclosure value without its per-response date member
+    banner: bool
+    json_body: bool
+    event_stream: bool
+    images: bool
+    json_member: bytes  # `"key":{...}` spliced into JSON object bodies
+
+    @property
+    def changes_body(self) -> bool:
+        return self.banner or self.json_body or self.event_stream or self.images
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
+
+
+def _header_text(field: str, value: str) -> str:
+    folded = fold_to_ascii(value)
+    try:
+        return sf_string(folded)
+    except StructuredFieldError:
+        raise ConfigError(
+            f"{field} {value!r} cannot be sent in the AI-Disclosure header: RFC 9651 Strings are ASCII. "
+            "Fix: set system.provider_ascii (for the provider) or model.id (for the model) to an ASCII spelling"
+        ) from None
+
+
+class Disclosure:
+    def __init__(self, config: TransparencyConfig, facts: ModelFacts | None = None) -> None:
+        self.config = config
+        self.facts = facts if facts is not None else model_facts(config)
+        system = config.system
+        self.discovery_path = config.disclosure.discovery_path
+        self.link_value = f'<{self.discovery_path}>; rel="describedby"'.encode("latin-1")
+        self._prefixes = {
+            mode: self._header_prefix(mode) for mode in ("none", "ai-modified", "ai-originated", "machine-generated")
+        }
+        self.languages = tuple(sorted(set(i18n.OFFICIAL_EU_LANGUAGES) | set(config.banner.text)))
+        self.default_language = config.banner.default_language
+        if self.default_language not in self.languages:
+            raise ConfigError(
+                f"banner.default_language {self.default_language!r} has no text. Fix: use one of "
+                f"{', '.join(self.languages)} or add banner.text.{self.default_language}"
+            )
+        self._banners = {lang: self._render_banner(lang) for lang in self.languages}
+        meta = sf_dictionary(self._members(config.disclosure.mode))
+        self.meta_tag = f'<meta name="ai-disclosure" content="{i18n.to_ascii_html(meta)}" />'.encode("ascii")
+        sse = i18n.MESSAGES["en"].sse.format(system=system.name, provider=system.provider)
+        self.event_stream_notice = f": AI-Disclosure: {sse} See {self.discovery_path}\n\n".encode()
+        self.json_key = config.disclosure.json_key
+        self._rules = [(_glob(rule.path), self._policy(rule)) for rule in config.disclosure.routes]
+        self.default_policy = self._policy(None)
+        self.policy_for: Callable[[str], RoutePolicy] = (
+            lru_cache(maxsize=4096)(self._resolve) if self._rules else (lambda _path: self.default_policy)
+        )
+
+    # -- AI-Disclosure header ---------------------------------------------------------------------------
+
+    def _members(self, mode: DisclosureMode) -> list[tuple[str, str]]:
+        members = [("mode", sf_token(mode))]
+        if mode == "none":
+            return members
+        if self.facts.label:
+            members.append(("model", _header_text("model", self.facts.label)))
+        provider = self.config.system.provider_ascii or self.config.system.provider
+        members.append(("provider", _header_text("system.provider", provider)))
+        if self.config.disclosure.reviewed_by:
+            members.append(("reviewed-by", _header_text("disclosure.reviewed_by", self.config.disclosure.reviewed_by)))
+        return members
+
+    def _header_prefix(self, mode: DisclosureMode) -> bytes:
+        return sf_dictionary(self._members(mode)).encode("ascii")
+
+    def header_value(self, policy: RoutePolicy, now: float | None = None) -> bytes:
+        """The full AI-Disclosure value: constant members plus `date` as the response's epoch (RFC 9651 Date)."""
+        return b"%s, date=@%d" % (policy.header_prefix, int(time.time() if now is None else now))
+
+    # -- routes ------------------------------------------------------------------------------------------
+
+    def _policy(self, rule: Any) -> RoutePolicy:
+        settings = self.config
+        mode: DisclosureMode = (rule.mode if rule and rule.mode else None) or settings.disclosure.mode
+
+        def choose(rule_value: bool | None, default: bool) -> bool:
+            return mode != "none" and (default if rule_value is None else rule_value)
+
+        return RoutePolicy(
+            mode=mode,
+            header_prefix=self._prefixes[mode],
+            banner=choose(rule.banner if rule else None, settings.banner.enabled),
+            json_body=choose(rule.json_body if rule else None, settings.disclosure.json_body),
+            event_stream=choose(rule.event_stream if rule else None, settings.disclosure.event_stream),
+            images=False,
+            json_member=self._json_member(mode),
+        )
+
+    def _resolve(self, path: str) -> RoutePolicy:
+        for pattern, policy in self._rules:
+            if pattern.match(path):
+                return policy
+        return self.default_policy
+
+    # -- banner ------------------------------------------------------------------------------------------
+
+    def notice_text(self, language: str) -> str:
+        system = self.config.system
+        template = self.config.banner.text.get(language)
+        if template is None:
+            base = language if language in i18n.MESSAGES else i18n.DEFAULT_LANGUAGE
+            template = i18n.MESSAGES[base].notice
+        return template.format(system=system.name, provider=system.provider)
+
+    def _render_banner(self, language: str) -> dict[str, str]:
+        base = language.split("-")[0].lower()
+        messages = i18n.MESSAGES.get(language) or i18n.MESSAGES.get(base) or i18n.MESSAGES[i18n.DEFAULT_LANGUAGE]
+        esc = i18n.to_ascii_html
+        parts = {
+            "label": esc(messages.label),
+            "lang": esc(language),
+            "notice": esc(self.notice_text(language)),
+            "href": esc(self.discovery_path),
+            "link": esc(messages.link),
+        }
+        styled = (
+            '<aside id="{id}" role="region" aria-label="{label}" lang="{lang}" style="{box}">'
+            '<p style="{p}">{notice} <a href="{href}" style="{a}">{link}</a></p></aside>'
+        ).format(id=BANNER_ID, **parts, **_BANNER_CSS)
+        plain = (
+            '<aside id="{id}" role="region" aria-label="{label}" lang="{lang}">'
+            '<p>{notice} <a href="{href}">{link}</a></p></aside>'
+        ).format(id=BANNER_ID, **parts)
+        return {"attributes": styled, "plain": plain}
+
+    def negotiate(self, accept_language: str | None) -> str:
+        return i18n.negotiate(accept_language, self.languages, self.default_language)
+
+    def banner_html(self, language: str, rendering: BannerRendering) -> bytes:
+        variants = self._banners.get(language) or self._banners[self.default_language]
+        if rendering.style == "nonce" and rendering.nonce:
+            css = "#{id}{{{box}}}#{id} p{{{p}}}#{id} a{{{a}}}".format(id=BANNER_ID, **_BANNER_CSS)
+            return f'<style nonce="{rendering.nonce}">{css}</style>{variants["plain"]}'.encode("ascii")
+        return variants[rendering.style if rendering.style == "attributes" else "plain"].encode("ascii")
+
+    # -- JSON --------------------------------------------------------------------------------------------
+
+    def json_object(self, mode: DisclosureMode | None = None) -> dict[str, Any]:
+        system = self.config.system
+        mode = mode or self.config.disclosure.mode
+        return {
+            "mode": mode,
+            "ai_generated": mode != "none",
+            "system": system.name,
+            "provider": system.provider,
+            "model": self.facts.label,
+            "reviewed_by": self.config.disclosure.reviewed_by,
+            "info": self.discovery_path,
+        }
+
+    def _json_member(self, mode: DisclosureMode) -> bytes:
+        member = json.dumps(self.json_object(mode), separators=(",", ":"))
+        return (json.dumps(self.json_key) + ":" + member).encode()

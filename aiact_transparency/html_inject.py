@@ -1,0 +1,264 @@
+"""Streaming insertion of snippets after the ``<head>`` and ``<body>`` open tags of an HTML byte stream.
+
+Pure and transport-free: the ASGI responder feeds body chunks in and sends out what comes back. The scanner
+is a small resumable tokenizer over bytes that follows the WHATWG tokenizer just far enough to tell a real
+``<body ...>`` open tag from one inside a comment, a raw-text element, an attribute value or a declaration.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["HtmlInjector"]
+
+# A start or end tag up to (not including) its closing ">". Mirrors the tokenizer states tag name ->
+# attribute name -> attribute value; the regex never has to backtrack past an alternative because every
+# branch may end anywhere, so the match simply stops at the first ">" outside a quoted value or at the end of
+# the data (an unterminated quote eats the rest, which the caller reads as "need more bytes").
+_TAG = re.compile(
+    rb"</?([A-Za-z][^\t\n\f\r />]*)"
+    rb"(?:[\t\n\f\r /]+"
+    rb"|[^\t\n\f\r />][^\t\n\f\r /=>]*"
+    rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"[^\"]*\"?|'[^']*'?|[^\t\n\f\r >\"'][^\t\n\f\r >]*)?)?"
+    rb")*"
+)
+
+# Scanner modes: where the next "<" can matter, or which terminator ends the current construct.
+_DATA, _COMMENT, _CDATA, _BOGUS, _RAW = range(5)
+
+# Special element kinds, by lower-cased tag name.
+_BODY, _HEAD, _PLAINTEXT = range(3)
+_RAW_ELEMENTS = (b"script", b"style", b"xmp", b"iframe", b"noembed", b"noframes", b"noscript", b"title", b"textarea")
+# Raw text (script, style, ...) and RCDATA (title, textarea) both end only at "</name" + [ws / >]; character
+# references in RCDATA do not matter to us, so both get the same end pattern.
+_RAW_END: dict[bytes, tuple[re.Pattern[bytes], int]] = {
+    name: (re.compile(rb"</" + name + rb"[\t\n\f\r />]", re.IGNORECASE), len(name) + 2) for name in _RAW_ELEMENTS
+}
+_SPECIAL: dict[bytes, int] = {b"body": _BODY, b"head": _HEAD, b"plaintext": _PLAINTEXT}
+
+# _scan results that are not an insertion point.
+_NEED_MORE = -1
+_PLAINTEXT_SEEN = -2
+
+
+def _is_letter(c: int) -> bool:
+    return 0x61 <= (c | 0x20) <= 0x7A
+
+
+class HtmlInjector:
+    """Inserts `head_snippet` right after the <head ...> open tag (only when <head> comes before <body>) and
+    `body_snippet` right after the <body ...> open tag, in a byte stream fed chunk by chunk."""
+
+    def __init__(self, *, head_snippet: bytes, body_snippet: bytes, limit: int = 16384) -> None:
+        if limit <= 0:
+            raise ValueError(f"limit must be a positive number of bytes, got {limit}")
+        self._head_snippet = head_snippet
+        self._body_snippet = body_snippet
+        self._limit = limit
+        # Bytes kept for scanning and/or held back, starting at absolute stream offset _base. All other
+        # positions below are relative to _buf, shifted when its front is trimmed.
+        self._buf = bytearray()
+        self._base = 0
+        self._seen = 0  # total bytes fed
+        self._emitted = 0  # _buf[:_emitted] was already returned to the caller
+        self._pos = 0  # where the scanner resumes
+        self._mode = _DATA
+        self._comment_start = 0  # first byte of comment text: "--!>" may only start there
+        self._raw_end: tuple[re.Pattern[bytes], int] | None = None
+        self._tag_wait = -1  # an incomplete tag cannot finish before a ">" at or after this position
+        self._head_at: int | None = None
+        self._body_end = -1  # set by _tag: the insertion point right after the <body ...> tag
+        self._done = False
+        self._injected = False
+        self._gave_up_reason: str | None = None
+
+    @property
+    def injected(self) -> bool:
+        return self._injected
+
+    @property
+    def gave_up_reason(self) -> str | None:
+        return self._gave_up_reason
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._done:
+            return chunk  # pass-through: no copy once the decision is made
+        if not chunk:
+            return b""
+        self._buf += chunk
+        self._seen += len(chunk)
+        # Only the first `limit` bytes of the stream are ever scanned, so the outcome does not depend on how
+        # the stream was split into chunks.
+        at = self._scan(min(len(self._buf), self._limit - self._base))
+        if at >= 0:
+            return self._release(at)
+        if at == _PLAINTEXT_SEEN:
+            return self._give_up("<plaintext> before any <body> tag")
+        if self._seen >= self._limit:
+            return self._give_up(f"no <body> tag within the first {self._limit} bytes")
+        return self._emit_ready()
+
+    def finish(self) -> bytes:
+        if self._done:
+            return b""
+        return self._give_up("no <body> tag before the end of the stream")
+
+    # --- output -----------------------------------------------------------------------------------------
+
+    def _release(self, at: int) -> bytes:
+        buf, start = self._buf, self._emitted
+        if self._head_at is None:
+            out = b"".join((buf[start:at], self._body_snippet, buf[at:]))
+        else:
+            head = self._head_at
+            out = b"".join((buf[start:head], self._head_snippet, buf[head:at], self._body_snippet, buf[at:]))
+        self._injected = True
+        self._finish_up()
+        return out
+
+    def _give_up(self, reason: str) -> bytes:
+        out = bytes(self._buf[self._emitted :])
+        self._gave_up_reason = reason
+        self._finish_up()
+        return out
+
+    def _finish_up(self) -> None:
+        self._done = True
+        self._buf = bytearray()  # free the lookahead now; a pass-through needs none
+
+    def _emit_ready(self) -> bytes:
+        # Bytes before any possible insertion point can go out now. Once <head> is seen everything after it
+        # is held, because its snippet goes in only if a <body> tag follows within the limit.
+        ready = len(self._buf) if self._head_at is None else self._head_at
+        out = bytes(self._buf[self._emitted : ready]) if ready > self._emitted else b""
+        self._emitted = max(self._emitted, ready)
+        self._trim(min(self._pos, self._emitted))
+        return out
+
+    def _trim(self, k: int) -> None:
+        # Drop bytes that are both sent and behind the scanner, so the buffer stays small before <head>.
+        if k <= 0:
+            return
+        del self._buf[:k]
+        self._base += k
+        self._emitted -= k
+        self._pos -= k
+        self._comment_start -= k
+        if self._tag_wait >= 0:
+            self._tag_wait -= k
+        if self._head_at is not None:
+            self._head_at -= k
+
+    # --- scanner ----------------------------------------------------------------------------------------
+
+    def _scan(self, end: int) -> int:
+        """Scan _buf[_pos:end]: the insertion point after a <body> open tag, or _NEED_MORE / _PLAINTEXT_SEEN."""
+        buf = self._buf
+        pos = self._pos
+        if self._tag_wait >= 0:
+            # A tag was cut off by the end of the data: re-parse it only once a ">" has arrived.
+            if buf.find(b">", self._tag_wait, end) < 0:
+                self._tag_wait = end
+                return _NEED_MORE
+            self._tag_wait = -1
+        while True:
+            if self._mode != _DATA:
+                pos = self._skip_construct(pos, end)
+                if pos < 0:
+                    return _NEED_MORE
+            lt = buf.find(b"<", pos, end)
+            if lt < 0:
+                self._pos = end
+                return _NEED_MORE
+            self._pos = lt  # resume here if what starts at this "<" is cut off
+            if lt + 2 >= end:
+                return _NEED_MORE  # "<", "<!", "</" or "<x" at the end: all need more bytes to classify
+            c = buf[lt + 1]
+            if c == 0x21:  # "<!"
+                pos = self._markup_declaration(lt, end)
+            elif c == 0x3F:  # "<?": a processing instruction is a bogus comment in HTML
+                self._mode, pos = _BOGUS, lt + 2
+            elif _is_letter(c) or (c == 0x2F and _is_letter(buf[lt + 2])):
+                pos = self._tag(lt, end)
+                if pos == _PLAINTEXT_SEEN or self._body_end >= 0:
+                    return pos
+            elif c == 0x2F:  # "</" not followed by a letter: "</>" is dropped, anything else is a bogus comment
+                if buf[lt + 2] == 0x3E:
+                    pos = lt + 3
+                else:
+                    self._mode, pos = _BOGUS, lt + 2
+            else:
+                pos = lt + 1  # "<" followed by anything else is text
+            if pos < 0:
+                return _NEED_MORE
+
+    def _tag(self, lt: int, end: int) -> int:
+        """Parse the tag at `lt`; return the position after its ">" (noting <head> and <body>), or a code."""
+        m = _TAG.match(self._buf, lt, end)
+        assert m is not None  # lt + 1 is a letter, or "/" then a letter
+        gt = m.end()
+        if gt >= end:
+            self._tag_wait = end
+            return _NEED_MORE
+        if self._buf[lt + 1] == 0x2F:
+            return gt + 1  # end tags only need skipping
+        name = m.group(1).lower()
+        kind = _SPECIAL.get(name)
+        if kind == _BODY:
+            self._body_end = gt + 1
+        elif kind == _HEAD:
+            if self._head_at is None:
+                self._head_at = gt + 1
+        elif kind == _PLAINTEXT:
+            return _PLAINTEXT_SEEN
+        else:
+            raw_end = _RAW_END.get(name)
+            if raw_end is not None:
+                self._mode, self._raw_end = _RAW, raw_end
+        return gt + 1
+
+    def _markup_declaration(self, lt: int, end: int) -> int:
+        """Classify "<!" at `lt` (comment, CDATA, DOCTYPE or bogus comment); return where to continue."""
+        rest = bytes(self._buf[lt + 2 : min(lt + 9, end)])
+        if rest.startswith(b"--"):
+            # Searching "-->" from just after "<!" also catches the abrupt "<!-->" and "<!--->".
+            self._mode, self._comment_start = _COMMENT, lt + 4
+            return lt + 2
+        if rest.startswith(b"[CDATA["):
+            self._mode = _CDATA
+            return lt + 9
+        if lt + 9 > end and (b"--".startswith(rest) or b"[CDATA[".startswith(rest)):
+            return _NEED_MORE
+        self._mode = _BOGUS  # DOCTYPE and other declarations end at the first ">", quoted or not
+        return lt + 2
+
+    def _skip_construct(self, pos: int, end: int) -> int:
+        """Find the end of the current comment / CDATA / declaration / raw text; -1 if not in _buf[:end] yet."""
+        buf, mode = self._buf, self._mode
+        if mode == _COMMENT:
+            close = buf.find(b"-->", pos, end)
+            bang = buf.find(b"--!>", max(pos, self._comment_start), end if close < 0 else close)
+            found, after = (bang, bang + 4) if bang >= 0 else (close, close + 3)
+            keep = 3
+        elif mode == _CDATA:
+            found = buf.find(b"]]>", pos, end)
+            after, keep = found + 3, 2
+        elif mode == _BOGUS:
+            found = buf.find(b">", pos, end)
+            after, keep = found + 1, 0
+        else:
+            assert self._raw_end is not None
+            pattern, keep = self._raw_end
+            m = pattern.search(buf, pos, end)
+            found = m.start() if m else -1
+            after = found  # the end tag itself is then parsed as a tag from DATA
+        if found < 0:
+            # Resume just before the end, where a terminator cut in two could start.
+            self._pos = max(pos, end - keep)
+            return -1
+        self._mode = _DATA
+        return after

@@ -1,0 +1,137 @@
+"""Per-response body rewriters: HTML banner, event-stream notice, JSON disclosure member.
+
+Each gets the start message (disclosure headers already added) and then every later message of the
+response. The middleware creates at most one per response, only when the body may change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from ._asgi import Headers, Message, Send, header_list, remove_header, set_header, weaken_etag
+from .html_inject import HtmlInjector
+
+logger = logging.getLogger("aiact_transparency")
+
+
+class HtmlBannerResponder:
+    """Holds the start message until the first body chunk, then streams through the injector."""
+
+    def __init__(self, send: Send, start: Message, injector: HtmlInjector, path: str) -> None:
+        self._send = send
+        self._start: Message | None = start
+        self._injector = injector
+        self._path = path
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] != "http.response.body":
+            # e.g. http.response.pathsend: the body never passes through us, so headers go out unchanged.
+            await self._flush_start()
+            await self._send(message)
+            return
+        injector = self._injector
+        if injector.done and self._start is None:
+            await self._send(message)
+            return
+        more = message.get("more_body", False)
+        out = injector.feed(message.get("body", b""))
+        if not more:
+            out += injector.finish()
+        if self._start is not None:
+            self._fix_headers(header_list(self._start), len(out), single=not more)
+            await self._flush_start()
+        if injector.gave_up_reason and not more:
+            logger.info("AI banner not inserted in %s: %s", self._path, injector.gave_up_reason)
+        await self._send({"type": "http.response.body", "body": out, "more_body": more})
+
+    def _fix_headers(self, headers: Headers, length: int, *, single: bool) -> None:
+        if single:
+            if self._injector.injected:
+                set_header(headers, b"content-length", str(length).encode("ascii"))
+                weaken_etag(headers)
+            return
+        # Streamed: the final length is unknown when the headers must leave.
+        remove_header(headers, b"content-length")
+        weaken_etag(headers)
+
+    async def _flush_start(self) -> None:
+        if self._start is not None:
+            start, self._start = self._start, None
+            await self._send(start)
+
+
+class EventStreamResponder:
+    """Sends one SSE comment line right after the headers; every chunk then leaves as it arrives."""
+
+    def __init__(self, send: Send, notice: bytes) -> None:
+        self._send = send
+        self._notice = notice
+
+    async def start(self, start: Message) -> None:
+        remove_header(header_list(start), b"content-length")
+        await self._send(start)
+        # A comment (': ...'), never a data event: SSE clients such as the OpenAI SDK parse every data event.
+        await self._send({"type": "http.response.body", "body": self._notice, "more_body": True})
+
+
+class JsonMemberResponder:
+    """Buffers a JSON response (up to a limit) and adds the disclosure member to top-level objects."""
+
+    def __init__(self, send: Send, start: Message, key: str, member: bytes, limit: int = 4 << 20) -> None:
+        self._send = send
+        self._start = start
+        self._key = key
+        self._member = member
+        self._limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._passthrough = False
+
+    async def __call__(self, message: Message) -> None:
+        if self._passthrough:
+            await self._send(message)
+            return
+        if message["type"] != "http.response.body":
+            await self._release(message)
+            return
+        body = message.get("body", b"")
+        self._chunks.append(body)
+        self._size += len(body)
+        if message.get("more_body", False):
+            if self._size > self._limit:
+                logger.info("AI disclosure not added to a JSON body larger than %d bytes", self._limit)
+                await self._release(None)
+            return
+        whole = b"".join(self._chunks)
+        changed = self._with_member(whole)
+        if changed is not None:
+            headers = header_list(self._start)
+            set_header(headers, b"content-length", str(len(changed)).encode("ascii"))
+            weaken_etag(headers)
+            whole = changed
+        await self._send(self._start)
+        await self._send({"type": "http.response.body", "body": whole, "more_body": False})
+
+    def _with_member(self, body: bytes) -> bytes | None:
+        # Only a UTF-8 top-level object that does not already carry the key; everything else stays as is.
+        if body.lstrip()[:1] != b"{":
+            return None
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(document, dict) or self._key in document:
+            return None
+        end = body.rindex(b"}")
+        separator = b"," if document else b""
+        return body[:end] + separator + self._member + body[end:]
+
+    async def _release(self, message: Message | None) -> None:
+        self._passthrough = True
+        await self._send(self._start)
+        if self._chunks:
+            await self._send({"type": "http.response.body", "body": b"".join(self._chunks), "more_body": True})
+            self._chunks = []
+        if message is not None:
+            await self._send(message)

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aiact_transparency import ConfigError, Disclosure, TransparencyConfig, load_config
+from aiact_transparency.modelcard import model_facts
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_embedded_defaults_work_out_of_the_box() -> None:
+    config = load_config()
+    assert config.disclosure.mode == "ai-originated"
+    assert config.banner.enabled
+    Disclosure(config)
+
+
+def test_yaml_file_with_model_card(tmp_path: Path, model_card: Path) -> None:
+    path = write(
+        tmp_path / "aiact.yaml",
+        """
+system: {name: "Acme Studio", provider: "Acme GmbH", contact: "mailto:ai@acme.example",
+         purpose: "Generates illustrations from text prompts"}
+model:  {card: "./MODEL_CARD.md", id: "acme/studio-xl"}
+disclosure:
+  mode: ai-originated
+  reviewed_by: null
+  routes: [{path: "/health", mode: none}, {path: "/static/*", banner: false}]
+banner: {enabled: true, text: {en: "Made by AI at {provider}.", de: "KI von {provider}."}}
+""",
+    )
+    config = load_config(path)
+    facts = model_facts(config)
+    assert facts.id == "acme/studio-xl"  # config wins over the card
+    assert facts.name == "Studio XL"
+    assert facts.license == "apache-2.0"
+    assert facts.base_model == ("stabilityai/stable-diffusion-xl-base-1.0",)
+    assert facts.datasets == ("laion/laion2B-en",)
+    assert config.disclosure.routes[0].mode == "none"
+    assert config.banner.text["de"] == "KI von {provider}."
+
+
+def test_toml_file_and_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "aiact.toml", '[system]\nname = "From file"\nprovider = "File GmbH"\n')
+    monkeypatch.setenv("AIACT_SYSTEM__PROVIDER", "Env AG")
+    monkeypatch.setenv("AIACT_DISCLOSURE__MODE", "ai-modified")
+    config = load_config(path)
+    assert config.system.name == "From file"
+    assert config.system.provider == "Env AG"
+    assert config.disclosure.mode == "ai-modified"
+
+
+def test_aiact_config_variable_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "c.yml", "system: {name: Named by env}\n")
+    monkeypatch.setenv("AIACT_CONFIG", str(path))
+    assert load_config().system.name == "Named by env"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("system: {nmae: x}\n", ["system.nmae", "remove the key or check its spelling"]),
+        ("disclosure: {mode: ai-generated}\n", ["disclosure.mode", "'ai-originated'", "Fix: use one of"]),
+        ('system: {provider: "Evil\\r\\nSet-Cookie: x=1"}\n', ["system.provider", "control character"]),
+        ("system: {risk_class: prohibited}\n", ["system.risk_class", "Article 5", "refuses"]),
+        ("system: {contact: 'call me'}\n", ["system.contact", "mailto:"]),
+        ("banner: {text: {de: 'Hallo {user}'}}\n", ["banner.text", "unknown placeholder", "{system}"]),
+        ("banner: {text: {'not a tag': 'x'}}\n", ["banner.text", "language tag"]),
+        ("disclosure: {routes: [{path: 'health'}]}\n", ["disclosure.routes[0].path", "must start with '/'"]),
+        ("images: {signing: {cert: a.pem}}\n", ["images.signing", "both 'cert' and 'key'"]),
+        ("- just\n- a list\n", ["top level must be a mapping"]),
+        ("system: [unclosed\n", ["not valid YAML"]),
+    ],
+)
+def test_config_errors_name_file_field_and_fix(tmp_path: Path, text: str, expected: list[str]) -> None:
+    path = write(tmp_path / "aiact.yaml", text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_environment_value_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIACT_DISCLOSURE__MODE", "sometimes")
+    with pytest.raises(ConfigError, match="AIACT_DISCLOSURE__MODE"):
+        load_config()
+
+
+def test_missing_model_card_is_a_startup_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "aiact.yaml", "model: {card: ./nope/README.md}\n")
+    with pytest.raises(ConfigError, match=r"model\.card: .*nope/README\.md is not a file"):
+        load_config(path)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_unsupported_extension(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"use a \.yaml, \.yml or \.toml file"):
+        load_config(write(tmp_path / "aiact.json", "{}"))
+
+
+def test_non_ascii_provider_is_folded_or_needs_an_ascii_spelling() -> None:
+    folded = Disclosure(TransparencyConfig(system={"provider": "Müller & Søn"}))
+    assert b'provider="Muller & Son"' in folded.default_policy.header_prefix
+    with pytest.raises(ConfigError, match="provider_ascii"):
+        Disclosure(TransparencyConfig(system={"provider": "Εταιρεία ΑΕ"}))  # noqa: RUF001
+    greek_name = "Εταιρεία ΑΕ"  # noqa: RUF001
+    greek = Disclosure(TransparencyConfig(system={"provider": greek_name, "provider_ascii": "Etaireia AE"}))
+    assert b'provider="Etaireia AE"' in greek.default_policy.header_prefix
+
+
+def test_control_characters_rejected_in_code_too() -> None:
+    with pytest.raises(ValueError, match="control character"):
+        TransparencyConfig(model={"id": "acme/x\x00"})
