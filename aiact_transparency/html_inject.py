@@ -11,16 +11,32 @@ import re
 
 __all__ = ["HtmlInjector"]
 
-# A start or end tag up to (not including) its closing ">". Mirrors the tokenizer states tag name ->
-# attribute name -> attribute value; the regex never has to backtrack past an alternative because every
-# branch may end anywhere, so the match simply stops at the first ">" outside a quoted value or at the end of
-# the data (an unterminated quote eats the rest, which the caller reads as "need more bytes").
+# A start or end tag up to (not including) its closing ">", exactly as the WHATWG tokenizer reads it: tag name,
+# then attribute names (which may hold quotes or start with "=") and values (a quote opens a value only right
+# after "="). Every branch may stop anywhere, so the match never backtracks into a different parse: it stops at
+# the first ">" outside a quoted value, or at the end of the data (an unterminated quote eats the rest), which
+# the caller reads as "need more bytes".
 _TAG = re.compile(
     rb"</?([A-Za-z][^\t\n\f\r />]*)"
     rb"(?:[\t\n\f\r /]+"
     rb"|[^\t\n\f\r />][^\t\n\f\r /=>]*"
     rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"[^\"]*\"?|'[^']*'?|[^\t\n\f\r >\"'][^\t\n\f\r >]*)?)?"
     rb")*"
+)
+
+# Fast path: text plus well-formed tags that need no action (any end tag; start tags other than the special
+# ones below), matched in one C-level call instead of a Python step per tag. Its attribute grammar is a strict
+# subset of the tokenizer's: attributes are whitespace-separated, names and unquoted values exclude quotes, "="
+# and "<", so a match has exactly one parse and ends at the same ">" as the tokenizer (an unquoted value may
+# give trailing "/"s back to the final [ws /]*>, which changes nothing). Whatever it declines (unusual syntax,
+# a special tag, a tag cut off by the end of the data) goes to the exact slow path at the "<" where it stopped.
+_SKIP = re.compile(
+    rb"(?:[^<]+"
+    rb"|(?:</|<(?!(?i:head|body|plaintext|script|style|xmp|iframe|noembed|noframes|noscript|title|textarea)"
+    rb"[\t\n\f\r />]))[A-Za-z][^\t\n\f\r />]*"
+    rb"(?:[\t\n\f\r ]+[^\t\n\f\r />\"'=<]+"
+    rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r >\"'=<`]+))?)*"
+    rb"[\t\n\f\r /]*>)*"
 )
 
 # Scanner modes: where the next "<" can matter, or which terminator ends the current construct.
@@ -47,7 +63,13 @@ def _is_letter(c: int) -> bool:
 
 class HtmlInjector:
     """Inserts `head_snippet` right after the <head ...> open tag (only when <head> comes before <body>) and
-    `body_snippet` right after the <body ...> open tag, in a byte stream fed chunk by chunk."""
+    `body_snippet` right after the <body ...> open tag, in a byte stream fed chunk by chunk.
+
+    The <body> tag must end within the first `limit` bytes of the stream; otherwise, or when the stream ends
+    first, nothing is inserted, the output equals the input and `gave_up_reason` says why. Bytes before <head>
+    go out as soon as they are scanned; from <head> on they are held until the decision. Once `done`, feed()
+    returns its argument itself. One instance per response; not thread-safe.
+    """
 
     def __init__(self, *, head_snippet: bytes, body_snippet: bytes, limit: int = 16384) -> None:
         if limit <= 0:
@@ -170,8 +192,9 @@ class HtmlInjector:
                 pos = self._skip_construct(pos, end)
                 if pos < 0:
                     return _NEED_MORE
-            lt = buf.find(b"<", pos, end)
-            if lt < 0:
+            skipped = _SKIP.match(buf, pos, end)
+            lt = skipped.end() if skipped else pos  # it always matches (maybe empty); this keeps mypy happy
+            if lt >= end:
                 self._pos = end
                 return _NEED_MORE
             self._pos = lt  # resume here if what starts at this "<" is cut off
