@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import lru_cache
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -42,13 +43,11 @@ def set_header(headers: Headers, name: bytes, value: bytes) -> None:
     headers.append((name, value))
 
 
-def media_type(headers: Headers) -> tuple[str, str]:
-    """(type/subtype, charset) from Content-Type, lowercased; ('', '') when absent or unreadable."""
-    raw = get_header(headers, b"content-type")
-    if raw is None:
-        return "", ""
-    text = raw.decode("latin-1")
-    main, _, params = text.partition(";")
+@lru_cache(maxsize=256)
+def parse_media_type(raw: bytes) -> tuple[str, str]:
+    """(type/subtype, charset) of a Content-Type value, lowercased. Cached: a service sends few distinct values,
+    and the 256 entries of at most a header's length each bound the memory."""
+    main, _, params = raw.decode("latin-1").partition(";")
     charset = ""
     for param in params.split(";"):
         key, _, value = param.strip().partition("=")
@@ -62,11 +61,3 @@ def weaken_etag(headers: Headers) -> None:
     for index, (key, value) in enumerate(headers):
         if key.lower() == b"etag" and not value.startswith(b"W/"):
             headers[index] = (key, b"W/" + value)
-
-
-def body_is_rewritable(status: int, headers: Headers) -> bool:
-    """Responses whose body we may change at all: not informational/empty/partial, not already encoded."""
-    if status < 200 or status in (204, 205, 206, 304):
-        return False
-    encoding = get_header(headers, b"content-encoding")
-    return encoding is None or encoding.strip().lower() in (b"", b"identity")

@@ -42,10 +42,10 @@ class RoutePolicy:
     event_stream: bool
     images: bool
     json_member: bytes  # `"key":{...}` spliced into JSON object bodies
+    changes_body: bool = False  # derived in __post_init__: any of the body-changing measures applies
 
-    @property
-    def changes_body(self) -> bool:
-        return self.banner or self.json_body or self.event_stream or self.images
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "changes_body", self.banner or self.json_body or self.event_stream or self.images)
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
@@ -70,6 +70,8 @@ class Disclosure:
         system = config.system
         self.discovery_path = config.disclosure.discovery_path
         self.link_value = f'<{self.discovery_path}>; rel="describedby"'.encode("latin-1")
+        self._stamped_second = -1
+        self._stamped: dict[bytes, bytes] = {}
         self._prefixes = {
             mode: self._header_prefix(mode) for mode in ("none", "ai-modified", "ai-originated", "machine-generated")
         }
@@ -109,9 +111,20 @@ class Disclosure:
     def _header_prefix(self, mode: DisclosureMode) -> bytes:
         return sf_dictionary(self._members(mode)).encode("ascii")
 
-    def header_value(self, policy: RoutePolicy, now: float | None = None) -> bytes:
-        """The full AI-Disclosure value: constant members plus `date` as the response's epoch (RFC 9651 Date)."""
-        return b"%s, date=@%d" % (policy.header_prefix, int(time.time() if now is None else now))
+    def header_value(self, policy: RoutePolicy) -> bytes:
+        """The full AI-Disclosure value: constant members plus `date` as the response's epoch (RFC 9651 Date).
+
+        Values are cached for the current second: the date is the only part that changes, and formatting it
+        per request was a measurable share of the middleware's cost.
+        """
+        now = int(time.time())
+        if now != self._stamped_second:
+            self._stamped_second = now
+            self._stamped = {}
+        value = self._stamped.get(policy.header_prefix)
+        if value is None:
+            value = self._stamped[policy.header_prefix] = b"%s, date=@%d" % (policy.header_prefix, now)
+        return value
 
     # -- routes ------------------------------------------------------------------------------------------
 

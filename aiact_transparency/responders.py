@@ -1,18 +1,26 @@
 """Per-response body rewriters: HTML banner, event-stream notice, JSON disclosure member.
 
-Each gets the start message (disclosure headers already added) and then every later message of the
-response. The middleware creates at most one per response, only when the body may change.
+Each gets the start message (disclosure headers already added), then `begin()` is awaited, then every later
+message of the response goes through the responder. The middleware creates at most one per response, only
+when the body may change.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from typing import Protocol
 
 from ._asgi import Headers, Message, Send, header_list, remove_header, set_header, weaken_etag
 from .html_inject import HtmlInjector
 
 logger = logging.getLogger("aiact_transparency")
+
+
+class Responder(Protocol):
+    async def begin(self) -> None: ...
+
+    async def __call__(self, message: Message) -> None: ...
 
 
 class HtmlBannerResponder:
@@ -23,6 +31,10 @@ class HtmlBannerResponder:
         self._start: Message | None = start
         self._injector = injector
         self._path = path
+        self._logged = False
+
+    async def begin(self) -> None:
+        """The start message waits for the first body chunk: only then is Content-Length known."""
 
     async def __call__(self, message: Message) -> None:
         if message["type"] != "http.response.body":
@@ -41,7 +53,8 @@ class HtmlBannerResponder:
         if self._start is not None:
             self._fix_headers(header_list(self._start), len(out), single=not more)
             await self._flush_start()
-        if injector.gave_up_reason and not more:
+        if injector.gave_up_reason and not self._logged:
+            self._logged = True
             logger.info("AI banner not inserted in %s: %s", self._path, injector.gave_up_reason)
         await self._send({"type": "http.response.body", "body": out, "more_body": more})
 
@@ -64,15 +77,19 @@ class HtmlBannerResponder:
 class EventStreamResponder:
     """Sends one SSE comment line right after the headers; every chunk then leaves as it arrives."""
 
-    def __init__(self, send: Send, notice: bytes) -> None:
+    def __init__(self, send: Send, start: Message, notice: bytes) -> None:
         self._send = send
+        self._start = start
         self._notice = notice
 
-    async def start(self, start: Message) -> None:
-        remove_header(header_list(start), b"content-length")
-        await self._send(start)
+    async def begin(self) -> None:
+        remove_header(header_list(self._start), b"content-length")
+        await self._send(self._start)
         # A comment (': ...'), never a data event: SSE clients such as the OpenAI SDK parse every data event.
         await self._send({"type": "http.response.body", "body": self._notice, "more_body": True})
+
+    async def __call__(self, message: Message) -> None:
+        await self._send(message)
 
 
 class JsonMemberResponder:
@@ -87,6 +104,9 @@ class JsonMemberResponder:
         self._chunks: list[bytes] = []
         self._size = 0
         self._passthrough = False
+
+    async def begin(self) -> None:
+        """The start message waits for the whole body: Content-Length changes when the member is added."""
 
     async def __call__(self, message: Message) -> None:
         if self._passthrough:
