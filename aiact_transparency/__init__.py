@@ -7,12 +7,25 @@ from ._version import __version__
 from .config import TransparencyConfig, load_config
 from .disclosure import Disclosure
 from .middleware import TransparencyMiddleware
+from .provenance.errors import ImageMarkingError
+from .provenance.keys import KeyConfigError, ManifestSigner
+from .provenance.pipeline import ImageMarker, MarkedImage, MarkReport, mark_image
+from .provenance.verify import VerificationReport, verify
 
 __all__ = [
     "ConfigError",
     "Disclosure",
+    "ImageMarker",
+    "ImageMarkingError",
+    "KeyConfigError",
+    "ManifestSigner",
+    "MarkReport",
+    "MarkedImage",
     "TransparencyConfig",
     "TransparencyMiddleware",
+    "VerificationReport",
     "__version__",
     "load_config",
+    "mark_image",
+    "verify",
 ]

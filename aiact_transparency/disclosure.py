@@ -10,7 +10,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -90,9 +90,16 @@ class Disclosure:
         self.json_key = config.disclosure.json_key
         self._rules = [(_glob(rule.path), self._policy(rule)) for rule in config.disclosure.routes]
         self.default_policy = self._policy(None)
-        self.policy_for: Callable[[str], RoutePolicy] = (
-            lru_cache(maxsize=4096)(self._resolve) if self._rules else (lambda _path: self.default_policy)
-        )
+        images = config.images
+        self.marks_images = images.enabled and (images.watermark or images.visible_label or images.xmp or images.c2pa)
+        self._image_routes = [_glob(p) for p in images.routes]
+        self._all_images = self.marks_images and "*" in images.routes
+        if not self._rules and (self._all_images or not self.marks_images):
+            # One policy for every path: skip matching (and caching) on the hot path.
+            constant = self._with_images(self.default_policy, self._all_images)
+            self.policy_for: Callable[[str], RoutePolicy] = lambda _path: constant
+        else:
+            self.policy_for = lru_cache(maxsize=4096)(self._resolve)
 
     # -- AI-Disclosure header ---------------------------------------------------------------------------
 
@@ -146,10 +153,15 @@ class Disclosure:
         )
 
     def _resolve(self, path: str) -> RoutePolicy:
-        for pattern, policy in self._rules:
-            if pattern.match(path):
-                return policy
-        return self.default_policy
+        policy = next((policy for pattern, policy in self._rules if pattern.match(path)), self.default_policy)
+        images = self._all_images or (self.marks_images and any(p.match(path) for p in self._image_routes))
+        return self._with_images(policy, images)
+
+    def _with_images(self, policy: RoutePolicy, images: bool) -> RoutePolicy:
+        # Nothing on a mode=none route is AI-generated, so nothing there is marked as such.
+        if not images or policy.mode == "none":
+            return policy
+        return replace(policy, images=True)
 
     # -- banner ------------------------------------------------------------------------------------------
 

@@ -13,6 +13,14 @@ from .csp import ATTRIBUTES, banner_rendering
 from .disclosure import Disclosure, RoutePolicy
 from .discovery import DiscoveryEndpoint
 from .html_inject import HtmlInjector
+from .image_responder import (
+    MARKABLE_TYPES,
+    ImageMarkingService,
+    ImageResponder,
+    prepare_scope,
+    strip_stale_headers,
+)
+from .provenance.pipeline import ImageMarker
 from .responders import EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -32,6 +40,12 @@ class TransparencyMiddleware:
         self.config = config if config is not None else load_config()
         self.disclosure = Disclosure(self.config)
         self.discovery = DiscoveryEndpoint(self.disclosure)
+        # Built now, so a bad key or certificate stops start-up instead of failing the first image.
+        self.images = (
+            ImageMarkingService(ImageMarker(self.config, facts=self.disclosure.facts))
+            if self.disclosure.marks_images
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,12 +61,16 @@ class TransparencyMiddleware:
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    _add_headers(message, disclosure, policy)
+                    content_type, _ = _add_headers(message, disclosure, policy)
+                    if policy.images and content_type and parse_media_type(content_type)[0] in MARKABLE_TYPES:
+                        strip_stale_headers(message["headers"])
                 await send(message)
 
             await self.app(scope, receive, send_with_headers)
             return
 
+        if policy.images:
+            scope = prepare_scope(scope)
         # Closures rather than a per-response object: this runs for every response on most routes, and the
         # closure measured about 0.5 us cheaper per request.
         rewriter: Responder | None = None
@@ -78,6 +96,8 @@ class TransparencyMiddleware:
     ) -> Responder | None:
         kind, charset = parse_media_type(content_type)
         disclosure = self.disclosure
+        if policy.images and kind in MARKABLE_TYPES and self.images is not None:
+            return ImageResponder(send, start, kind, self.images, scope["path"])
         if kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS):
             headers = start["headers"]
             # The banner's language follows Accept-Language, so shared caches must key on it.

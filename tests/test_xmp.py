@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import struct
 import subprocess
 import zlib
@@ -26,6 +25,8 @@ from aiact_transparency.provenance.xmp import (
     sniff_media_type,
 )
 
+from .tools import require_tool
+
 TOOL = 'demo-service 1.2 <&> "quoted"'
 MODEL = "Studio XL"
 MEDIA = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
@@ -33,11 +34,8 @@ MEDIA = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 
 @pytest.fixture(scope="session")
 def exiftool() -> str:
-    # The independent reader is the point of these tests: without it they must fail, not pass by skipping.
-    path = shutil.which("exiftool")
-    if path is None:
-        pytest.fail("exiftool is required for the XMP tests (Debian/Ubuntu: apt-get install libimage-exiftool-perl)")
-    return path
+    # The independent XMP reader (Debian: libimage-exiftool-perl); CI installs it and fails without it.
+    return require_tool("exiftool")
 
 
 def run_exiftool(exiftool: str, path: Path, *args: str) -> dict[str, object]:

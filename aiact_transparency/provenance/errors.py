@@ -1,0 +1,24 @@
+"""Why an image could not be marked. `title` is short and stable (it becomes a problem+json title)."""
+
+from __future__ import annotations
+
+
+class ImageMarkingError(Exception):
+    title = "The image could not be marked as AI-generated"
+    status = 500
+
+
+class UnsupportedImageError(ImageMarkingError):
+    title = "Unsupported image format"
+
+
+class CorruptImageError(ImageMarkingError):
+    title = "The image data is corrupt"
+
+
+class ImageTooLargeError(ImageMarkingError):
+    title = "The image is too large to mark"
+
+
+class SigningError(ImageMarkingError):
+    title = "The content credentials could not be signed"
