@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel
 
@@ -73,41 +73,45 @@ def chunk(completion_id: str, content: str | None, finish: str | None = None) ->
     return f"data: {json.dumps(payload)}\n\n"
 
 
-def create_app(delay: float = 0.03) -> FastAPI:
+router = APIRouter()
+TOKEN_DELAY = 0.03  # seconds between streamed tokens: slow enough to watch the stream arrive
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index() -> str:
+    return PAGE
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def completions(request: ChatRequest) -> StreamingResponse | dict[str, Any]:
+    prompt = request.messages[-1].content if request.messages else ""
+    completion_id = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+    tokens = fake_tokens(prompt)
+    if not request.stream:
+        message = {"role": "assistant", "content": "".join(tokens).strip()}
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        return {"id": completion_id, "object": "chat.completion", "model": "fake", "choices": [choice]}
+
+    async def events() -> AsyncIterator[str]:
+        for token in tokens:
+            yield chunk(completion_id, token)
+            await asyncio.sleep(TOKEN_DELAY)
+        yield chunk(completion_id, None, "stop")
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def create_app() -> FastAPI:
     app = FastAPI(title="Acme chat demo")
+    app.include_router(router)
+    # The one line that makes the service transparent (config: $AIACT_CONFIG, else built-in defaults).
     app.add_middleware(TransparencyMiddleware, config=load_config())
-
-    @app.get("/", response_class=HTMLResponse)
-    async def index() -> str:
-        return PAGE
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.post("/v1/chat/completions", response_model=None)
-    async def completions(request: ChatRequest) -> StreamingResponse | dict[str, Any]:
-        prompt = request.messages[-1].content if request.messages else ""
-        completion_id = f"chatcmpl-{uuid.uuid4().hex[:12]}"
-        tokens = fake_tokens(prompt)
-        if not request.stream:
-            message = {"role": "assistant", "content": "".join(tokens).strip()}
-            return {
-                "id": completion_id,
-                "object": "chat.completion",
-                "model": "fake",
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            }
-
-        async def events() -> AsyncIterator[str]:
-            for token in tokens:
-                yield chunk(completion_id, token)
-                await asyncio.sleep(delay)
-            yield chunk(completion_id, None, "stop")
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream")
-
     return app
 
 

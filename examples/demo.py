@@ -10,12 +10,26 @@ import sys
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
+
+from aiact_transparency import TransparencyMiddleware, load_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chat_app import create_app
+# examples/ is not a package: each example also runs on its own, so import them by path.
+import chat_app
+import image_api
 
 HOST = "127.0.0.1"
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="aiact-transparency demo")
+    app.include_router(chat_app.router)
+    app.include_router(image_api.router)
+    # Built before serving: config, model card and signing keys are checked now, not at the first request.
+    app.add_middleware(TransparencyMiddleware, config=load_config())
+    return app
 
 
 def main() -> None:
@@ -28,6 +42,9 @@ def main() -> None:
         f"  Headers only:              curl -i {base}/health\n"
         f"  Chat stream (SSE):         curl -N {base}/v1/chat/completions -H 'content-type: application/json' "
         '-d \'{"stream": true, "messages": [{"role": "user", "content": "hi"}]}\'\n'
+        f"  Generated image (marked):  {base}/generate?prompt=sunset&format=jpeg\n"
+        f"  Verify it:                 curl -s '{base}/generate?prompt=sunset' -o ai.png && "
+        ".venv/bin/aiact-transparency verify ai.png\n"
         f"  Discovery document:        {base}/.well-known/ai-disclosure\n",
         flush=True,
     )

@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, ImageOps, PngImagePlugin
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 
@@ -38,6 +38,8 @@ def open_checked(data: bytes, media_type: str, max_pixels: int) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=[SUPPORTED[media_type]])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLargeError("the image declares more pixels than Pillow's decompression-bomb limit") from None
+    except UnidentifiedImageError:
+        raise CorruptImageError(f"the {media_type} data cannot be decoded: not a readable image header") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise CorruptImageError(f"the {media_type} data cannot be decoded: {exc}") from None
     width, height = image.size
