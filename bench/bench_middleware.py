@@ -21,7 +21,9 @@ from aiact_transparency import TransparencyConfig, TransparencyMiddleware
 
 PAGE = (
     b"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Bench</title></head><body class='x'>"
-    + b"<p>" + b"lorem ipsum dolor sit amet " * 3700 + b"</p></body></html>"
+    + b"<p>"
+    + b"lorem ipsum dolor sit amet " * 3700
+    + b"</p></body></html>"
 )[: 100 * 1024]
 SSE_CHUNKS = 200
 
@@ -42,7 +44,7 @@ async def _html(request: Request) -> Response:
 async def _sse(request: Request) -> Response:
     async def events() -> Any:
         for i in range(SSE_CHUNKS):
-            yield b"data: {\"i\": %d}\n\n" % i
+            yield b'data: {"i": %d}\n\n' % i
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -55,10 +57,18 @@ def build() -> tuple[Any, Any]:
 
 def scope(path: str) -> dict[str, Any]:
     return {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
         "headers": [(b"host", b"bench"), (b"accept-language", b"de-DE,de;q=0.9,en;q=0.8")],
-        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
     }
 
 
@@ -92,8 +102,10 @@ async def compare(path: str, n: int, rounds: int = 15) -> tuple[float, float]:
 def report(name: str, bare: float, wrapped: float, per: int = 1, target: str = "") -> None:
     added = (wrapped - bare) / per
     unit = "per chunk" if per > 1 else "per request"
-    print(f"{name:<28} bare {bare:8.2f} us  wrapped {wrapped:8.2f} us  added {added:6.2f} us {unit}"
-          f"  ratio {wrapped / bare:5.3f}  {target}")
+    print(
+        f"{name:<28} bare {bare:8.2f} us  wrapped {wrapped:8.2f} us  added {added:6.2f} us {unit}"
+        f"  ratio {wrapped / bare:5.3f}  {target}"
+    )
 
 
 async def main() -> None:

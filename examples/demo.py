@@ -12,7 +12,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from aiact_transparency import TransparencyMiddleware, load_config
+from aiact_transparency import TransparencyConfig, TransparencyMiddleware, load_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -23,12 +23,20 @@ import image_api
 HOST = "127.0.0.1"
 
 
+def demo_config() -> TransparencyConfig:
+    """The embedded defaults, plus the visible "AI" badge on images unless your config or env says otherwise."""
+    config = load_config()
+    if "AIACT_CONFIG" in os.environ or "AIACT_IMAGES__VISIBLE_LABEL" in os.environ:
+        return config
+    return config.model_copy(update={"images": config.images.model_copy(update={"visible_label": True})})
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="aiact-transparency demo")
     app.include_router(chat_app.router)
     app.include_router(image_api.router)
     # Built before serving: config, model card and signing keys are checked now, not at the first request.
-    app.add_middleware(TransparencyMiddleware, config=load_config())
+    app.add_middleware(TransparencyMiddleware, config=demo_config())
     return app
 
 

@@ -26,7 +26,9 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 @pytest.fixture
 def picture(tmp_path: Path) -> Path:
     x = np.linspace(0, 255, 320)
-    pixels = np.stack([np.add.outer(x, x) / 2, np.outer(np.sin(x / 9) * 90 + 128, np.ones(320)), np.full((320, 320), 128.0)], -1)
+    pixels = np.stack(
+        [np.add.outer(x, x) / 2, np.outer(np.sin(x / 9) * 90 + 128, np.ones(320)), np.full((320, 320), 128.0)], -1
+    )
     path = tmp_path / "in.jpg"
     Image.fromarray(pixels.astype(np.uint8)).save(path, quality=92)
     return path
