@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
@@ -28,6 +29,7 @@ class Decoded:
     lossless_webp: bool
     png_text: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    dpi: tuple[float, float] | None = None  # PNG pHYs / JPEG JFIF density: print size, kept on re-encode
 
 
 def open_checked(data: bytes, media_type: str, max_pixels: int) -> Image.Image:
@@ -62,12 +64,15 @@ def decode(data: bytes, media_type: str, max_pixels: int) -> Decoded:
         raise CorruptImageError(f"the {media_type} data is truncated or corrupt: {exc}") from None
     notes: list[str] = []
     icc = image.info.get("icc_profile")
+    dpi = image.info.get("dpi")
     png_text = {k: v for k, v in getattr(image, "text", {}).items() if k not in _XMP_TEXT_KEYS}
     orientation = image.getexif().get(0x0112)
     if orientation not in (None, 1):
         # Mark what people see: rotate the pixels upright and drop the tag, so the label sits top-right
         # and the watermark is read in the orientation viewers show.
         image = ImageOps.exif_transpose(image)
+        if orientation in (5, 6, 7, 8) and isinstance(dpi, tuple) and len(dpi) == 2:
+            dpi = (dpi[1], dpi[0])  # a quarter turn swaps the axes, and their densities with them
         notes.append(f"EXIF orientation {orientation} applied to the pixels")
     exif = image.getexif()
     if image.mode == "CMYK":
@@ -76,6 +81,7 @@ def decode(data: bytes, media_type: str, max_pixels: int) -> Decoded:
         notes.append("CMYK converted to RGB (ICC profile dropped)")
     elif image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         notes.append(f"{image.mode} image reduced to 8 bits per channel")
+        image = _to_8_bits(image)
     return Decoded(
         image=image,
         media_type=media_type,
@@ -84,7 +90,17 @@ def decode(data: bytes, media_type: str, max_pixels: int) -> Decoded:
         lossless_webp=media_type == "image/webp" and _webp_is_lossless(data),
         png_text=png_text,
         notes=notes,
+        dpi=(float(dpi[0]), float(dpi[1])) if isinstance(dpi, tuple) and len(dpi) == 2 else None,
     )
+
+
+def _to_8_bits(image: Image.Image) -> Image.Image:
+    """16-bit (and 32-bit integer) grey scaled to 8 bits. Pillow's convert("L") clips at 255 instead, which
+    turns a 16-bit image almost entirely white."""
+    if image.mode == "F":
+        return image.convert("L")  # float data has no defined range; Pillow clips it to 0..255
+    values = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
+    return Image.fromarray(((values * 255 + 32767) // 65535).astype(np.uint8), "L")
 
 
 def _webp_is_lossless(data: bytes) -> bool:
@@ -99,6 +115,8 @@ def encode(image: Image.Image, decoded: Decoded, jpeg_quality: int) -> bytes:
         options["icc_profile"] = decoded.icc_profile
     if decoded.exif:
         options["exif"] = decoded.exif
+    if decoded.dpi and decoded.media_type in ("image/png", "image/jpeg"):
+        options["dpi"] = decoded.dpi
     kind = decoded.media_type
     if kind == "image/png":
         if decoded.png_text:
@@ -113,6 +131,10 @@ def encode(image: Image.Image, decoded: Decoded, jpeg_quality: int) -> bytes:
             image = image.convert("RGB")
         image.save(out, "JPEG", quality=jpeg_quality, **options)
     elif kind == "image/webp":
+        # libwebp rewrites the colour of fully transparent pixels unless told to keep it ("exact"): that
+        # erases the watermark there, and with enough transparency the mark is no longer found at all.
+        if "A" in image.getbands():
+            options["exact"] = True
         if decoded.lossless_webp:
             image.save(out, "WEBP", lossless=True, quality=50, method=2, **options)
         else:

@@ -17,11 +17,11 @@ from ..modelcard import ModelFacts, model_facts
 from . import _codec
 from ._c2pa_read import is_signed_by, read_manifest
 from .c2pa_manifest import C2paSigningError, build_manifest, sign_manifest
-from .errors import ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
+from .errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
 from .keys import ManifestSigner, SigningIdentity, default_signer, load_signer_from_files
 from .label import draw_ai_label
 from .watermark import SCHEME, WatermarkCapacityError, WatermarkPayload, embed_watermark, system_id_for
-from .xmp import XmpError, build_xmp, extract_xmp, insert_xmp, sniff_media_type
+from .xmp import ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp, sniff_media_type
 
 if TYPE_CHECKING:
     from ..config import TransparencyConfig
@@ -125,11 +125,16 @@ class ImageMarker:
             work.notes.append(f"declared as {media_type} but the bytes are {actual}")
         if self._already_marked(data, actual):
             return MarkedImage(data, actual, MarkReport(actual, already_marked=True, notes=tuple(work.notes)))
-        if self.changes_pixels:
-            self._mark_pixels(work)
-        else:
-            _codec.open_checked(data, actual, images.max_pixels)  # refuse bombs and garbage all the same
-        xmp = images.xmp and self._add_xmp(work)
+        try:
+            if self.changes_pixels:
+                self._mark_pixels(work)
+            else:
+                _codec.open_checked(data, actual, images.max_pixels)  # refuse bombs and garbage all the same
+            xmp = images.xmp and self._add_xmp(work)
+        except ImageFormatError as exc:
+            # The XMP byte surgery walks the whole container: a truncated or malformed one ends here (a
+            # malformed XMP packet alone is only noted, in _existing_xmp).
+            raise CorruptImageError(f"the {actual} container is malformed: {exc}") from None
         c2pa = self._sign(work) if self.signer is not None else None
         report = MarkReport(
             media_type=actual,

@@ -26,7 +26,7 @@ AI_SOURCE_TYPES = (
     "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia",
     "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia",
 )
-_MAX_VERIFY_PIXELS = 100_000_000
+_MAX_VERIFY_PIXELS = 40_000_000  # as images.max_pixels: decoding and scanning more costs seconds and GBs
 
 
 @dataclass(frozen=True)
@@ -79,12 +79,14 @@ def _xmp_section(data: bytes) -> dict[str, Any]:
     }
 
 
-def _watermark_section(data: bytes, sizes: Sequence[tuple[int, int]], system_name: str | None) -> dict[str, Any]:
+def _watermark_section(
+    data: bytes, sizes: Sequence[tuple[int, int]], system_name: str | None, max_pixels: int = _MAX_VERIFY_PIXELS
+) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            if image.size[0] * image.size[1] > _MAX_VERIFY_PIXELS:
+            if image.size[0] * image.size[1] > max_pixels:
                 return {"found": False, "based_on": "image too large to scan for a watermark"}
             image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
@@ -106,15 +108,19 @@ def verify(
 ) -> VerificationReport:
     """Check every layer. `candidate_sizes` undo rescaling for the watermark; `system_name` names ours.
 
-    With a `config`, both default to what it says (images.generated_sizes, system.name).
+    With a `config`, both default to what it says (images.generated_sizes, system.name), and its
+    images.max_pixels bounds the image the watermark scan decodes (else 40 megapixels).
     """
+    max_pixels = _MAX_VERIFY_PIXELS
     if config is not None:
         candidate_sizes = candidate_sizes or config.images.generated_sizes
         system_name = system_name or config.system.name
+        # A tiny file can declare tens of megapixels: decoding and scanning one costs seconds and GBs.
+        max_pixels = config.images.max_pixels
     media_type = sniff_media_type(data)
     return VerificationReport(
         media_type=media_type,
         c2pa=_c2pa_section(data, media_type, trust_anchors_pem),
         xmp=_xmp_section(data),
-        watermark=_watermark_section(data, candidate_sizes, system_name),
+        watermark=_watermark_section(data, candidate_sizes, system_name, max_pixels),
     )
