@@ -131,6 +131,11 @@ def draw_ai_label(image: Image.Image, *, text: str = "AI") -> Image.Image:
     badge = _badge(text, height)
     if badge.width > image.width - 2 * margin:
         raise ValueError(f"label {text!r} does not fit an image {image.width} pixels wide")
-    work = image.convert("RGBA")
-    work.alpha_composite(badge, dest=(image.width - margin - badge.width, margin))
-    return work if image.mode == "RGBA" else work.convert(image.mode)
+    # Composite on the badge's own rectangle only: converting the whole image to RGBA and back cost ~10 ms
+    # at 4 MP for a badge that covers a few percent of it.
+    box = (image.width - margin - badge.width, margin, image.width - margin, margin + badge.height)
+    region = image.crop(box).convert("RGBA")
+    region.alpha_composite(badge)
+    result = image.copy()
+    result.paste(region if image.mode == "RGBA" else region.convert(image.mode), box[:2])
+    return result
