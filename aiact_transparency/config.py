@@ -104,6 +104,8 @@ class RouteRule(_Section):
     banner: bool | None = None
     json_body: bool | None = Field(default=None, alias="json")
     event_stream: bool | None = None
+    # Mark image responses here (true) or never (false); unset: as images.routes says.
+    images: bool | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -88,7 +88,7 @@ class Disclosure:
         sse = i18n.MESSAGES["en"].sse.format(system=system.name, provider=system.provider)
         self.event_stream_notice = f": AI-Disclosure: {sse} See {self.discovery_path}\n\n".encode()
         self.json_key = config.disclosure.json_key
-        self._rules = [(_glob(rule.path), self._policy(rule)) for rule in config.disclosure.routes]
+        self._rules = [(_glob(rule.path), self._policy(rule), rule.images) for rule in config.disclosure.routes]
         self.default_policy = self._policy(None)
         images = config.images
         self.marks_images = images.enabled and (images.watermark or images.visible_label or images.xmp or images.c2pa)
@@ -153,9 +153,13 @@ class Disclosure:
         )
 
     def _resolve(self, path: str) -> RoutePolicy:
-        policy = next((policy for pattern, policy in self._rules if pattern.match(path)), self.default_policy)
-        images = self._all_images or (self.marks_images and any(p.match(path) for p in self._image_routes))
-        return self._with_images(policy, images)
+        policy, images = next(
+            ((policy, images) for pattern, policy, images in self._rules if pattern.match(path)),
+            (self.default_policy, None),
+        )
+        if images is None:  # the rule leaves it to images.routes
+            images = self._all_images or any(p.match(path) for p in self._image_routes)
+        return self._with_images(policy, self.marks_images and images)
 
     def _with_images(self, policy: RoutePolicy, images: bool) -> RoutePolicy:
         # Nothing on a mode=none route is AI-generated, so nothing there is marked as such.
