@@ -19,6 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # examples/ is not a package: each example also runs on its own, so import them by path.
 import chat_app
 import image_api
+from gradio_app import build_demo
+
+from aiact_transparency.gradio import mount
 
 HOST = "127.0.0.1"
 
@@ -36,7 +39,10 @@ def create_app() -> FastAPI:
     app.include_router(chat_app.router)
     app.include_router(image_api.router)
     # Built before serving: config, model card and signing keys are checked now, not at the first request.
-    app.add_middleware(TransparencyMiddleware, config=demo_config())
+    config = demo_config()
+    app.add_middleware(TransparencyMiddleware, config=config)
+    # The Gradio demo under /gradio: banner in its UI, its output images marked by the Gradio hook.
+    mount(app, build_demo(config), "/gradio", config=config)
     return app
 
 
@@ -53,6 +59,7 @@ def main() -> None:
         f"  Generated image (marked):  {base}/generate?prompt=sunset&format=jpeg\n"
         f"  Verify it:                 curl -s '{base}/generate?prompt=sunset' -o ai.png && "
         ".venv/bin/aiact-transparency verify ai.png\n"
+        f"  Gradio demo (wrapped):     {base}/gradio/\n"
         f"  Discovery document:        {base}/.well-known/ai-disclosure\n",
         flush=True,
     )

@@ -9,6 +9,14 @@ import pytest
 
 from aiact_transparency import load_config
 
+from .tools import close_leaked_event_loops
+
+# The Gradio snippet builds a gr.Interface: Gradio leaves event loops and sockets for the collector.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
 YAML_BLOCKS = re.findall(r"```yaml\n(.*?)```", README, re.S)
@@ -22,6 +30,7 @@ def test_readme_has_snippets() -> None:
 def test_python_snippet_runs(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    close_leaked_event_loops()
 
 
 @pytest.mark.parametrize("text", YAML_BLOCKS, ids=[f"yaml-{i}" for i in range(len(YAML_BLOCKS))])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import shutil
 
@@ -16,3 +18,17 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed; .ci/run must install it")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def close_leaked_event_loops() -> None:
+    """Gradio's App and Queue set new event loops as the main thread's current one and never close them
+    (gradio.utils.safe_get_lock). Close and collect them while the caller's warning filters apply, not in a
+    later test module or at exit, where warnings-as-errors would blame an innocent test."""
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # none set (already closed by an earlier call)
+        loop = None
+    if loop is not None and not loop.is_running():
+        loop.close()
+    asyncio.set_event_loop(None)
+    gc.collect()
