@@ -23,6 +23,7 @@ test: lint pytest
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/hadolint docker/Dockerfile
 
 pytest: $(STAMP)
 	$(BIN)/pytest
