@@ -34,6 +34,8 @@ FailurePolicy = Literal["fail-closed", "fail-open"]
 # C0 controls and DEL: CR/LF would split a header, NUL truncates C strings downstream, the rest has no
 # business in a disclosure text. Rejected everywhere, so nothing that reaches a header can inject one.
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# Lone surrogates: what Python makes of environment bytes that are not valid UTF-8; they cannot be encoded.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _ROUTE_PATTERN = re.compile(r"^/[\x21-\x7e]*$")
 
@@ -45,6 +47,8 @@ def _no_control_chars(value: str) -> str:
             f"contains the control character {match.group()!r} at position {match.start()}; "
             "remove line breaks, tabs and NUL bytes (they could inject HTTP headers)"
         )
+    if _SURROGATES.search(value):
+        raise ValueError("is not valid UTF-8 text (an environment variable with undecodable bytes?); fix its encoding")
     return value
 
 
@@ -107,7 +111,9 @@ class RouteRule(_Section):
     # Mark image responses here (true) or never (false); unset: as images.routes says.
     images: bool | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # serialize_by_alias: with nested_model_default_partial_update, the defaults are dumped and merged with the
+    # user's keys; dumped by field name, `json_body` would then count as an extra key next to the user's `json`.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
 
     @field_validator("path")
     @classmethod
@@ -126,7 +132,9 @@ class DisclosureConfig(_Section):
     json_key: Text = "ai_disclosure"
     event_stream: bool = True
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # serialize_by_alias: with nested_model_default_partial_update, the defaults are dumped and merged with the
+    # user's keys; dumped by field name, `json_body` would then count as an extra key next to the user's `json`.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
 
     @field_validator("discovery_path")
     @classmethod

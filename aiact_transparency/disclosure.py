@@ -53,6 +53,11 @@ def _glob(pattern: str) -> re.Pattern[str]:
 
 
 def _header_text(field: str, value: str) -> str:
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ConfigError(
+            f"{field} {value!r} contains control characters (line breaks, tabs, NUL) and cannot be sent in the "
+            "AI-Disclosure header. Fix: remove them (from the config or the model card)"
+        )
     folded = fold_to_ascii(value)
     try:
         return sf_string(folded)

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+from contextlib import suppress
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 
 from ._asgi import Message, Scope, Send, header_list, remove_header, set_header
@@ -25,6 +28,26 @@ MARKABLE_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/webp"
 # Headers that would describe the unmarked original: its validator, its byte ranges, its transfer.
 _DIRECT_SEND = ("http.response.pathsend", "http.response.zerocopysend")
 _STALE_HEADERS = (b"content-length", b"etag", b"accept-ranges", b"content-range", b"content-md5", b"digest")
+# Longest a request waits for its image to be marked, queueing included (seconds). Marking a large image takes
+# a few seconds at most; a signer that never answers (a hung KMS or remote signing service) must not hang the
+# request. Not a config key (yet): set `ImageMarkingService.timeout` to change it.
+MARK_TIMEOUT = 60.0
+
+
+class MarkingTimeoutError(ImageMarkingError):
+    title = "Image marking timed out"
+
+
+class _Job:
+    """One marking job's claim on a limiter slot. The slot is given back by whichever side finishes last: the
+    request task (normal end, or it gave up before the thread started) or the worker thread (the task timed out
+    while the thread was still marking). So a hung signer keeps its slot until it really returns."""
+
+    __slots__ = ("abandoned", "finished", "lock", "started")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started = self.finished = self.abandoned = False
 
 
 class ImageMarkingService:
@@ -33,28 +56,79 @@ class ImageMarkingService:
     def __init__(self, marker: ImageMarker) -> None:
         images = marker.config.images
         self.marker = marker
-        self.workers = images.workers or os.cpu_count() or 1
+        # Default: one core fewer than the machine has. Pillow's JPEG encoder holds the GIL, so with a worker
+        # per core the event loop waited up to tens of ms behind image encodes (bench_image_pipeline [6]).
+        self.workers = images.workers or max(1, (os.cpu_count() or 1) - 1)
         self.max_queue = images.max_queue
         self.max_bytes = images.max_bytes
         self.fail_open = images.on_error == "fail-open"
+        self.timeout = MARK_TIMEOUT
         self._limiter: anyio.CapacityLimiter | None = None
+        self._threads: anyio.CapacityLimiter | None = None
         self.waiting = 0
 
     def limiter(self) -> anyio.CapacityLimiter:
         # Created on first use: anyio's limiter binds to the running event loop's backend.
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.workers)
+            # anyio's own limiter for the threads themselves: never the bottleneck (our slots bound the threads),
+            # but kept apart from the default limiter that the app's sync endpoints share.
+            self._threads = anyio.CapacityLimiter(self.workers)
         return self._limiter
 
     def saturated(self) -> bool:
         return self.waiting >= self.max_queue + self.workers
 
     async def mark(self, data: bytes, media_type: str) -> MarkedImage:
+        """Mark in a worker thread; MarkingTimeoutError when that (queueing included) takes over `timeout` s."""
         self.waiting += 1
         try:
-            return await anyio.to_thread.run_sync(self.marker.mark, data, media_type, limiter=self.limiter())
+            with anyio.fail_after(self.timeout):
+                return await self._run(data, media_type)
+        except TimeoutError:
+            raise MarkingTimeoutError(
+                f"marking did not finish within {self.timeout:g} s (a slow or unresponsive signer?)"
+            ) from None
         finally:
             self.waiting -= 1
+
+    async def _run(self, data: bytes, media_type: str) -> MarkedImage:
+        limiter = self.limiter()
+        job = _Job()
+        await limiter.acquire_on_behalf_of(job)
+
+        def release_from_thread() -> None:
+            # The loop may be gone (server shut down) by the time a hung signer returns: nothing left to free.
+            with suppress(RuntimeError):
+                anyio.from_thread.run_sync(limiter.release_on_behalf_of, job)
+
+        def work() -> MarkedImage | None:
+            with job.lock:
+                if job.abandoned:
+                    return None  # the request gave up before this thread started; it freed the slot itself
+                job.started = True
+            try:
+                return self.marker.mark(data, media_type)
+            finally:
+                with job.lock:
+                    job.finished = True
+                    abandoned = job.abandoned
+                if abandoned:
+                    release_from_thread()
+
+        try:
+            # abandon_on_cancel: on timeout the request answers now. Python cannot kill a thread, so a hung
+            # signer keeps running in its worker thread, holding its limiter slot (see _Job) until it returns;
+            # with every slot hung, later images time out in the queue and saturation answers 503.
+            result = await anyio.to_thread.run_sync(work, abandon_on_cancel=True, limiter=self._threads)
+        finally:
+            with job.lock:
+                job.abandoned = True
+                release_now = job.finished or not job.started
+            if release_now:
+                limiter.release_on_behalf_of(job)
+        assert result is not None  # None only when abandoned, and then this line is never reached
+        return result
 
 
 def problem(status: int, title: str, detail: str) -> tuple[Message, Message]:

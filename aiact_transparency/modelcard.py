@@ -6,10 +6,14 @@ treat a missing path as a Hub repo id and go to the network, and ``.validate()``
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._config_errors import ConfigError
+
+# The metadata block huggingface_hub reads: '---' on the first non-blank line (repocard.REGEX_YAML_BLOCK).
+_FRONT_MATTER = re.compile(r"\s*---(?:\r\n|\r|\n)[\S\s]*?(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|$)")
 
 if TYPE_CHECKING:
     from .config import TransparencyConfig
@@ -58,9 +62,17 @@ def _read_card(config: TransparencyConfig) -> dict[str, Any]:
             "Hugging Face model repo, with YAML front matter); Hub repo ids are not fetched, use model.id for those"
         )
     try:
-        card = ModelCard(path.read_text(encoding="utf-8"), ignore_metadata_errors=True)
+        text = path.read_text(encoding="utf-8")
+        card = ModelCard(text, ignore_metadata_errors=True)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: {path} is not a readable model card: {exc}") from None
+    if not _FRONT_MATTER.match(text):
+        # Without front matter there are no facts to read: most likely the wrong file (a mistyped or traversing
+        # path). The message names the path, never the content.
+        raise ConfigError(
+            f"{where}: {path} has no YAML front matter (a '---' block with license, base_model, ...), so it is "
+            "not a Hugging Face model card. Fix: point model.card at the model repo's README.md, or remove it"
+        )
     data = card.data
     if not isinstance(data, ModelCardData):  # pragma: no cover - ModelCard always yields ModelCardData
         raise ConfigError(f"{where}: {path} did not parse as a model card")

@@ -557,7 +557,7 @@ def test_50_concurrent_images_are_all_marked_and_other_requests_keep_flowing(png
     latencies: list[float] = []
     failures: list[str] = []
     stop = threading.Event()
-    with serve(app) as base:
+    with serve(app, log_config=None) as base:
         probe = threading.Thread(target=ping_probe, args=(base, stop, latencies, failures), daemon=True)
         probe.start()
         time.sleep(0.05)  # the probe is running before the burst starts
@@ -593,7 +593,7 @@ def test_saturation_answers_503_with_retry_after(png_file: Path) -> None:
         async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
             return await asyncio.gather(*(client.get(f"/images/gen/{n}") for n in range(count)))
 
-    with serve(app) as base:
+    with serve(app, log_config=None) as base:
         responses = asyncio.run(burst(base))
         statuses = [r.status_code for r in responses]
         assert set(statuses) <= {200, 503}, statuses
@@ -619,7 +619,8 @@ def _raw_get(base: str, path: str) -> socket.socket:
 
 @pytest.fixture
 def server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[list[logging.LogRecord]]:
-    # uvicorn's loggers do not propagate to the root logger caplog listens on: attach its handler directly.
+    # uvicorn's loggers do not propagate to the root logger caplog listens on: attach its handler directly
+    # (the servers run with log_config=None, or uvicorn would replace the handlers of uvicorn.error).
     logger = logging.getLogger("uvicorn.error")
     logger.addHandler(caplog.handler)
     try:
@@ -631,7 +632,7 @@ def server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[list[logging.Log
 def test_client_disconnects_do_not_break_the_server(png_file: Path, server_errors: list[logging.LogRecord]) -> None:
     config = make_config()
     app = build_app(config, png_file)
-    with serve(app) as base:
+    with serve(app, log_config=None) as base:
         # 1. Gone while the app is still streaming the image body.
         sock = _raw_get(base, "/images/stream?chunk=2000&delay=0.01")
         time.sleep(0.03)
