@@ -192,6 +192,7 @@ class ImagesConfig(_Section):
     max_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(default=40_000_000, ge=1024)
     workers: int | None = Field(default=None, ge=1, le=256)
+    executor: Literal["thread", "process"] = "thread"
     max_queue: int = Field(default=64, ge=0, le=100_000)
     generated_sizes: list[tuple[int, int]] = []
     training_mining: dict[str, Literal["allowed", "notAllowed", "constrained"]] = {

@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
 
 import anyio
@@ -19,6 +21,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from ._asgi import Message, Scope, Send, header_list, remove_header, set_header
+from ._marking_processes import mark_in_worker, marking_pool
 from .provenance.errors import ImageMarkingError
 from .provenance.pipeline import ImageMarker, MarkedImage
 
@@ -66,6 +69,28 @@ class ImageMarkingService:
         self._limiter: anyio.CapacityLimiter | None = None
         self._threads: anyio.CapacityLimiter | None = None
         self.waiting = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        if images.executor == "process":
+            self._pool = marking_pool(marker.config, self.workers)
+
+    def _mark_now(self, data: bytes, media_type: str) -> MarkedImage:
+        """Runs in a worker thread: marks there, or hands the bytes to a worker process and waits (the GIL
+        is free while it waits, so the event loop is not delayed by the encoders)."""
+        pool = self._pool
+        if pool is None:
+            return self.marker.mark(data, media_type)
+        try:
+            return pool.submit(mark_in_worker, data, media_type).result()
+        except BrokenProcessPool:
+            with self._pool_lock:  # one replacement for all the jobs that saw the same broken pool
+                if self._pool is pool:
+                    self._pool = marking_pool(self.marker.config, self.workers)
+            raise ImageMarkingError("the image marking worker process died (out of memory?); restarted") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def limiter(self) -> anyio.CapacityLimiter:
         # Created on first use: anyio's limiter binds to the running event loop's backend.
@@ -108,7 +133,7 @@ class ImageMarkingService:
                     return None  # the request gave up before this thread started; it freed the slot itself
                 job.started = True
             try:
-                return self.marker.mark(data, media_type)
+                return self._mark_now(data, media_type)
             finally:
                 with job.lock:
                     job.finished = True
