@@ -1,0 +1,98 @@
+"""Every example runs with its one documented command (examples/README.md), as a user would start it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from aiact_transparency import verify
+
+from .servers import free_port
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@contextmanager
+def running(args: list[str], port: int, env: dict[str, str] | None = None, ready: str = "/") -> Iterator[str]:
+    """Start an example as a subprocess, wait until it answers on 127.0.0.1:port, stop it afterwards."""
+    # Output to a file, not a pipe: nobody reads it while the example runs, and a full pipe would block it.
+    with tempfile.TemporaryFile(mode="w+") as log:
+        proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **(env or {})}, stdout=log, stderr=log)
+        try:
+            yield _wait_for(proc, f"http://127.0.0.1:{port}", ready, log)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_for(proc: subprocess.Popen[bytes], base: str, ready: str, log: IO[str]) -> str:
+    deadline = time.monotonic() + 90
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise AssertionError(f"{proc.args} exited early:\n{log.read()}")
+        try:
+            httpx.get(base + ready, timeout=2)
+            return base
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{proc.args} did not answer at {base}") from None
+            time.sleep(0.2)
+
+
+def test_make_demo_serves_every_example() -> None:
+    port = free_port()
+    with running([str(EXAMPLES / "demo.py")], port, env={"PORT": str(port)}) as base:
+        page = httpx.get(base + "/", headers={"accept-language": "de"})
+        assert '<aside id="aiact-disclosure"' in page.text and 'lang="de"' in page.text
+        assert page.headers["ai-disclosure"].startswith("mode=ai-originated")
+        image = httpx.get(base + "/generate", params={"prompt": "sunset", "format": "jpeg"}, timeout=60)
+        report = verify(image.content)
+        assert report.c2pa["valid"] and report.xmp["ai_generated"] and report.watermark["found"]
+        gradio_page = httpx.get(base + "/gradio/", timeout=30)
+        assert gradio_page.status_code == 200 and "ai-disclosure" in gradio_page.headers
+        discovery = httpx.get(base + "/.well-known/ai-disclosure").json()
+        assert discovery["marking"]["images"]["c2pa"] is True
+        with httpx.stream(
+            "POST",
+            base + "/v1/chat/completions",
+            json={"stream": True, "messages": [{"role": "user", "content": "hi"}]},
+            timeout=30,
+        ) as stream:
+            lines = [line for line in stream.iter_lines() if line]
+        assert lines[0].startswith(": AI-Disclosure:")
+        tokens = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+        assert tokens and tokens[0]["object"] == "chat.completion.chunk"
+        assert lines[-1] == "data: [DONE]"
+
+
+def test_remote_signing_example_against_the_signing_service(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"AIACT_KEYS_DIR": str(tmp_path / "keys"), "AIACT_SIGNER_TOKEN": "example-token"}
+    service = [str(EXAMPLES / "signing_service.py"), "--port", str(port)]
+    with running(service, port, env=env, ready="/health-does-not-exist") as base:
+        client = subprocess.run(
+            [sys.executable, str(EXAMPLES / "remote_signing.py")],
+            env={**os.environ, **env, "AIACT_SIGNER_URL": base},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert client.returncode == 0, client.stderr
+    assert "valid: True" in client.stdout
+    assert "PRIVATE KEY" not in client.stdout + client.stderr
