@@ -21,7 +21,9 @@ def free_port() -> int:
 @contextmanager
 def serve(app: Any, **options: Any) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options)
+    # Lifespan off unless asked for: most test apps have none, a mounted Gradio app needs it for its queue.
+    options.setdefault("lifespan", "off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -6,10 +6,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -34,7 +32,7 @@ from aiact_transparency._gradio_marking import OutputMarker, is_example_input_lo
 from aiact_transparency.config import RouteRule  # noqa: E402
 from aiact_transparency.gradio import mount, wrap  # noqa: E402
 from aiact_transparency.provenance.verify import verify  # noqa: E402
-from tests.servers import free_port  # noqa: E402
+from tests.servers import free_port, serve  # noqa: E402
 from tests.tools import close_leaked_event_loops  # noqa: E402
 
 STREAM_PAUSE = 0.4
@@ -121,26 +119,6 @@ def _assert_marked(data: bytes) -> None:
     assert report["c2pa"]["found"] and report["c2pa"]["valid"], report["c2pa"]
     assert report["xmp"]["ai_generated"], report["xmp"]
     assert report["watermark"]["found"] and report["watermark"].get("system_matches"), report["watermark"]
-
-
-@contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    """uvicorn with the lifespan on: a mounted Gradio app starts its queue in the parent's lifespan."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _predict_once(url: str, *args: Any, api_name: str) -> Any:
@@ -391,7 +369,7 @@ def test_mount_adds_one_middleware_and_discloses_under_the_path() -> None:
     assert len(ours) == 1
     rules = [rule.path for rule in ours[0].kwargs["config"].disclosure.routes]
     assert rules[:2] == ["/gradio", "/gradio/*"]
-    with _serve(app) as base:
+    with serve(app, lifespan="on") as base:
         index = httpx.get(f"{base}/gradio/")
         assert index.headers["ai-disclosure"] and index.content.count(b'id="aiact-disclosure"') == 0
         assert '<meta name="ai-disclosure"' in httpx.get(f"{base}/gradio/config").json()["head"]
@@ -410,7 +388,7 @@ def test_mounted_uploads_are_not_marked_by_the_middleware(tmp_path: Path) -> Non
     mount(app, gr.Interface(lambda p: p, gr.Image(type="filepath"), gr.Image(), api_name="echo"), "/g", _config())
     source = tmp_path / "photo.png"
     Image.fromarray(_picture(4)).save(source)
-    with _serve(app) as base:
+    with serve(app, lifespan="on") as base:
         upload = httpx.post(f"{base}/g/gradio_api/upload", files={"files": ("photo.png", source.read_bytes())})
         served = httpx.get(_file_url(f"{base}/g", upload.json()[0]))
         assert served.content == source.read_bytes()
