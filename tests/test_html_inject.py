@@ -309,6 +309,10 @@ PIECES = [
     # well-formed and almost well-formed tags, for the fast path and where it must hand over to the slow one
     b"<a b=c/d>", b'<a b = "x>y" c>', b"<div  class='a' / >", b"<x-y a=b=c>", b'<p a="x"b="<body>">',
     b"<link rel=x href=/a/b/>", b"<i a='>' b=\"'\">", b"<a b=>", b"<a b=c<body>", b"<Header>", b"<bodY\t/>",
+    # comments, raw text and tag shapes the one-call fast path consumes whole, and near misses it must refuse
+    b"<!---->", b"<!----!>", b"<!-- --!-->", b"<Style a=b>", b"</STYLE\t>", b"<xmp>", b"</xmp/>", b"<iframe>",
+    b"</iframe >", b"<Title>", b"</TITLE>", b"<meta a='<body>'>", b"<meta a = \"x>\">", b"<!DOCTYPE x>", b"<?x>",
+    b"<html=\"x>\">", b"<a b=\"x\"c=\"<body>\">", b"</scripts>",
 ]  # fmt: skip
 ALPHABET = b"<>!-/?\"'= \nbodyBODYheadsript[CDATA]x"
 
