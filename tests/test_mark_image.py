@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import c2pa
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -500,6 +501,14 @@ def test_a_manifest_from_another_signer_is_not_ours(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("AIACT_KEYS_DIR", str(tmp_path / "other-keys"))  # another development chain
     other = ImageMarker(make_config()).mark(first.data)
     assert not other.report.already_marked and other.report.c2pa is not None
+    # The earlier provenance is kept, not stripped: the first manifest stays in the store as an ingredient.
+    assert any("kept as an ingredient" in note for note in other.report.notes)
+    with c2pa.Reader("image/png", io.BytesIO(other.data)) as reader:
+        store = json.loads(reader.json())
+    assert len(store["manifests"]) == 2
+    active = store["manifests"][store["active_manifest"]]
+    assert [i["relationship"] for i in active["ingredients"]] == ["componentOf"]
+    assert verify(other.data).c2pa["valid"]
 
 
 def test_an_xmp_claim_alone_does_not_count_as_marked(config: TransparencyConfig) -> None:

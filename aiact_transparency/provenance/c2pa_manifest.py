@@ -151,8 +151,14 @@ def _c2pa_signer(signer: ManifestSigner, failures: list[BaseException]) -> c2pa.
 
 
 def sign_manifest(data: bytes, media_type: str, manifest: Mapping[str, Any], *, signer: ManifestSigner,
-                  thumbnail: bool = False, verify_after_sign: bool = False) -> bytes:
-    """Embed and sign `manifest` in the asset; returns the signed asset bytes."""
+                  thumbnail: bool = False, verify_after_sign: bool = False,
+                  ingredient: bytes | None = None) -> bytes:
+    """Embed and sign `manifest` in the asset; returns the signed asset bytes.
+
+    `ingredient`: the asset as it arrived, when it carried someone else's manifest. It is added as a
+    componentOf ingredient, so the earlier provenance stays in the manifest store instead of being replaced
+    (the Code of Practice: do not strip existing marks).
+    """
     mt = normalize_media_type(media_type)
     failures: list[BaseException] = []
     # Thumbnails cost ~100 ms per 1 MP image and add nothing the asset itself does not show. Re-validating
@@ -162,6 +168,10 @@ def sign_manifest(data: bytes, media_type: str, manifest: Mapping[str, Any], *, 
         with c2pa.Context.from_dict(settings) as ctx, _c2pa_signer(signer, failures) as c_signer, \
                 c2pa.Builder(dict(manifest), context=ctx) as builder:
             builder.set_intent(c2pa.C2paBuilderIntent.CREATE, c2pa.C2paDigitalSourceType.TRAINED_ALGORITHMIC_MEDIA)
+            if ingredient is not None:
+                # componentOf, not parentOf: a CREATE claim may not have a parent; c2pa validates this as Valid.
+                builder.add_ingredient({"title": "asset as received", "relationship": "componentOf"}, mt,
+                                       io.BytesIO(ingredient))
             out = io.BytesIO()
             # Pass `out`: without a destination c2pa returns only the manifest and drops the signed asset.
             builder.sign(c_signer, mt, io.BytesIO(data), out)

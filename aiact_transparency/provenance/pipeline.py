@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .._version import __version__
 from ..modelcard import ModelFacts, model_facts
 from . import _codec
-from ._c2pa_read import is_signed_by, read_manifest
+from ._c2pa_read import ManifestReport, is_signed_by, read_manifest
 from .c2pa_manifest import C2paSigningError, build_manifest, sign_manifest
 from .errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
 from .keys import ManifestSigner, SigningIdentity, default_signer, load_signer_from_files
@@ -69,6 +69,7 @@ class _Work:
     watermark: dict[str, Any] | None = None
     label: bool = False
     re_encoded: bool = False
+    ingredient: bytes | None = None  # the input, when it carried a foreign manifest to keep
 
 
 class ImageMarker:
@@ -123,8 +124,14 @@ class ImageMarker:
         work = _Work(data, actual)
         if media_type and media_type.split(";")[0].strip().lower() not in (actual, "image/jpg"):
             work.notes.append(f"declared as {media_type} but the bytes are {actual}")
-        if self._already_marked(data, actual):
+        existing = self._existing_manifest(data, actual)
+        # Idempotent: cached outputs may pass twice. Only a valid manifest of ours counts, never a claim.
+        if existing is not None and self.identity is not None and is_signed_by(existing, self.identity):
             return MarkedImage(data, actual, MarkReport(actual, already_marked=True, notes=tuple(work.notes)))
+        if existing is not None:
+            work.ingredient = data
+            work.notes.append(f"existing C2PA manifest ({existing.claim_generator or 'unknown generator'}) kept "
+                              "as an ingredient")
         try:
             if self.changes_pixels:
                 self._mark_pixels(work)
@@ -147,13 +154,13 @@ class ImageMarker:
         )
         return MarkedImage(work.data, actual, report)
 
-    def _already_marked(self, data: bytes, media_type: str) -> bool:
-        # Idempotent: cached outputs may pass twice. Only a valid manifest of ours counts, never a claim.
+    def _existing_manifest(self, data: bytes, media_type: str) -> ManifestReport | None:
         # Every C2PA manifest store is a JUMBF box labelled "c2pa": without those bytes there is nothing to
         # read, and skipping the Reader saves 0.5-2.5 ms per unsigned image.
         if self.identity is None or b"c2pa" not in data:
-            return False
-        return is_signed_by(read_manifest(data, media_type), self.identity)
+            return None
+        report = read_manifest(data, media_type)
+        return report if report.found else None
 
     def _mark_pixels(self, work: _Work) -> None:
         images = self.config.images
@@ -209,7 +216,9 @@ class ImageMarker:
             model_facts=self._disclosure,
         )
         try:
-            work.data = sign_manifest(work.data, work.media_type, manifest, signer=self.signer)
+            work.data = sign_manifest(
+                work.data, work.media_type, manifest, signer=self.signer, ingredient=work.ingredient
+            )
         except (C2paSigningError, ValueError) as exc:
             raise SigningError(str(exc)) from exc
         return dict(self.identity.describe())
