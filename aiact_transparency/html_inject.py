@@ -24,60 +24,31 @@ _TAG = re.compile(
     rb")*"
 )
 
-# Fast path: one C-level match that skips what needs no action, so a typical <head> costs one call instead of a
-# Python step per construct. It stops at the first "<" it does not fully understand, and the exact slow path
-# below takes over there; so each branch only has to be exact when it matches, never complete.
-#
-# Tags: the attribute grammar is a strict subset of the tokenizer's: attributes are whitespace-separated, names
-# and unquoted values exclude quotes, "=" and "<", so a match has exactly one parse and ends at the same ">" as
-# the tokenizer. Possessive quantifiers (*+, ++) never backtrack, which keeps the match linear and cheap.
-_WS = rb"[\t\n\f\r ]"
-_ATTRS_END = (
-    rb"(?:" + _WS + rb"++[^\t\n\f\r />\"'=<]++"
-    rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'=<`]++))?+)*+"
-    rb"[\t\n\f\r /]*+>"
+# Fast path: text plus well-formed tags that need no action (any end tag; start tags other than the special
+# ones below), matched in one C-level call instead of a Python step per tag. Its attribute grammar is a strict
+# subset of the tokenizer's: attributes are whitespace-separated, names and unquoted values exclude quotes, "="
+# and "<", so a match has exactly one parse and ends at the same ">" as the tokenizer (an unquoted value may
+# give trailing "/"s back to the final [ws /]*>, which changes nothing). Whatever it declines (unusual syntax,
+# a special tag, a tag cut off by the end of the data) goes to the exact slow path at the "<" where it stopped.
+_SKIP = re.compile(
+    rb"(?:[^<]+"
+    rb"|(?:</|<(?!(?i:head|body|plaintext|script|style|xmp|iframe|noembed|noframes|noscript|title|textarea)"
+    rb"[\t\n\f\r />]))[A-Za-z][^\t\n\f\r />]*"
+    rb"(?:[\t\n\f\r ]+[^\t\n\f\r />\"'=<]+"
+    rb"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r >\"'=<`]+))?)*"
+    rb"[\t\n\f\r /]*>)*"
 )
-_NAME_REST = rb"[^\t\n\f\r />]*+"
-_RAW_NAMES = (b"script", b"style", b"xmp", b"iframe", b"noembed", b"noframes", b"noscript", b"title", b"textarea")
-_SPECIAL_NAMES = (b"head", b"body", b"plaintext", *_RAW_NAMES)
-# Start tags whose first letter begins no special name (<meta>, <link>, <div>, <a>, ...) can skip the
-# case-insensitive name check, the costliest part of matching a short tag.
-_PLAIN_INITIAL = b"[%s]" % bytes(
-    c for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c | 0x20 not in {n[0] for n in _SPECIAL_NAMES}
-)
-
-
-def _raw_element(name: bytes) -> bytes:
-    """Start tag, then text up to (not including) the case-insensitive end tag, which must be in the data."""
-    end_tag = rb"/(?i:" + name + rb")[\t\n\f\r />]"
-    return rb"(?i:" + name + rb")" + _ATTRS_END + rb"[^<]*+(?:<(?!" + end_tag + rb")[^<]*+)*+(?=<" + end_tag + rb")"
-
-
-_TAG_REST = _NAME_REST + _ATTRS_END
-_SKIP_AFTER_LT = (
-    _PLAIN_INITIAL + _TAG_REST,
-    rb"/[A-Za-z]" + _TAG_REST,  # any end tag
-    *(_raw_element(name) for name in _RAW_NAMES),
-    # Other start tags, unless special: <head>, <body>, <plaintext> and unterminated raw text stop the match.
-    rb"(?!(?i:" + b"|".join(_SPECIAL_NAMES) + rb")[\t\n\f\r />])[A-Za-z]" + _TAG_REST,
-    # A comment ends at the first "-->" or "--!>" after "<!--", or right away as "<!-->" or "<!--->".
-    rb"!--(?:-?>|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)",
-    rb"!(?!--|\[CDATA\[)[^>]*+>",  # DOCTYPE and other bogus comments end at the first ">"
-    rb"\?[^>]*+>",  # so does a processing instruction
-    rb"/(?![A-Za-z])[^>]*+>",  # "</>" and "</" + non-letter
-    rb"(?=[^A-Za-z!?/])",  # "<" + anything else is text (at the end of the data it waits for one more byte)
-)
-_SKIP = re.compile(rb"[^<]*+(?:<(?:" + b"|".join(_SKIP_AFTER_LT) + rb")[^<]*+)*+")
 
 # Scanner modes: where the next "<" can matter, or which terminator ends the current construct.
 _DATA, _COMMENT, _CDATA, _BOGUS, _RAW = range(5)
 
 # Special element kinds, by lower-cased tag name.
 _BODY, _HEAD, _PLAINTEXT = range(3)
+_RAW_ELEMENTS = (b"script", b"style", b"xmp", b"iframe", b"noembed", b"noframes", b"noscript", b"title", b"textarea")
 # Raw text (script, style, ...) and RCDATA (title, textarea) both end only at "</name" + [ws / >]; character
 # references in RCDATA do not matter to us, so both get the same end pattern.
 _RAW_END: dict[bytes, tuple[re.Pattern[bytes], int]] = {
-    name: (re.compile(rb"</" + name + rb"[\t\n\f\r />]", re.IGNORECASE), len(name) + 2) for name in _RAW_NAMES
+    name: (re.compile(rb"</" + name + rb"[\t\n\f\r />]", re.IGNORECASE), len(name) + 2) for name in _RAW_ELEMENTS
 }
 _SPECIAL: dict[bytes, int] = {b"body": _BODY, b"head": _HEAD, b"plaintext": _PLAINTEXT}
 
