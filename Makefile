@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo test lint pytest bench clean container-test
+.PHONY: install demo test lint pytest bench clean container-test test-py310
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,18 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# The oldest supported Python (requires-python >= 3.10): the core suite without the Gradio extra.
+PY310 ?= python3.10
+test-py310:
+	$(PY310) -m venv .venv-py310
+	.venv-py310/bin/python -m pip install --quiet --upgrade pip
+	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server]" pytest httpx hypothesis http-sf PyWavelets
+	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/test_gradio.py \
+		--ignore=tests/test_gradio_browser.py --ignore=tests/test_examples.py --ignore=tests/test_readme.py
+
 # Builds docker/Dockerfile with buildah on a Debian base made by debootstrap and runs it (root; no Docker engine).
 container-test: $(STAMP)
 	bash docker/container_test.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis artifacts
+	rm -rf $(VENV) .venv-py310 .pytest_cache .mypy_cache .ruff_cache .hypothesis artifacts
