@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -37,3 +38,11 @@ def serve(app: Any, **options: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def raw_get(base: str, path: str) -> socket.socket:
+    """A GET on a bare socket, for tests that must drop the connection mid-response."""
+    parts = urlsplit(base)
+    sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=10)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    return sock

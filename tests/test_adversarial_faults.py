@@ -10,13 +10,11 @@ import asyncio
 import html.parser
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -29,7 +27,7 @@ from aiact_transparency.config import DisclosureConfig
 from aiact_transparency.provenance import keys
 from aiact_transparency.provenance._certs import cert_pem, key_pem
 
-from .servers import serve
+from .servers import raw_get, serve
 from .test_image_middleware import (
     BrokenSigner,
     assert_marked,
@@ -478,13 +476,6 @@ def test_app_error_after_start_under_uvicorn_truncates_only_by_the_apps_fault(
     assert app.images is not None and app.images.waiting == 0
 
 
-def _raw_get(base: str, path: str) -> socket.socket:
-    parts = urlsplit(base)
-    sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=10)
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-    return sock
-
-
 @pytest.mark.parametrize(("path", "marker"), [("/slow-html", b"aiact-disclosure"), ("/slow-sse", b"AI-Disclosure")])
 def test_client_disconnect_mid_stream_stops_the_app_quietly(
     path: str, marker: bytes, server_log: pytest.LogCaptureFixture
@@ -492,7 +483,7 @@ def test_client_disconnect_mid_stream_stops_the_app_quietly(
     stopped = {"/slow-html": threading.Event(), "/slow-sse": threading.Event()}
     app = TransparencyMiddleware(failing_app(image_bytes("png"), stopped), config=fault_config())
     with serve(app, log_config=None) as base:
-        sock = _raw_get(base, path)
+        sock = raw_get(base, path)
         received = b""
         while marker not in received or received.count(b"data:") < 3:
             received += sock.recv(65536)

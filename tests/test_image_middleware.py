@@ -7,7 +7,6 @@ import gzip
 import io
 import json
 import logging
-import socket
 import statistics
 import threading
 import time
@@ -15,7 +14,6 @@ from collections.abc import AsyncIterator, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -29,7 +27,7 @@ from starlette.routing import Route
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware, verify
 from aiact_transparency._asgi import Message, Receive, Scope, Send
 
-from .servers import serve
+from .servers import raw_get, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -610,13 +608,6 @@ def test_saturation_answers_503_with_retry_after(png_file: Path) -> None:
     assert app.images is not None and app.images.waiting == 0
 
 
-def _raw_get(base: str, path: str) -> socket.socket:
-    parts = urlsplit(base)
-    sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=10)
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-    return sock
-
-
 @pytest.fixture
 def server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[list[logging.LogRecord]]:
     # uvicorn's loggers do not propagate to the root logger caplog listens on: attach its handler directly
@@ -634,14 +625,14 @@ def test_client_disconnects_do_not_break_the_server(png_file: Path, server_error
     app = build_app(config, png_file)
     with serve(app, log_config=None) as base:
         # 1. Gone while the app is still streaming the image body.
-        sock = _raw_get(base, "/images/stream?chunk=2000&delay=0.01")
+        sock = raw_get(base, "/images/stream?chunk=2000&delay=0.01")
         time.sleep(0.03)
         sock.close()
         # 2. Gone before the marked image is ready (marking takes tens of milliseconds).
-        sock = _raw_get(base, "/images/gen/0")
+        sock = raw_get(base, "/images/gen/0")
         sock.close()
         # 3. Gone after reading part of the marked response.
-        sock = _raw_get(base, "/images/bytes/webp")
+        sock = raw_get(base, "/images/bytes/webp")
         sock.recv(100)
         sock.close()
         time.sleep(0.3)
