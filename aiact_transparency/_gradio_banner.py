@@ -56,15 +56,15 @@ def gradio_routes_config(config: TransparencyConfig, path: str) -> TransparencyC
     """The middleware's config for an app serving Gradio under `path`: HTML banner and SSE notice off there.
 
     The rules go first (first match wins) and keep whatever a user rule says about the same path otherwise.
-    Image responses on those paths are left to the output hook when the config can say so per route:
-    the middleware would otherwise also mark what users uploaded when Gradio serves it back.
+    Image responses on those paths are left to the output hook (routes[].images = false): the middleware
+    would otherwise also mark what users uploaded when Gradio serves it back.
     """
     prefix = "/" + path.strip("/") if path.strip("/") else ""
     patterns = [f"{prefix}/*"] if not prefix else [prefix, f"{prefix}/*"]
     existing = list(config.disclosure.routes)
     rules = [_rule_for(pattern, existing, prefix + "/") for pattern in patterns]
     update: dict[str, Any] = {"disclosure": config.disclosure.model_copy(update={"routes": rules + existing})}
-    if not prefix and "enabled" in type(config.images).model_fields:
+    if not prefix:
         # The whole app is Gradio: its outputs are marked by the hook, and everything else it serves
         # (uploads shown back, examples, assets) is not AI output.
         update["images"] = config.images.model_copy(update={"enabled": False})
@@ -78,7 +78,5 @@ def _rule_for(pattern: str, existing: list[RouteRule], sample: str) -> RouteRule
     values: dict[str, Any] = base.model_dump(by_alias=False) if base is not None else {}
     # gradio_client (2.7) raises "Unexpected SSE line" on the comment line the middleware adds to event
     # streams, although comments are valid SSE: on Gradio's queue the headers alone carry the disclosure.
-    values.update(path=pattern, banner=False, event_stream=False)
-    if "images" in RouteRule.model_fields:
-        values["images"] = False
+    values.update(path=pattern, banner=False, event_stream=False, images=False)
     return RouteRule(**values)

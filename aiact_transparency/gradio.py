@@ -100,7 +100,7 @@ def wrap(demo: gr.Blocks, config: TransparencyConfig | None = None) -> gr.Blocks
     disclosure = Disclosure(config)
     on = config.disclosure.mode != "none"
     banner = add_banner(demo, disclosure) if on and config.banner.enabled else None
-    marker = OutputMarker(config) if on and _marks_images(config) else None
+    marker = OutputMarker(config) if on and disclosure.marks_images else None
     if marker is not None:
         _gradio_hook.attach(demo, marker)
     setattr(demo, _STATE_ATTRIBUTE, WrappedDemo(config, disclosure, banner, marker))
@@ -129,11 +129,6 @@ def mount(app: Any, demo: gr.Blocks, path: str, config: TransparencyConfig | Non
     mount_kwargs["head"] = merge_head(state.disclosure, mount_kwargs.get("head"))
     _install_middleware(app, state.config, path)
     return gr.mount_gradio_app(app, demo, path=path, **mount_kwargs)
-
-
-def _marks_images(config: TransparencyConfig) -> bool:
-    images = config.images
-    return getattr(images, "enabled", True) and (images.watermark or images.visible_label or images.xmp or images.c2pa)
 
 
 def _launch_kwargs(disclosure: Disclosure, config: TransparencyConfig, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,6 @@ from aiact_transparency import (  # noqa: E402
 )
 from aiact_transparency._gradio_banner import BANNER_ELEM_ID  # noqa: E402
 from aiact_transparency._gradio_marking import OutputMarker, is_example_input_loader  # noqa: E402
-from aiact_transparency.config import RouteRule  # noqa: E402
 from aiact_transparency.gradio import mount, wrap  # noqa: E402
 from aiact_transparency.provenance.verify import verify  # noqa: E402
 from tests.servers import free_port, serve  # noqa: E402
@@ -377,10 +376,6 @@ def test_mount_adds_one_middleware_and_discloses_under_the_path() -> None:
         _assert_marked(Path(path).read_bytes())
 
 
-@pytest.mark.xfail(
-    "images" not in RouteRule.model_fields,
-    reason="needs RouteRule.images so the middleware leaves images under a mounted Gradio path to the hook",
-)
 def test_mounted_uploads_are_not_marked_by_the_middleware(tmp_path: Path) -> None:
     from fastapi import FastAPI
 
