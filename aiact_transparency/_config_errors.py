@@ -24,6 +24,19 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return "".join(parts)
 
 
+def _env_loc(loc: tuple[Any, ...]) -> list[str]:
+    """The part of `loc` an environment variable can address: a list (or tuple) is set as a whole, as JSON, so
+    the name stops at its first index ("AIACT_DISCLOSURE__ROUTES", not "..._ROUTES__PATH", which is ignored)."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            break
+        if part in {"function-after", "function-before"} or str(part).startswith(("function-", "Literal[")):
+            continue
+        parts.append(str(part))
+    return parts
+
+
 def _hint(error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -51,7 +64,7 @@ def format_validation_error(exc: ValidationError, source: Path | None) -> str:
         line = f"  - {field}: {message} (got {shown})"
         if hint:
             line += f". Fix: {hint}"
-        env = "AIACT_" + "__".join(str(p).upper() for p in error["loc"] if isinstance(p, str))
+        env = "AIACT_" + "__".join(str(p).upper() for p in _env_loc(tuple(error["loc"])))
         line += f" [set in the file or as {env}]"
         lines.append(line)
     return "\n".join(lines)

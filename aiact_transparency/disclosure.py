@@ -49,7 +49,9 @@ class RoutePolicy:
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
+    # ASGI paths are percent-decoded, so "%0A" arrives as "\n": DOTALL lets '*' match it (else adding %0A to a
+    # path escapes its rule), and \Z, unlike $, does not also match before a trailing "\n".
+    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + r"\Z", re.DOTALL)
 
 
 def _header_text(field: str, value: str) -> str:

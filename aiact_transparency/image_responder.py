@@ -203,6 +203,12 @@ class ImageResponder:
             await self._mark(b"".join(self._chunks))
 
     async def _mark(self, data: bytes) -> None:
+        # Checked again now that the body is in: `waiting` counts only collected bodies, so responses that all
+        # started before any body arrived all passed the check in begin(). No await between this check and the
+        # increment in service.mark(), so the bound holds on the event loop.
+        if self._service.saturated():
+            await self._answer(503, "Image marking is saturated", "too many images are waiting to be marked")
+            return
         try:
             marked = await self._service.mark(data, self._media_type)
         except ImageMarkingError as exc:

@@ -7,7 +7,18 @@ hands the body to a small per-response rewriter.
 
 from __future__ import annotations
 
-from ._asgi import ASGIApp, Message, Receive, Scope, Send, get_all, header_list, parse_media_type
+from ._asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    get_all,
+    header_list,
+    parse_media_type,
+    remove_header,
+    weaken_etag,
+)
 from .config import TransparencyConfig, load_config
 from .csp import ATTRIBUTES, banner_rendering
 from .disclosure import Disclosure, RoutePolicy
@@ -26,6 +37,8 @@ from .responders import EventStreamResponder, HtmlBannerResponder, JsonMemberRes
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Charsets in which ASCII bytes do not mean ASCII characters: the banner bytes would corrupt the page.
 _NON_ASCII_CHARSETS = ("utf-16", "utf-32", "ucs-2", "ucs-4", "utf-7", "cp037", "ebcdic")
+# JSON is UTF-8 (RFC 8259 §8.1); the member is spliced in as UTF-8 bytes, which would corrupt UTF-16/32 bodies.
+_JSON_CHARSETS = frozenset({"", "utf-8", "utf8"})
 
 
 def _is_json(kind: str) -> bool:
@@ -61,9 +74,11 @@ class TransparencyMiddleware:
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    content_type, _ = _add_headers(message, disclosure, policy)
+                    content_type, encoding = _add_headers(message, disclosure, policy)
                     if policy.images and content_type and parse_media_type(content_type)[0] in MARKABLE_TYPES:
                         strip_stale_headers(message["headers"])
+                    elif policy.changes_body and content_type and _rewritable(message["status"], encoding):
+                        _head_like_get(message["headers"], content_type, policy)
                 await send(message)
 
             await self.app(scope, receive, send_with_headers)
@@ -106,9 +121,26 @@ class TransparencyMiddleware:
             return HtmlBannerResponder(send, start, injector, scope["path"])
         if kind == "text/event-stream" and policy.event_stream:
             return EventStreamResponder(send, start, disclosure.event_stream_notice)
-        if policy.json_body and _is_json(kind):
+        if policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS:
             return JsonMemberResponder(send, start, disclosure.json_key, policy.json_member)
         return None
+
+
+def _head_like_get(headers: list[tuple[bytes, bytes]], content_type: bytes, policy: RoutePolicy) -> None:
+    """HEAD on a route where GET would get a banner, notice or JSON member: the app's Content-Length and strong
+    ETag describe the unchanged body, and RFC 9110 §8.6 forbids a HEAD Content-Length that differs from GET's."""
+    kind, charset = parse_media_type(content_type)
+    html = kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS)
+    if not (
+        html
+        or (kind == "text/event-stream" and policy.event_stream)
+        or (policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS)
+    ):
+        return
+    remove_header(headers, b"content-length")
+    weaken_etag(headers)
+    if html:
+        headers.append((b"vary", b"Accept-Language"))
 
 
 def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) -> tuple[bytes | None, bytes | None]:

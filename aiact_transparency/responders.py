@@ -83,7 +83,9 @@ class EventStreamResponder:
         self._notice = notice
 
     async def begin(self) -> None:
-        remove_header(header_list(self._start), b"content-length")
+        headers = header_list(self._start)
+        remove_header(headers, b"content-length")
+        weaken_etag(headers)  # the notice line changes the body: a strong validator cannot stay (RFC 9110 §8.8.3)
         await self._send(self._start)
         # A comment (': ...'), never a data event: SSE clients such as the OpenAI SDK parse every data event.
         await self._send({"type": "http.response.body", "body": self._notice, "more_body": True})
@@ -138,7 +140,8 @@ class JsonMemberResponder:
         if body.lstrip()[:1] != b"{":
             return None
         try:
-            document = json.loads(body)
+            # Decode as UTF-8 first: json.loads(bytes) would also accept UTF-16/32, where spliced bytes corrupt.
+            document = json.loads(body.decode("utf-8"))
         except ValueError:
             return None
         if not isinstance(document, dict) or self._key in document:

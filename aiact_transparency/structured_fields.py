@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
-_TOKEN = re.compile(r"^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$")
-_KEY = re.compile(r"^[a-z*][a-z0-9_\-.*]*$")
+# Used with fullmatch(): a `$` anchor also matches before a trailing "\n", which would let a line break
+# (a header split) through the check.
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+_TOKEN = re.compile(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*")
+_KEY = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 
 
 class StructuredFieldError(ValueError):
@@ -26,13 +28,13 @@ def fold_to_ascii(text: str) -> str:
 
 def sf_string(value: str) -> str:
     """Serialise an sf-string (RFC 9651 §4.1.6): printable ASCII only, with '\\' and '"' escaped."""
-    if not _PRINTABLE_ASCII.match(value):
+    if not _PRINTABLE_ASCII.fullmatch(value):
         raise StructuredFieldError(f"{value!r} is not printable ASCII and cannot be an RFC 9651 String")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def sf_token(value: str) -> str:
-    if not _TOKEN.match(value):
+    if not _TOKEN.fullmatch(value):
         raise StructuredFieldError(f"{value!r} is not an RFC 9651 Token")
     return value
 
@@ -40,6 +42,6 @@ def sf_token(value: str) -> str:
 def sf_dictionary(members: list[tuple[str, str]]) -> str:
     """Members already serialised as bare items; keys checked. Members are separated by ', ' (§4.1.2)."""
     for key, _ in members:
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise StructuredFieldError(f"{key!r} is not an RFC 9651 key")
     return ", ".join(f"{key}={value}" for key, value in members)

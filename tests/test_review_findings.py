@@ -1,0 +1,213 @@
+"""Regression tests for defects found in a review of the middleware, responders, config and serialisers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import anyio
+import pytest
+
+from aiact_transparency import TransparencyConfig, TransparencyMiddleware
+from aiact_transparency._asgi import Message, Receive, Scope, Send
+from aiact_transparency.config import ConfigError, load_config
+from aiact_transparency.disclosure import Disclosure
+from aiact_transparency.provenance.pipeline import MarkedImage
+from aiact_transparency.structured_fields import StructuredFieldError, sf_dictionary, sf_string, sf_token
+
+pytestmark = pytest.mark.anyio
+
+SYSTEM = {"name": "Acme Studio", "provider": "Acme GmbH"}
+
+
+def scope_for(path: str, method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None) -> Scope:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers or [],
+        "server": ("test", 80),
+        "client": ("test", 1234),
+    }
+
+
+async def run(app: Callable[[Scope, Receive, Send], Awaitable[None]], scope: Scope) -> list[Message]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+def headers_of(start: Message) -> dict[bytes, list[bytes]]:
+    out: dict[bytes, list[bytes]] = {}
+    for key, value in start["headers"]:
+        out.setdefault(bytes(key).lower(), []).append(bytes(value))
+    return out
+
+
+# -- RFC 9651 serialisation ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["Acme\n", "Acme\r\n"])
+def test_sf_string_rejects_a_trailing_line_break(value: str) -> None:
+    # Python's `$` also matches before a trailing "\n": the check let a header-splitting value through.
+    with pytest.raises(StructuredFieldError):
+        sf_string(value)
+
+
+def test_sf_token_and_key_reject_a_trailing_line_break() -> None:
+    with pytest.raises(StructuredFieldError):
+        sf_token("ai-originated\n")
+    with pytest.raises(StructuredFieldError):
+        sf_dictionary([("mode\n", "x")])
+
+
+# -- route patterns ----------------------------------------------------------------------------------------
+
+
+def test_route_glob_matches_paths_with_a_decoded_line_break() -> None:
+    # ASGI paths are percent-decoded: "/private/a%0Ab" arrives as "/private/a\nb". '*' must still match it,
+    # or a request escapes its route rule (here: the mode=none rule) by adding %0A to the path.
+    config = TransparencyConfig(system=SYSTEM, disclosure={"routes": [{"path": "/private/*", "mode": "none"}]})
+    disclosure = Disclosure(config)
+    assert disclosure.policy_for("/private/a").mode == "none"
+    assert disclosure.policy_for("/private/a\nb").mode == "none"
+    # And an exact pattern must not match the same path with a trailing line break.
+    exact = Disclosure(TransparencyConfig(system=SYSTEM, disclosure={"routes": [{"path": "/x", "mode": "none"}]}))
+    assert exact.policy_for("/x\n").mode != "none"
+
+
+# -- config error messages ---------------------------------------------------------------------------------
+
+
+def test_config_error_names_a_settable_environment_variable_for_list_items(tmp_path: Path) -> None:
+    path = tmp_path / "aiact.yaml"
+    path.write_text("disclosure:\n  routes:\n    - path: nope\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "disclosure.routes[0].path" in message
+    # A list item cannot be set on its own from the environment: the variable is the whole list.
+    assert "AIACT_DISCLOSURE__ROUTES__PATH" not in message
+    assert "AIACT_DISCLOSURE__ROUTES]" in message
+
+
+# -- HEAD on body-changing routes --------------------------------------------------------------------------
+
+
+def html_app(body: bytes) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            (b"etag", b'"v1"'),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    return app
+
+
+async def test_head_on_a_banner_route_does_not_announce_the_unbannered_length() -> None:
+    # RFC 9110 §8.6: a HEAD response's Content-Length, if sent, must equal what GET would send. GET adds the
+    # banner, so the app's length (of the page without it) must not go out on HEAD; nor its strong ETag.
+    page = b"<html><head><title>t</title></head><body><p>hi</p></body></html>"
+    app = TransparencyMiddleware(html_app(page), config=TransparencyConfig(system=SYSTEM))
+    get = headers_of((await run(app, scope_for("/")))[0])
+    head = headers_of((await run(app, scope_for("/", "HEAD")))[0])
+    assert int(get[b"content-length"][0]) > len(page)
+    assert head.get(b"content-length", get[b"content-length"]) == get[b"content-length"]
+    assert head[b"etag"] == get[b"etag"] == [b'W/"v1"']
+    assert b"Accept-Language" in b",".join(head.get(b"vary", []))
+
+
+# -- event streams -----------------------------------------------------------------------------------------
+
+
+async def test_event_stream_with_a_strong_etag_is_weakened() -> None:
+    # The notice line changes the body, so a strong validator of the app's bytes cannot stay (RFC 9110 §8.8.3).
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/event-stream"), (b"etag", b'"s1"')]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"data: x\n\n"})
+
+    middleware = TransparencyMiddleware(app, config=TransparencyConfig(system=SYSTEM))
+    sent = await run(middleware, scope_for("/chat"))
+    assert headers_of(sent[0])[b"etag"] == [b'W/"s1"']
+
+
+# -- JSON member -------------------------------------------------------------------------------------------
+
+
+async def test_json_member_is_not_spliced_into_a_utf16_body() -> None:
+    # json.loads(bytes) auto-detects UTF-16; splicing ASCII bytes into it would corrupt the document.
+    body = '{"a": 1}'.encode("utf-16-le")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json; charset=utf-16le")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    config = TransparencyConfig(system=SYSTEM, disclosure={"json": True})
+    sent = await run(TransparencyMiddleware(app, config=config), scope_for("/api"))
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == body
+
+
+# -- image queue bound -------------------------------------------------------------------------------------
+
+
+async def test_image_queue_bound_holds_when_bodies_arrive_after_the_start_messages() -> None:
+    # saturated() was checked only when the start message arrived, and `waiting` grows only once the whole body
+    # is in: responses that all started before any body arrived all passed, then all queued (no 503 at all).
+    config = TransparencyConfig(system=SYSTEM, images={"workers": 1, "max_queue": 0, "c2pa": False})
+    gate = anyio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"image/png")]})
+        await gate.wait()
+        await send({"type": "http.response.body", "body": b"\x89PNG fake"})
+
+    middleware = TransparencyMiddleware(app, config=config)
+    service = middleware.images
+    assert service is not None
+
+    def slow_mark(data: bytes, media_type: str) -> MarkedImage:
+        time.sleep(0.2)
+        return MarkedImage(data=data, media_type=media_type, report=None)  # type: ignore[arg-type]
+
+    service._mark_now = slow_mark  # type: ignore[method-assign]
+    statuses: list[int] = []
+    peak = 0
+
+    async def one() -> None:
+        sent = await run(middleware, scope_for("/gen.png"))
+        statuses.append(sent[0]["status"])
+
+    async def watch() -> None:
+        nonlocal peak
+        while len(statuses) < 3:
+            peak = max(peak, service.waiting)
+            await anyio.sleep(0.005)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        for _ in range(3):
+            tg.start_soon(one)
+        await anyio.sleep(0.05)
+        gate.set()
+    assert peak <= service.workers + service.max_queue, peak
+    assert sorted(statuses) == [200, 503, 503]
+    assert service.waiting == 0
