@@ -139,7 +139,8 @@ class DisclosureConfig(_Section):
     @field_validator("discovery_path")
     @classmethod
     def _absolute_path(cls, value: str) -> str:
-        if not re.match(r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$", value) or "*" in value:
+        # "//host/x" would be a network-path reference: the banner's link would point to another site.
+        if not re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*", value) or "*" in value or value.startswith("//"):
             raise ValueError("must be an absolute URL path without wildcards, e.g. '/.well-known/ai-disclosure'")
         return value
 

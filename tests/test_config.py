@@ -72,6 +72,7 @@ def test_aiact_config_variable_names_the_file(tmp_path: Path, monkeypatch: pytes
         ("banner: {text: {de: 'Hallo {user}'}}\n", ["banner.text", "unknown placeholder", "{system}"]),
         ("banner: {text: {'not a tag': 'x'}}\n", ["banner.text", "language tag"]),
         ("disclosure: {routes: [{path: 'health'}]}\n", ["disclosure.routes[0].path", "must start with '/'"]),
+        ("disclosure: {discovery_path: '//evil.example/x'}\n", ["disclosure.discovery_path", "absolute URL path"]),
         ("images: {signing: {cert: a.pem}}\n", ["images.signing", "both 'cert' and 'key'"]),
         ("- just\n- a list\n", ["top level must be a mapping"]),
         ("system: [unclosed\n", ["not valid YAML"]),
