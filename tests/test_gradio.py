@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from tests.tools import require_module
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-gr = pytest.importorskip("gradio")
-gradio_client = pytest.importorskip("gradio_client")
+gr = require_module("gradio")
+gradio_client = require_module("gradio_client")
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402

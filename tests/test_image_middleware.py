@@ -28,6 +28,7 @@ from aiact_transparency import TransparencyConfig, TransparencyMiddleware, verif
 from aiact_transparency._asgi import Message, Receive, Scope, Send
 
 from .servers import raw_get, serve
+from .tools import http_scope
 
 pytestmark = pytest.mark.anyio
 
@@ -428,21 +429,9 @@ async def _record(app: TransparencyMiddleware, scope: Scope, reply: list[Message
 
 
 def raw_scope(path: str, method: str = "GET") -> Scope:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "server": ("t", 80),
-        "client": ("c", 1),
-        "headers": [(b"host", b"t"), (b"range", b"bytes=0-9"), (b"if-range", b'"v1"'), (b"accept", b"image/*")],
-        "extensions": {"http.response.pathsend": {}, "http.response.zerocopysend": {}, "http.response.trailers": {}},
-    }
+    headers = [(b"host", b"t"), (b"range", b"bytes=0-9"), (b"if-range", b'"v1"'), (b"accept", b"image/*")]
+    extensions = {"http.response.pathsend": {}, "http.response.zerocopysend": {}, "http.response.trailers": {}}
+    return http_scope(path, method, headers, extensions=extensions)
 
 
 TEXT_REPLY: list[Message] = [

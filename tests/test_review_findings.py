@@ -16,26 +16,15 @@ from aiact_transparency.disclosure import Disclosure
 from aiact_transparency.provenance.pipeline import MarkedImage
 from aiact_transparency.structured_fields import StructuredFieldError, sf_dictionary, sf_string, sf_token
 
+from .tools import http_scope
+
 pytestmark = pytest.mark.anyio
 
 SYSTEM = {"name": "Acme Studio", "provider": "Acme GmbH"}
 
 
 def scope_for(path: str, method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None) -> Scope:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers or [],
-        "server": ("test", 80),
-        "client": ("test", 1234),
-    }
+    return http_scope(path, method, headers)
 
 
 async def run(app: Callable[[Scope, Receive, Send], Awaitable[None]], scope: Scope) -> list[Message]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import os
 import shutil
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -32,3 +35,31 @@ def close_leaked_event_loops() -> None:
         loop.close()
     asyncio.set_event_loop(None)
     gc.collect()
+
+
+def require_module(name: str) -> ModuleType:
+    """An optional extra the test needs (gradio): in CI its absence is a failure (the dev extra installs it)."""
+    if os.environ.get("CI"):
+        return importlib.import_module(name)
+    module: ModuleType = pytest.importorskip(name)
+    return module
+
+
+def http_scope(path: str, method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None, **extra: Any
+               ) -> dict[str, Any]:
+    """A raw ASGI HTTP scope, for tests that drive the middleware without a server."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers or [],
+        "server": ("test", 80),
+        "client": ("test", 1234),
+        **extra,
+    }
