@@ -720,8 +720,13 @@ def test_hostile_input_raises_the_documented_error(
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_verify_never_raises_on_hostile_input(name: str) -> None:
-    report = verify(HOSTILE[name][0](), config=DEFAULT_CONFIG)
+def test_verify_reports_or_refuses_hostile_input(name: str) -> None:
+    data, expected, _ = HOSTILE[name]
+    if expected is UnsupportedImageError:  # not PNG, JPEG or WebP: an error, never "no AI marks found"
+        with pytest.raises(UnsupportedImageError, match=r"^not an image: "):
+            verify(data(), config=DEFAULT_CONFIG)
+        return
+    report = verify(data(), config=DEFAULT_CONFIG)  # a PNG, JPEG or WebP, however broken: a report
     assert not report.marked
     assert report.to_dict()["c2pa"]["found"] is False
 

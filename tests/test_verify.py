@@ -14,6 +14,7 @@ from PIL import Image
 from aiact_transparency import verify
 from aiact_transparency.provenance import c2pa_manifest as cm
 from aiact_transparency.provenance import keys
+from aiact_transparency.provenance.errors import ImageMarkingError, UnsupportedImageError
 from aiact_transparency.provenance.xmp import DIGITAL_SOURCE_TYPE_VOCABULARY, add_ai_xmp
 
 AI_TYPES = ["trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia"]
@@ -76,3 +77,40 @@ def test_a_broken_manifest_with_an_ai_type_is_no_mark(signer: keys.LocalKeySigne
     report = verify(bytes(data))
     assert report.c2pa["found"] and not report.c2pa["valid"]
     assert report.c2pa["ai_generated"] is False and not report.marked
+
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\n0 0 moveto 16 16 lineto stroke\nshowpage\n%%EOF\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        (EPS, "unrecognised data"),  # Pillow's EPS plugin would hand this to Ghostscript
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "unrecognised data"),
+        (b"", "unrecognised data"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "unrecognised data"),
+        (b"GIF89a" + bytes(20), "image/gif data"),
+        (b"II*\x00" + bytes(20), "image/tiff data"),
+    ],
+    ids=["eps", "pdf", "empty", "svg", "gif", "tiff"],
+)
+def test_what_is_not_png_jpeg_or_webp_is_an_error_not_an_unmarked_image(data: bytes, found: str) -> None:
+    with pytest.raises(UnsupportedImageError, match=r"^not an image: ") as caught:
+        verify(data)
+    assert isinstance(caught.value, ImageMarkingError)  # what the CLI turns into exit 2
+    assert found in str(caught.value) and "PNG, JPEG and WebP" in str(caught.value)
+
+
+def test_pixels_are_decoded_with_the_sniffed_format_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Record which Pillow plugins are even asked: only the sniffed format's may see untrusted bytes.
+    asked: list[str] = []
+    real_open = Image.open
+
+    def spy(fp: object, mode: str = "r", formats: list[str] | tuple[str, ...] | None = None) -> Image.Image:
+        asked.append(",".join(formats) if formats else "ALL")
+        return real_open(fp, mode, formats)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image, "open", spy)
+    report = verify(png())
+    assert report.media_type == "image/png"
+    assert asked == ["PNG"], asked

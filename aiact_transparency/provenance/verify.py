@@ -1,7 +1,10 @@
 """verify: which marks a file carries, one section per layer, each saying what its finding is based on.
 
 The Code of Practice asks providers to offer detection that says what its result rests on; this is it.
-Nothing here raises on hostile input: a layer that cannot be read reports why.
+Bytes that are not PNG, JPEG or WebP raise UnsupportedImageError ("not an image: ..."): "no AI marks found"
+would be an answer about a medium that was never read. Within those formats nothing raises on hostile input:
+a layer that cannot be read reports why. Pixels are decoded with the sniffed format's Pillow plugin only, so
+an untrusted file never reaches another decoder (EPS would reach Ghostscript).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from ._c2pa_read import read_manifest
+from ._codec import SUPPORTED
+from .errors import UnsupportedImageError
 from .watermark import detect_watermark, system_id_for
 from .xmp import (
     COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA_URI,
@@ -41,7 +46,7 @@ _MAX_VERIFY_PIXELS = 40_000_000  # as images.max_pixels: decoding and scanning m
 
 @dataclass(frozen=True)
 class VerificationReport:
-    media_type: str | None
+    media_type: str  # image/png, image/jpeg or image/webp: verify raises for anything else
     c2pa: dict[str, Any]
     xmp: dict[str, Any]
     watermark: dict[str, Any]
@@ -62,9 +67,7 @@ class VerificationReport:
         }
 
 
-def _c2pa_section(data: bytes, media_type: str | None, trust_anchors_pem: bytes | None) -> dict[str, Any]:
-    if media_type is None:
-        return {"found": False, "ai_generated": False, "based_on": "unrecognised file type: no C2PA reader applies"}
+def _c2pa_section(data: bytes, media_type: str, trust_anchors_pem: bytes | None) -> dict[str, Any]:
     report = read_manifest(data, media_type, trust_anchors_pem=trust_anchors_pem).to_dict()
     source_type = report["digital_source_type"]
     report["ai_generated"] = bool(report["found"] and report["valid"] and source_type in AI_SOURCE_TYPES)
@@ -101,12 +104,16 @@ def _xmp_section(data: bytes) -> dict[str, Any]:
 
 
 def _watermark_section(
-    data: bytes, sizes: Sequence[tuple[int, int]], system_name: str | None, max_pixels: int = _MAX_VERIFY_PIXELS
+    data: bytes,
+    media_type: str,
+    sizes: Sequence[tuple[int, int]],
+    system_name: str | None,
+    max_pixels: int = _MAX_VERIFY_PIXELS,
 ) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=[SUPPORTED[media_type]])
             if image.size[0] * image.size[1] > max_pixels:
                 return {"found": False, "based_on": "image too large to scan for a watermark"}
             image.load()
@@ -129,6 +136,8 @@ def verify(
 ) -> VerificationReport:
     """Check every layer. `candidate_sizes` undo rescaling for the watermark; `system_name` names ours.
 
+    Raises UnsupportedImageError (an ImageMarkingError) for bytes that are not PNG, JPEG or WebP.
+
     With a `config`, both default to what it says (images.generated_sizes, system.name), and its
     images.max_pixels bounds the image the watermark scan decodes (else 40 megapixels).
     """
@@ -139,9 +148,12 @@ def verify(
         # A tiny file can declare tens of megapixels: decoding and scanning one costs seconds and GBs.
         max_pixels = config.images.max_pixels
     media_type = sniff_media_type(data)
+    if media_type not in SUPPORTED:
+        found = f"{media_type} data" if media_type else "unrecognised data"
+        raise UnsupportedImageError(f"not an image: {found}; verify reads PNG, JPEG and WebP files")
     return VerificationReport(
         media_type=media_type,
         c2pa=_c2pa_section(data, media_type, trust_anchors_pem),
         xmp=_xmp_section(data),
-        watermark=_watermark_section(data, candidate_sizes, system_name, max_pixels),
+        watermark=_watermark_section(data, media_type, candidate_sizes, system_name, max_pixels),
     )
