@@ -20,14 +20,18 @@ from .c2pa_manifest import C2paSigningError, build_manifest, sign_manifest
 from .errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
 from .keys import ManifestSigner, SigningIdentity, default_signer, load_signer_from_files
 from .label import draw_ai_label
-from .watermark import SCHEME, WatermarkCapacityError, WatermarkPayload, embed_watermark, system_id_for
+from .watermark import (
+    SCHEME,
+    SOFT_BINDING_ALG,
+    WatermarkCapacityError,
+    WatermarkPayload,
+    embed_watermark,
+    system_id_for,
+)
 from .xmp import ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp, sniff_media_type
 
 if TYPE_CHECKING:
     from ..config import TransparencyConfig
-
-WATERMARK_ALG = "org.aiact-transparency.dwt-svd.1"
-
 
 @dataclass(frozen=True)
 class MarkReport:
@@ -208,7 +212,7 @@ class ImageMarker:
         assert self.signer is not None and self.identity is not None
         soft_binding = None
         if work.watermark is not None:
-            soft_binding = {"alg": WATERMARK_ALG, "value": work.watermark["value"], "name": SCHEME}
+            soft_binding = {"alg": SOFT_BINDING_ALG, "value": work.watermark["value"], "name": SCHEME}
         manifest = build_manifest(
             software_agent=self.software_agent,
             watermark=soft_binding,
