@@ -24,9 +24,10 @@ import pytest
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin
 
 from aiact_transparency import ImageMarker, ImageMarkingError, TransparencyConfig, mark_image, verify
+from aiact_transparency.provenance.c2pa_manifest import build_manifest, sign_manifest
 from aiact_transparency.provenance.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from aiact_transparency.provenance.label import label_box
-from aiact_transparency.provenance.watermark import SOFT_BINDING_ALG
+from aiact_transparency.provenance.watermark import SOFT_BINDING_ALG, WatermarkPayload, system_id_for
 from aiact_transparency.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA_URI, add_ai_xmp, sniff_media_type
 
 from .tools import require_tool
@@ -513,6 +514,38 @@ def test_a_manifest_from_another_signer_is_not_ours(tmp_path: Path, monkeypatch:
     active = store["manifests"][store["active_manifest"]]
     assert [i["relationship"] for i in active["ingredients"]] == ["componentOf"]
     assert verify(other.data).c2pa["valid"]
+
+
+def test_an_image_of_another_system_on_the_same_chain_is_marked_again() -> None:
+    # Both systems sign with the one development chain of this machine: the certificate cannot tell them apart.
+    other_config = TransparencyConfig(system={**SYSTEM, "name": "Other Studio"}, model={"id": "other/model"})
+    theirs = mark_image(sample("png-rgb"), config=other_config)
+    ours = ImageMarker(make_config())
+    assert theirs.report.c2pa is not None and ours.identity is not None
+    assert theirs.report.c2pa["serial_number"] == ours.identity.serial_number  # the same certificate
+    again = ours.mark(theirs.data)
+    assert not again.report.already_marked and again.data != theirs.data
+    assert again.report.watermark is not None and again.report.watermark["system_id"] == ours.system_id
+    assert any("kept as an ingredient" in note for note in again.report.notes)
+    c2pa = verify(again.data, config=make_config()).c2pa
+    assert c2pa["valid"] and c2pa["disclosed_system"] == "Acme Studio", c2pa
+    assert c2pa["software_agent"] == "Acme Studio (acme/studio-xl)"
+
+
+def test_a_manifest_naming_us_over_another_systems_watermark_is_not_ours() -> None:
+    # Our name in the manifest facts, but the soft binding records another system's watermark id.
+    marker = ImageMarker(make_config())
+    assert marker.signer is not None
+    foreign = WatermarkPayload(system_id_for("Other Studio"), 7).to_bytes().hex()
+    manifest = build_manifest(software_agent=marker.software_agent, model_facts={"system": "Acme Studio"},
+                              watermark={"alg": SOFT_BINDING_ALG, "value": foreign})
+    data = sign_manifest(sample("png-rgb"), "image/png", manifest, signer=marker.signer)
+    assert not marker.mark(data).report.already_marked
+    # The same manifest with our own watermark id is ours: marking it again changes nothing.
+    own = WatermarkPayload(marker.system_id, 7).to_bytes().hex()
+    manifest["assertions"][1]["data"]["blocks"][0]["value"] = own
+    data = sign_manifest(sample("png-rgb"), "image/png", manifest, signer=marker.signer)
+    assert marker.mark(data).report.already_marked
 
 
 def test_an_xmp_claim_alone_does_not_count_as_marked(config: TransparencyConfig) -> None:

@@ -9,7 +9,9 @@ from typing import Any
 
 import c2pa
 
+from ._payload import WatermarkPayload, system_id_for
 from .keys import SigningIdentity
+from .watermark import SOFT_BINDING_ALG
 
 # The C2PA 2.4 AI disclosure assertion is known from secondary sources only: use our own namespace until
 # its label and fields are confirmed.
@@ -159,3 +161,25 @@ def is_signed_by(report: ManifestReport, identity: SigningIdentity, generator: s
     return (report.found and report.valid and report.signer_serial == identity.serial_number
             and report.signer_common_name == identity.common_name
             and (report.claim_generator or "").split("/")[0] == generator)
+
+
+def is_marked_by_system(report: ManifestReport, identity: SigningIdentity, system_name: str,
+                        generator: str = "aiact-transparency") -> bool:
+    """True when the asset carries a valid manifest of this very system: skip marking it again.
+
+    The signer alone does not say that: every system on the development chain (or on one company's
+    certificate) shares it. The manifest must also name the system, in its AI disclosure assertion and
+    its c2pa.created software agent, and a watermark soft binding, when there is one, must carry its system id.
+    """
+    if not is_signed_by(report, identity, generator) or report.disclosed_system != system_name:
+        return False
+    agent = report.software_agent or ""
+    if agent != system_name and not agent.startswith(f"{system_name} ("):
+        return False
+    if report.soft_binding_alg != SOFT_BINDING_ALG:
+        return True  # no watermark of ours recorded (animated or too small to carry one)
+    try:
+        payload = WatermarkPayload.from_bytes(bytes.fromhex(report.soft_binding_value or ""))
+    except ValueError:  # not hex, wrong length or a failed checksum: not a watermark of ours
+        return False
+    return payload.system_id == system_id_for(system_name)

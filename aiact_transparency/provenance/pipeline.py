@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .._version import __version__
 from ..modelcard import ModelFacts, model_facts
 from . import _codec
-from ._c2pa_read import ManifestReport, is_signed_by, read_manifest
+from ._c2pa_read import ManifestReport, is_marked_by_system, read_manifest
 from .c2pa_manifest import C2paSigningError, build_manifest, sign_manifest
 from .errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
 from .keys import ManifestSigner, SigningIdentity, default_signer, load_signer_from_files
@@ -129,8 +129,11 @@ class ImageMarker:
         if media_type and media_type.split(";")[0].strip().lower() not in (actual, "image/jpg"):
             work.notes.append(f"declared as {media_type} but the bytes are {actual}")
         existing = self._existing_manifest(data, actual)
-        # Idempotent: cached outputs may pass twice. Only a valid manifest of ours counts, never a claim.
-        if existing is not None and self.identity is not None and is_signed_by(existing, self.identity):
+        # Idempotent: cached outputs may pass twice. Only a valid manifest of this system counts, never a claim,
+        # and never the certificate alone (other systems on the same chain share it).
+        if existing is not None and self.identity is not None and is_marked_by_system(
+            existing, self.identity, self.config.system.name
+        ):
             return MarkedImage(data, actual, MarkReport(actual, already_marked=True, notes=tuple(work.notes)))
         if existing is not None:
             work.ingredient = data
