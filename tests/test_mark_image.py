@@ -587,6 +587,41 @@ def flip_pixel_byte(data: bytes) -> bytes:
     return data[:index] + bytes([data[index] ^ 0x01]) + data[index + 1 :]
 
 
+def large_icc(entries: int = 2048) -> bytes:
+    """A valid sRGB ICC profile of about 13 KB: the built-in one with 2048-entry sampled tone curves, as many
+    camera and monitor profiles carry (LittleCMS loads it and converts with it)."""
+    base = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    (count,) = struct.unpack_from(">I", base, 128)
+    tags = [struct.unpack_from(">4sII", base, 132 + 12 * n) for n in range(count)]
+    x = np.linspace(0, 1, entries)
+    curve = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    trc = b"curv" + bytes(4) + struct.pack(">I", entries) + np.rint(curve * 65535).astype(">u2").tobytes()
+    offset, table, body = 132 + 12 * count, b"", b""
+    for sig, start, size in tags:
+        payload = trc if sig in (b"rTRC", b"gTRC", b"bTRC") else base[start : start + size]
+        table += struct.pack(">4sII", sig, offset + len(body), len(payload))
+        body += payload + bytes(-len(payload) % 4)
+    header = bytearray(base[:128])
+    struct.pack_into(">I", header, 0, 128 + 4 + len(table) + len(body))
+    header[84:100] = bytes(16)  # profile id: not computed (allowed)
+    return bytes(header) + struct.pack(">I", count) + table + body
+
+
+def test_lossless_webp_behind_a_large_icc_chunk_stays_lossless(config: TransparencyConfig) -> None:
+    icc = large_icc()
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))  # a profile LittleCMS accepts
+    assert ImageCms.profileToProfile(rgb((8, 8)), profile, ImageCms.createProfile("sRGB")) is not None
+    original = encode(rgb(), "WEBP", lossless=True, icc_profile=icc)
+    assert riff_chunks(original)[:3] == [b"VP8X", b"ICCP", b"VP8L"] and original.index(b"VP8L") > 4096
+    result = mark_image(original, config=config)
+    assert result.report.re_encoded and result.report.watermark is not None
+    chunks = riff_chunks(result.data)
+    assert b"VP8L" in chunks and b"VP8 " not in chunks, chunks  # still lossless
+    after = decode(result.data)
+    assert after.info.get("icc_profile") == icc
+    assert verify(result.data, config=config).watermark["found"]
+
+
 def verify_media(data: bytes) -> str:
     kind = sniff_media_type(data)
     assert kind is not None
