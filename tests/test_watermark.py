@@ -19,6 +19,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from aiact_transparency.provenance._payload import WORD_BITS, checksum
 from aiact_transparency.provenance.watermark import (
+    FALSE_POSITIVE_LIMIT,
+    MAX_SIZES,
     MIN_BLOCKS,
     PayloadChecksumError,
     WatermarkCapacityError,
@@ -201,7 +203,9 @@ def test_round_trip(marked: list[tuple[str, Image.Image, Image.Image]]) -> None:
         result = detect_watermark(image)
         assert result.found and result.payload == PAYLOAD, (name, result.based_on)
         assert result.decoded_at == image.size
-        assert result.false_positive_probability <= 1e-6
+        # The checksum bound and nothing else: one size x 16 offsets x 2^-33 (no clamp, no agreement term).
+        assert result.false_positive_probability == 16 * 2.0**-33, name
+        assert "1.9e-09 = 1 size(s) x 16 offsets tried x 2^-33" in result.based_on, result.based_on
         assert result.bit_agreement > 0.9, name
 
 
@@ -255,7 +259,19 @@ def test_unmarked_images_are_never_detected() -> None:
     for n, image in enumerate(images):
         result = detect_watermark(image, candidate_sizes=[(512, 512), (200, 150)])
         assert not result.found and result.payload is None, (n, result.based_on)
-        assert result.false_positive_probability == 1.0
+        assert len(result.sizes_tried) == len({image.size, (512, 512), (200, 150)})  # every size was read
+
+
+def test_the_bound_counts_every_reading_that_could_be_tried() -> None:
+    image = embed_watermark(_img(_photo(256, 256, np.random.default_rng(15))), PAYLOAD)
+    sizes = [(256 + 8 * n, 256) for n in range(1, MAX_SIZES)]  # with the image's own size: MAX_SIZES sizes
+    result = detect_watermark(image, candidate_sizes=sizes)
+    assert result.found and result.decoded_at == (256, 256)  # found at the first size, bound over all of them
+    assert result.false_positive_probability == MAX_SIZES * 16 * 2.0**-33 <= FALSE_POSITIVE_LIMIT
+    # One size more and the checksum can no longer keep the bound under the limit: no mark is claimed.
+    refused = detect_watermark(image, candidate_sizes=[*sizes, (512, 512)])
+    assert not refused.found and refused.payload is None
+    assert f"at most {MAX_SIZES} candidate sizes" in refused.based_on
 
 
 def test_marked_image_with_corrupted_checksum_is_not_accepted() -> None:
