@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# Test-only, without its declared deps: torch (for the unused rivaGan method) and the GUI opencv-python
+	# (the dev extra has opencv-python-headless). See pyproject.toml.
+	$(BIN)/python -m pip install --quiet --no-deps invisible-watermark==0.2.0
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,7 +39,9 @@ PY310 ?= python3.10
 test-py310:
 	$(PY310) -m venv .venv-py310
 	.venv-py310/bin/python -m pip install --quiet --upgrade pip
-	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server]" pytest httpx hypothesis http-sf PyWavelets
+	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server]" pytest httpx hypothesis http-sf PyWavelets \
+		opencv-python-headless
+	.venv-py310/bin/python -m pip install --quiet --no-deps invisible-watermark==0.2.0
 	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/test_gradio.py \
 		--ignore=tests/test_gradio_browser.py --ignore=tests/test_examples.py --ignore=tests/test_readme.py
 

@@ -29,11 +29,11 @@ word and those scales. Note `scales=[36, 0, 0]`: the library's *default* `[0, 36
 channel, not luminance, so its default call does not read ours (we mark Y: it survives JPEG chroma
 subsampling and works on grayscale).
 Not bit-exact: OpenCV's BGR2YUV rounds Y to 8 bits with fixed-point coefficients while we use float Y; the
-difference (< 0.5 grey level) moves s0 far less than the 9-unit margin, so the decoded bits agree (checked
-with OpenCV and the library's decoder on PNG and JPEG-75 files while writing this module), but the pixels
-we write differ from the library's. Its encoder also swaps the horizontal and vertical detail bands on
-reconstruction (about 30 dB PSNR); we leave them untouched (about 45 dB). Its decoder refuses images under
-256x256 pixels of area.
+difference (< 0.5 grey level) moves s0 far less than the 9-unit margin, so the decoded bits agree
+(tests/test_invisible_watermark.py runs the library's own decoder and encoder, with OpenCV, on PNG and
+JPEG-75 images), but the pixels we write differ from the library's. Its encoder also swaps the horizontal
+and vertical detail bands on reconstruction (about 30 dB PSNR); we leave them untouched (about 45 dB). Its
+decoder refuses images under 256x256 pixels of area.
 
 Detection (`detect_watermark`): s0 per block at the image's size and at each candidate size, read at 16
 offsets added to s0 (a uniform brightness change shifts every s0 alike); soft voting per bit (score
