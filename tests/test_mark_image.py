@@ -637,7 +637,8 @@ def test_one_flipped_pixel_byte_breaks_the_hard_binding(name: str) -> None:
     assert c2pa["found"] and not c2pa["valid"], c2pa
     assert c2pa["hard_binding_intact"] is False
     assert "hard binding broken" in str(c2pa["reason"])
-    assert "hard binding broken" in c2pa["based_on"] or c2pa["validation_state"] == "Invalid"
+    assert c2pa["validation_state"] == "Invalid" and c2pa["ai_generated"] is False
+    assert "NOT valid, so no AI mark: hard binding broken" in c2pa["based_on"], c2pa["based_on"]
 
 
 # -- metadata only: no pixel changes -------------------------------------------------------------------------

@@ -81,6 +81,8 @@ def _c2pa_section(data: bytes, media_type: str, trust_anchors_pem: bytes | None)
             declared = f"its c2pa.created action declares {source_type}, which is not an AI type: not an AI mark"
         report["based_on"] = (f"C2PA manifest, signature and hard binding checked: {report['validation_state']}; "
                               f"{trust}; {declared}")
+        if report["reason"]:  # why it is not valid (a broken hard binding, a bad signature): not an AI mark
+            report["based_on"] += f"; NOT valid, so no AI mark: {report['reason']}"
     else:
         report["based_on"] = report.get("reason") or "no C2PA manifest"
     return report
