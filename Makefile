@@ -10,9 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	# Test-only, without its declared deps: torch (for the unused rivaGan method) and the GUI opencv-python
-	# (the dev extra has opencv-python-headless). See pyproject.toml.
-	$(BIN)/python -m pip install --quiet --no-deps invisible-watermark==0.2.0
+	# Test-only, without declared deps: invisible-watermark's are torch (for its unused rivaGan method) and the
+	# GUI opencv-python (the dev extra has opencv-python-headless); scikit-image only lends its photographs.
+	$(BIN)/python -m pip install --quiet --no-deps invisible-watermark==0.2.0 "scikit-image>=0.22"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,7 +41,7 @@ test-py310:
 	.venv-py310/bin/python -m pip install --quiet --upgrade pip
 	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server]" pytest httpx hypothesis http-sf PyWavelets \
 		opencv-python-headless
-	.venv-py310/bin/python -m pip install --quiet --no-deps invisible-watermark==0.2.0
+	.venv-py310/bin/python -m pip install --quiet --no-deps invisible-watermark==0.2.0 "scikit-image>=0.22"
 	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/test_gradio.py \
 		--ignore=tests/test_gradio_browser.py --ignore=tests/test_examples.py --ignore=tests/test_readme.py
 
