@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed-dev
 
 .PHONY: install demo test lint pytest bench clean container-test test-py310
 
+# invisible-watermark and scikit-image are test-only and installed without their declared deps: the first's
+# are torch (for its unused rivaGan method) and the GUI opencv-python (the dev extra has the headless one);
+# scikit-image only lends its photographs (tests/test_watermark_photos.py) and is never imported.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	# Test-only, without declared deps: invisible-watermark's are torch (for its unused rivaGan method) and the
-	# GUI opencv-python (the dev extra has opencv-python-headless); scikit-image only lends its photographs.
 	$(BIN)/python -m pip install --quiet --no-deps invisible-watermark==0.2.0 "scikit-image>=0.22"
 	touch $(STAMP)
 
