@@ -6,10 +6,14 @@ STAMP := $(VENV)/.installed-dev
 
 .PHONY: install demo test lint pytest bench clean container-test test-py310
 
+# invisible-watermark and scikit-image are test-only and installed without their declared deps: the first's
+# are torch (for its unused rivaGan method) and the GUI opencv-python (the dev extra has the headless one);
+# scikit-image only lends its photographs (tests/test_watermark_photos.py) and is never imported.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps invisible-watermark==0.2.0 "scikit-image>=0.22"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,7 +40,9 @@ PY310 ?= python3.10
 test-py310:
 	$(PY310) -m venv .venv-py310
 	.venv-py310/bin/python -m pip install --quiet --upgrade pip
-	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server]" pytest httpx hypothesis http-sf PyWavelets
+	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server]" pytest httpx hypothesis http-sf PyWavelets \
+		opencv-python-headless
+	.venv-py310/bin/python -m pip install --quiet --no-deps invisible-watermark==0.2.0 "scikit-image>=0.22"
 	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/test_gradio.py \
 		--ignore=tests/test_gradio_browser.py --ignore=tests/test_examples.py --ignore=tests/test_readme.py
 

@@ -223,9 +223,14 @@ def build_case(fmt: str, media_type: str, size: tuple[int, int], markers: Marker
     from aiact_transparency.provenance._c2pa_read import read_manifest
     from aiact_transparency.provenance.c2pa_manifest import build_manifest, sign_manifest
     from aiact_transparency.provenance.label import draw_ai_label
-    from aiact_transparency.provenance.pipeline import WATERMARK_ALG
     from aiact_transparency.provenance.verify import verify
-    from aiact_transparency.provenance.watermark import SCHEME, WatermarkPayload, detect_watermark, embed_watermark
+    from aiact_transparency.provenance.watermark import (
+        SCHEME,
+        SOFT_BINDING_ALG,
+        WatermarkPayload,
+        detect_watermark,
+        embed_watermark,
+    )
     from aiact_transparency.provenance.xmp import build_xmp, extract_xmp, insert_xmp
 
     marker = markers.default
@@ -245,7 +250,7 @@ def build_case(fmt: str, media_type: str, size: tuple[int, int], markers: Marker
     with_xmp = add_xmp()
     manifest = build_manifest(
         software_agent=marker.software_agent,
-        watermark={"alg": WATERMARK_ALG, "value": payload.to_bytes().hex(), "name": SCHEME},
+        watermark={"alg": SOFT_BINDING_ALG, "value": payload.to_bytes().hex(), "name": SCHEME},
         training_mining=images.training_mining,
         model_facts=marker._disclosure,  # the same definition mark() signs
     )

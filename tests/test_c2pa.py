@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +14,12 @@ from PIL import Image
 from aiact_transparency.provenance import c2pa_manifest as cm
 from aiact_transparency.provenance import keys
 from aiact_transparency.provenance._certs import PrivateKey, cert_pem, issue_root_ca, issue_signer
+from aiact_transparency.provenance.watermark import SOFT_BINDING_ALG
 
 NOW = dt.datetime.now(dt.timezone.utc)
 DAY = dt.timedelta(days=1)
 FORMATS = [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")]
-WATERMARK = {"alg": "com.aiact-transparency.dwtdctsvd.1", "value": "0123abcd"}
+WATERMARK = {"alg": SOFT_BINDING_ALG, "value": "0123abcd"}
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +102,10 @@ def test_watermark_action_and_soft_binding_only_when_watermarked(signer: keys.Lo
     assert [a["action"] for a in actions] == ["c2pa.created", cm.WATERMARK_ACTION]
     report = cm.read_manifest(sign(image_bytes("PNG"), "image/png", signer), "image/png")
     assert report.valid and not report.has_watermark_assertion
+    assert report.soft_binding_alg is None and report.soft_binding_value is None
+    marked = cm.read_manifest(sign(image_bytes("PNG"), "image/png", signer, watermark=WATERMARK), "image/png")
+    assert marked.has_watermark_assertion
+    assert (marked.soft_binding_alg, marked.soft_binding_value) == (SOFT_BINDING_ALG, WATERMARK["value"])
 
 
 def test_thumbnail_on_request(signer: keys.LocalKeySigner) -> None:
@@ -181,5 +187,5 @@ def test_bad_inputs_are_value_errors(signer: keys.LocalKeySigner) -> None:
         sign(b"GIF89a", "image/bmp", signer)
     with pytest.raises(ValueError, match="'use' must be one of"):
         cm.build_manifest(software_agent="x", training_mining={"ai_training": "maybe"})
-    with pytest.raises(ValueError, match="alg"):
+    with pytest.raises(ValueError, match=re.escape(SOFT_BINDING_ALG)):  # the id the pipeline writes
         cm.build_manifest(software_agent="x", watermark={"value": "1"})

@@ -24,8 +24,10 @@ import pytest
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin
 
 from aiact_transparency import ImageMarker, ImageMarkingError, TransparencyConfig, mark_image, verify
+from aiact_transparency.provenance.c2pa_manifest import build_manifest, sign_manifest
 from aiact_transparency.provenance.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from aiact_transparency.provenance.label import label_box
+from aiact_transparency.provenance.watermark import SOFT_BINDING_ALG, WatermarkPayload, system_id_for
 from aiact_transparency.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA_URI, add_ai_xmp, sniff_media_type
 
 from .tools import require_tool
@@ -333,6 +335,9 @@ def test_verify_finds_every_layer(name: str) -> None:
     assert watermark["found"] and watermark["system_matches"], watermark
     assert watermark["payload"]["image_id"] == result.report.watermark["image_id"]
     assert c2pa["has_watermark_assertion"] and "c2pa.soft-binding" in c2pa["assertion_labels"]
+    # One soft-binding algorithm id for the library, the one c2pa_manifest documents; its value is the payload.
+    assert c2pa["soft_binding_alg"] == SOFT_BINDING_ALG
+    assert c2pa["soft_binding_value"] == result.report.watermark["value"]
     assert report.marked
 
 
@@ -511,6 +516,38 @@ def test_a_manifest_from_another_signer_is_not_ours(tmp_path: Path, monkeypatch:
     assert verify(other.data).c2pa["valid"]
 
 
+def test_an_image_of_another_system_on_the_same_chain_is_marked_again() -> None:
+    # Both systems sign with the one development chain of this machine: the certificate cannot tell them apart.
+    other_config = TransparencyConfig(system={**SYSTEM, "name": "Other Studio"}, model={"id": "other/model"})
+    theirs = mark_image(sample("png-rgb"), config=other_config)
+    ours = ImageMarker(make_config())
+    assert theirs.report.c2pa is not None and ours.identity is not None
+    assert theirs.report.c2pa["serial_number"] == ours.identity.serial_number  # the same certificate
+    again = ours.mark(theirs.data)
+    assert not again.report.already_marked and again.data != theirs.data
+    assert again.report.watermark is not None and again.report.watermark["system_id"] == ours.system_id
+    assert any("kept as an ingredient" in note for note in again.report.notes)
+    c2pa = verify(again.data, config=make_config()).c2pa
+    assert c2pa["valid"] and c2pa["disclosed_system"] == "Acme Studio", c2pa
+    assert c2pa["software_agent"] == "Acme Studio (acme/studio-xl)"
+
+
+def test_a_manifest_naming_us_over_another_systems_watermark_is_not_ours() -> None:
+    # Our name in the manifest facts, but the soft binding records another system's watermark id.
+    marker = ImageMarker(make_config())
+    assert marker.signer is not None
+    foreign = WatermarkPayload(system_id_for("Other Studio"), 7).to_bytes().hex()
+    manifest = build_manifest(software_agent=marker.software_agent, model_facts={"system": "Acme Studio"},
+                              watermark={"alg": SOFT_BINDING_ALG, "value": foreign})
+    data = sign_manifest(sample("png-rgb"), "image/png", manifest, signer=marker.signer)
+    assert not marker.mark(data).report.already_marked
+    # The same manifest with our own watermark id is ours: marking it again changes nothing.
+    own = WatermarkPayload(marker.system_id, 7).to_bytes().hex()
+    manifest["assertions"][1]["data"]["blocks"][0]["value"] = own
+    data = sign_manifest(sample("png-rgb"), "image/png", manifest, signer=marker.signer)
+    assert marker.mark(data).report.already_marked
+
+
 def test_an_xmp_claim_alone_does_not_count_as_marked(config: TransparencyConfig) -> None:
     # Only a valid manifest of ours makes marking a no-op; XMP anyone can write.
     claimed = add_ai_xmp(encode(rgb(), "PNG"), creator_tool="someone else", model=None)
@@ -550,6 +587,41 @@ def flip_pixel_byte(data: bytes) -> bytes:
     return data[:index] + bytes([data[index] ^ 0x01]) + data[index + 1 :]
 
 
+def large_icc(entries: int = 2048) -> bytes:
+    """A valid sRGB ICC profile of about 13 KB: the built-in one with 2048-entry sampled tone curves, as many
+    camera and monitor profiles carry (LittleCMS loads it and converts with it)."""
+    base = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    (count,) = struct.unpack_from(">I", base, 128)
+    tags = [struct.unpack_from(">4sII", base, 132 + 12 * n) for n in range(count)]
+    x = np.linspace(0, 1, entries)
+    curve = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    trc = b"curv" + bytes(4) + struct.pack(">I", entries) + np.rint(curve * 65535).astype(">u2").tobytes()
+    offset, table, body = 132 + 12 * count, b"", b""
+    for sig, start, size in tags:
+        payload = trc if sig in (b"rTRC", b"gTRC", b"bTRC") else base[start : start + size]
+        table += struct.pack(">4sII", sig, offset + len(body), len(payload))
+        body += payload + bytes(-len(payload) % 4)
+    header = bytearray(base[:128])
+    struct.pack_into(">I", header, 0, 128 + 4 + len(table) + len(body))
+    header[84:100] = bytes(16)  # profile id: not computed (allowed)
+    return bytes(header) + struct.pack(">I", count) + table + body
+
+
+def test_lossless_webp_behind_a_large_icc_chunk_stays_lossless(config: TransparencyConfig) -> None:
+    icc = large_icc()
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))  # a profile LittleCMS accepts
+    assert ImageCms.profileToProfile(rgb((8, 8)), profile, ImageCms.createProfile("sRGB")) is not None
+    original = encode(rgb(), "WEBP", lossless=True, icc_profile=icc)
+    assert riff_chunks(original)[:3] == [b"VP8X", b"ICCP", b"VP8L"] and original.index(b"VP8L") > 4096
+    result = mark_image(original, config=config)
+    assert result.report.re_encoded and result.report.watermark is not None
+    chunks = riff_chunks(result.data)
+    assert b"VP8L" in chunks and b"VP8 " not in chunks, chunks  # still lossless
+    after = decode(result.data)
+    assert after.info.get("icc_profile") == icc
+    assert verify(result.data, config=config).watermark["found"]
+
+
 def verify_media(data: bytes) -> str:
     kind = sniff_media_type(data)
     assert kind is not None
@@ -565,7 +637,8 @@ def test_one_flipped_pixel_byte_breaks_the_hard_binding(name: str) -> None:
     assert c2pa["found"] and not c2pa["valid"], c2pa
     assert c2pa["hard_binding_intact"] is False
     assert "hard binding broken" in str(c2pa["reason"])
-    assert "hard binding broken" in c2pa["based_on"] or c2pa["validation_state"] == "Invalid"
+    assert c2pa["validation_state"] == "Invalid" and c2pa["ai_generated"] is False
+    assert "NOT valid, so no AI mark: hard binding broken" in c2pa["based_on"], c2pa["based_on"]
 
 
 # -- metadata only: no pixel changes -------------------------------------------------------------------------
@@ -720,8 +793,13 @@ def test_hostile_input_raises_the_documented_error(
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_verify_never_raises_on_hostile_input(name: str) -> None:
-    report = verify(HOSTILE[name][0](), config=DEFAULT_CONFIG)
+def test_verify_reports_or_refuses_hostile_input(name: str) -> None:
+    data, expected, _ = HOSTILE[name]
+    if expected is UnsupportedImageError:  # not PNG, JPEG or WebP: an error, never "no AI marks found"
+        with pytest.raises(UnsupportedImageError, match=r"^not an image: "):
+            verify(data(), config=DEFAULT_CONFIG)
+        return
+    report = verify(data(), config=DEFAULT_CONFIG)  # a PNG, JPEG or WebP, however broken: a report
     assert not report.marked
     assert report.to_dict()["c2pa"]["found"] is False
 

@@ -9,8 +9,13 @@ from typing import Any
 
 import c2pa
 
+from ._payload import WatermarkPayload, system_id_for
 from .keys import SigningIdentity
+from .watermark import SOFT_BINDING_ALG
 
+# The C2PA 2.4 AI disclosure assertion is known from secondary sources only: use our own namespace until
+# its label and fields are confirmed.
+AI_DISCLOSURE_LABEL = "org.aiact-transparency.ai-disclosure"
 UNTRUSTED_CODE = "signingCredential.untrusted"
 _HARD_BINDING_PREFIXES = ("assertion.dataHash.", "assertion.boxesHash.", "assertion.bmffHash.",
                           "assertion.collectionHash.")
@@ -33,6 +38,9 @@ class ManifestReport:
     signer_serial: str | None = None
     signature_alg: str | None = None
     has_watermark_assertion: bool = False
+    soft_binding_alg: str | None = None  # of the c2pa.soft-binding assertion, when there is one
+    soft_binding_value: str | None = None  # its first block's value (ours: the watermark payload, hex)
+    disclosed_system: str | None = None  # the "system" our AI disclosure assertion names
     has_thumbnail: bool = False
     title: str | None = None
     assertion_labels: tuple[str, ...] = field(default_factory=tuple)
@@ -87,6 +95,21 @@ def _created_action(manifest: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _assertion_data(manifest: dict[str, Any], label: str) -> dict[str, Any]:
+    for assertion in manifest.get("assertions", []):
+        if str(assertion.get("label", "")).split("__")[0] == label and isinstance(assertion.get("data"), dict):
+            return dict(assertion["data"])
+    return {}
+
+
+def _soft_binding(manifest: dict[str, Any]) -> tuple[str | None, str | None]:
+    data = _assertion_data(manifest, "c2pa.soft-binding")
+    blocks = data.get("blocks") or [{}]
+    value = blocks[0].get("value") if isinstance(blocks[0], dict) else None
+    alg = data.get("alg")
+    return (alg if isinstance(alg, str) else None), (value if isinstance(value, str) else None)
+
+
 def _agent_name(agent: Any) -> str | None:
     if isinstance(agent, dict):
         name, version = agent.get("name"), agent.get("version")
@@ -115,6 +138,8 @@ def _report(store: dict[str, Any]) -> ManifestReport:
     generator = (manifest.get("claim_generator_info") or [{}])[0]
     created = _created_action(manifest)
     labels = tuple(str(a.get("label")) for a in manifest.get("assertions", []))
+    soft_alg, soft_value = _soft_binding(manifest)
+    system = _assertion_data(manifest, AI_DISCLOSURE_LABEL).get("system")
     return ManifestReport(
         found=True, valid=valid, validation_state=state, errors=errors, reason=reason,
         trusted=state == "Trusted", hard_binding_intact=not broken,
@@ -124,6 +149,8 @@ def _report(store: dict[str, Any]) -> ManifestReport:
         signer_issuer=info.get("issuer"), signer_common_name=info.get("common_name"),
         signer_serial=info.get("cert_serial_number"), signature_alg=info.get("alg"),
         has_watermark_assertion=any(label.split("__")[0] == "c2pa.soft-binding" for label in labels),
+        soft_binding_alg=soft_alg, soft_binding_value=soft_value,
+        disclosed_system=system if isinstance(system, str) else None,
         has_thumbnail=bool(manifest.get("thumbnail")), title=manifest.get("title"), assertion_labels=labels,
         notes=tuple(notes),
     )
@@ -134,3 +161,25 @@ def is_signed_by(report: ManifestReport, identity: SigningIdentity, generator: s
     return (report.found and report.valid and report.signer_serial == identity.serial_number
             and report.signer_common_name == identity.common_name
             and (report.claim_generator or "").split("/")[0] == generator)
+
+
+def is_marked_by_system(report: ManifestReport, identity: SigningIdentity, system_name: str,
+                        generator: str = "aiact-transparency") -> bool:
+    """True when the asset carries a valid manifest of this very system: skip marking it again.
+
+    The signer alone does not say that: every system on the development chain (or on one company's
+    certificate) shares it. The manifest must also name the system, in its AI disclosure assertion and
+    its c2pa.created software agent, and a watermark soft binding, when there is one, must carry its system id.
+    """
+    if not is_signed_by(report, identity, generator) or report.disclosed_system != system_name:
+        return False
+    agent = report.software_agent or ""
+    if agent != system_name and not agent.startswith(f"{system_name} ("):
+        return False
+    if report.soft_binding_alg != SOFT_BINDING_ALG:
+        return True  # no watermark of ours recorded (animated or too small to carry one)
+    try:
+        payload = WatermarkPayload.from_bytes(bytes.fromhex(report.soft_binding_value or ""))
+    except ValueError:  # not hex, wrong length or a failed checksum: not a watermark of ours
+        return False
+    return payload.system_id == system_id_for(system_name)

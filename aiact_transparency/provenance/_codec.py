@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from ._xmp_errors import ImageFormatError
+from ._xmp_webp import webp_is_lossless
 from .errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 
 SUPPORTED = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
@@ -104,8 +106,12 @@ def _to_8_bits(image: Image.Image) -> Image.Image:
 
 
 def _webp_is_lossless(data: bytes) -> bool:
-    # Simple lossless files start with a VP8L chunk; extended ones carry VP8L after VP8X (and no VP8 chunk).
-    return data[12:16] == b"VP8L" or (data[12:16] == b"VP8X" and b"VP8L" in data[30:4096] and b"VP8 " not in data)
+    # Walk the chunks: a byte search misses a VP8L chunk behind a large ICC profile (and then re-encodes a
+    # lossless image lossy), and can find "VP8 " inside another chunk's payload.
+    try:
+        return webp_is_lossless(data)
+    except ImageFormatError as exc:
+        raise CorruptImageError(f"the image/webp container is malformed: {exc}") from None
 
 
 def encode(image: Image.Image, decoded: Decoded, jpeg_quality: int) -> bytes:

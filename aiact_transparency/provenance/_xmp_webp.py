@@ -12,7 +12,8 @@ _VP8X = b"VP8X"
 _FLAG_ICC, _FLAG_ALPHA, _FLAG_EXIF, _FLAG_XMP = 0x20, 0x10, 0x08, 0x04
 
 
-def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+def riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The top-level (fourcc, payload) chunks of a WebP file; ImageFormatError when the container is malformed."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         raise ImageFormatError("not a WebP file (no RIFF/WEBP header)")
     (riff_size,) = struct.unpack_from("<I", data, 4)
@@ -39,7 +40,7 @@ def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def extract_webp(data: bytes) -> bytes | None:
-    for fourcc, payload in _chunks(data):
+    for fourcc, payload in riff_chunks(data):
         if fourcc == _XMP:
             return payload
     return None
@@ -70,7 +71,7 @@ def _to_extended(chunks: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]
 
 
 def insert_webp(data: bytes, xmp: bytes) -> bytes:
-    chunks = [c for c in _chunks(data) if c[0] != _XMP]
+    chunks = [c for c in riff_chunks(data) if c[0] != _XMP]
     if chunks[0][0] != _VP8X:
         chunks = _to_extended(chunks)
     vp8x = chunks[0][1]
@@ -82,3 +83,10 @@ def insert_webp(data: bytes, xmp: bytes) -> bytes:
         for fourcc, payload in chunks
     )
     return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WEBP" + body
+
+
+def webp_is_lossless(data: bytes) -> bool:
+    """True when the image data is VP8L: simple lossless files start with it, extended ones carry it after VP8X
+    and any ICCP / ANIM chunks, however large (and then have no lossy VP8 chunk)."""
+    fourccs = [fourcc for fourcc, _ in riff_chunks(data)]
+    return b"VP8L" in fourccs and b"VP8 " not in fourccs

@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from .._version import __version__
-from ._c2pa_read import ManifestReport, is_signed_by, read_manifest
+from ._c2pa_read import AI_DISCLOSURE_LABEL, ManifestReport, is_signed_by, read_manifest
 from .keys import HASH_FOR_ALG, ManifestSigner
+from .watermark import SOFT_BINDING_ALG
 
 __all__ = [
     "AI_DISCLOSURE_LABEL", "GENERATOR_NAME", "SOFT_BINDING_LABEL", "SUPPORTED_MEDIA_TYPES",
@@ -34,9 +35,6 @@ TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trai
 WATERMARK_ACTION = "c2pa.watermarked.bound"
 SOFT_BINDING_LABEL = "c2pa.soft-binding"
 TRAINING_MINING_LABEL = "cawg.training-mining"
-# The C2PA 2.4 AI disclosure assertion is known from secondary sources only: use our own namespace until
-# its label and fields are confirmed.
-AI_DISCLOSURE_LABEL = "org.aiact-transparency.ai-disclosure"
 SUPPORTED_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 _ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
 _TRAINING_USES = frozenset({"allowed", "notAllowed", "constrained"})
@@ -68,7 +66,7 @@ def _training_mining(prefs: Mapping[str, Any]) -> dict[str, Any]:
 
 def _soft_binding(watermark: Mapping[str, Any]) -> dict[str, Any]:
     if not watermark.get("alg") or not isinstance(watermark.get("value"), str):
-        raise ValueError("watermark needs 'alg' (algorithm id, e.g. com.aiact-transparency.dwtdctsvd.1) "
+        raise ValueError(f"watermark needs 'alg' (algorithm id: {SOFT_BINDING_ALG} for this library's watermark) "
                          "and 'value' (the embedded payload as a string)")
     binding: dict[str, Any] = {
         "alg": watermark["alg"],

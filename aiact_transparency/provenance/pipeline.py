@@ -15,19 +15,23 @@ from typing import TYPE_CHECKING, Any
 from .._version import __version__
 from ..modelcard import ModelFacts, model_facts
 from . import _codec
-from ._c2pa_read import ManifestReport, is_signed_by, read_manifest
+from ._c2pa_read import ManifestReport, is_marked_by_system, read_manifest
 from .c2pa_manifest import C2paSigningError, build_manifest, sign_manifest
 from .errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
 from .keys import ManifestSigner, SigningIdentity, default_signer, load_signer_from_files
 from .label import draw_ai_label
-from .watermark import SCHEME, WatermarkCapacityError, WatermarkPayload, embed_watermark, system_id_for
+from .watermark import (
+    SCHEME,
+    SOFT_BINDING_ALG,
+    WatermarkCapacityError,
+    WatermarkPayload,
+    embed_watermark,
+    system_id_for,
+)
 from .xmp import ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp, sniff_media_type
 
 if TYPE_CHECKING:
     from ..config import TransparencyConfig
-
-WATERMARK_ALG = "org.aiact-transparency.dwt-svd.1"
-
 
 @dataclass(frozen=True)
 class MarkReport:
@@ -125,8 +129,11 @@ class ImageMarker:
         if media_type and media_type.split(";")[0].strip().lower() not in (actual, "image/jpg"):
             work.notes.append(f"declared as {media_type} but the bytes are {actual}")
         existing = self._existing_manifest(data, actual)
-        # Idempotent: cached outputs may pass twice. Only a valid manifest of ours counts, never a claim.
-        if existing is not None and self.identity is not None and is_signed_by(existing, self.identity):
+        # Idempotent: cached outputs may pass twice. Only a valid manifest of this system counts, never a claim,
+        # and never the certificate alone (other systems on the same chain share it).
+        if existing is not None and self.identity is not None and is_marked_by_system(
+            existing, self.identity, self.config.system.name
+        ):
             return MarkedImage(data, actual, MarkReport(actual, already_marked=True, notes=tuple(work.notes)))
         if existing is not None:
             work.ingredient = data
@@ -208,7 +215,7 @@ class ImageMarker:
         assert self.signer is not None and self.identity is not None
         soft_binding = None
         if work.watermark is not None:
-            soft_binding = {"alg": WATERMARK_ALG, "value": work.watermark["value"], "name": SCHEME}
+            soft_binding = {"alg": SOFT_BINDING_ALG, "value": work.watermark["value"], "name": SCHEME}
         manifest = build_manifest(
             software_agent=self.software_agent,
             watermark=soft_binding,

@@ -1,7 +1,10 @@
 """verify: which marks a file carries, one section per layer, each saying what its finding is based on.
 
 The Code of Practice asks providers to offer detection that says what its result rests on; this is it.
-Nothing here raises on hostile input: a layer that cannot be read reports why.
+Bytes that are not PNG, JPEG or WebP raise UnsupportedImageError ("not an image: ..."): "no AI marks found"
+would be an answer about a medium that was never read. Within those formats nothing raises on hostile input:
+a layer that cannot be read reports why. Pixels are decoded with the sniffed format's Pillow plugin only, so
+an untrusted file never reaches another decoder (EPS would reach Ghostscript).
 """
 
 from __future__ import annotations
@@ -15,32 +18,44 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from ._c2pa_read import read_manifest
+from ._codec import SUPPORTED
+from .errors import UnsupportedImageError
 from .watermark import detect_watermark, system_id_for
-from .xmp import ImageFormatError, read_digital_source_type, sniff_media_type
+from .xmp import (
+    COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA_URI,
+    TRAINED_ALGORITHMIC_MEDIA_URI,
+    ImageFormatError,
+    read_digital_source_type,
+    sniff_media_type,
+)
 
 if TYPE_CHECKING:
     from ..config import TransparencyConfig
 
-AI_SOURCE_TYPES = (
-    "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
-    "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia",
-    "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia",
-)
+# The IPTC digital source types that say "made (or edited) with generative AI": IPTC's own user guide labels
+# them "Created using generative AI" and "Edited using generative AI". The rest of the vocabulary does not
+# say that, so a manifest or XMP packet carrying one of them is reported with its type but is not an AI mark:
+# algorithmicMedia ("created purely by an algorithm not based on any sampled training data", e.g. a fractal),
+# compositeSynthetic (at least one synthetic element, which may be CGI), composite (elements "which may or may
+# not be generative AI"), algorithmicallyEnhanced (non-generative correction such as sharpening), dataDrivenMedia,
+# digitalArt / digitalCreation, virtualRecording, screenCapture, the captures and film scans, and the retired
+# softwareImage / minorHumanEdits. Claiming "AI-generated" for them would claim a mark the file does not make.
+AI_SOURCE_TYPES = (TRAINED_ALGORITHMIC_MEDIA_URI, COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA_URI)
 _MAX_VERIFY_PIXELS = 40_000_000  # as images.max_pixels: decoding and scanning more costs seconds and GBs
 
 
 @dataclass(frozen=True)
 class VerificationReport:
-    media_type: str | None
+    media_type: str  # image/png, image/jpeg or image/webp: verify raises for anything else
     c2pa: dict[str, Any]
     xmp: dict[str, Any]
     watermark: dict[str, Any]
 
     @property
     def marked(self) -> bool:
-        """True when any layer says AI-generated: a valid manifest, the XMP source type, or our watermark."""
-        c2pa_ok = self.c2pa.get("found") and self.c2pa.get("valid")
-        return bool(c2pa_ok or self.xmp.get("ai_generated") or self.watermark.get("found"))
+        """True when any layer says AI-generated: a valid manifest or the XMP whose digital source type is one of
+        AI_SOURCE_TYPES, or our watermark. A valid manifest of a camera (digitalCapture) is no AI mark."""
+        return bool(self.c2pa.get("ai_generated") or self.xmp.get("ai_generated") or self.watermark.get("found"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,13 +67,22 @@ class VerificationReport:
         }
 
 
-def _c2pa_section(data: bytes, media_type: str | None, trust_anchors_pem: bytes | None) -> dict[str, Any]:
-    if media_type is None:
-        return {"found": False, "based_on": "unrecognised file type: no C2PA reader applies"}
+def _c2pa_section(data: bytes, media_type: str, trust_anchors_pem: bytes | None) -> dict[str, Any]:
     report = read_manifest(data, media_type, trust_anchors_pem=trust_anchors_pem).to_dict()
+    source_type = report["digital_source_type"]
+    report["ai_generated"] = bool(report["found"] and report["valid"] and source_type in AI_SOURCE_TYPES)
     if report["found"]:
         trust = "trusted signer" if report["trusted"] else "signer NOT on a trust list (e.g. a development chain)"
-        report["based_on"] = f"C2PA manifest, signature and hard binding checked: {report['validation_state']}; {trust}"
+        if source_type is None:
+            declared = "its c2pa.created action declares no digital source type: not an AI mark"
+        elif source_type in AI_SOURCE_TYPES:
+            declared = f"its c2pa.created action declares {source_type}"
+        else:
+            declared = f"its c2pa.created action declares {source_type}, which is not an AI type: not an AI mark"
+        report["based_on"] = (f"C2PA manifest, signature and hard binding checked: {report['validation_state']}; "
+                              f"{trust}; {declared}")
+        if report["reason"]:  # why it is not valid (a broken hard binding, a bad signature): not an AI mark
+            report["based_on"] += f"; NOT valid, so no AI mark: {report['reason']}"
     else:
         report["based_on"] = report.get("reason") or "no C2PA manifest"
     return report
@@ -73,19 +97,25 @@ def _xmp_section(data: bytes) -> dict[str, Any]:
         "found": source_type is not None,
         "digital_source_type": source_type,
         "ai_generated": source_type in AI_SOURCE_TYPES,
-        "based_on": "Iptc4xmpExt:DigitalSourceType in the file's XMP (unsigned: anyone can write or strip it)"
+        "based_on": f"Iptc4xmpExt:DigitalSourceType {source_type} in the file's XMP"
+        f"{'' if source_type in AI_SOURCE_TYPES else ', which is not an AI type'} "
+        "(unsigned: anyone can write or strip it)"
         if source_type
         else "no Iptc4xmpExt:DigitalSourceType in the file's XMP",
     }
 
 
 def _watermark_section(
-    data: bytes, sizes: Sequence[tuple[int, int]], system_name: str | None, max_pixels: int = _MAX_VERIFY_PIXELS
+    data: bytes,
+    media_type: str,
+    sizes: Sequence[tuple[int, int]],
+    system_name: str | None,
+    max_pixels: int = _MAX_VERIFY_PIXELS,
 ) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=[SUPPORTED[media_type]])
             if image.size[0] * image.size[1] > max_pixels:
                 return {"found": False, "based_on": "image too large to scan for a watermark"}
             image.load()
@@ -108,6 +138,8 @@ def verify(
 ) -> VerificationReport:
     """Check every layer. `candidate_sizes` undo rescaling for the watermark; `system_name` names ours.
 
+    Raises UnsupportedImageError (an ImageMarkingError) for bytes that are not PNG, JPEG or WebP.
+
     With a `config`, both default to what it says (images.generated_sizes, system.name), and its
     images.max_pixels bounds the image the watermark scan decodes (else 40 megapixels).
     """
@@ -118,9 +150,12 @@ def verify(
         # A tiny file can declare tens of megapixels: decoding and scanning one costs seconds and GBs.
         max_pixels = config.images.max_pixels
     media_type = sniff_media_type(data)
+    if media_type not in SUPPORTED:
+        found = f"{media_type} data" if media_type else "unrecognised data"
+        raise UnsupportedImageError(f"not an image: {found}; verify reads PNG, JPEG and WebP files")
     return VerificationReport(
         media_type=media_type,
         c2pa=_c2pa_section(data, media_type, trust_anchors_pem),
         xmp=_xmp_section(data),
-        watermark=_watermark_section(data, candidate_sizes, system_name, max_pixels),
+        watermark=_watermark_section(data, media_type, candidate_sizes, system_name, max_pixels),
     )

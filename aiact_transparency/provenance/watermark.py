@@ -29,21 +29,24 @@ word and those scales. Note `scales=[36, 0, 0]`: the library's *default* `[0, 36
 channel, not luminance, so its default call does not read ours (we mark Y: it survives JPEG chroma
 subsampling and works on grayscale).
 Not bit-exact: OpenCV's BGR2YUV rounds Y to 8 bits with fixed-point coefficients while we use float Y; the
-difference (< 0.5 grey level) moves s0 far less than the 9-unit margin, so the decoded bits agree (checked
-with OpenCV and the library's decoder on PNG and JPEG-75 files while writing this module), but the pixels
-we write differ from the library's. Its encoder also swaps the horizontal and vertical detail bands on
-reconstruction (about 30 dB PSNR); we leave them untouched (about 45 dB). Its decoder refuses images under
-256x256 pixels of area.
+difference (< 0.5 grey level) moves s0 far less than the 9-unit margin, so the decoded bits agree
+(tests/test_invisible_watermark.py runs the library's own decoder and encoder, with OpenCV, on PNG and
+JPEG-75 images), but the pixels we write differ from the library's. Its encoder also swaps the horizontal
+and vertical detail bands on reconstruction (about 30 dB PSNR); we leave them untouched (about 45 dB). Its
+decoder refuses images under 256x256 pixels of area.
 
 Detection (`detect_watermark`): s0 per block at the image's size and at each candidate size, read at 16
 offsets added to s0 (a uniform brightness change shifts every s0 alike); soft voting per bit (score
--sin(2 pi s0/36), whose sign is the library's hard rule), the CRC-32 check, and a bit-agreement statistic,
-the share of blocks whose hard bit equals the decoded word. False-positive probability reported =
-`readings x 2**-33 x min(1, 2**81 x exp(-n KL(agreement || 1/2)))`, readings = sizes x 16 offsets. The
-checksum term holds for any image whose content does not depend on the public mask (1.2e-10 per reading,
-so below 1e-6 by construction up to 8,000 readings); the agreement term (Chernoff bound, union over all
-81-bit words) assumes independent fair block bits, which flat or periodic unmarked images violate, so it
-only ever lowers the bound for real marks. A reading counts as found only when the product is <= 1e-6.
+-sin(2 pi s0/36), whose sign is the library's hard rule) and the CRC-32 and parity checks. The
+false-positive probability reported is `readings x 2**-33`, readings = sizes x 16 offsets: of the 2**81
+words a reading can decode, 2**48 pass the CRC-32 and the parity bit, and XOR with the public mask makes the
+decoded word's chance of being one of them 2**-33 for any image whose content does not depend on the mask;
+a union over the readings tried gives the bound. Nothing else is assumed about the image. A reading counts
+as found only when that bound is <= 1e-6 (FALSE_POSITIVE_LIMIT), i.e. up to 536 sizes (MAX_SIZES); with
+more, detection refuses to claim a mark. The share of blocks agreeing with the decoded word (`bit_agreement`)
+is reported as information only: an estimate from it would assume independent fair block bits, which flat,
+periodic and natural images break (a flat unmarked image agrees up to 100%), so it neither gates a reading
+nor enters the bound.
 
 Capacity: at least 256 blocks of 8x8 pixels (e.g. 128x128) or `WatermarkCapacityError` is raised.
 Flat images, even pure black or white, do carry the mark (as a faint 8x8 block pattern). The mark does
@@ -58,7 +61,6 @@ data), anything else RGB. The result has the working mode, 8 bits per channel.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,9 +80,11 @@ from ._payload import (
 __all__ = [
     "DEFAULT_STRENGTH",
     "FALSE_POSITIVE_LIMIT",
+    "MAX_SIZES",
     "MIN_BLOCKS",
     "SCHEME",
     "SCRAMBLE_MASK",
+    "SOFT_BINDING_ALG",
     "PayloadChecksumError",
     "WatermarkCapacityError",
     "WatermarkDetection",
@@ -91,15 +95,23 @@ __all__ = [
 ]
 
 SCHEME = "aiact-dwtsvd-y81/v1"
+# The `alg` of the C2PA soft-binding assertion that records this watermark (its value: the 10 payload bytes,
+# hex). The C2PA soft-binding algorithm list (the registry of watermark and fingerprint algorithms, named in
+# reverse-domain style) does not have it: it is unregistered, named register-style under this project's
+# prefix. c2pa-rs signs and validates it (soft-binding values are not checked); a reader that only knows the
+# list cannot decode the value. The one id for every manifest this library writes.
+SOFT_BINDING_ALG = "org.aiact-transparency.dwt-svd.1"
 DEFAULT_STRENGTH = 36.0
 MIN_BLOCKS = 256  # about 3 copies of the 81-bit word: fewer and JPEG errors stop averaging out
 FALSE_POSITIVE_LIMIT = 1e-6
 BLOCK_PX = 8
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-_SMALLEST_REPORTED = 1e-300
 # Offsets added to s0 at detection, as fractions of the step, nearest to "no edit" first: 1/16 apart, so the
 # worst residual shift (2.25 units at step 36) leaves most of the 9-unit margin for other damage.
 _OFFSETS = tuple(sorted((n / 16 for n in range(16)), key=lambda f: min(f, 1 - f)))
+_CHECK_BITS = CRC_BITS + 1  # CRC-32 + parity: a word not from our embedder passes with probability 2**-33
+# The most sizes whose readings keep the checksum bound under the limit: 536 x 16 x 2**-33 = 9.98e-7.
+MAX_SIZES = int(FALSE_POSITIVE_LIMIT * 2**_CHECK_BITS) // len(_OFFSETS)
 
 _F64 = npt.NDArray[np.float64]
 _U8 = npt.NDArray[np.uint8]
@@ -123,9 +135,11 @@ class WatermarkDetection:
     found: bool
     payload: WatermarkPayload | None
     # Share of blocks agreeing with the decoded word: 1.0 for an intact mark; an unmarked image's best reading
-    # is typically 0.55-0.7 (majority voting), a flat one up to 1.0, so the checksum, not this, decides.
+    # is 0.55-0.75 on 76 real photographs (tests/test_watermark_photos.py), a flat one up to 1.0. Information
+    # only: the checksum decides.
     bit_agreement: float
-    false_positive_probability: float  # 1.0 when nothing was found
+    # readings x 2**-33 when found (see the module docstring); 1.0 when nothing was found
+    false_positive_probability: float
     decoded_at: tuple[int, int] | None  # (width, height) the image was read at
     based_on: str
     sizes_tried: tuple[tuple[int, int], ...] = ()
@@ -349,14 +363,9 @@ def _read(s0: _F64, size: tuple[int, int], step: float, offset: float) -> _Readi
     return _Reading(size, offset, payload, agreeing, int(phase.size))
 
 
-def _false_positive(reading: _Reading, attempts: int) -> float:
-    """Bound on the chance that an unmarked image yields this reading (see the module docstring)."""
-    a = reading.agreement
-    log_p = -(CRC_BITS + 1) * math.log(2) + math.log(attempts)  # CRC + parity
-    if a > 0.5:
-        kl = a * math.log(2 * a) + (0.0 if a >= 1 else (1 - a) * math.log(2 * (1 - a)))
-        log_p += min(0.0, WORD_BITS * math.log(2) - reading.blocks * kl)
-    return max(_SMALLEST_REPORTED, min(1.0, math.exp(log_p)))
+def _false_positive(readings: int) -> float:
+    """Bound on the chance that an unmarked image yields any reading passing the checks (module docstring)."""
+    return readings * 2.0**-_CHECK_BITS
 
 
 def _sizes_to_try(own: tuple[int, int], candidates: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -380,26 +389,21 @@ def _found(reading: _Reading, fp: float, own: tuple[int, int], sizes: list[tuple
         where += f", singular values shifted by {reading.offset:g} to undo a brightness change or resampling bias"
     based_on = (
         f"{WORD_BITS}-bit luminance DWT-SVD watermark read at {_fmt(reading.size)} ({where}): the word passes "
-        f"its CRC-{CRC_BITS} and parity checks and {reading.agreement:.1%} of {reading.blocks} blocks agree with it; "
-        f"chance of such a reading on an unmarked image <= {fp:.1e} "
-        f"({len(sizes)} size(s) x {len(_OFFSETS)} offsets tried x 2^-{CRC_BITS + 1} checksum and parity "
-        f"x binomial bound on the agreement)"
+        f"its CRC-{CRC_BITS} and parity checks; chance that an unmarked image yields such a reading <= {fp:.1e} "
+        f"= {len(sizes)} size(s) x {len(_OFFSETS)} offsets tried x 2^-{_CHECK_BITS} (CRC-{CRC_BITS} and parity), "
+        f"for any image whose content does not depend on the public mask; {reading.agreement:.1%} of "
+        f"{reading.blocks} blocks agree with the word (information only, not part of that bound)"
     )
     return WatermarkDetection(True, reading.payload, reading.agreement, fp, reading.size, based_on, tuple(sizes))
 
 
-def _not_found(best: _Reading, rejected: _Reading | None, sizes: list[tuple[int, int]]) -> WatermarkDetection:
+def _not_found(best: _Reading, sizes: list[tuple[int, int]]) -> WatermarkDetection:
     tried = ", ".join(_fmt(size) for size in sizes)
     based_on = (
         f"no {WORD_BITS}-bit watermark word passed its CRC-{CRC_BITS} check at the {len(sizes)} size(s) "
         f"({tried}) and {len(_OFFSETS)} brightness offsets tried; best block agreement {best.agreement:.1%} "
         f"at {_fmt(best.size)}"
     )
-    if rejected is not None:
-        based_on = (
-            f"a reading at {_fmt(rejected.size)} passed the checksum, but with {rejected.agreement:.1%} block "
-            f"agreement its false-positive bound over all readings tried exceeds {FALSE_POSITIVE_LIMIT:.0e}"
-        )
     return WatermarkDetection(False, None, best.agreement, 1.0, None, based_on, tuple(sizes))
 
 
@@ -412,9 +416,9 @@ def detect_watermark(
     """Read the watermark at the image's own size, then at each candidate (width, height) in order.
 
     Candidates undo rescaling: pass the sizes the system generates. At each size, 16 offsets of s0 are
-    tried (a uniform brightness change shifts every s0 alike). The first reading
-    that passes the checksum with a false-positive bound <= FALSE_POSITIVE_LIMIT wins; the bound counts
-    every reading that could have been tried.
+    tried (a uniform brightness change shifts every s0 alike). The first reading that passes the checksum
+    wins; its false-positive bound counts every reading that could have been tried, so with more than
+    MAX_SIZES sizes (the bound would exceed FALSE_POSITIVE_LIMIT) no mark is claimed and nothing is read.
     """
     _check_strength(strength)
     work, colour, _ = _split(image)
@@ -422,20 +426,22 @@ def detect_watermark(
     if not sizes:
         message = str(WatermarkCapacityError(work.size)).replace("for the watermark", "to carry a watermark")
         return WatermarkDetection(False, None, 0.0, 1.0, None, message, ())
+    fp = _false_positive(len(sizes) * len(_OFFSETS))
+    if fp > FALSE_POSITIVE_LIMIT:
+        based_on = (
+            f"not read: {len(sizes)} sizes x {len(_OFFSETS)} offsets would make the false-positive bound "
+            f"{fp:.1e}, above {FALSE_POSITIVE_LIMIT:.0e}; pass at most {MAX_SIZES} candidate sizes"
+        )
+        return WatermarkDetection(False, None, 0.0, 1.0, None, based_on, tuple(sizes))
     luma = _luma(colour)
-    attempts = len(sizes) * len(_OFFSETS)
     best: _Reading | None = None
-    rejected: _Reading | None = None
     for size in sizes:
         s0 = _block_values(luma, work.size, size)
         for fraction in _OFFSETS:
             reading = _read(s0, size, strength, fraction * strength)
             if reading.payload is not None:
-                fp = _false_positive(reading, attempts)
-                if fp <= FALSE_POSITIVE_LIMIT:
-                    return _found(reading, fp, work.size, sizes)
-                rejected = reading
+                return _found(reading, fp, work.size, sizes)
             if best is None or reading.agreement > best.agreement:
                 best = reading
     assert best is not None  # sizes is not empty
-    return _not_found(best, rejected, sizes)
+    return _not_found(best, sizes)
