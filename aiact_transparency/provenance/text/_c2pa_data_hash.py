@@ -109,8 +109,8 @@ def _state(report: dict[str, Any]) -> str:
 
 
 def read_store(text_utf8: bytes, store: bytes, *, trust_anchors_pem: bytes | None = None
-               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """c2pa's validation of `store` against the text bytes: (reader JSON, active hard-binding exclusions).
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """c2pa's validation of `store` against the text bytes: (reader JSON, the active `c2pa.hash.data`).
 
     Raises c2pa.C2paError when the store cannot be parsed at all.
     """
@@ -123,5 +123,4 @@ def read_store(text_utf8: bytes, store: bytes, *, trust_anchors_pem: bytes | Non
     if had_location_failure:
         report["validation_state"] = _state(report)
     active = (detailed.get("manifests") or {}).get(detailed.get("active_manifest") or "", {})
-    binding = (active.get("assertion_store") or {}).get("c2pa.hash.data") or {}
-    return report, list(binding.get("exclusions") or [])
+    return report, dict((active.get("assertion_store") or {}).get("c2pa.hash.data") or {})

@@ -85,9 +85,9 @@ def _scan_notes(scan: WrapperScan) -> list[str]:
 def _check(nfc: str, wrapper: Wrapper, trust_anchors_pem: bytes | None
            ) -> tuple[str, ManifestReport, dict[str, Any]]:
     assert wrapper.store is not None
-    report, exclusions = read_store(nfc.encode("utf-8"), wrapper.store, trust_anchors_pem=trust_anchors_pem)
+    report, binding = read_store(nfc.encode("utf-8"), wrapper.store, trust_anchors_pem=trust_anchors_pem)
     manifest = _report(report)
-    spans = [(e.get("start"), e.get("length")) for e in exclusions]
+    spans = [(e.get("start"), e.get("length")) for e in binding.get("exclusions") or []]
     if spans != [(wrapper.start, wrapper.length)]:
         reason = (f"the hard binding's exclusion {spans} is not the wrapper's span "
                   f"{[(wrapper.start, wrapper.length)]}: the text before the wrapper changed length")
