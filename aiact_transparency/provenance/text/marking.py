@@ -8,6 +8,7 @@ The wrapper is invisible characters: opt-in, and removable with strip_c2pa_text.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,16 @@ class TextVerification:
         return out
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_problem(text: str) -> str | None:
+    # A str may hold unpaired surrogates (e.g. from a bad JSON escape); they have no UTF-8 form to hash.
+    found = _SURROGATE.search(text)
+    return None if found is None else f"the text holds an unpaired surrogate (U+{ord(found.group()):04X}) at " \
+        f"index {found.start()}, which has no UTF-8 form"
+
+
 def _scan_notes(scan: WrapperScan) -> list[str]:
     notes = [f"damaged C2PA text wrapper at byte {w.start}: {w.problem}" for w in scan.damaged]
     if len(scan.wrappers) > 1:
@@ -100,6 +111,9 @@ def _check(nfc: str, wrapper: Wrapper, trust_anchors_pem: bytes | None
 
 def verify_text(text: str, *, trust_anchors_pem: bytes | None = None) -> TextVerification:
     """Check a text's C2PA wrapper: exactly one, its signature, and its hard binding over the NFC text."""
+    problem = _surrogate_problem(text)
+    if problem is not None:
+        return TextVerification(NO_MANIFEST, f"{problem}: no C2PA text binding can apply")
     nfc = unicodedata.normalize("NFC", text)
     # NFC never touches U+FEFF or variation selectors, so the wrapper survives normalisation unchanged.
     notes = ["the text was not NFC: its NFC form was checked, as A.8 hashes it"] if nfc != text else []
@@ -145,6 +159,10 @@ class TextMarker:
         self._store_len = 0  # learnt from the first signature; constant for one marker (see data_hash)
 
     def mark(self, text: str) -> MarkedText:
+        problem = _surrogate_problem(text)
+        if problem is not None:
+            raise ValueError(f"cannot mark the text: {problem}. Fix: decode the model output as UTF-8 "
+                             "(or replace the surrogate with U+FFFD) before marking it.")
         nfc = unicodedata.normalize("NFC", text)
         normalized = nfc != text
         notes = ["the text was normalised to NFC (A.8 binds the NFC form)"] if normalized else []

@@ -207,3 +207,11 @@ def test_plain_text_verifies_as_no_manifest() -> None:
     result = verify_text(ANSWER)
     assert result.status == NO_MANIFEST and result.based_on == "no C2PA text wrapper"
     assert result.to_dict()["found"] is False
+
+
+def test_unpaired_surrogates_are_a_clear_error_not_a_crash(marker: TextMarker) -> None:
+    broken = "half an emoji \ud83d here"
+    with pytest.raises(ValueError, match=r"unpaired surrogate \(U\+D83D\).*Fix:"):
+        marker.mark(broken)
+    result = verify_text(marker.mark(ANSWER).text + broken)
+    assert result.status == NO_MANIFEST and "unpaired surrogate" in result.based_on
