@@ -183,6 +183,8 @@ class TextMarker:
                                  f"{status}) kept as an ingredient")
             if ingredient is None:
                 notes.append("the wrappers above were removed: they carry no manifest that can be kept")
+            elif scan.damaged:
+                notes.append("the damaged wrappers were removed: they carry no readable manifest")
             nfc = strip_c2pa_text(nfc)
         marked = self._sign(nfc, ingredient)
         wrapper_bytes = len(marked.encode("utf-8")) - len(nfc.encode("utf-8"))
