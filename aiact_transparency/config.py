@@ -63,7 +63,8 @@ class SystemConfig(_Section):
     name: Text = "aiact-transparency demo"
     provider: Text = "Example Provider"
     # RFC 9651 Strings are ASCII. An ASCII spelling of the provider for the AI-Disclosure header, when
-    # `provider` uses a script that cannot be folded to ASCII (accents are folded automatically).
+    # `provider` is not in Latin script: Latin letters (ł, ß, Œ, accents) are folded automatically, other
+    # scripts never are, since only the provider knows its Latin-script name (structured_fields.fold_to_ascii).
     provider_ascii: Text | None = None
     contact: Text | None = None
     purpose: Text | None = None

@@ -19,7 +19,14 @@ from ._config_errors import config_problem
 from .config import DisclosureMode, TransparencyConfig
 from .csp import BannerRendering
 from .modelcard import ModelFacts, model_facts
-from .structured_fields import StructuredFieldError, fold_to_ascii, sf_dictionary, sf_string, sf_token
+from .structured_fields import (
+    StructuredFieldError,
+    fold_to_ascii,
+    sf_dictionary,
+    sf_string,
+    sf_token,
+    transliterate,
+)
 
 BANNER_ID = "aiact-disclosure"
 _BANNER_CSS = {
@@ -54,6 +61,14 @@ def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + r"\Z", re.DOTALL)
 
 
+# How to give an ASCII spelling, per field that reaches the AI-Disclosure header.
+_ASCII_FIX = {
+    "system.provider": "set system.provider_ascii to the provider's own Latin-script name",
+    "model": "set model.id to the model's ASCII id (e.g. its Hugging Face repo id)",
+    "disclosure.reviewed_by": "write disclosure.reviewed_by in Latin script",
+}
+
+
 def _header_text(config: TransparencyConfig, field: str, value: str) -> str:
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         raise config_problem(
@@ -66,11 +81,14 @@ def _header_text(config: TransparencyConfig, field: str, value: str) -> str:
     try:
         return sf_string(folded)
     except StructuredFieldError:
+        suggestion = transliterate(value)
+        hint = f" (a transliteration would read {suggestion!r}; use it only if the owner spells it so)"
         raise config_problem(
             config.source,
             field,
-            f"{value!r} cannot be sent in the AI-Disclosure header: RFC 9651 Strings are ASCII. "
-            "Fix: set system.provider_ascii (for the provider) or model.id (for the model) to an ASCII spelling",
+            f"{value!r} cannot be sent in the AI-Disclosure header: RFC 9651 Strings are ASCII, and only Latin "
+            f"letters are folded to it automatically. Fix: {_ASCII_FIX[field]}"
+            + (hint if suggestion else ""),
         ) from None
 
 

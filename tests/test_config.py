@@ -123,3 +123,40 @@ def test_non_ascii_provider_is_folded_or_needs_an_ascii_spelling() -> None:
 def test_control_characters_rejected_in_code_too() -> None:
     with pytest.raises(ValueError, match="control character"):
         TransparencyConfig(model={"id": "acme/x\x00"})
+
+
+@pytest.mark.parametrize(("provider", "header"), [
+    ("Zażółć Labs", "Zazolc Labs"),  # Polish ł, ż, ó, ć
+    ("Đurđević d.o.o.", "Durdevic d.o.o."),  # Croatian đ
+    ("Ħamrun Ltd", "Hamrun Ltd"),  # Maltese ħ
+    ("Œuvre SA", "Oeuvre SA"),
+    ("Þór ehf.", "Thor ehf."),  # Icelandic þ
+    ("Großbäckerei", "Grossbackerei"),
+    ("Mu\u0308ller & Søn", "Muller & Son"),  # decomposed umlaut, Danish ø
+])
+def test_latin_letters_of_eu_languages_fold_into_the_header(provider: str, header: str) -> None:
+    disclosure = Disclosure(TransparencyConfig(system={"provider": provider}))
+    assert f'provider="{header}"'.encode() in disclosure.default_policy.header_prefix
+
+
+@pytest.mark.parametrize(("values", "field", "fix", "suggestion"), [
+    ({"system": {"provider": "Фирма ООД"}}, "system.provider", "system.provider_ascii", "'Firma OOD'"),
+    ({"system": {"provider": "株式会社アクメ"}}, "system.provider", "system.provider_ascii", None),
+    ({"disclosure": {"reviewed_by": "Иван Петров"}}, "disclosure.reviewed_by", "in Latin script", "'Ivan Petrov'"),
+    ({"model": {"name": "Μοντέλο"}}, "model", "set model.id", "'Montelo'"),
+])
+def test_other_scripts_are_never_transliterated_silently(
+    values: dict[str, dict[str, str]], field: str, fix: str, suggestion: str | None
+) -> None:
+    # A romanisation depends on the language and the owner (bg 'Щ' is 'Sht', ru 'Shch'): the header only
+    # carries a Latin spelling someone chose; the error offers anyascii's guess for Greek and Cyrillic.
+    with pytest.raises(ConfigError) as info:
+        Disclosure(TransparencyConfig(**values))  # type: ignore[arg-type]
+    message = str(info.value)
+    assert f": {field}: " in message
+    assert fix in message.split("Fix:", 1)[1]
+    assert "provider_ascii" not in message or field == "system.provider"
+    if suggestion:
+        assert f"transliteration would read {suggestion}" in message
+    else:
+        assert "transliteration" not in message
