@@ -254,6 +254,13 @@ class TransparencyConfig(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _FileSource(settings_cls)
 
+    def __init__(self, **values: Any) -> None:
+        # The same report as a file gets: TransparencyConfig(sytem=...) in code names the field and the fix.
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, values.get("source"))) from None
+
     def resolve_path(self, path: Path) -> Path:
         """A path from the config, relative to the config file's folder (or the working directory)."""
         base = self.source.parent if self.source is not None else Path.cwd()
@@ -294,8 +301,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> TransparencyConfi
     token = _file_values.set(values)
     try:
         config = TransparencyConfig(source=source)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
     finally:
         _file_values.reset(token)
     check_startup(config)
