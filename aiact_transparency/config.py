@@ -334,18 +334,19 @@ def check_startup(config: TransparencyConfig) -> None:
     """
     from .disclosure import Disclosure
     from .modelcard import model_facts
-    from .provenance.keys import KeyConfigError, load_signer_from_env, load_signer_from_files
+    from .provenance.keys import KeyConfigError, production_signer
 
     Disclosure(config, model_facts(config))
     if not config.images.c2pa:
         return
     signing = config.images.signing
     try:
-        if signing.cert is not None and signing.key is not None:
-            load_signer_from_files(config.resolve_path(signing.cert), config.resolve_path(signing.key),
-                                   tsa_url=signing.timestamp_url, warn_expiry=False)
-        else:
-            load_signer_from_env(warn_expiry=False)
+        production_signer(
+            None if signing.cert is None else config.resolve_path(signing.cert),
+            None if signing.key is None else config.resolve_path(signing.key),
+            tsa_url=signing.timestamp_url,
+            warn_expiry=False,
+        )
     except KeyConfigError as exc:
         from_files = signing.cert is not None
         field = _SIGNING_FIELDS.get(exc.part or "", "images.signing") if from_files else "signing environment"

@@ -81,7 +81,7 @@ def _text(body: str) -> Callable[[Path], Path]:
 @pytest.mark.parametrize(("make", "expected"), [
     (_text("system: {provider: 株式会社アクメ}\n"), ["system.provider", "provider_ascii"]),
     (_text("banner: {default_language: tlh}\n"), ["banner.default_language", "'tlh' has no text", "banner.text.tlh"]),
-    (_text("disclosure: {reviewed_by: \"Ed \u2028Itor\"}\n"), ["disclosure.reviewed_by", "AI-Disclosure header"]),
+    (_text("disclosure: {reviewed_by: Иван Петров}\n"), ["disclosure.reviewed_by", "AI-Disclosure header"]),
     (_missing_cert, ["images.signing.cert", "absent-chain.pem", "cannot be read"]),
     (_missing_key, ["images.signing.key", "absent-key.pem", "cannot be read"]),
     (_mismatched, ["images.signing.key", "does not belong"]),

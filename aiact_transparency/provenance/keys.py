@@ -21,13 +21,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ._certs import C2PA_SIGNING_PURPOSES, PrivateKey, alg_for_key
-from ._dev_chain import DEV_ORGANIZATION, ENV_KEYS_DIR, ensure_dev_chain, resolve_keys_dir
+from ._dev_chain import CHAIN_FILE, DEV_ORGANIZATION, ENV_KEYS_DIR, KEY_FILE, ensure_dev_chain, resolve_keys_dir
 
 __all__ = [
     "DEV_ORGANIZATION", "ENV_CERT_PEM", "ENV_KEYS_DIR", "ENV_KEY_PASSWORD", "ENV_KEY_PEM", "ENV_TSA_URL",
     "HASH_FOR_ALG", "SUPPORTED_ALGS",
     "KeyConfigError", "LocalKeySigner", "ManifestSigner", "SigningIdentity", "default_signer",
-    "development_signer", "load_signer_from_env", "load_signer_from_files", "signer_from_pem",
+    "development_signer", "existing_development_signer", "load_signer_from_env", "load_signer_from_files",
+    "production_signer", "signer_from_pem",
 ]
 
 log = logging.getLogger("aiact_transparency.keys")
@@ -292,8 +293,41 @@ def development_signer(keys_dir: str | os.PathLike[str] | None = None, *,
                            development=True, now=now)
 
 
+def existing_development_signer(keys_dir: str | os.PathLike[str] | None = None, *,
+                                environ: Mapping[str, str] | None = None) -> LocalKeySigner | None:
+    """The development signer if its chain exists, else None: reads, never creates or renews (`keys show`)."""
+    directory = resolve_keys_dir(keys_dir, environ)
+    chain_path, key_path = directory / CHAIN_FILE, directory / KEY_FILE
+    if not chain_path.is_file() or not key_path.is_file():
+        return None
+    return signer_from_pem(chain_path.read_bytes(), key_path.read_bytes(),
+                           cert_src=f"development chain {chain_path}", key_src=f"development key {key_path}",
+                           development=True)
+
+
+def production_signer(cert_path: str | os.PathLike[str] | None = None,
+                      key_path: str | os.PathLike[str] | None = None, *, tsa_url: str | None = None,
+                      environ: Mapping[str, str] | None = None, warn_expiry: bool = True) -> LocalKeySigner | None:
+    """PEM files when both paths are given, else $AIACT_SIGNING_*_PEM, else None (no production key)."""
+    if cert_path is not None and key_path is not None:
+        return load_signer_from_files(cert_path, key_path, tsa_url=tsa_url, warn_expiry=warn_expiry)
+    return load_signer_from_env(environ, warn_expiry=warn_expiry)
+
+
 def default_signer(keys_dir: str | os.PathLike[str] | None = None, *,
                    environ: Mapping[str, str] | None = None) -> LocalKeySigner:
-    """Production key from the environment when configured, otherwise the development chain."""
-    return load_signer_from_env(environ) or development_signer(keys_dir, environ=environ)
+    """Production key from the environment when configured, otherwise the development chain.
+
+    Falling back to the development chain logs a WARNING every time, not only when the chain is generated:
+    a server started with it signs manifests no validator trusts, and its operator must see that at each
+    start. The line names the chain's folder and the settings for production keys, never key material.
+    """
+    signer = load_signer_from_env(environ)
+    if signer is not None:
+        return signer
+    signer = development_signer(keys_dir, environ=environ)
+    log.warning("signing C2PA manifests with the DEVELOPMENT chain in %s: UNTRUSTED (validators report 'Valid', "
+                "never 'Trusted'). For production set images.signing.cert and images.signing.key (PEM files), or "
+                "%s and %s", resolve_keys_dir(keys_dir, environ), ENV_CERT_PEM, ENV_KEY_PEM)
+    return signer
 
