@@ -20,7 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ._config_errors import ConfigError, config_problem, format_validation_error
+from ._config_errors import ConfigError, format_validation_error
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -303,51 +303,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> TransparencyConfi
         config = TransparencyConfig(source=source)
     finally:
         _file_values.reset(token)
+    # The composition seam (see _startup): imported here, not at module level, so config imports nothing above it.
+    from ._startup import check_startup
+
     check_startup(config)
     return config
-
-
-_SIGNING_FIELDS = {
-    "cert": "images.signing.cert",
-    "key": "images.signing.key",
-    "pair": "images.signing.key (with images.signing.cert)",
-    "tsa": "images.signing.timestamp_url",
-}
-
-
-def check_startup(config: TransparencyConfig) -> None:
-    """Build now what would otherwise fail at the first request, and raise it as a ConfigError.
-
-    This is the composition seam between the config layer and the layers above it: the only place where
-    config reaches up into disclosure and provenance, through function-local imports, so that config.py
-    itself imports nothing above it. Starlette builds middleware lazily (at the first request), so a check
-    left to ``TransparencyMiddleware.__init__`` turns into "lifespan unsupported" and a 500 for every
-    request; everything that can be checked without side effects is checked here instead:
-
-    - the model card parses (``model_facts``);
-    - the ``Disclosure`` derivations: AI-Disclosure header values (ASCII folding), banner languages;
-    - the production signer, when images are signed: ``images.signing`` PEM files, else the
-      ``AIACT_SIGNING_*_PEM`` environment; key and certificate must match and fit C2PA's profile.
-
-    The development chain is not touched here (creating it is a side effect, and ``keys show`` loads the
-    config too): it is made, or reused, when a marker is built.
-    """
-    from .disclosure import Disclosure
-    from .modelcard import model_facts
-    from .provenance.keys import KeyConfigError, production_signer
-
-    Disclosure(config, model_facts(config))
-    if not config.images.c2pa:
-        return
-    signing = config.images.signing
-    try:
-        production_signer(
-            None if signing.cert is None else config.resolve_path(signing.cert),
-            None if signing.key is None else config.resolve_path(signing.key),
-            tsa_url=signing.timestamp_url,
-            warn_expiry=False,
-        )
-    except KeyConfigError as exc:
-        from_files = signing.cert is not None
-        field = _SIGNING_FIELDS.get(exc.part or "", "images.signing") if from_files else "signing environment"
-        raise config_problem(config.source, field, str(exc)) from None

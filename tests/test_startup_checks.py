@@ -173,3 +173,18 @@ def test_uvicorn_refuses_to_start_instead_of_serving_500(tmp_path: Path) -> None
         pytest.fail("uvicorn started with a config that cannot work")
     assert result.returncode != 0
     assert f"{tmp_path / 'aiact.yaml'}: system.provider" in result.stderr and "provider_ascii" in result.stderr
+
+
+def test_a_development_keys_dir_that_cannot_exist_stops_load_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = write(tmp_path / "a-file", "not a folder")
+    monkeypatch.setenv(keys.ENV_KEYS_DIR, str(blocker / "keys"))
+    with pytest.raises(ConfigError) as info:
+        load_config()
+    message = str(info.value)
+    assert message.startswith(f"{NO_FILE}: images.signing: ") and f"{blocker} is not a directory" in message
+    assert keys.ENV_KEYS_DIR in message and "images.signing.cert" in message
+    # Without image signing there is nothing to keep there.
+    monkeypatch.setenv("AIACT_IMAGES__C2PA", "false")
+    assert load_config().images.c2pa is False
