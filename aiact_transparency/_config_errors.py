@@ -12,6 +12,19 @@ class ConfigError(ValueError):
     """The configuration cannot be used. Raised at start-up, never at the first request."""
 
 
+NO_FILE = "config (embedded defaults and AIACT_* environment)"
+
+
+def config_origin(source: Path | None) -> str:
+    """How an error names where the config came from: its file, else the defaults and the environment."""
+    return str(source) if source is not None else NO_FILE
+
+
+def config_problem(source: Path | None, field: str, problem: str) -> ConfigError:
+    """One error in the format every start-up check uses: `<file>: <field>: <problem and fix>`."""
+    return ConfigError(f"{config_origin(source)}: {field}: {problem}")
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for part in loc:
@@ -52,7 +65,7 @@ def _hint(error: Any) -> str:
 
 
 def format_validation_error(exc: ValidationError, source: Path | None) -> str:
-    where = str(source) if source is not None else "config (embedded defaults and AIACT_* environment)"
+    where = config_origin(source)
     lines = [f"{where}: {exc.error_count()} problem(s) in the AI transparency config:"]
     for error in exc.errors(include_url=False):
         field = _field_path(tuple(error["loc"])) or "(top level)"

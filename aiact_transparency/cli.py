@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,23 +19,34 @@ from ._version import __version__
 EXIT_OK, EXIT_NOT_MARKED, EXIT_ERROR = 0, 1, 2
 
 
+def _common_options(*, top: bool) -> argparse.ArgumentParser:
+    # The same options before or after the command ("--config c.yaml verify x" and "verify x --config c.yaml").
+    # Below the command they default to SUPPRESS, so an option given before it is not reset by the subparser.
+    common = argparse.ArgumentParser(add_help=False)
+    default: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    common.add_argument("--config", help="config file (YAML/TOML); default: $AIACT_CONFIG, else built-in defaults",
+                        **default)
+    common.add_argument("--json", action="store_true", help="print JSON instead of text", **default)
+    return common
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="aiact-transparency", description="Mark AI-generated images (EU AI Act Art. 50) and verify marks."
+        prog="aiact-transparency", description="Mark AI-generated images (EU AI Act Art. 50) and verify marks.",
+        parents=[_common_options(top=True)],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--config", help="config file (YAML/TOML); default: $AIACT_CONFIG, else built-in defaults")
+    common = [_common_options(top=False)]
     commands = parser.add_subparsers(dest="command", required=True)
-    mark = commands.add_parser("mark", help="watermark, label, add XMP and sign an image")
+    mark = commands.add_parser("mark", help="watermark, label, add XMP and sign an image", parents=common)
     mark.add_argument("input", type=Path)
-    mark.add_argument("output", type=Path)
-    mark.add_argument("--json", action="store_true", help="print the marking report as JSON")
-    verify = commands.add_parser("verify", help="report which marks files carry")
+    mark.add_argument("output", type=Path, help="same format as the input (the CLI does not convert)")
+    verify = commands.add_parser("verify", help="report which marks files carry; --json: {file: report}",
+                                 parents=common)
     verify.add_argument("files", type=Path, nargs="+")
-    verify.add_argument("--json", action="store_true", help="one JSON document: {file: report}")
-    keys = commands.add_parser("keys", help="the signing identity")
-    keys.add_argument("action", choices=["init", "show"], help="init: create the development chain; show: describe")
-    keys.add_argument("--json", action="store_true")
+    keys = commands.add_parser("keys", help="the signing identity", parents=common)
+    keys.add_argument("action", choices=["init", "show"],
+                      help="init: create the development chain if needed; show: describe the identity (read only)")
     return parser
 
 
@@ -44,11 +56,28 @@ def _config(path: str | None) -> Any:
     return load_config(path)
 
 
+# Output names whose suffix promises a format; the marked bytes keep the input's format.
+_SUFFIX_TYPES = {
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
+    ".gif": "image/gif", ".tif": "image/tiff", ".tiff": "image/tiff", ".avif": "image/avif", ".heic": "image/heic",
+    ".heif": "image/heif", ".jxl": "image/jxl", ".bmp": "image/bmp",
+}
+
+
 def _mark(args: argparse.Namespace) -> int:
     from .provenance.pipeline import ImageMarker
 
     marker = ImageMarker(_config(args.config))
     result = marker.mark(args.input.read_bytes())
+    promised = _SUFFIX_TYPES.get(args.output.suffix.lower())
+    if promised is not None and promised != result.media_type:
+        # Writing PNG bytes to out.jpg would hand on a file whose name lies about its format.
+        wanted = next((suffix for suffix, kind in _SUFFIX_TYPES.items() if kind == result.media_type),
+                      args.input.suffix)
+        print(f"error: {args.output}: the marked image is {result.media_type} (as the input), but the name says "
+              f"{promised}; nothing written. Fix: name the output {args.output.with_suffix(wanted).name}, or "
+              "convert the input to the wanted format before marking it", file=sys.stderr)
+        return EXIT_ERROR
     args.output.write_bytes(result.data)
     report = result.report.to_dict()
     if args.json:
@@ -89,34 +118,59 @@ def _describe(name: str, report: dict[str, Any]) -> str:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from .provenance.errors import ImageMarkingError
     from .provenance.verify import verify
 
-    config = _config(args.config) if args.config else None
+    # Without --config or $AIACT_CONFIG nothing names "our" system: the embedded demo defaults would make
+    # every report claim a system mismatch, so the reports then stay system-neutral.
+    configured = args.config is not None or bool(os.environ.get("AIACT_CONFIG"))
+    config = _config(args.config) if configured else None
     reports: dict[str, Any] = {}
     status = EXIT_OK
     for path in args.files:
+        # One file that cannot be read or is no image is reported as such; the others are still verified.
         try:
-            data = path.read_bytes()
+            report = verify(path.read_bytes(), config=config).to_dict()
         except OSError as exc:
-            print(f"{path}: cannot read ({exc.strerror})", file=sys.stderr)
-            return EXIT_ERROR
-        report = verify(data, config=config).to_dict()
-        reports[str(path)] = report
-        if not report["marked"]:
-            status = EXIT_NOT_MARKED
-        if not args.json:
-            print(_describe(str(path), report))
+            error = f"cannot read ({exc.strerror or exc})"
+        except ImageMarkingError as exc:
+            error = str(exc)
+        else:
+            reports[str(path)] = report
+            if not report["marked"] and status == EXIT_OK:
+                status = EXIT_NOT_MARKED
+            if not args.json:
+                print(_describe(str(path), report))
+            continue
+        reports[str(path)] = {"error": error}
+        status = EXIT_ERROR
+        print(f"{path}: {error}", file=sys.stderr)
     if args.json:
         print(json.dumps(reports, indent=2, sort_keys=True))
     return status
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from .provenance.pipeline import signer_for
+    from .provenance.keys import development_signer, existing_development_signer, production_signer
 
-    signer = signer_for(_config(args.config))
-    identity = getattr(signer, "identity", None)
-    described = identity.describe() if identity is not None else {"alg": signer.alg}
+    config = _config(args.config)
+    signing = config.images.signing
+    signer = production_signer(
+        None if signing.cert is None else config.resolve_path(signing.cert),
+        None if signing.key is None else config.resolve_path(signing.key),
+        tsa_url=signing.timestamp_url,
+    )
+    if signer is None:
+        # `show` only reads: it must not create (or renew) the chain it is asked to describe.
+        signer = development_signer() if args.action == "init" else existing_development_signer()
+    if signer is None:
+        from .provenance._dev_chain import resolve_keys_dir
+
+        print(f"error: no signing identity yet: no production key is configured and there is no development "
+              f"chain in {resolve_keys_dir()}. Fix: run 'aiact-transparency keys init', or set "
+              "images.signing.cert and images.signing.key", file=sys.stderr)
+        return EXIT_ERROR
+    described = signer.identity.describe()
     if args.json:
         print(json.dumps(described, indent=2))
     else:

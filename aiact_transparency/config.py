@@ -63,7 +63,8 @@ class SystemConfig(_Section):
     name: Text = "aiact-transparency demo"
     provider: Text = "Example Provider"
     # RFC 9651 Strings are ASCII. An ASCII spelling of the provider for the AI-Disclosure header, when
-    # `provider` uses a script that cannot be folded to ASCII (accents are folded automatically).
+    # `provider` is not in Latin script: Latin letters (ł, ß, Œ, accents) are folded automatically, other
+    # scripts never are, since only the provider knows its Latin-script name (structured_fields.fold_to_ascii).
     provider_ascii: Text | None = None
     contact: Text | None = None
     purpose: Text | None = None
@@ -253,6 +254,13 @@ class TransparencyConfig(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _FileSource(settings_cls)
 
+    def __init__(self, **values: Any) -> None:
+        # The same report as a file gets: TransparencyConfig(sytem=...) in code names the field and the fix.
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, values.get("source"))) from None
+
     def resolve_path(self, path: Path) -> Path:
         """A path from the config, relative to the config file's folder (or the working directory)."""
         base = self.source.parent if self.source is not None else Path.cwd()
@@ -293,12 +301,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> TransparencyConfi
     token = _file_values.set(values)
     try:
         config = TransparencyConfig(source=source)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
     finally:
         _file_values.reset(token)
-    # Cheap to check now and costly to discover at the first request: the card must parse.
-    from .modelcard import model_facts
+    # The composition seam (see _startup): imported here, not at module level, so config imports nothing above it.
+    from ._startup import check_startup
 
-    model_facts(config)
+    check_startup(config)
     return config

@@ -15,11 +15,18 @@ from functools import lru_cache
 from typing import Any
 
 from . import i18n
-from ._config_errors import ConfigError
+from ._config_errors import config_problem
 from .config import DisclosureMode, TransparencyConfig
 from .csp import BannerRendering
 from .modelcard import ModelFacts, model_facts
-from .structured_fields import StructuredFieldError, fold_to_ascii, sf_dictionary, sf_string, sf_token
+from .structured_fields import (
+    StructuredFieldError,
+    fold_to_ascii,
+    sf_dictionary,
+    sf_string,
+    sf_token,
+    transliterate,
+)
 
 BANNER_ID = "aiact-disclosure"
 _BANNER_CSS = {
@@ -54,19 +61,34 @@ def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + r"\Z", re.DOTALL)
 
 
-def _header_text(field: str, value: str) -> str:
+# How to give an ASCII spelling, per field that reaches the AI-Disclosure header.
+_ASCII_FIX = {
+    "system.provider": "set system.provider_ascii to the provider's own Latin-script name",
+    "model": "set model.id to the model's ASCII id (e.g. its Hugging Face repo id)",
+    "disclosure.reviewed_by": "write disclosure.reviewed_by in Latin script",
+}
+
+
+def _header_text(config: TransparencyConfig, field: str, value: str) -> str:
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise ConfigError(
-            f"{field} {value!r} contains control characters (line breaks, tabs, NUL) and cannot be sent in the "
-            "AI-Disclosure header. Fix: remove them (from the config or the model card)"
+        raise config_problem(
+            config.source,
+            field,
+            f"{value!r} contains control characters (line breaks, tabs, NUL) and cannot be sent in the "
+            "AI-Disclosure header. Fix: remove them (from the config or the model card)",
         )
     folded = fold_to_ascii(value)
     try:
         return sf_string(folded)
     except StructuredFieldError:
-        raise ConfigError(
-            f"{field} {value!r} cannot be sent in the AI-Disclosure header: RFC 9651 Strings are ASCII. "
-            "Fix: set system.provider_ascii (for the provider) or model.id (for the model) to an ASCII spelling"
+        suggestion = transliterate(value)
+        hint = f" (a transliteration would read {suggestion!r}; use it only if the owner spells it so)"
+        raise config_problem(
+            config.source,
+            field,
+            f"{value!r} cannot be sent in the AI-Disclosure header: RFC 9651 Strings are ASCII, and only Latin "
+            f"letters are folded to it automatically. Fix: {_ASCII_FIX[field]}"
+            + (hint if suggestion else ""),
         ) from None
 
 
@@ -85,9 +107,11 @@ class Disclosure:
         self.languages = tuple(sorted(set(i18n.OFFICIAL_EU_LANGUAGES) | set(config.banner.text)))
         self.default_language = config.banner.default_language
         if self.default_language not in self.languages:
-            raise ConfigError(
-                f"banner.default_language {self.default_language!r} has no text. Fix: use one of "
-                f"{', '.join(self.languages)} or add banner.text.{self.default_language}"
+            raise config_problem(
+                config.source,
+                "banner.default_language",
+                f"{self.default_language!r} has no text. Fix: use one of "
+                f"{', '.join(self.languages)} or add banner.text.{self.default_language}",
             )
         self._banners = {lang: self._render_banner(lang) for lang in self.languages}
         meta = sf_dictionary(self._members(config.disclosure.mode))
@@ -115,11 +139,12 @@ class Disclosure:
         if mode == "none":
             return members
         if self.facts.label:
-            members.append(("model", _header_text("model", self.facts.label)))
+            members.append(("model", _header_text(self.config, "model", self.facts.label)))
         provider = self.config.system.provider_ascii or self.config.system.provider
-        members.append(("provider", _header_text("system.provider", provider)))
+        members.append(("provider", _header_text(self.config, "system.provider", provider)))
         if self.config.disclosure.reviewed_by:
-            members.append(("reviewed-by", _header_text("disclosure.reviewed_by", self.config.disclosure.reviewed_by)))
+            reviewed_by = _header_text(self.config, "disclosure.reviewed_by", self.config.disclosure.reviewed_by)
+            members.append(("reviewed-by", reviewed_by))
         return members
 
     def _header_prefix(self, mode: DisclosureMode) -> bytes:

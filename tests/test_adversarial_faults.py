@@ -56,10 +56,12 @@ def write(path: Path, text: str) -> Path:
 
 def test_cjk_provider_is_a_startup_error_naming_provider_ascii(tmp_path: Path) -> None:
     path = write(tmp_path / "aiact.yaml", "system: {provider: 株式会社アクメ}\nimages: {enabled: false}\n")
-    config = load_config(path)  # valid text; only the header cannot carry it
-    with pytest.raises(ConfigError) as info:
-        TransparencyMiddleware(_unused_app, config=config)
+    with pytest.raises(ConfigError) as info:  # valid text; only the header cannot carry it
+        load_config(path)
     assert "system.provider" in str(info.value) and "provider_ascii" in str(info.value)
+    config = TransparencyConfig(system={"provider": "株式会社アクメ"}, images={"enabled": False})
+    with pytest.raises(ConfigError, match="provider_ascii"):
+        TransparencyMiddleware(_unused_app, config=config)
     fixed = TransparencyMiddleware(_unused_app, config=config.model_copy(
         update={"system": config.system.model_copy(update={"provider_ascii": "Acme KK"})}))
     assert b'provider="Acme KK"' in fixed.disclosure.default_policy.header_prefix
@@ -75,9 +77,8 @@ def test_non_ascii_model_label_is_a_startup_error_naming_model_id(model: dict[st
 def test_control_characters_from_a_model_card_cannot_reach_a_header(tmp_path: Path) -> None:
     # Card values bypass the config's control-character check: the header serialiser still refuses them.
     card = write(tmp_path / "card.md", '---\nmodel_name: "x\\r\\nSet-Cookie: a=b"\n---\n# x\n')
-    config = load_config(write(tmp_path / "aiact.yaml", f"model: {{card: {card.name}}}\nimages: {{enabled: false}}\n"))
     with pytest.raises(ConfigError, match="AI-Disclosure header"):
-        TransparencyMiddleware(_unused_app, config=config)
+        load_config(write(tmp_path / "aiact.yaml", f"model: {{card: {card.name}}}\nimages: {{enabled: false}}\n"))
 
 
 def test_non_utf8_environment_value_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,15 +205,18 @@ def test_traversal_in_signing_paths_is_a_startup_error_without_echo(tmp_path: Pa
     depth = "../" * len(tmp_path.parts)
     files = {"cert": cert_file.name, "key": key_file.name, target: f"{depth}etc/passwd"}
     path = write(tmp_path / "aiact.yaml", f"images: {{signing: {{cert: '{files['cert']}', key: '{files['key']}'}}}}\n")
-    config = load_config(path)
-    with pytest.raises(KeyConfigError) as info:
-        TransparencyMiddleware(_unused_app, config=config)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"images.signing.{target}" in str(info.value)
     assert "etc/passwd" in str(info.value) and "Fix:" in str(info.value) and "root:" not in str(info.value)
 
 
+def _signing_file(tmp_path: Path, cert_file: Path, key_file: Path) -> Path:
+    return write(tmp_path / "aiact.yaml", f"images: {{signing: {{cert: '{cert_file}', key: '{key_file}'}}}}\n")
+
+
 def _signing_config(tmp_path: Path, cert_file: Path, key_file: Path) -> TransparencyConfig:
-    text = f"images: {{signing: {{cert: '{cert_file}', key: '{key_file}'}}}}\n"
-    return load_config(write(tmp_path / "aiact.yaml", text))
+    return load_config(_signing_file(tmp_path, cert_file, key_file))
 
 
 @pytest.mark.parametrize("problem", ["missing-cert", "missing-key", "expired", "not-yet-valid", "mismatched"])
@@ -228,13 +232,14 @@ def test_bad_signing_material_stops_start_up_not_the_first_request(tmp_path: Pat
         cert_file = tmp_path / "absent-chain.pem"
     elif problem == "missing-key":
         key_file = tmp_path / "absent-key.pem"
-    config = _signing_config(tmp_path, cert_file, key_file)  # load_config alone does not open the files
+    path = _signing_file(tmp_path, cert_file, key_file)
     expected = {
         "missing-cert": "cannot be read", "missing-key": "cannot be read", "expired": "expired",
         "not-yet-valid": "not valid before", "mismatched": "does not belong",
     }[problem]
-    with pytest.raises(KeyConfigError, match=expected) as info:
-        TransparencyMiddleware(_unused_app, config=config)
+    # load_config opens and checks the files: under uvicorn the middleware is built at the first request.
+    with pytest.raises(ConfigError, match=expected) as info:
+        load_config(path)
     assert "Fix:" in str(info.value) and "PRIVATE KEY" not in str(info.value)
 
 

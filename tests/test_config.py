@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,80 @@ def test_non_ascii_provider_is_folded_or_needs_an_ascii_spelling() -> None:
 def test_control_characters_rejected_in_code_too() -> None:
     with pytest.raises(ValueError, match="control character"):
         TransparencyConfig(model={"id": "acme/x\x00"})
+
+
+@pytest.mark.parametrize(("provider", "header"), [
+    ("Zażółć Labs", "Zazolc Labs"),  # Polish ł, ż, ó, ć
+    ("Đurđević d.o.o.", "Durdevic d.o.o."),  # Croatian đ
+    ("Ħamrun Ltd", "Hamrun Ltd"),  # Maltese ħ
+    ("Œuvre SA", "Oeuvre SA"),
+    ("Þór ehf.", "Thor ehf."),  # Icelandic þ
+    ("Großbäckerei", "Grossbackerei"),
+    ("Mu\u0308ller & Søn", "Muller & Son"),  # decomposed umlaut, Danish ø
+])
+def test_latin_letters_of_eu_languages_fold_into_the_header(provider: str, header: str) -> None:
+    disclosure = Disclosure(TransparencyConfig(system={"provider": provider}))
+    assert f'provider="{header}"'.encode() in disclosure.default_policy.header_prefix
+
+
+@pytest.mark.parametrize(("values", "field", "fix", "suggestion"), [
+    ({"system": {"provider": "Фирма ООД"}}, "system.provider", "system.provider_ascii", "'Firma OOD'"),
+    ({"system": {"provider": "株式会社アクメ"}}, "system.provider", "system.provider_ascii", None),
+    ({"disclosure": {"reviewed_by": "Иван Петров"}}, "disclosure.reviewed_by", "in Latin script", "'Ivan Petrov'"),
+    ({"model": {"name": "Μοντέλο"}}, "model", "set model.id", "'Montelo'"),
+])
+def test_other_scripts_are_never_transliterated_silently(
+    values: dict[str, dict[str, str]], field: str, fix: str, suggestion: str | None
+) -> None:
+    # A romanisation depends on the language and the owner (bg 'Щ' is 'Sht', ru 'Shch'): the header only
+    # carries a Latin spelling someone chose; the error offers anyascii's guess for Greek and Cyrillic.
+    with pytest.raises(ConfigError) as info:
+        Disclosure(TransparencyConfig(**values))  # type: ignore[arg-type]
+    message = str(info.value)
+    assert f": {field}: " in message
+    assert fix in message.split("Fix:", 1)[1]
+    assert "provider_ascii" not in message or field == "system.provider"
+    if suggestion:
+        assert f"transliteration would read {suggestion}" in message
+    else:
+        assert "transliteration" not in message
+
+
+@pytest.mark.parametrize(("front_matter", "expected"), [
+    ("language: 7\n", ["front matter key 'language'", "(got 7)", "Fix:"]),
+    ("language: [en, no]\n", ["front matter key 'language'", "False", 'language: [en, "no"]']),
+    ("base_model: 3\n", ["front matter key 'base_model'", "(got 3)", "Fix:"]),
+    ("license: 2.0\n", ["front matter key 'license'", "must be a string", "Fix:"]),
+    ("datasets: {a: 1}\n", ["front matter key 'datasets'", "Fix:"]),
+    ("eval_results: 3\n", ["'eval_results'", "model-index", "Fix:"]),
+    ("license: [unclosed\n", ["YAML front matter does not parse", "line 1", "Fix:"]),
+    ("- a\n- b\n", ["should be a dict", "Fix:"]),
+])
+def test_bad_model_card_front_matter_is_a_config_error_naming_file_and_key(
+    tmp_path: Path, front_matter: str, expected: list[str]
+) -> None:
+    card = write(tmp_path / "README.md", f"---\n{front_matter}---\n# A model\n")
+    path = write(tmp_path / "aiact.yaml", "model: {card: README.md}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: model.card: {card}: ")
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_card_without_front_matter_logs_nothing_from_huggingface_hub(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(tmp_path / "README.md", "# Just a readme\n")
+    with caplog.at_level(logging.DEBUG), pytest.raises(ConfigError, match="no YAML front matter"):
+        load_config(write(tmp_path / "aiact.yaml", "model: {card: README.md}\n"))
+    assert not [r for r in caplog.records if r.name.startswith("huggingface_hub")]
+
+
+def test_config_built_in_code_reports_like_a_file() -> None:
+    with pytest.raises(ConfigError) as info:
+        TransparencyConfig(sytem={"name": "x"})  # type: ignore[call-arg]
+    message = str(info.value)
+    assert message.startswith("config (embedded defaults and AIACT_* environment): 1 problem(s)")
+    assert "sytem: Extra inputs are not permitted" in message and "Fix: remove the key" in message

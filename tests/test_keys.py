@@ -149,3 +149,46 @@ def test_env_pem_pair(caplog: pytest.LogCaptureFixture) -> None:
     assert signer is not None and keys.ENV_CERT_PEM in signer.identity.source
     assert "expires" in caplog.text and "PRIVATE KEY" not in caplog.text
     assert keys.default_signer(environ=env).identity.fingerprint_sha256 == signer.identity.fingerprint_sha256
+
+
+def test_every_start_with_the_development_chain_logs_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aiact_transparency import ImageMarker, TransparencyConfig
+
+    keys.development_signer(tmp_path / "k")  # the chain exists already: no "generated" line from here on
+    secret = (tmp_path / "k" / "dev-signer.key.pem").read_text().splitlines()[1]
+    config = TransparencyConfig()
+    for _ in range(2):
+        with caplog.at_level(logging.WARNING, logger="aiact_transparency.keys"):
+            caplog.clear()
+            keys.default_signer(tmp_path / "k")
+        [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+        message = record.getMessage()
+        assert "DEVELOPMENT chain" in message and str(tmp_path / "k") in message
+        assert "images.signing.cert" in message and keys.ENV_CERT_PEM in message
+        assert secret not in caplog.text and "PRIVATE KEY" not in caplog.text
+    # A marker (what a server builds at each start) warns too, each time it is built.
+    with caplog.at_level(logging.WARNING, logger="aiact_transparency.keys"):
+        caplog.clear()
+        ImageMarker(config)
+        ImageMarker(config)
+    assert sum("DEVELOPMENT chain" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_production_key_starts_without_the_development_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ca, leaf = make_chain()
+    env = {keys.ENV_CERT_PEM: cert_pem(leaf.cert, ca.cert).decode(), keys.ENV_KEY_PEM: key_pem(leaf.key).decode()}
+    with caplog.at_level(logging.WARNING, logger="aiact_transparency.keys"):
+        assert keys.default_signer(tmp_path / "k", environ=env).identity.development is False
+    assert "DEVELOPMENT" not in caplog.text and not (tmp_path / "k").exists()
+
+
+def test_existing_development_signer_never_creates_the_chain(tmp_path: Path) -> None:
+    assert keys.existing_development_signer(tmp_path / "k") is None
+    assert not (tmp_path / "k").exists()
+    made = keys.development_signer(tmp_path / "k")
+    found = keys.existing_development_signer(tmp_path / "k")
+    assert found is not None and found.identity.fingerprint_sha256 == made.identity.fingerprint_sha256

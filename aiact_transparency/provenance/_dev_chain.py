@@ -49,6 +49,28 @@ def resolve_keys_dir(path: str | os.PathLike[str] | None = None, environ: Mappin
     return Path(user_data_dir("aiact-transparency")) / "keys"
 
 
+def unusable_keys_dir(directory: Path) -> str | None:
+    """Why the development chain could not be made or read in `directory`, or None; creates nothing.
+
+    For load_config: a folder that cannot be created is otherwise found only when the first marker is
+    built, which under uvicorn is the first request.
+    """
+    existing = directory
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory, so the development chain cannot be kept in {directory}"
+    if existing == directory:
+        missing = [name for name in (CHAIN_FILE, KEY_FILE) if not (directory / name).exists()]
+        if missing and not os.access(directory, os.W_OK | os.X_OK):
+            return f"{directory} is not writable and holds no development chain yet"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        return f"{directory} does not exist and {existing} is not writable"
+    return None
+
+
 def write_atomic(path: Path, data: bytes, mode: int) -> None:
     # A crash or a concurrent reader must never see half a key: write a temp file, then rename over.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
