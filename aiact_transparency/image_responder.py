@@ -20,7 +20,7 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
-from ._asgi import Message, Scope, Send, header_list, remove_header, set_header
+from ._asgi import Message, Scope, Send, remove_header, set_header
 from ._marking_processes import mark_in_worker, marking_pool
 from .provenance.errors import ImageMarkingError
 from .provenance.pipeline import ImageMarker, MarkedImage
@@ -218,7 +218,7 @@ class ImageResponder:
             logger.exception("unexpected error while marking an image on %s", self._path)
             await self._fail(f"unexpected {type(exc).__name__}", complete=True)
             return
-        headers = header_list(self._start)
+        headers = self._start["headers"]  # the middleware's copy (header_list), ours to change
         for name in _STALE_HEADERS:
             remove_header(headers, name)
         set_header(headers, b"content-type", marked.media_type.encode("ascii"))

@@ -1,6 +1,7 @@
 """Per-response body rewriters: HTML banner, event-stream notice, JSON disclosure member.
 
-Each gets the start message (disclosure headers already added), then `begin()` is awaited, then every later
+Each gets the start message (disclosure headers already added to its own copy of the header list, see
+:func:`~aiact_transparency._asgi.header_list`), then `begin()` is awaited, then every later
 message of the response goes through the responder. The middleware creates at most one per response, only
 when the body may change.
 """
@@ -11,7 +12,7 @@ import json
 import logging
 from typing import Protocol
 
-from ._asgi import Headers, Message, Send, header_list, remove_header, set_header, weaken_etag
+from ._asgi import Headers, Message, Send, remove_header, set_header, weaken_etag
 from .html_inject import HtmlInjector
 
 logger = logging.getLogger("aiact_transparency")
@@ -51,7 +52,7 @@ class HtmlBannerResponder:
         if not more:
             out += injector.finish()
         if self._start is not None:
-            self._fix_headers(header_list(self._start), len(out), single=not more)
+            self._fix_headers(self._start["headers"], len(out), single=not more)
             await self._flush_start()
         if injector.gave_up_reason and not self._logged:
             self._logged = True
@@ -83,7 +84,7 @@ class EventStreamResponder:
         self._notice = notice
 
     async def begin(self) -> None:
-        headers = header_list(self._start)
+        headers: Headers = self._start["headers"]
         remove_header(headers, b"content-length")
         weaken_etag(headers)  # the notice line changes the body: a strong validator cannot stay (RFC 9110 §8.8.3)
         await self._send(self._start)
@@ -128,7 +129,7 @@ class JsonMemberResponder:
         whole = b"".join(self._chunks)
         changed = self._with_member(whole)
         if changed is not None:
-            headers = header_list(self._start)
+            headers: Headers = self._start["headers"]
             set_header(headers, b"content-length", str(len(changed)).encode("ascii"))
             weaken_etag(headers)
             whole = changed
