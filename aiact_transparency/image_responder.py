@@ -30,6 +30,8 @@ logger = logging.getLogger("aiact_transparency")
 MARKABLE_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/webp"})
 # Headers that would describe the unmarked original: its validator, its byte ranges, its transfer.
 _DIRECT_SEND = ("http.response.pathsend", "http.response.zerocopysend")
+# Request headers that would make the app send bytes we cannot mark: a slice, or an encoded body.
+_REQUEST_HEADERS_TO_DROP = frozenset({b"range", b"if-range", b"accept-encoding"})
 _STALE_HEADERS = (b"content-length", b"etag", b"accept-ranges", b"content-range", b"content-md5", b"digest")
 # Longest a request waits for its image to be marked, queueing included (seconds). Marking a large image takes
 # a few seconds at most; a signer that never answers (a hung KMS or remote signing service) must not hang the
@@ -168,8 +170,19 @@ def problem(status: int, title: str, detail: str) -> tuple[Message, Message]:
 class ImageResponder:
     """Holds the start message, collects the body, then sends the marked image (or applies the policy)."""
 
-    def __init__(self, send: Send, start: Message, media_type: str, service: ImageMarkingService, path: str) -> None:
+    def __init__(
+        self,
+        send: Send,
+        start: Message,
+        media_type: str,
+        service: ImageMarkingService,
+        path: str,
+        *,
+        refusal: str | None = None,
+    ) -> None:
+        """`refusal`: why this response cannot be marked at all (encoded, partial): the policy applies at once."""
         self._send = send
+        self._refusal = refusal
         self._start = start
         self._media_type = media_type
         self._service = service
@@ -179,7 +192,9 @@ class ImageResponder:
         self._state = "collecting"  # -> "passthrough" (sending the original on) or "discarding" (answered)
 
     async def begin(self) -> None:
-        if self._service.saturated():
+        if self._refusal is not None:
+            await self._fail(self._refusal, complete=False)
+        elif self._service.saturated():
             await self._answer(503, "Image marking is saturated", "too many images are waiting to be marked")
 
     async def __call__(self, message: Message) -> None:
@@ -256,6 +271,8 @@ def prepare_scope(scope: Scope) -> Scope:
 
     pathsend/zerocopysend would hand the file to the server directly, and a Range request would get a slice
     of the unmarked original; RFC 9110 lets a server ignore Range, so the app answers with the whole image.
+    Accept-Encoding goes too: a compressing middleware inside would send encoded bytes we cannot mark (and
+    PNG, JPEG and WebP are compressed already, so little is lost).
     """
     extensions = scope.get("extensions")
     if extensions and ("http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions):
@@ -263,9 +280,9 @@ def prepare_scope(scope: Scope) -> Scope:
         scope["extensions"] = {k: v for k, v in extensions.items() if k not in _DIRECT_SEND}
     headers = scope.get("headers") or ()
     for name, _ in headers:
-        if name == b"range" or name == b"if-range":
+        if name in _REQUEST_HEADERS_TO_DROP:
             scope = dict(scope)
-            scope["headers"] = [(k, v) for k, v in headers if k not in (b"range", b"if-range")]
+            scope["headers"] = [(k, v) for k, v in headers if k not in _REQUEST_HEADERS_TO_DROP]
             break
     return scope
 

@@ -70,6 +70,8 @@ class TransparencyMiddleware:
             await self.discovery(scope, receive, send)
             return
         policy = disclosure.policy_for(path)
+        if policy.images:  # HEAD too: it must be answered as the GET would be (no 206, no encoding)
+            scope = prepare_scope(scope)
         if not policy.changes_body or scope["method"] == "HEAD":
 
             async def send_with_headers(message: Message) -> None:
@@ -84,8 +86,6 @@ class TransparencyMiddleware:
             await self.app(scope, receive, send_with_headers)
             return
 
-        if policy.images:
-            scope = prepare_scope(scope)
         # Closures rather than a per-response object: this runs for every response on most routes, and the
         # closure measured about 0.5 us cheaper per request.
         rewriter: Responder | None = None
@@ -97,8 +97,8 @@ class TransparencyMiddleware:
                 return
             if message["type"] == "http.response.start":
                 content_type, encoding = _add_headers(message, disclosure, policy)
-                if content_type is not None and _rewritable(message["status"], encoding):
-                    rewriter = self._choose(scope, send, message, content_type, policy)
+                if content_type is not None:
+                    rewriter = self._choose(scope, send, message, content_type, encoding, policy)
                     if rewriter is not None:
                         await rewriter.begin()
                         return
@@ -107,12 +107,29 @@ class TransparencyMiddleware:
         await self.app(scope, receive, send_maybe_rewritten)
 
     def _choose(
-        self, scope: Scope, send: Send, start: Message, content_type: bytes, policy: RoutePolicy
+        self,
+        scope: Scope,
+        send: Send,
+        start: Message,
+        content_type: bytes,
+        encoding: bytes | None,
+        policy: RoutePolicy,
     ) -> Responder | None:
         kind, charset = parse_media_type(content_type)
-        disclosure = self.disclosure
+        status: int = start["status"]
         if policy.images and kind in MARKABLE_TYPES and self.images is not None:
-            return ImageResponder(send, start, kind, self.images, scope["path"])
+            if status == 206 or (not _identity(encoding) and _rewritable(status, None)):
+                # The request lost Range and Accept-Encoding (prepare_scope), yet the app sent bytes we cannot
+                # mark: the failure policy decides, with a log line, instead of passing them through unmarked.
+                what = "a 206 slice" if status == 206 else f"a Content-Encoding: {encoding!r} body"
+                refusal = f"the app sent {what}, which cannot be marked"
+                return ImageResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
+            if _rewritable(status, encoding):
+                return ImageResponder(send, start, kind, self.images, scope["path"])
+            return None
+        if not _rewritable(status, encoding):
+            return None
+        disclosure = self.disclosure
         if kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS):
             headers = start["headers"]
             # The banner's language follows Accept-Language, so shared caches must key on it.
@@ -179,6 +196,10 @@ def _rewritable(status: int, content_encoding: bytes | None) -> bool:
     """Responses whose body we may change at all: not informational/empty/partial, not already encoded."""
     if status < 200 or status in (204, 205, 206, 304):
         return False
+    return _identity(content_encoding)
+
+
+def _identity(content_encoding: bytes | None) -> bool:
     return content_encoding is None or content_encoding.strip().lower() in (b"", b"identity")
 
 
