@@ -77,10 +77,10 @@ class TransparencyMiddleware:
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     content_type, encoding = _add_headers(message, disclosure, policy)
-                    if policy.images and content_type and parse_media_type(content_type)[0] in MARKABLE_TYPES:
-                        strip_stale_headers(message["headers"])
-                    elif policy.changes_body and content_type and _rewritable(message["status"], encoding):
-                        _head_like_get(message["headers"], content_type, policy)
+                    if policy.changes_body:
+                        status = message["status"]
+                        if status == 304 or (content_type and _rewritable(status, encoding)):
+                            _like_get(message["headers"], content_type, policy)
                 await send(message)
 
             await self.app(scope, receive, send_with_headers)
@@ -97,7 +97,9 @@ class TransparencyMiddleware:
                 return
             if message["type"] == "http.response.start":
                 content_type, encoding = _add_headers(message, disclosure, policy)
-                if content_type is not None:
+                if message["status"] == 304:
+                    _like_get(message["headers"], content_type, policy)
+                elif content_type is not None:
                     rewriter = self._choose(scope, send, message, content_type, encoding, policy)
                     if rewriter is not None:
                         await rewriter.begin()
@@ -143,16 +145,30 @@ class TransparencyMiddleware:
         return None
 
 
-def _head_like_get(headers: list[tuple[bytes, bytes]], content_type: bytes, policy: RoutePolicy) -> None:
-    """HEAD on a route where GET would get a banner, notice or JSON member: the app's Content-Length and strong
-    ETag describe the unchanged body, and RFC 9110 §8.6 forbids a HEAD Content-Length that differs from GET's."""
-    kind, charset = parse_media_type(content_type)
-    html = kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS)
-    if not (
-        html
-        or (kind == "text/event-stream" and policy.event_stream)
-        or (policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS)
-    ):
+def _like_get(headers: list[tuple[bytes, bytes]], content_type: bytes | None, policy: RoutePolicy) -> None:
+    """A bodiless answer (HEAD, or a 304) on a route where GET's 200 would be marked, or get a banner, notice or
+    JSON member: it must carry the 200's validator and Vary (RFC 9110 §15.4.5), and a HEAD no Content-Length that
+    differs from GET's (§8.6). The app's own length and strong ETag describe the unchanged body.
+
+    A 304 rarely names its Content-Type (Starlette's sends none): then the route's settings decide, since a weak
+    tag or one Vary too many on an asset's 304 costs little, and a banner page's strong tag would be wrong."""
+    if content_type is None:
+        image = policy.images
+        html = policy.banner
+        changed = html or policy.json_body or policy.event_stream
+    else:
+        kind, charset = parse_media_type(content_type)
+        image = policy.images and kind in MARKABLE_TYPES
+        html = kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS)
+        changed = (
+            html
+            or (kind == "text/event-stream" and policy.event_stream)
+            or (policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS)
+        )
+    if image:  # the marked 200 carries no ETag at all: the app's names the unmarked original
+        strip_stale_headers(headers)
+        return
+    if not changed:
         return
     remove_header(headers, b"content-length")
     weaken_etag(headers)

@@ -60,14 +60,13 @@ class HtmlBannerResponder:
         await self._send({"type": "http.response.body", "body": out, "more_body": more})
 
     def _fix_headers(self, headers: Headers, length: int, *, single: bool) -> None:
-        if single:
-            if self._injector.injected:
-                set_header(headers, b"content-length", str(length).encode("ascii"))
-                weaken_etag(headers)
-            return
-        # Streamed: the final length is unknown when the headers must leave.
-        remove_header(headers, b"content-length")
+        # Weak even when nothing was inserted (a fragment without <body>): HEAD cannot see the body, so it always
+        # sends the weak tag, and GET must agree with it (RFC 9110 §9.3.2).
         weaken_etag(headers)
+        if not single:  # streamed: the final length is unknown when the headers must leave
+            remove_header(headers, b"content-length")
+        elif self._injector.injected:
+            set_header(headers, b"content-length", str(length).encode("ascii"))
 
     async def _flush_start(self) -> None:
         if self._start is not None:
