@@ -106,9 +106,22 @@ class ImageMarkingService:
     def saturated(self) -> bool:
         return self.waiting >= self.max_queue + self.workers
 
-    async def mark(self, data: bytes, media_type: str) -> MarkedImage:
-        """Mark in a worker thread; MarkingTimeoutError when that (queueing included) takes over `timeout` s."""
+    def admit(self) -> bool:
+        """Claims a place for one image response from its first message on, while its body is collected, queued
+        and marked; False when all (workers + max_queue) are taken. Counting from the first message, not from
+        the whole body, is what bounds memory: at most that many bodies of at most max_bytes are held.
+        No await between the check and the increment, so the bound holds on the event loop."""
+        if self.saturated():
+            return False
         self.waiting += 1
+        return True
+
+    def release(self) -> None:
+        self.waiting -= 1
+
+    async def mark(self, data: bytes, media_type: str) -> MarkedImage:
+        """Mark in a worker thread; MarkingTimeoutError when that (queueing included) takes over `timeout` s.
+        The caller holds a place (admit) for the whole time."""
         try:
             with anyio.fail_after(self.timeout):
                 return await self._run(data, media_type)
@@ -116,8 +129,6 @@ class ImageMarkingService:
             raise MarkingTimeoutError(
                 f"marking did not finish within {self.timeout:g} s (a slow or unresponsive signer?)"
             ) from None
-        finally:
-            self.waiting -= 1
 
     async def _run(self, data: bytes, media_type: str) -> MarkedImage:
         limiter = self.limiter()
@@ -190,12 +201,22 @@ class ImageResponder:
         self._chunks: list[bytes] = []
         self._size = 0
         self._state = "collecting"  # -> "passthrough" (sending the original on) or "discarding" (answered)
+        self._admitted = False
 
     async def begin(self) -> None:
         if self._refusal is not None:
             await self._fail(self._refusal, complete=False)
-        elif self._service.saturated():
+        elif self._service.admit():
+            self._admitted = True
+        else:
             await self._answer(503, "Image marking is saturated", "too many images are waiting to be marked")
+
+    def close(self) -> None:
+        """The app is done (or failed, or the client left): give back the place and drop what was collected."""
+        self._chunks = []
+        if self._admitted:
+            self._admitted = False
+            self._service.release()
 
     async def __call__(self, message: Message) -> None:
         if self._state == "passthrough":
@@ -215,15 +236,11 @@ class ImageResponder:
             limit = self._service.max_bytes
             await self._fail(f"the image is larger than images.max_bytes = {limit}", complete=not more)
         elif not more:
-            await self._mark(b"".join(self._chunks))
+            data = b"".join(self._chunks)
+            self._chunks = [data]  # one copy of the body held, kept for fail-open
+            await self._mark(data)
 
     async def _mark(self, data: bytes) -> None:
-        # Checked again now that the body is in: `waiting` counts only collected bodies, so responses that all
-        # started before any body arrived all passed the check in begin(). No await between this check and the
-        # increment in service.mark(), so the bound holds on the event loop.
-        if self._service.saturated():
-            await self._answer(503, "Image marking is saturated", "too many images are waiting to be marked")
-            return
         try:
             marked = await self._service.mark(data, self._media_type)
         except ImageMarkingError as exc:
@@ -240,25 +257,27 @@ class ImageResponder:
         headers.append((b"content-length", str(len(marked.data)).encode("ascii")))
         _add_no_transform(headers)
         self._state = "discarding"
+        self.close()
         await self._send(self._start)
         await self._send({"type": "http.response.body", "body": marked.data, "more_body": False})
 
     async def _fail(self, detail: str, *, complete: bool, title: str = ImageMarkingError.title) -> None:
         """Apply the failure policy. `complete`: the app has sent its whole body already."""
+        chunks = self._chunks
+        self.close()
         if self._service.fail_open:
             logger.warning("serving an UNMARKED image on %s (images.on_error = fail-open): %s", self._path, detail)
             self._state = "passthrough"
             await self._send(self._start)  # the original headers: they describe the original bytes
-            if self._chunks or complete:
-                body, self._chunks = b"".join(self._chunks), []
-                await self._send({"type": "http.response.body", "body": body, "more_body": not complete})
+            if chunks or complete:
+                await self._send({"type": "http.response.body", "body": b"".join(chunks), "more_body": not complete})
             return
         logger.error("image on %s not served (images.on_error = fail-closed): %s", self._path, detail)
         await self._answer(500, title, detail)
 
     async def _answer(self, status: int, title: str, detail: str) -> None:
         self._state = "discarding"
-        self._chunks = []
+        self.close()
         start, body = problem(status, title, detail)
         # Keep the disclosure headers the middleware already put on the start message.
         start["headers"] += [(k, v) for k, v in self._start["headers"] if k in (b"ai-disclosure", b"link")]

@@ -106,7 +106,11 @@ class TransparencyMiddleware:
                         return
             await send(message)
 
-        await self.app(scope, receive, send_maybe_rewritten)
+        try:
+            await self.app(scope, receive, send_maybe_rewritten)
+        finally:  # also when the app raised or the client went away mid-body: an image's queue place is freed
+            if rewriter is not None:
+                rewriter.close()
 
     def _choose(
         self,

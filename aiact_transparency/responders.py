@@ -23,6 +23,9 @@ class Responder(Protocol):
 
     async def __call__(self, message: Message) -> None: ...
 
+    def close(self) -> None:
+        """Called once the app has returned or raised: free what is held (an image's queue place, buffers)."""
+
 
 class HtmlBannerResponder:
     """Holds the start message until the first body chunk, then streams through the injector."""
@@ -68,6 +71,9 @@ class HtmlBannerResponder:
         elif self._injector.injected:
             set_header(headers, b"content-length", str(length).encode("ascii"))
 
+    def close(self) -> None:
+        """Nothing held beyond the injector's lookahead, freed with it."""
+
     async def _flush_start(self) -> None:
         if self._start is not None:
             start, self._start = self._start, None
@@ -92,6 +98,9 @@ class EventStreamResponder:
 
     async def __call__(self, message: Message) -> None:
         await self._send(message)
+
+    def close(self) -> None:
+        """Nothing held: every chunk left as it arrived."""
 
 
 class JsonMemberResponder:
@@ -134,6 +143,9 @@ class JsonMemberResponder:
             whole = changed
         await self._send(self._start)
         await self._send({"type": "http.response.body", "body": whole, "more_body": False})
+
+    def close(self) -> None:
+        self._chunks = []
 
     def _with_member(self, body: bytes) -> bytes | None:
         # Only a UTF-8 top-level object that does not already carry the key; everything else stays as is.
