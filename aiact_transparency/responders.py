@@ -129,10 +129,12 @@ class JsonMemberResponder:
         body = message.get("body", b"")
         self._chunks.append(body)
         self._size += len(body)
-        if message.get("more_body", False):
-            if self._size > self._limit:
-                logger.info("AI disclosure not added to a JSON body larger than %d bytes", self._limit)
-                await self._release(None)
+        more = message.get("more_body", False)
+        if self._size > self._limit:  # streamed or not: parsing it would stall the event loop
+            logger.info("AI disclosure not added to a JSON body larger than %d bytes", self._limit)
+            await self._release(None, more_body=more)
+            return
+        if more:
             return
         whole = b"".join(self._chunks)
         changed = self._with_member(whole)
@@ -162,11 +164,11 @@ class JsonMemberResponder:
         separator = b"," if document else b""
         return body[:end] + separator + self._member + body[end:]
 
-    async def _release(self, message: Message | None) -> None:
+    async def _release(self, message: Message | None, *, more_body: bool = True) -> None:
         self._passthrough = True
         await self._send(self._start)
-        if self._chunks:
-            await self._send({"type": "http.response.body", "body": b"".join(self._chunks), "more_body": True})
+        if self._chunks or not more_body:
+            await self._send({"type": "http.response.body", "body": b"".join(self._chunks), "more_body": more_body})
             self._chunks = []
         if message is not None:
             await self._send(message)
