@@ -91,8 +91,11 @@ class ImageMarkingService:
             raise ImageMarkingError("the image marking worker process died (out of memory?); restarted") from None
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stops the worker processes (the middleware calls it at lifespan shutdown). Safe to call twice."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def limiter(self) -> anyio.CapacityLimiter:
         # Created on first use: anyio's limiter binds to the running event loop's backend.

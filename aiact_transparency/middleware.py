@@ -62,7 +62,10 @@ class TransparencyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] == "lifespan" and self.images is not None:
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         disclosure = self.disclosure
         path: str = scope["path"]
@@ -111,6 +114,33 @@ class TransparencyMiddleware:
         finally:  # also when the app raised or the client went away mid-body: an image's queue place is freed
             if rewriter is not None:
                 rewriter.close()
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app's lifespan, unchanged, plus: the marking pools close once the app has shut down (its own
+        shutdown may still mark images). An app without lifespan support raises before any shutdown, and
+        the exception goes to the server as before (uvicorn's lifespan=auto then carries on without it)."""
+        images = self.images
+        assert images is not None
+        shutting_down = False
+
+        async def receive_watching() -> Message:
+            nonlocal shutting_down
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                shutting_down = True
+            return message
+
+        async def send_watching(message: Message) -> None:
+            # Closed before the server hears "complete": it may exit right after, leaving the workers behind.
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                images.close()
+            await send(message)
+
+        try:
+            await self.app(scope, receive_watching, send_watching)
+        finally:
+            if shutting_down:  # also for an app that returns (or raises) without reporting completion
+                images.close()
 
     def _choose(
         self,
