@@ -32,7 +32,7 @@ from .image_responder import (
     strip_stale_headers,
 )
 from .provenance.pipeline import ImageMarker
-from .responders import EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
+from .responders import BannerGaps, EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Charsets in which ASCII bytes do not mean ASCII characters: the banner bytes would corrupt the page.
@@ -53,6 +53,7 @@ class TransparencyMiddleware:
         self.config = config if config is not None else load_config()
         self.disclosure = Disclosure(self.config)
         self.discovery = DiscoveryEndpoint(self.disclosure)
+        self.banner_gaps = BannerGaps()
         # Built now, so a bad key or certificate stops start-up instead of failing the first image.
         self.images = (
             ImageMarkingService(ImageMarker(self.config, facts=self.disclosure.facts))
@@ -163,15 +164,19 @@ class TransparencyMiddleware:
             if _rewritable(status, encoding):
                 return ImageResponder(send, start, kind, self.images, scope["path"])
             return None
+        html = kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS)
         if not _rewritable(status, encoding):
+            if html and _rewritable(status, None):  # a page we would change, but its bytes are encoded
+                coding = (encoding or b"").decode("latin-1")
+                self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
             return None
         disclosure = self.disclosure
-        if kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS):
+        if html:
             headers = start["headers"]
             # The banner's language follows Accept-Language, so shared caches must key on it.
             headers.append((b"vary", b"Accept-Language"))
             injector = _injector(disclosure, scope, headers)
-            return HtmlBannerResponder(send, start, injector, scope["path"])
+            return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
         if kind == "text/event-stream" and policy.event_stream:
             return EventStreamResponder(send, start, disclosure.event_stream_notice)
         if policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS:

@@ -27,15 +27,33 @@ class Responder(Protocol):
         """Called once the app has returned or raised: free what is held (an image's queue place, buffers)."""
 
 
+class BannerGaps:
+    """Logs each route where the banner could not be inserted, once: a missing banner is a compliance gap (a
+    WARNING), but one line per request would bury everything else. Paths are client-chosen, so the set is
+    bounded: when full it starts over, and a route may then be logged again."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._seen: set[str] = set()
+        self._limit = limit
+
+    def log(self, path: str, reason: str, *, level: int = logging.WARNING) -> None:
+        if path in self._seen:
+            return
+        if len(self._seen) >= self._limit:
+            self._seen.clear()
+        self._seen.add(path)
+        logger.log(level, "AI banner not inserted in %r: %s", path, reason)
+
+
 class HtmlBannerResponder:
     """Holds the start message until the first body chunk, then streams through the injector."""
 
-    def __init__(self, send: Send, start: Message, injector: HtmlInjector, path: str) -> None:
+    def __init__(self, send: Send, start: Message, injector: HtmlInjector, path: str, gaps: BannerGaps) -> None:
         self._send = send
         self._start: Message | None = start
         self._injector = injector
         self._path = path
-        self._logged = False
+        self._gaps = gaps
 
     async def begin(self) -> None:
         """The start message waits for the first body chunk: only then is Content-Length known."""
@@ -52,14 +70,15 @@ class HtmlBannerResponder:
             return
         more = message.get("more_body", False)
         out = injector.feed(message.get("body", b""))
-        if not more:
+        if injector.gave_up_reason:  # within the lookahead: a page whose <body> came too late (or never)
+            self._gaps.log(self._path, f"{injector.gave_up_reason}; raise banner.max_lookahead")
+        elif not more:
             out += injector.finish()
+            if injector.gave_up_reason:  # the whole body had no <body>: a fragment (htmx, a partial), no gap
+                self._gaps.log(self._path, injector.gave_up_reason, level=logging.INFO)
         if self._start is not None:
             self._fix_headers(self._start["headers"], len(out), single=not more)
             await self._flush_start()
-        if injector.gave_up_reason and not self._logged:
-            self._logged = True
-            logger.info("AI banner not inserted in %s: %s", self._path, injector.gave_up_reason)
         await self._send({"type": "http.response.body", "body": out, "more_body": more})
 
     def _fix_headers(self, headers: Headers, length: int, *, single: bool) -> None:
