@@ -14,6 +14,7 @@ from ._asgi import (
     Scope,
     Send,
     get_all,
+    get_header,
     header_list,
     parse_media_type,
     remove_header,
@@ -84,7 +85,7 @@ class TransparencyMiddleware:
                     if policy.changes_body:
                         status = message["status"]
                         if status == 304 or (content_type and _rewritable(status, encoding)):
-                            _like_get(message["headers"], content_type, policy)
+                            _like_get(message["headers"], content_type, policy, scope)
                 await send(message)
 
             await self.app(scope, receive, send_with_headers)
@@ -102,7 +103,7 @@ class TransparencyMiddleware:
             if message["type"] == "http.response.start":
                 content_type, encoding = _add_headers(message, disclosure, policy)
                 if message["status"] == 304:
-                    _like_get(message["headers"], content_type, policy)
+                    _like_get(message["headers"], content_type, policy, scope)
                 elif content_type is not None:
                     rewriter = self._choose(scope, send, message, content_type, encoding, policy)
                     if rewriter is not None:
@@ -184,34 +185,51 @@ class TransparencyMiddleware:
         return None
 
 
-def _like_get(headers: list[tuple[bytes, bytes]], content_type: bytes | None, policy: RoutePolicy) -> None:
+def _like_get(
+    headers: list[tuple[bytes, bytes]], content_type: bytes | None, policy: RoutePolicy, scope: Scope
+) -> None:
     """A bodiless answer (HEAD, or a 304) on a route where GET's 200 would be marked, or get a banner, notice or
     JSON member: it must carry the 200's validator and Vary (RFC 9110 §15.4.5), and a HEAD no Content-Length that
-    differs from GET's (§8.6). The app's own length and strong ETag describe the unchanged body.
-
-    A 304 rarely names its Content-Type (Starlette's sends none): then the route's settings decide, since a weak
-    tag or one Vary too many on an asset's 304 costs little, and a banner page's strong tag would be wrong."""
-    if content_type is None:
-        image = policy.images
-        html = policy.banner
-        changed = html or policy.json_body or policy.event_stream
-    else:
-        kind, charset = parse_media_type(content_type)
-        image = policy.images and kind in MARKABLE_TYPES
-        html = kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS)
-        changed = (
-            html
-            or (kind == "text/event-stream" and policy.event_stream)
-            or (policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS)
-        )
-    if image:  # the marked 200 carries no ETag at all: the app's names the unmarked original
+    differs from GET's (§8.6). The app's own length and strong ETag describe the unchanged body."""
+    if content_type is None:  # a 304 rarely names its type (Starlette's never does)
+        _untyped_304_like_get(headers, policy, scope)
+        return
+    kind, charset = parse_media_type(content_type)
+    if policy.images and kind in MARKABLE_TYPES:  # the marked 200 has no ETag: the app's names the original
         strip_stale_headers(headers)
         return
-    if not changed:
+    html = kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS)
+    if (
+        html
+        or (kind == "text/event-stream" and policy.event_stream)
+        or (policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS)
+    ):
+        _changed_body(headers, vary=html)
+
+
+def _untyped_304_like_get(headers: list[tuple[bytes, bytes]], policy: RoutePolicy, scope: Scope) -> None:
+    """A 304 without Content-Type: the client's If-None-Match tells what its stored 200 carried."""
+    etag = get_header(headers, b"etag")
+    if_none_match = _request_header(scope, b"if-none-match")
+    if etag is not None and if_none_match is not None:
+        tags = {tag.strip() for tag in if_none_match.encode("latin-1").split(b",")}
+        # It holds W/ + the app's strong tag: we changed that 200 (banner, notice, member), so weaken again.
+        # It holds the tag as the app sent it: the 200 went out unchanged, and so does its 304.
+        if not etag.startswith(b"W/") and b"W/" + etag in tags and etag not in tags:
+            _changed_body(headers, vary=policy.banner)
         return
+    # No tag to go by (If-Modified-Since alone): judge by the route. The client stored no ETag, which is what a
+    # marked image (none at all) or a changed page (a weak one) would have given it.
+    if policy.images:
+        strip_stale_headers(headers)
+    elif policy.banner or policy.json_body or policy.event_stream:
+        _changed_body(headers, vary=policy.banner)
+
+
+def _changed_body(headers: list[tuple[bytes, bytes]], *, vary: bool) -> None:
     remove_header(headers, b"content-length")
     weaken_etag(headers)
-    if html:
+    if vary:  # the banner's language follows Accept-Language
         headers.append((b"vary", b"Accept-Language"))
 
 

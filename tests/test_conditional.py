@@ -26,7 +26,9 @@ def app(tmp_path: Path) -> TransparencyMiddleware:
     (tmp_path / "page.html").write_text(PAGE)
     (tmp_path / "fragment.html").write_text(FRAGMENT)
     (tmp_path / "picture.png").write_bytes(image_bytes("png"))
-    config = TransparencyConfig(system={"provider": "Acme GmbH"}, images={"routes": ["/static/*.png"]})
+    (tmp_path / "style.css").write_text("p { color: teal }")
+    # The default images.routes ("*"): every route is an image route and a banner route.
+    config = TransparencyConfig(system={"provider": "Acme GmbH"})
     inner = Starlette(routes=[Mount("/static", StaticFiles(directory=tmp_path))])
     return TransparencyMiddleware(inner, config=config)
 
@@ -64,6 +66,20 @@ async def test_304_of_a_marked_image_has_no_strong_validator(method: str, app: T
     # The app's ETag names the unmarked original's bytes; the 200 sent none, so the 304 may not either.
     assert "etag" not in not_modified.headers
     assert not_modified.headers["cache-control"] == full.headers["cache-control"]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_304_of_an_unchanged_asset_keeps_its_validator(method: str, app: TransparencyMiddleware) -> None:
+    # StaticFiles' 304 names no Content-Type; the client's If-None-Match shows it holds the app's own strong
+    # tag, so the 200 was not changed and its 304 must not be either.
+    full = await fetch(app, "/static/style.css")
+    etag = full.headers["etag"]
+    assert not etag.startswith("W/") and "accept-language" not in vary(full)
+    not_modified = await fetch(app, "/static/style.css", method, **{"If-None-Match": etag})
+    assert not_modified.status_code == 304
+    assert not_modified.headers["etag"] == etag
+    assert "accept-language" not in vary(not_modified)
+    assert not_modified.headers.get("cache-control") == full.headers.get("cache-control")
 
 
 @pytest.mark.parametrize("path", ["/static/page.html", "/static/fragment.html"])
