@@ -159,7 +159,8 @@ class TransparencyMiddleware:
             if status == 206 or (not _identity(encoding) and _rewritable(status, None)):
                 # The request lost Range and Accept-Encoding (prepare_scope), yet the app sent bytes we cannot
                 # mark: the failure policy decides, with a log line, instead of passing them through unmarked.
-                what = "a 206 slice" if status == 206 else f"a Content-Encoding: {encoding!r} body"
+                coding = (encoding or b"").decode("latin-1")
+                what = "a 206 slice" if status == 206 else f"a Content-Encoding: {coding} body"
                 refusal = f"the app sent {what}, which cannot be marked"
                 return ImageResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
             if _rewritable(status, encoding):
@@ -218,8 +219,7 @@ def _untyped_304_like_get(headers: list[tuple[bytes, bytes]], policy: RoutePolic
         if not etag.startswith(b"W/") and b"W/" + etag in tags and etag not in tags:
             _changed_body(headers, vary=policy.banner)
         return
-    # No tag to go by (If-Modified-Since alone): judge by the route. The client stored no ETag, which is what a
-    # marked image (none at all) or a changed page (a weak one) would have given it.
+    # No tag to go by (If-Modified-Since alone): judge by the route, as a typed answer there would be judged.
     if policy.images:
         strip_stale_headers(headers)
     elif policy.banner or policy.json_body or policy.event_stream:
