@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
 from aiact_transparency import disclosure as disclosure_module
+from aiact_transparency.disclosure import Disclosure
 
 pytestmark = pytest.mark.anyio
 
@@ -133,7 +134,14 @@ async def test_raw_asgi_header_tuples_are_accepted(config: TransparencyConfig) -
 async def test_a_reused_response_object_is_not_changed(banner: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     # A module-level response object is sent again for every request, with the same raw_headers list: changing
     # that list in place added one more Link per request and kept the first request's AI-Disclosure date.
-    config = TransparencyConfig(system={"provider": "Acme GmbH"}, banner={"enabled": banner})
+    # Without banner, SSE notice and image marking no route changes bodies: the headers-only path.
+    config = TransparencyConfig(
+        system={"provider": "Acme GmbH"},
+        banner={"enabled": banner},
+        disclosure={"event_stream": banner},
+        images={"enabled": banner},
+    )
+    assert Disclosure(config).policy_for("/text").changes_body is banner
     shared_text = PlainTextResponse("pong", headers={"ETag": '"t1"'})
     shared_page = HTMLResponse("<html><body><p>hi</p></body></html>", headers={"ETag": '"p1"'})
     originals = (list(shared_text.raw_headers), list(shared_page.raw_headers))
