@@ -33,15 +33,16 @@ class BannerGaps:
     bounded: when full it starts over, and a route may then be logged again."""
 
     def __init__(self, limit: int = 1024) -> None:
-        self._seen: set[str] = set()
+        self._seen: set[tuple[str, int]] = set()  # (path, level): a route's fragment INFO hides no WARNING
         self._limit = limit
 
     def log(self, path: str, reason: str, *, level: int = logging.WARNING) -> None:
-        if path in self._seen:
+        key = (path, level)
+        if key in self._seen:
             return
         if len(self._seen) >= self._limit:
             self._seen.clear()
-        self._seen.add(path)
+        self._seen.add(key)
         logger.log(level, "AI banner not inserted in %r: %s", path, reason)
 
 
@@ -71,7 +72,8 @@ class HtmlBannerResponder:
         more = message.get("more_body", False)
         out = injector.feed(message.get("body", b""))
         if injector.gave_up_reason:  # within the lookahead: a page whose <body> came too late (or never)
-            self._gaps.log(self._path, f"{injector.gave_up_reason}; raise banner.max_lookahead")
+            reason = f"{injector.gave_up_reason} (if the page's <body> comes later, raise banner.max_lookahead)"
+            self._gaps.log(self._path, reason)
         elif not more:
             out += injector.finish()
             if injector.gave_up_reason:  # the whole body had no <body>: a fragment (htmx, a partial), no gap
