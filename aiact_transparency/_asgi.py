@@ -28,6 +28,14 @@ def header_list(message: Message) -> Headers:
     return headers
 
 
+def request_header(scope: Scope, name: bytes) -> str | None:
+    """A request header from the scope (names are lowercase there), decoded as latin-1."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
 def get_header(headers: Headers, name: bytes) -> bytes | None:
     for key, value in headers:
         if key.lower() == name:

@@ -14,12 +14,11 @@ from ._asgi import (
     Scope,
     Send,
     get_all,
-    get_header,
     header_list,
     parse_media_type,
-    remove_header,
-    weaken_etag,
+    request_header,
 )
+from ._bodiless import gets_banner, gets_json_member, like_get
 from .config import TransparencyConfig, load_config
 from .csp import ATTRIBUTES, banner_rendering
 from .disclosure import Disclosure, RoutePolicy
@@ -30,20 +29,9 @@ from .image_responder import (
     ImageMarkingService,
     ImageResponder,
     prepare_scope,
-    strip_stale_headers,
 )
 from .provenance.pipeline import ImageMarker
 from .responders import BannerGaps, EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
-
-_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-# Charsets in which ASCII bytes do not mean ASCII characters: the banner bytes would corrupt the page.
-_NON_ASCII_CHARSETS = ("utf-16", "utf-32", "ucs-2", "ucs-4", "utf-7", "cp037", "ebcdic")
-# JSON is UTF-8 (RFC 8259 §8.1); the member is spliced in as UTF-8 bytes, which would corrupt UTF-16/32 bodies.
-_JSON_CHARSETS = frozenset({"", "utf-8", "utf8"})
-
-
-def _is_json(kind: str) -> bool:
-    return kind == "application/json" or kind.endswith("+json")
 
 
 class TransparencyMiddleware:
@@ -75,8 +63,11 @@ class TransparencyMiddleware:
             await self.discovery(scope, receive, send)
             return
         policy = disclosure.policy_for(path)
-        if policy.images:  # HEAD too: it must be answered as the GET would be (no 206, no encoding)
-            scope = prepare_scope(scope)
+        if policy.images:
+            scope = prepare_scope(scope)  # HEAD too: it must be answered as the GET would be (no 206, no encoding)
+            if scope["method"] == "HEAD":
+                await self._head_on_image_route(scope, receive, send, policy)
+                return
         if not policy.changes_body or scope["method"] == "HEAD":
 
             async def send_with_headers(message: Message) -> None:
@@ -85,7 +76,7 @@ class TransparencyMiddleware:
                     if policy.changes_body:
                         status = message["status"]
                         if status == 304 or (content_type and _rewritable(status, encoding)):
-                            _like_get(message["headers"], content_type, policy, scope)
+                            like_get(message["headers"], content_type, policy, scope)
                 await send(message)
 
             await self.app(scope, receive, send_with_headers)
@@ -103,7 +94,7 @@ class TransparencyMiddleware:
             if message["type"] == "http.response.start":
                 content_type, encoding = _add_headers(message, disclosure, policy)
                 if message["status"] == 304:
-                    _like_get(message["headers"], content_type, policy, scope)
+                    like_get(message["headers"], content_type, policy, scope)
                 elif content_type is not None:
                     rewriter = self._choose(scope, send, message, content_type, encoding, policy)
                     if rewriter is not None:
@@ -116,6 +107,30 @@ class TransparencyMiddleware:
         finally:  # also when the app raised or the client went away mid-body: an image's queue place is freed
             if rewriter is not None:
                 rewriter.close()
+
+    async def _head_on_image_route(self, scope: Scope, receive: Receive, send: Send, policy: RoutePolicy) -> None:
+        """HEAD as the GET would be answered: an image the GET could not mark gets the same policy answer."""
+        disclosure = self.disclosure
+        refused: Responder | None = None
+
+        async def send_head(message: Message) -> None:
+            nonlocal refused
+            if refused is not None:
+                await refused(message)
+                return
+            if message["type"] == "http.response.start":
+                content_type, encoding = _add_headers(message, disclosure, policy)
+                kind = parse_media_type(content_type)[0] if content_type else ""
+                refusal = _refusal(message["status"], encoding) if kind in MARKABLE_TYPES else None
+                if refusal is not None and self.images is not None:
+                    refused = ImageResponder(send, message, kind, self.images, scope["path"], refusal=refusal)
+                    await refused.begin()
+                    return
+                if message["status"] == 304 or (content_type and _rewritable(message["status"], encoding)):
+                    like_get(message["headers"], content_type, policy, scope)
+            await send(message)
+
+        await self.app(scope, receive, send_head)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app's lifespan, unchanged, plus: the marking pools close once the app has shut down (its own
@@ -156,17 +171,13 @@ class TransparencyMiddleware:
         kind, charset = parse_media_type(content_type)
         status: int = start["status"]
         if policy.images and kind in MARKABLE_TYPES and self.images is not None:
-            if status == 206 or (not _identity(encoding) and _rewritable(status, None)):
-                # The request lost Range and Accept-Encoding (prepare_scope), yet the app sent bytes we cannot
-                # mark: the failure policy decides, with a log line, instead of passing them through unmarked.
-                coding = (encoding or b"").decode("latin-1")
-                what = "a 206 slice" if status == 206 else f"a Content-Encoding: {coding} body"
-                refusal = f"the app sent {what}, which cannot be marked"
+            refusal = _refusal(status, encoding)
+            if refusal is not None:
                 return ImageResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
             if _rewritable(status, encoding):
                 return ImageResponder(send, start, kind, self.images, scope["path"])
             return None
-        html = kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS)
+        html = gets_banner(kind, charset, policy)
         if not _rewritable(status, encoding):
             if html and _rewritable(status, None):  # a page we would change, but its bytes are encoded
                 coding = (encoding or b"").decode("latin-1")
@@ -181,56 +192,9 @@ class TransparencyMiddleware:
             return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
         if kind == "text/event-stream" and policy.event_stream:
             return EventStreamResponder(send, start, disclosure.event_stream_notice)
-        if policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS:
+        if gets_json_member(kind, charset, policy):
             return JsonMemberResponder(send, start, disclosure.json_key, policy.json_member)
         return None
-
-
-def _like_get(
-    headers: list[tuple[bytes, bytes]], content_type: bytes | None, policy: RoutePolicy, scope: Scope
-) -> None:
-    """A bodiless answer (HEAD, or a 304) on a route where GET's 200 would be marked, or get a banner, notice or
-    JSON member: it must carry the 200's validator and Vary (RFC 9110 §15.4.5), and a HEAD no Content-Length that
-    differs from GET's (§8.6). The app's own length and strong ETag describe the unchanged body."""
-    if content_type is None:  # a 304 rarely names its type (Starlette's never does)
-        _untyped_304_like_get(headers, policy, scope)
-        return
-    kind, charset = parse_media_type(content_type)
-    if policy.images and kind in MARKABLE_TYPES:  # the marked 200 has no ETag: the app's names the original
-        strip_stale_headers(headers)
-        return
-    html = kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS)
-    if (
-        html
-        or (kind == "text/event-stream" and policy.event_stream)
-        or (policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS)
-    ):
-        _changed_body(headers, vary=html)
-
-
-def _untyped_304_like_get(headers: list[tuple[bytes, bytes]], policy: RoutePolicy, scope: Scope) -> None:
-    """A 304 without Content-Type: the client's If-None-Match tells what its stored 200 carried."""
-    etag = get_header(headers, b"etag")
-    if_none_match = _request_header(scope, b"if-none-match")
-    if etag is not None and if_none_match is not None:
-        tags = {tag.strip() for tag in if_none_match.encode("latin-1").split(b",")}
-        # It holds W/ + the app's strong tag: we changed that 200 (banner, notice, member), so weaken again.
-        # It holds the tag as the app sent it: the 200 went out unchanged, and so does its 304.
-        if not etag.startswith(b"W/") and b"W/" + etag in tags and etag not in tags:
-            _changed_body(headers, vary=policy.banner)
-        return
-    # No tag to go by (If-Modified-Since alone): judge by the route, as a typed answer there would be judged.
-    if policy.images:
-        strip_stale_headers(headers)
-    elif policy.banner or policy.json_body or policy.event_stream:
-        _changed_body(headers, vary=policy.banner)
-
-
-def _changed_body(headers: list[tuple[bytes, bytes]], *, vary: bool) -> None:
-    remove_header(headers, b"content-length")
-    weaken_etag(headers)
-    if vary:  # the banner's language follows Accept-Language
-        headers.append((b"vary", b"Accept-Language"))
 
 
 def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) -> tuple[bytes | None, bytes | None]:
@@ -255,7 +219,7 @@ def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) ->
 
 
 def _injector(disclosure: Disclosure, scope: Scope, headers: list[tuple[bytes, bytes]]) -> HtmlInjector:
-    language = disclosure.negotiate(_request_header(scope, b"accept-language"))
+    language = disclosure.negotiate(request_header(scope, b"accept-language"))
     policies = get_all(headers, b"content-security-policy")
     rendering = banner_rendering([p.decode("latin-1") for p in policies]) if policies else ATTRIBUTES
     return HtmlInjector(
@@ -272,12 +236,17 @@ def _rewritable(status: int, content_encoding: bytes | None) -> bool:
     return _identity(content_encoding)
 
 
+def _refusal(status: int, content_encoding: bytes | None) -> str | None:
+    """Why an image response cannot be marked at all, or None. The request lost Range and Accept-Encoding
+    (prepare_scope), yet an app may still send a slice or encoded bytes: the failure policy then decides, with
+    a log line, instead of letting them through unmarked."""
+    if status == 206:
+        return "the app sent a 206 slice, which cannot be marked"
+    if not _identity(content_encoding) and _rewritable(status, None):
+        coding = (content_encoding or b"").decode("latin-1")
+        return f"the app sent a Content-Encoding: {coding} body, which cannot be marked"
+    return None
+
+
 def _identity(content_encoding: bytes | None) -> bool:
     return content_encoding is None or content_encoding.strip().lower() in (b"", b"identity")
-
-
-def _request_header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None

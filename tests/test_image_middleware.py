@@ -136,8 +136,8 @@ def build_app(config: TransparencyConfig, file_path: Path | None = None) -> Tran
         Route("/images/corrupt", corrupt),
         Route("/images/lying", lying),
         Route("/images/no-transform", no_transform_already),
-        Route("/images/gzip", gzipped),
-        Route("/images/partial", partial),
+        Route("/images/gzip", gzipped, methods=["GET", "HEAD"]),
+        Route("/images/partial", partial, methods=["GET", "HEAD"]),
         Route("/images/not-modified", not_modified),
         Route("/images/public/png", plain),
         Route("/other/png", plain),
@@ -341,6 +341,17 @@ async def test_encoded_or_partial_image_fails_open_with_a_warning(
     assert response.headers["ai-disclosure"].startswith("mode=ai-originated")
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "UNMARKED" in r.getMessage()]
     assert len(warnings) == 1 and path in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize("policy", ["fail-closed", "fail-open"])
+@pytest.mark.parametrize("path", ["/images/gzip", "/images/partial"])
+async def test_head_of_an_encoded_or_partial_image_answers_like_get(path: str, policy: str, png_file: Path) -> None:
+    app = build_app(make_config(on_error=policy), png_file)
+    get, head = await fetch(app, path), await fetch(app, path, method="HEAD")
+    assert head.status_code == get.status_code == (500 if policy == "fail-closed" else 200 if "gzip" in path else 206)
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["ai-disclosure"].startswith("mode=ai-originated")
 
 
 async def test_not_modified_image_passes_through(app: TransparencyMiddleware) -> None:
