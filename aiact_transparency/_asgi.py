@@ -15,12 +15,25 @@ Headers = list[tuple[bytes, bytes]]
 
 
 def header_list(message: Message) -> Headers:
-    """The start message's headers as a list we may change (apps may pass tuples or other iterables)."""
-    headers = message.get("headers")
-    if not isinstance(headers, list):
-        headers = [(bytes(k), bytes(v)) for k, v in headers or ()]
-        message["headers"] = headers
+    """A copy of the start message's headers, put into the message, for this response alone to change.
+
+    Call it once per response, where the middleware first touches the start message; later changes go to
+    ``message["headers"]``. Never change the app's own list in place: a reused response object (a module-level
+    ``PlainTextResponse``) sends the same list every time, and would keep every header we added before.
+    """
+    raw = message.get("headers")
+    # A shallow copy is enough (the tuples inside are immutable); apps may also pass tuples or other iterables.
+    headers: Headers = raw.copy() if isinstance(raw, list) else [(bytes(k), bytes(v)) for k, v in raw or ()]
+    message["headers"] = headers
     return headers
+
+
+def request_header(scope: Scope, name: bytes) -> str | None:
+    """A request header from the scope (names are lowercase there), decoded as latin-1."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 def get_header(headers: Headers, name: bytes) -> bytes | None:

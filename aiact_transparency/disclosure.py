@@ -92,6 +92,21 @@ def _header_text(config: TransparencyConfig, field: str, value: str) -> str:
         ) from None
 
 
+# Paths up to this many characters are cached: real routes are short (a Gradio file URL is ~150), and the
+# bound keeps the cache's keys under ~4096 x 256 characters, where full-length keys let 4096 distinct 16 KB
+# paths pin 66 MB.
+_CACHED_PATH_CHARS = 256
+
+
+def _cached_for_short_paths(resolve: Callable[[str], RoutePolicy]) -> Callable[[str], RoutePolicy]:
+    cached = lru_cache(maxsize=4096)(resolve)
+
+    def policy_for(path: str) -> RoutePolicy:
+        return cached(path) if len(path) <= _CACHED_PATH_CHARS else resolve(path)
+
+    return policy_for
+
+
 class Disclosure:
     def __init__(self, config: TransparencyConfig, facts: ModelFacts | None = None) -> None:
         self.config = config
@@ -130,7 +145,7 @@ class Disclosure:
             constant = self._with_images(self.default_policy, self._all_images)
             self.policy_for: Callable[[str], RoutePolicy] = lambda _path: constant
         else:
-            self.policy_for = lru_cache(maxsize=4096)(self._resolve)
+            self.policy_for = _cached_for_short_paths(self._resolve)
 
     # -- AI-Disclosure header ---------------------------------------------------------------------------
 

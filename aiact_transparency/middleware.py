@@ -16,9 +16,9 @@ from ._asgi import (
     get_all,
     header_list,
     parse_media_type,
-    remove_header,
-    weaken_etag,
+    request_header,
 )
+from ._bodiless import gets_banner, gets_json_member, like_get
 from .config import TransparencyConfig, load_config
 from .csp import ATTRIBUTES, banner_rendering
 from .disclosure import Disclosure, RoutePolicy
@@ -29,20 +29,9 @@ from .image_responder import (
     ImageMarkingService,
     ImageResponder,
     prepare_scope,
-    strip_stale_headers,
 )
 from .provenance.pipeline import ImageMarker
-from .responders import EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
-
-_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-# Charsets in which ASCII bytes do not mean ASCII characters: the banner bytes would corrupt the page.
-_NON_ASCII_CHARSETS = ("utf-16", "utf-32", "ucs-2", "ucs-4", "utf-7", "cp037", "ebcdic")
-# JSON is UTF-8 (RFC 8259 §8.1); the member is spliced in as UTF-8 bytes, which would corrupt UTF-16/32 bodies.
-_JSON_CHARSETS = frozenset({"", "utf-8", "utf8"})
-
-
-def _is_json(kind: str) -> bool:
-    return kind == "application/json" or kind.endswith("+json")
+from .responders import BannerGaps, EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
 
 
 class TransparencyMiddleware:
@@ -53,6 +42,7 @@ class TransparencyMiddleware:
         self.config = config if config is not None else load_config()
         self.disclosure = Disclosure(self.config)
         self.discovery = DiscoveryEndpoint(self.disclosure)
+        self.banner_gaps = BannerGaps()
         # Built now, so a bad key or certificate stops start-up instead of failing the first image.
         self.images = (
             ImageMarkingService(ImageMarker(self.config, facts=self.disclosure.facts))
@@ -62,7 +52,10 @@ class TransparencyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] == "lifespan" and self.images is not None:
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         disclosure = self.disclosure
         path: str = scope["path"]
@@ -70,22 +63,25 @@ class TransparencyMiddleware:
             await self.discovery(scope, receive, send)
             return
         policy = disclosure.policy_for(path)
+        if policy.images:
+            scope = prepare_scope(scope)  # HEAD too: it must be answered as the GET would be (no 206, no encoding)
+            if scope["method"] == "HEAD":
+                await self._head_on_image_route(scope, receive, send, policy)
+                return
         if not policy.changes_body or scope["method"] == "HEAD":
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     content_type, encoding = _add_headers(message, disclosure, policy)
-                    if policy.images and content_type and parse_media_type(content_type)[0] in MARKABLE_TYPES:
-                        strip_stale_headers(message["headers"])
-                    elif policy.changes_body and content_type and _rewritable(message["status"], encoding):
-                        _head_like_get(message["headers"], content_type, policy)
+                    if policy.changes_body:
+                        status = message["status"]
+                        if status == 304 or (content_type and _rewritable(status, encoding)):
+                            like_get(message["headers"], content_type, policy, scope)
                 await send(message)
 
             await self.app(scope, receive, send_with_headers)
             return
 
-        if policy.images:
-            scope = prepare_scope(scope)
         # Closures rather than a per-response object: this runs for every response on most routes, and the
         # closure measured about 0.5 us cheaper per request.
         rewriter: Responder | None = None
@@ -97,50 +93,108 @@ class TransparencyMiddleware:
                 return
             if message["type"] == "http.response.start":
                 content_type, encoding = _add_headers(message, disclosure, policy)
-                if content_type is not None and _rewritable(message["status"], encoding):
-                    rewriter = self._choose(scope, send, message, content_type, policy)
+                if message["status"] == 304:
+                    like_get(message["headers"], content_type, policy, scope)
+                elif content_type is not None:
+                    rewriter = self._choose(scope, send, message, content_type, encoding, policy)
                     if rewriter is not None:
                         await rewriter.begin()
                         return
             await send(message)
 
-        await self.app(scope, receive, send_maybe_rewritten)
+        try:
+            await self.app(scope, receive, send_maybe_rewritten)
+        finally:  # also when the app raised or the client went away mid-body: an image's queue place is freed
+            if rewriter is not None:
+                rewriter.close()
+
+    async def _head_on_image_route(self, scope: Scope, receive: Receive, send: Send, policy: RoutePolicy) -> None:
+        """HEAD as the GET would be answered: an image the GET could not mark gets the same policy answer."""
+        disclosure = self.disclosure
+        refused: Responder | None = None
+
+        async def send_head(message: Message) -> None:
+            nonlocal refused
+            if refused is not None:
+                await refused(message)
+                return
+            if message["type"] == "http.response.start":
+                content_type, encoding = _add_headers(message, disclosure, policy)
+                kind = parse_media_type(content_type)[0] if content_type else ""
+                refusal = _refusal(message["status"], encoding) if kind in MARKABLE_TYPES else None
+                if refusal is not None and self.images is not None:
+                    refused = ImageResponder(send, message, kind, self.images, scope["path"], refusal=refusal)
+                    await refused.begin()
+                    return
+                if message["status"] == 304 or (content_type and _rewritable(message["status"], encoding)):
+                    like_get(message["headers"], content_type, policy, scope)
+            await send(message)
+
+        await self.app(scope, receive, send_head)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app's lifespan, unchanged, plus: the marking pools close once the app has shut down (its own
+        shutdown may still mark images). An app without lifespan support raises before any shutdown, and
+        the exception goes to the server as before (uvicorn's lifespan=auto then carries on without it)."""
+        images = self.images
+        assert images is not None
+        shutting_down = False
+
+        async def receive_watching() -> Message:
+            nonlocal shutting_down
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                shutting_down = True
+            return message
+
+        async def send_watching(message: Message) -> None:
+            # Closed before the server hears "complete": it may exit right after, leaving the workers behind.
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                images.close()
+            await send(message)
+
+        try:
+            await self.app(scope, receive_watching, send_watching)
+        finally:
+            if shutting_down:  # also for an app that returns (or raises) without reporting completion
+                images.close()
 
     def _choose(
-        self, scope: Scope, send: Send, start: Message, content_type: bytes, policy: RoutePolicy
+        self,
+        scope: Scope,
+        send: Send,
+        start: Message,
+        content_type: bytes,
+        encoding: bytes | None,
+        policy: RoutePolicy,
     ) -> Responder | None:
         kind, charset = parse_media_type(content_type)
-        disclosure = self.disclosure
+        status: int = start["status"]
         if policy.images and kind in MARKABLE_TYPES and self.images is not None:
-            return ImageResponder(send, start, kind, self.images, scope["path"])
-        if kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS):
+            refusal = _refusal(status, encoding)
+            if refusal is not None:
+                return ImageResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
+            if _rewritable(status, encoding):
+                return ImageResponder(send, start, kind, self.images, scope["path"])
+            return None
+        html = gets_banner(kind, charset, policy)
+        if not _rewritable(status, encoding):
+            if html and _rewritable(status, None):  # a page we would change, but its bytes are encoded
+                coding = (encoding or b"").decode("latin-1")
+                self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
+            return None
+        disclosure = self.disclosure
+        if html:
             headers = start["headers"]
             # The banner's language follows Accept-Language, so shared caches must key on it.
             headers.append((b"vary", b"Accept-Language"))
             injector = _injector(disclosure, scope, headers)
-            return HtmlBannerResponder(send, start, injector, scope["path"])
+            return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
         if kind == "text/event-stream" and policy.event_stream:
             return EventStreamResponder(send, start, disclosure.event_stream_notice)
-        if policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS:
+        if gets_json_member(kind, charset, policy):
             return JsonMemberResponder(send, start, disclosure.json_key, policy.json_member)
         return None
-
-
-def _head_like_get(headers: list[tuple[bytes, bytes]], content_type: bytes, policy: RoutePolicy) -> None:
-    """HEAD on a route where GET would get a banner, notice or JSON member: the app's Content-Length and strong
-    ETag describe the unchanged body, and RFC 9110 §8.6 forbids a HEAD Content-Length that differs from GET's."""
-    kind, charset = parse_media_type(content_type)
-    html = kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS)
-    if not (
-        html
-        or (kind == "text/event-stream" and policy.event_stream)
-        or (policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS)
-    ):
-        return
-    remove_header(headers, b"content-length")
-    weaken_etag(headers)
-    if html:
-        headers.append((b"vary", b"Accept-Language"))
 
 
 def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) -> tuple[bytes | None, bytes | None]:
@@ -165,7 +219,7 @@ def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) ->
 
 
 def _injector(disclosure: Disclosure, scope: Scope, headers: list[tuple[bytes, bytes]]) -> HtmlInjector:
-    language = disclosure.negotiate(_request_header(scope, b"accept-language"))
+    language = disclosure.negotiate(request_header(scope, b"accept-language"))
     policies = get_all(headers, b"content-security-policy")
     rendering = banner_rendering([p.decode("latin-1") for p in policies]) if policies else ATTRIBUTES
     return HtmlInjector(
@@ -179,11 +233,20 @@ def _rewritable(status: int, content_encoding: bytes | None) -> bool:
     """Responses whose body we may change at all: not informational/empty/partial, not already encoded."""
     if status < 200 or status in (204, 205, 206, 304):
         return False
-    return content_encoding is None or content_encoding.strip().lower() in (b"", b"identity")
+    return _identity(content_encoding)
 
 
-def _request_header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return bytes(value).decode("latin-1")
+def _refusal(status: int, content_encoding: bytes | None) -> str | None:
+    """Why an image response cannot be marked at all, or None. The request lost Range and Accept-Encoding
+    (prepare_scope), yet an app may still send a slice or encoded bytes: the failure policy then decides, with
+    a log line, instead of letting them through unmarked."""
+    if status == 206:
+        return "the app sent a 206 slice, which cannot be marked"
+    if not _identity(content_encoding) and _rewritable(status, None):
+        coding = (content_encoding or b"").decode("latin-1")
+        return f"the app sent a Content-Encoding: {coding} body, which cannot be marked"
     return None
+
+
+def _identity(content_encoding: bytes | None) -> bool:
+    return content_encoding is None or content_encoding.strip().lower() in (b"", b"identity")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import http_sf
@@ -8,10 +9,12 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
+from aiact_transparency import disclosure as disclosure_module
+from aiact_transparency.disclosure import Disclosure
 
 pytestmark = pytest.mark.anyio
 
@@ -122,3 +125,39 @@ async def test_raw_asgi_header_tuples_are_accepted(config: TransparencyConfig) -
     names = [name for name, _ in sent[0]["headers"]]
     assert names == [b"content-type", b"ai-disclosure", b"link"]
     assert sent[1]["body"] == b"hi"
+
+
+# -- the app's own header list is never changed ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("banner", [False, True], ids=["headers-only", "banner-route"])
+async def test_a_reused_response_object_is_not_changed(banner: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A module-level response object is sent again for every request, with the same raw_headers list: changing
+    # that list in place added one more Link per request and kept the first request's AI-Disclosure date.
+    # Without banner, SSE notice and image marking no route changes bodies: the headers-only path.
+    config = TransparencyConfig(
+        system={"provider": "Acme GmbH"},
+        banner={"enabled": banner},
+        disclosure={"event_stream": banner},
+        images={"enabled": banner},
+    )
+    assert Disclosure(config).policy_for("/text").changes_body is banner
+    shared_text = PlainTextResponse("pong", headers={"ETag": '"t1"'})
+    shared_page = HTMLResponse("<html><body><p>hi</p></body></html>", headers={"ETag": '"p1"'})
+    originals = (list(shared_text.raw_headers), list(shared_page.raw_headers))
+
+    async def endpoint(request: Request) -> Response:
+        return shared_page if request.url.path == "/page" else shared_text
+
+    app = make_app(config, endpoint)
+    clock = iter([1_800_000_000.0, 1_800_000_100.0, 1_800_000_200.0, 1_800_000_300.0])
+    # Only the middleware's clock moves on (patching time.time itself would move every library's clock).
+    monkeypatch.setattr(disclosure_module, "time", SimpleNamespace(time=lambda: next(clock)))
+    dates: list[Any] = []
+    for path in ("/text", "/text", "/page", "/page"):
+        response = await get(app, path)
+        assert response.headers.get_list("link") == ['</.well-known/ai-disclosure>; rel="describedby"']
+        assert len(response.headers.get_list("ai-disclosure")) == 1
+        dates.append(http_sf.parse(response.headers["ai-disclosure"].encode(), tltype="dictionary")["date"][0])
+    assert len(set(dates)) == 4, dates  # every response has its own date
+    assert (shared_text.raw_headers, shared_page.raw_headers) == originals

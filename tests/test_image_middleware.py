@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -115,6 +116,11 @@ def build_app(config: TransparencyConfig, file_path: Path | None = None) -> Tran
     async def gzipped(request: Request) -> Response:
         return Response(gzip.compress(png), media_type="image/png", headers={"Content-Encoding": "gzip"})
 
+    async def partial(request: Request) -> Response:
+        # An app that always answers with a slice, whatever the request asked for.
+        headers = {"Content-Range": f"bytes 0-99/{len(png)}"}
+        return Response(png[:100], status_code=206, media_type="image/png", headers=headers)
+
     async def not_modified(request: Request) -> Response:
         return Response(status_code=304, headers={"ETag": '"v1"'})
 
@@ -130,7 +136,8 @@ def build_app(config: TransparencyConfig, file_path: Path | None = None) -> Tran
         Route("/images/corrupt", corrupt),
         Route("/images/lying", lying),
         Route("/images/no-transform", no_transform_already),
-        Route("/images/gzip", gzipped),
+        Route("/images/gzip", gzipped, methods=["GET", "HEAD"]),
+        Route("/images/partial", partial, methods=["GET", "HEAD"]),
         Route("/images/not-modified", not_modified),
         Route("/images/public/png", plain),
         Route("/other/png", plain),
@@ -243,6 +250,14 @@ async def test_head_on_an_image_route_has_no_length_or_validator(path: str, app:
     assert response.headers["ai-disclosure"].startswith("mode=ai-originated")
 
 
+@pytest.mark.parametrize("path", ["/images/bytes/png", "/images/file"])
+async def test_head_with_range_on_an_image_route_answers_like_get(path: str, app: TransparencyMiddleware) -> None:
+    # The app saw the Range on HEAD (only GET lost it) and answered 206, whose Content-Range was then stripped.
+    response = await fetch(app, path, method="HEAD", headers={"Range": "bytes=0-9"})
+    assert response.status_code == 200
+    assert "content-range" not in response.headers and "content-length" not in response.headers
+
+
 async def test_declared_type_that_lies_is_corrected(app: TransparencyMiddleware, config: TransparencyConfig) -> None:
     response = await fetch(app, "/images/lying")
     assert_marked(response, config, "image/png")
@@ -283,11 +298,64 @@ async def test_unsupported_image_type_passes_through(app: TransparencyMiddleware
     assert response.headers["ai-disclosure"].startswith("mode=ai-originated")
 
 
-async def test_encoded_and_not_modified_responses_pass_through(app: TransparencyMiddleware) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        response = await client.get("/images/gzip")
-        assert response.status_code == 200 and response.content == image_bytes("png")  # httpx decoded the gzip
-        not_modified = await client.get("/images/not-modified")
+async def test_an_inner_gzip_middleware_no_longer_turns_marking_off(
+    png_file: Path, config: TransparencyConfig
+) -> None:
+    # A gzip middleware inside that compresses images (older Starlette did by default) saw the client's
+    # Accept-Encoding and sent a Content-Encoding: gzip image, which passed through unmarked and unlogged.
+    inner = build_app(config, png_file).app
+    gzipping = GZipMiddleware(inner, minimum_size=1, exclude_content_types=())
+    app = TransparencyMiddleware(gzipping, config=config)
+    response = await fetch(app, "/images/bytes/png", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in response.headers
+    assert_marked(response, config, "image/png")
+
+
+@pytest.mark.parametrize("path", ["/images/gzip", "/images/partial"])
+async def test_encoded_or_partial_image_fails_closed(
+    path: str, app: TransparencyMiddleware, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The app encodes or slices whatever the request says: these bytes cannot be marked, so under fail-closed
+    # the image is not served (it used to pass through unmarked, without a log line).
+    with caplog.at_level(logging.ERROR, logger="aiact_transparency"):
+        response = await fetch(app, path)
+    body = assert_problem(response)
+    assert ("Content-Encoding" if "gzip" in path else "206") in body["detail"]
+    assert any("fail-closed" in r.getMessage() and path in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("path", ["/images/gzip", "/images/partial"])
+async def test_encoded_or_partial_image_fails_open_with_a_warning(
+    path: str, png_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = build_app(make_config(on_error="fail-open"), png_file)
+    with caplog.at_level(logging.WARNING, logger="aiact_transparency"):
+        response = await fetch(app, path)
+    png = image_bytes("png")
+    if "gzip" in path:
+        assert response.status_code == 200 and response.content == png  # httpx decoded the gzip
+    else:
+        assert response.status_code == 206 and response.content == png[:100]
+        assert response.headers["content-range"] == f"bytes 0-99/{len(png)}"
+    assert not verify(response.content).marked
+    assert response.headers["ai-disclosure"].startswith("mode=ai-originated")
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "UNMARKED" in r.getMessage()]
+    assert len(warnings) == 1 and path in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize("policy", ["fail-closed", "fail-open"])
+@pytest.mark.parametrize("path", ["/images/gzip", "/images/partial"])
+async def test_head_of_an_encoded_or_partial_image_answers_like_get(path: str, policy: str, png_file: Path) -> None:
+    app = build_app(make_config(on_error=policy), png_file)
+    get, head = await fetch(app, path), await fetch(app, path, method="HEAD")
+    assert head.status_code == get.status_code == (500 if policy == "fail-closed" else 200 if "gzip" in path else 206)
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["ai-disclosure"].startswith("mode=ai-originated")
+
+
+async def test_not_modified_image_passes_through(app: TransparencyMiddleware) -> None:
+    not_modified = await fetch(app, "/images/not-modified")
     assert not_modified.status_code == 304 and not_modified.content == b""
 
 
@@ -430,6 +498,7 @@ async def _record(app: TransparencyMiddleware, scope: Scope, reply: list[Message
 
 def raw_scope(path: str, method: str = "GET") -> Scope:
     headers = [(b"host", b"t"), (b"range", b"bytes=0-9"), (b"if-range", b'"v1"'), (b"accept", b"image/*")]
+    headers.append((b"accept-encoding", b"gzip, br"))
     extensions = {"http.response.pathsend": {}, "http.response.zerocopysend": {}, "http.response.trailers": {}}
     return http_scope(path, method, headers, extensions=extensions)
 
@@ -440,15 +509,16 @@ TEXT_REPLY: list[Message] = [
 ]
 
 
-async def test_image_route_scope_loses_direct_send_and_range(app: TransparencyMiddleware) -> None:
-    scope = raw_scope("/images/anything")
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_image_route_scope_loses_direct_send_range_and_encoding(method: str, app: TransparencyMiddleware) -> None:
+    scope = raw_scope("/images/anything", method)
     seen, _ = await _record(app, scope, TEXT_REPLY)
     assert set(seen["extensions"]) == {"http.response.trailers"}
     names = [name for name, _ in seen["headers"]]
     assert b"range" not in names and b"if-range" not in names
     assert names == [b"host", b"accept"]
     # The server's scope itself is not modified.
-    assert "http.response.pathsend" in scope["extensions"] and len(scope["headers"]) == 4
+    assert "http.response.pathsend" in scope["extensions"] and len(scope["headers"]) == 5
 
 
 @pytest.mark.parametrize(("path", "method"), [("/other/x", "GET"), ("/images/public/x", "GET")])

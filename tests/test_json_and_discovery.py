@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -75,6 +76,29 @@ async def test_streamed_json_object_is_reassembled(json_config: TransparencyConf
     app = TransparencyMiddleware(Starlette(routes=[Route("/api", endpoint)]), config=json_config)
     response = await fetch(app)
     assert response.json()["a"] == 1 and "ai_disclosure" in response.json()
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["single-message", "streamed"])
+async def test_json_over_the_size_limit_is_sent_unparsed(
+    streamed: bool, json_config: TransparencyConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The 4 MiB limit applied only to streamed bodies: a single-message 5 MB body was parsed on the event loop.
+    body = json.dumps({"blob": "x" * (5 << 20)}).encode()
+
+    async def parts() -> Any:
+        yield body[:1000]
+        yield body[1000:]
+
+    async def endpoint(request: Request) -> Response:
+        if streamed:
+            return StreamingResponse(parts(), media_type="application/json")
+        return Response(body, media_type="application/json")
+
+    app = TransparencyMiddleware(Starlette(routes=[Route("/api", endpoint)]), config=json_config)
+    with caplog.at_level(logging.INFO, logger="aiact_transparency"):
+        response = await fetch(app)
+    assert response.content == body
+    assert any("larger than" in record.getMessage() for record in caplog.records)
 
 
 async def test_discovery_json(config: TransparencyConfig) -> None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import time
+import io
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
+import numpy as np
 import pytest
+from PIL import Image
 
-from aiact_transparency import TransparencyConfig, TransparencyMiddleware
+from aiact_transparency import TransparencyConfig, TransparencyMiddleware, verify
 from aiact_transparency._asgi import Message, Receive, Scope, Send
 from aiact_transparency.config import ConfigError, load_config
 from aiact_transparency.disclosure import Disclosure
-from aiact_transparency.provenance.pipeline import MarkedImage
 from aiact_transparency.structured_fields import StructuredFieldError, sf_dictionary, sf_string, sf_token
 
 from .tools import http_scope
@@ -80,6 +82,22 @@ def test_route_glob_matches_paths_with_a_decoded_line_break() -> None:
 
 
 # -- config error messages ---------------------------------------------------------------------------------
+
+
+def test_route_policy_cache_does_not_keep_long_paths() -> None:
+    # The cache was keyed by the full path: 4096 distinct 16 KB paths pinned 66 MB. Measured: what stays
+    # allocated once the caller has dropped its paths is what the cache keeps.
+    config = TransparencyConfig(system=SYSTEM, disclosure={"routes": [{"path": "/api/*", "json": True}]})
+    disclosure = Disclosure(config)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(300):
+            assert disclosure.policy_for(f"/api/{n:05d}" + "a" * (16 << 10)).json_body
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 300 * 1024, f"{kept} bytes kept after 300 paths of 16 KB"
 
 
 def test_config_error_names_a_settable_environment_variable_for_list_items(tmp_path: Path) -> None:
@@ -158,45 +176,72 @@ async def test_json_member_is_not_spliced_into_a_utf16_body() -> None:
 # -- image queue bound -------------------------------------------------------------------------------------
 
 
-async def test_image_queue_bound_holds_when_bodies_arrive_after_the_start_messages() -> None:
-    # saturated() was checked only when the start message arrived, and `waiting` grows only once the whole body
-    # is in: responses that all started before any body arrived all passed, then all queued (no 503 at all).
-    config = TransparencyConfig(system=SYSTEM, images={"workers": 1, "max_queue": 0, "c2pa": False})
+async def test_image_bodies_held_are_bounded_by_workers_and_queue() -> None:
+    # Responses were counted only once their whole body was in: 40 streamed images with workers=1, max_queue=0
+    # were all buffered (31.5 MB) before 39 got 503. Now a response holds its slot from its first message, so
+    # at most (workers + max_queue) bodies are ever held. Real streaming, real marking, memory measured.
+    config = TransparencyConfig(system=SYSTEM, images={"workers": 1, "max_queue": 0})
+    image = _noise_png(512)  # ~0.8 MB that PNG cannot compress
+    count, chunk = 6, 64 * 1024
+    parked = 0
     gate = anyio.Event()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal parked
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"image/png")]})
+        last = len(image) - chunk
+        for offset in range(0, last, chunk):  # slices are fresh bytes objects: tracemalloc sees what is kept
+            body = image[offset : min(offset + chunk, last)]
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        parked += 1
         await gate.wait()
-        await send({"type": "http.response.body", "body": b"\x89PNG fake"})
+        await send({"type": "http.response.body", "body": image[last:]})
 
     middleware = TransparencyMiddleware(app, config=config)
-    service = middleware.images
-    assert service is not None
-
-    def slow_mark(data: bytes, media_type: str) -> MarkedImage:
-        time.sleep(0.2)
-        return MarkedImage(data=data, media_type=media_type, report=None)  # type: ignore[arg-type]
-
-    service._mark_now = slow_mark  # type: ignore[method-assign]
-    statuses: list[int] = []
-    peak = 0
+    results: list[list[Message]] = []
 
     async def one() -> None:
-        sent = await run(middleware, scope_for("/gen.png"))
-        statuses.append(sent[0]["status"])
+        results.append(await run(middleware, scope_for("/gen.png")))
 
-    async def watch() -> None:
-        nonlocal peak
-        while len(statuses) < 3:
-            peak = max(peak, service.waiting)
-            await anyio.sleep(0.005)
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        async with anyio.create_task_group() as tg:
+            for _ in range(count):
+                tg.start_soon(one)
+            while parked < count:  # every app has sent all but its last chunk
+                await anyio.sleep(0.01)
+            held = tracemalloc.get_traced_memory()[0] - baseline
+            tracemalloc.stop()
+            gate.set()
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * len(image), f"{held} bytes held for {count} images of {len(image)} bytes"
+    statuses = sorted(sent[0]["status"] for sent in results)
+    assert statuses == [200] + [503] * (count - 1)
+    marked = next(sent for sent in results if sent[0]["status"] == 200)
+    assert verify(b"".join(m.get("body", b"") for m in marked[1:]), config=config).marked
+    assert middleware.images is not None and middleware.images.waiting == 0
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(watch)
-        for _ in range(3):
-            tg.start_soon(one)
-        await anyio.sleep(0.05)
-        gate.set()
-    assert peak <= service.workers + service.max_queue, peak
-    assert sorted(statuses) == [200, 503, 503]
-    assert service.waiting == 0
+
+async def test_an_app_that_fails_mid_image_gives_its_place_back() -> None:
+    config = TransparencyConfig(system=SYSTEM, images={"workers": 1, "max_queue": 0})
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"image/png")]})
+        await send({"type": "http.response.body", "body": b"\x89PNG", "more_body": True})
+        raise RuntimeError("the generator crashed")
+
+    middleware = TransparencyMiddleware(app, config=config)
+    assert middleware.images is not None
+    for _ in range(2):  # the second would get 503 if the first had kept the only place
+        with pytest.raises(RuntimeError, match="crashed"):
+            await run(middleware, scope_for("/gen.png"))
+        assert middleware.images.waiting == 0
+
+
+def _noise_png(side: int) -> bytes:
+    buffer = io.BytesIO()
+    pixels = np.random.default_rng(7).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    Image.fromarray(pixels, "RGB").save(buffer, "PNG")
+    return buffer.getvalue()
