@@ -122,7 +122,8 @@ def mount(app: Any, demo: gr.Blocks, path: str, config: TransparencyConfig | Non
     """``gr.mount_gradio_app`` for a wrapped demo, with :class:`TransparencyMiddleware` on the parent app.
 
     A TransparencyMiddleware already on `app` is reused (its config gains the Gradio route rules) rather
-    than stacked. Extra keyword arguments go to ``gr.mount_gradio_app``; ``head`` is merged.
+    than stacked; a new one goes inside the app's compression middleware (GZip, Brotli), never outside it,
+    and a reused one found outside it is refused (ValueError naming the order to use). Extra keyword arguments go to ``gr.mount_gradio_app``; ``head`` is merged.
     """
     wrap(demo, config)
     state: WrappedDemo = getattr(demo, _STATE_ATTRIBUTE)
@@ -145,13 +146,34 @@ def _launch_kwargs(disclosure: Disclosure, config: TransparencyConfig, kwargs: d
     return kwargs
 
 
+def _is_compression(entry: Any) -> bool:
+    # Starlette's GZipMiddleware, Gradio's BrotliMiddleware and the usual third-party ones (brotli-asgi,
+    # zstd): by class name, so that none of them has to be importable here.
+    name = getattr(getattr(entry, "cls", None), "__name__", "")
+    return any(word in name.lower() for word in ("gzip", "brotli", "zstd", "compress"))
+
+
 def _install_middleware(app: Any, config: TransparencyConfig, path: str) -> None:
     entries = getattr(app, "user_middleware", None)
     if entries is None:
         raise TypeError("mount() needs a FastAPI/Starlette app (with add_middleware)")
+    # user_middleware[0] is the outermost. The middleware must sit inside any compression, as the README
+    # says, or compressed pages pass through with no banner and compressed images unmarked.
+    compression = [index for index, entry in enumerate(entries) if _is_compression(entry)]
     for index, entry in enumerate(entries):
         if getattr(entry, "cls", None) is TransparencyMiddleware:
+            if compression and index < compression[-1]:
+                outer = entries[compression[-1]].cls.__name__
+                raise ValueError(
+                    f"TransparencyMiddleware was added to this app before {outer}, so it sits outside the "
+                    "compression: compressed pages would get no banner and compressed images no marks. Add "
+                    f"{outer} after TransparencyMiddleware (or leave TransparencyMiddleware to mount())"
+                )
             current = entry.kwargs.get("config") or (entry.args[0] if entry.args else None) or load_config()
             entries[index] = Middleware(TransparencyMiddleware, config=gradio_routes_config(current, path))
             return
-    app.add_middleware(TransparencyMiddleware, config=gradio_routes_config(config, path))
+    if getattr(app, "middleware_stack", None) is not None:
+        raise RuntimeError("mount() must run before the app starts: Starlette builds its middleware stack once")
+    # Outermost otherwise: the headers then also cover responses from the app's other middleware.
+    position = compression[-1] + 1 if compression else 0
+    entries.insert(position, Middleware(TransparencyMiddleware, config=gradio_routes_config(config, path)))

@@ -394,3 +394,40 @@ def test_mounted_uploads_are_not_marked_by_the_middleware(tmp_path: Path) -> Non
         upload = httpx.post(f"{base}/g/gradio_api/upload", files={"files": ("photo.png", source.read_bytes())})
         served = httpx.get(_file_url(f"{base}/g", upload.json()[0]))
         assert served.content == source.read_bytes()
+
+
+def test_mount_puts_the_middleware_inside_an_existing_gzip_middleware() -> None:
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+    from starlette.middleware.gzip import GZipMiddleware
+
+    app = FastAPI()
+    page = "<!DOCTYPE html><html><head><title>t</title></head><body>" + "<p>A page of the service.</p>" * 80
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    app.add_middleware(GZipMiddleware, minimum_size=100)
+    mount(app, gr.Interface(lambda s: s, gr.Textbox(), gr.Textbox(), api_name="echo"), "/gradio", _config())
+    assert [m.cls for m in app.user_middleware] == [GZipMiddleware, TransparencyMiddleware]
+    with serve(app, lifespan="on") as base:
+        response = httpx.get(f"{base}/", headers={"accept-encoding": "gzip"})
+        assert response.headers["content-encoding"] == "gzip"  # compressed on the wire, banner inside
+        assert response.text.count('id="aiact-disclosure"') == 1
+
+
+def test_mount_refuses_a_transparency_middleware_outside_the_compression() -> None:
+    from fastapi import FastAPI
+    from starlette.middleware.gzip import GZipMiddleware
+
+    app = FastAPI()
+    app.add_middleware(TransparencyMiddleware, config=_config())
+    app.add_middleware(GZipMiddleware)  # add_middleware puts the last one outermost: the documented order
+    mount(app, gr.Interface(lambda s: s, gr.Textbox(), gr.Textbox(), api_name="echo"), "/g", _config())
+    assert [m.cls for m in app.user_middleware] == [GZipMiddleware, TransparencyMiddleware]
+    wrong = FastAPI()
+    wrong.add_middleware(GZipMiddleware)
+    wrong.add_middleware(TransparencyMiddleware, config=_config())  # outermost: sees gzip bytes
+    with pytest.raises(ValueError, match="Add GZipMiddleware after TransparencyMiddleware"):
+        mount(wrong, gr.Interface(lambda s: s, gr.Textbox(), gr.Textbox(), api_name="echo"), "/g", _config())
