@@ -70,6 +70,7 @@ from ._gradio_marking import OutputMarker
 from ._gradio_noscript import NoscriptNotice
 from .config import TransparencyConfig, load_config
 from .disclosure import Disclosure
+from .discovery import DiscoveryEndpoint
 from .middleware import TransparencyMiddleware
 
 __all__ = ["WrappedDemo", "launch", "mount", "wrap"]
@@ -110,7 +111,7 @@ def wrap(demo: gr.Blocks, config: TransparencyConfig | None = None) -> gr.Blocks
     original_launch = demo.launch
 
     def launch_transparently(*args: Any, **kwargs: Any) -> Any:
-        return original_launch(*args, **_launch_kwargs(disclosure, config, kwargs, noscript=banner is not None))
+        return original_launch(*args, **_launch_kwargs(disclosure, config, kwargs, banner is not None, marker))
 
     demo.launch = launch_transparently  # type: ignore[method-assign]
     return demo
@@ -139,22 +140,45 @@ def mount(app: Any, demo: gr.Blocks, path: str, config: TransparencyConfig | Non
     return gr.mount_gradio_app(app, demo, path=path, **mount_kwargs)
 
 
+class _GradioAppMiddleware(TransparencyMiddleware):
+    """TransparencyMiddleware on the app ``launch()`` builds, where the demo is the whole app: the output hook
+    marks the images (with the demo's config), the middleware marks none, so its discovery document describes
+    the hook's marking and signer rather than the middleware's switched-off one."""
+
+    def __init__(
+        self, app: Any, config: TransparencyConfig, *, marking: TransparencyConfig, marker: OutputMarker | None
+    ) -> None:
+        super().__init__(app, config)
+        by_hook = (lambda: marker.marker) if marker is not None else None
+        self.discovery = DiscoveryEndpoint(self.disclosure, marking=marking, marker=by_hook)
+
+
 def _launch_kwargs(
-    disclosure: Disclosure, config: TransparencyConfig, kwargs: dict[str, Any], *, noscript: bool
+    disclosure: Disclosure,
+    config: TransparencyConfig,
+    kwargs: dict[str, Any],
+    noscript: bool,
+    marker: OutputMarker | None,
 ) -> dict[str, Any]:
     kwargs = dict(kwargs)
     kwargs["head"] = merge_head(disclosure, kwargs.get("head"))
     kwargs.setdefault("ssr_mode", False)
     app_kwargs = dict(kwargs.get("app_kwargs") or {})
     middleware = list(app_kwargs.get("middleware") or [])
-    if not any(getattr(entry, "cls", None) is TransparencyMiddleware for entry in middleware):
+    if not any(_is_transparency(entry) for entry in middleware):
         # First in the list = outermost of the app's own middleware: headers also cover their responses.
-        middleware.insert(0, Middleware(TransparencyMiddleware, config=gradio_routes_config(config, "/")))
+        routes_config = gradio_routes_config(config, "/")
+        middleware.insert(0, Middleware(_GradioAppMiddleware, config=routes_config, marking=config, marker=marker))
         if noscript:
             middleware.insert(1, Middleware(NoscriptNotice, disclosure=disclosure, path="/"))
     app_kwargs["middleware"] = middleware
     kwargs["app_kwargs"] = app_kwargs
     return kwargs
+
+
+def _is_transparency(entry: Any) -> bool:
+    cls = getattr(entry, "cls", None)
+    return isinstance(cls, type) and issubclass(cls, TransparencyMiddleware)
 
 
 def _is_compression(entry: Any) -> bool:
@@ -173,7 +197,7 @@ def _install_middleware(app: Any, config: TransparencyConfig, path: str) -> int:
     # says, or compressed pages pass through with no banner and compressed images unmarked.
     compression = [index for index, entry in enumerate(entries) if _is_compression(entry)]
     for index, entry in enumerate(entries):
-        if getattr(entry, "cls", None) is TransparencyMiddleware:
+        if _is_transparency(entry):
             if compression and index < compression[-1]:
                 outer = entries[compression[-1]].cls.__name__
                 raise ValueError(

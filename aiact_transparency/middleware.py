@@ -52,7 +52,7 @@ class TransparencyMiddleware:
         self.app = app
         self.config = config if config is not None else load_config()
         self.disclosure = Disclosure(self.config)
-        self.discovery = DiscoveryEndpoint(self.disclosure)
+        self.discovery = DiscoveryEndpoint(self.disclosure, marker=lambda: self.images.marker if self.images else None)
         # Built now, so a bad key or certificate stops start-up instead of failing the first image.
         self.images = (
             ImageMarkingService(ImageMarker(self.config, facts=self.disclosure.facts))

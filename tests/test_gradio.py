@@ -253,6 +253,17 @@ def test_the_page_without_javascript_still_discloses(server: SimpleNamespace) ->
     assert 'href="/.well-known/ai-disclosure"' in body
 
 
+def test_the_discovery_document_describes_the_hooks_marking_and_gradios_routes(server: SimpleNamespace) -> None:
+    document = httpx.get(f"{server.base}/.well-known/ai-disclosure").json()
+    images = document["marking"]["images"]
+    # The middleware marks nothing on a launched demo; the output hook does, signed by the development chain.
+    assert images["enabled"] is True and images["signer"]["untrusted"] is True
+    rules = {rule["path"]: rule for rule in document["disclosure"]["routes"]}
+    assert rules["/*"]["event_stream_notice"] is False and rules["/*"]["html_banner"] is False
+    page = httpx.get(f"{server.base}/.well-known/ai-disclosure", headers={"accept": "text/html"}).text
+    assert "test certificate" in page
+
+
 def test_file_route_serves_only_the_marked_copy(server: SimpleNamespace) -> None:
     job = server.client.submit(5, api_name="/generate")
     job.result()
