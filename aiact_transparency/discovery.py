@@ -2,8 +2,9 @@
 
 The JSON is the machine interface: every switch as it applies (global value plus route overrides), and who
 signs image manifests, saying so when that is the untrusted development chain. The page
-(:mod:`._discovery_page`) says the same in plain words in the visitor's language. Both are rendered once at
-start-up (HTML once per language); serving is a dictionary lookup.
+(:mod:`._discovery_page`) says the same in plain words in the visitor's language. Both are rendered once (HTML
+once per language): in the constructor, or on first use when the signer's marker is built after the endpoint
+(as in the middleware); serving is a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def _route_rules(disclosure: Disclosure) -> list[dict[str, Any]]:
     the document cannot disagree with the responses): a rule applies to its paths (first match wins) in full,
     including the global values for what it leaves unset, and a mode=none route gets nothing."""
     rules = disclosure.config.disclosure.routes
+    # Disclosure's own resolved rules (private, same package): no second reading of the config to drift apart.
     policies = [policy for _, policy, _ in disclosure._rules]
     return [{"path": rule.path, **_applies(policy)} for rule, policy in zip(rules, policies, strict=True)]
 
