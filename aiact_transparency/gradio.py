@@ -149,8 +149,8 @@ class _GradioAppMiddleware(TransparencyMiddleware):
         self, app: Any, config: TransparencyConfig, *, marking: TransparencyConfig, marker: OutputMarker | None
     ) -> None:
         super().__init__(app, config)
-        by_hook = (lambda: marker.marker) if marker is not None else None
-        self.discovery = DiscoveryEndpoint(self.disclosure, marking=marking, marker=by_hook)
+        signer = marker.marker.identity if marker is not None else None  # the hook's marker exists already
+        self.discovery = DiscoveryEndpoint(self.disclosure, marking=marking, signer=signer)
 
 
 def _launch_kwargs(
