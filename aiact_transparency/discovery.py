@@ -1,26 +1,69 @@
 """The discovery document at /.well-known/ai-disclosure: JSON for machines, a readable page for people.
 
-Both bodies are rendered once at start-up (HTML once per language); serving is a dictionary lookup.
+The JSON is the machine interface: every switch as it applies (global value plus route overrides), and who
+signs image manifests, saying so when that is the untrusted development chain. The page
+(:mod:`._discovery_page`) says the same in plain words in the visitor's language. Both are rendered once (HTML
+once per language): in the constructor, or on first use when the signer's marker is built after the endpoint
+(as in the middleware); serving is a dictionary lookup.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from . import i18n
 from ._asgi import Receive, Scope, Send
+from ._discovery_page import discovery_html
 from ._version import __version__
-from .csp import ATTRIBUTES
-from .disclosure import Disclosure
+from .config import TransparencyConfig
+from .disclosure import Disclosure, RoutePolicy
+
+if TYPE_CHECKING:
+    from .provenance.keys import SigningIdentity
+    from .provenance.pipeline import ImageMarker
 
 _CSP = b"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
 
 
-def discovery_document(disclosure: Disclosure) -> dict[str, Any]:
+def _applies(policy: RoutePolicy) -> dict[str, Any]:
+    return {
+        "mode": policy.mode,
+        "html_banner": policy.banner,
+        "event_stream_notice": policy.event_stream,
+        "json_body": policy.json_body,
+    }
+
+
+def _route_rules(disclosure: Disclosure) -> list[dict[str, Any]]:
+    """What each route rule really switches on or off, read from the policies the middleware serves with (so
+    the document cannot disagree with the responses): a rule applies to its paths (first match wins) in full,
+    including the global values for what it leaves unset, and a mode=none route gets nothing."""
+    rules = disclosure.config.disclosure.routes
+    # Disclosure's own resolved rules (private, same package): no second reading of the config to drift apart.
+    policies = [policy for _, policy, _ in disclosure._rules]
+    return [{"path": rule.path, **_applies(policy)} for rule, policy in zip(rules, policies, strict=True)]
+
+
+def _signer(identity: SigningIdentity | None) -> dict[str, Any] | None:
+    if identity is None:
+        return None
+    described = identity.describe()  # names and dates only: no key material
+    keep = ("subject", "issuer", "not_after", "fingerprint_sha256", "development", "trust")
+    return {key: described[key] for key in keep} | {"untrusted": identity.development}
+
+
+def discovery_document(
+    disclosure: Disclosure, *, marking: TransparencyConfig | None = None, signer: SigningIdentity | None = None
+) -> dict[str, Any]:
+    """The machine-readable description. `marking` is the config whose images section marks images (default:
+    the disclosure's), `signer` the identity that signs their C2PA manifests."""
     config = disclosure.config
     system = config.system
-    images = config.images
+    marking = marking if marking is not None else config
+    images = marking.images
+    marked = Disclosure(marking).marks_images if marking is not config else disclosure.marks_images
+    on = config.disclosure
     return {
         "schema": "https://github.com/aiact-transparency/aiact-transparency/discovery/v1",
         "generator": f"aiact-transparency/{__version__}",
@@ -34,22 +77,27 @@ def discovery_document(disclosure: Disclosure) -> dict[str, Any]:
         },
         "model": disclosure.facts.to_dict(),
         "disclosure": {
-            "mode": config.disclosure.mode,
-            "reviewed_by": config.disclosure.reviewed_by,
+            "mode": on.mode,
+            "reviewed_by": on.reviewed_by,
             "http_header": "AI-Disclosure (draft-abaris-aicdh, RFC 9651 Dictionary)",
-            "html_banner": {"enabled": config.banner.enabled, "languages": list(disclosure.languages)},
+            "html_banner": {"languages": list(disclosure.languages)},
             "html_meta": "ai-disclosure",
-            "event_streams": "SSE comment line before the first event" if config.disclosure.event_stream else None,
-            "json_key": config.disclosure.json_key if _json_anywhere(disclosure) else None,
+            "event_streams": {"notice": "SSE comment line before the first event"},
+            "json_key": on.json_key,
+            "default": _applies(disclosure.default_policy),
+            "routes": _route_rules(disclosure),
         },
         "marking": {
             "images": {
+                "enabled": marked,
                 "routes": list(images.routes),
+                "route_overrides": {rule.path: rule.images for rule in on.routes if rule.images is not None},
                 "c2pa": images.c2pa,
                 "xmp_digital_source_type": images.xmp,
                 "invisible_watermark": images.watermark,
                 "visible_label": images.visible_label,
                 "training_mining": dict(images.training_mining),
+                "signer": _signer(signer) if marked and images.c2pa else None,
             }
         },
         "verify": {
@@ -58,51 +106,6 @@ def discovery_document(disclosure: Disclosure) -> dict[str, Any]:
             "xmp": "Iptc4xmpExt:DigitalSourceType, e.g. exiftool -XMP-iptcExt:DigitalSourceType FILE",
         },
     }
-
-
-def _json_anywhere(disclosure: Disclosure) -> bool:
-    return disclosure.config.disclosure.json_body or any(r.json_body for r in disclosure.config.disclosure.routes)
-
-
-def _rows(data: dict[str, Any]) -> str:
-    esc = i18n.to_ascii_html
-    cells = []
-    for key, value in data.items():
-        if value in (None, [], {}, ()):
-            continue
-        shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
-        if isinstance(value, dict):
-            shown = ", ".join(f"{k}: {v}" for k, v in value.items())
-        cells.append(f'<tr><th scope="row">{esc(key.replace("_", " "))}</th><td>{esc(shown)}</td></tr>')
-    return "".join(cells)
-
-
-def discovery_html(disclosure: Disclosure, document: dict[str, Any], language: str) -> bytes:
-    esc = i18n.to_ascii_html
-    sections = "".join(
-        f"<section><h2>{esc(title)}</h2><table>{_rows(document[key])}</table></section>"
-        for key, title in (
-            ("system", "System"),
-            ("model", "Model"),
-            ("disclosure", "Disclosure"),
-            ("verify", "How to verify"),
-        )
-    )
-    images = document["marking"]["images"]
-    page = (
-        f'<!DOCTYPE html><html lang="{esc(language)}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">{disclosure.meta_tag.decode()}'
-        f"<title>{esc(document['system']['name'])}: AI disclosure</title>"
-        "<style>body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#111;background:#fff}"
-        "main{max-width:48rem;margin:1rem auto;padding:0 1rem}th{text-align:left;padding-right:1rem;"
-        "vertical-align:top}table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.25rem}"
-        "</style></head><body>"
-        f"{disclosure.banner_html(language, ATTRIBUTES).decode()}"
-        f"<main><h1>{esc(document['system']['name'])}</h1><p>{esc(document['regulation'])}</p>"
-        f"{sections}<section><h2>Image marking</h2><table>{_rows(images)}</table></section>"
-        f'<p><a href="?format=json">JSON</a></p></main></body></html>'
-    )
-    return page.encode("ascii")
 
 
 def _prefers_html(accept: str | None, query: bytes) -> bool:
@@ -127,12 +130,53 @@ def _prefers_html(accept: str | None, query: bytes) -> bool:
 
 
 class DiscoveryEndpoint:
-    def __init__(self, disclosure: Disclosure) -> None:
+    """GET/HEAD on the discovery path: JSON by default, the page for browsers (``Accept: text/html``).
+
+    `marking`: the config whose images section marks this system's images, when that is not the disclosure's
+    (Gradio: the output hook marks, the middleware does not). `signer`: who signs their C2PA manifests; or
+    `marker`, a function returning the ImageMarker that signs, for a marker built after this endpoint (the
+    middleware builds its image service second): the document and pages are then rendered once on first use
+    rather than in the constructor, and the signer is read from the marker, never loaded a second time.
+    """
+
+    def __init__(
+        self,
+        disclosure: Disclosure,
+        *,
+        marking: TransparencyConfig | None = None,
+        signer: SigningIdentity | None = None,
+        marker: Callable[[], ImageMarker | None] | None = None,
+    ) -> None:
         self._disclosure = disclosure
-        self.document = discovery_document(disclosure)
-        self._json = json.dumps(self.document, indent=2, ensure_ascii=False).encode() + b"\n"
-        self._html = {lang: discovery_html(disclosure, self.document, lang) for lang in disclosure.languages}
-        # The document describes the system; it is not itself AI-generated.
+        self._marking = marking
+        self._signer = signer
+        self._marker = marker
+        self._rendered: tuple[dict[str, Any], bytes, dict[str, bytes], dict[str, bytes]] | None = None
+        if marker is None:
+            self._render()
+
+    def _render(self) -> tuple[dict[str, Any], bytes, dict[str, bytes], dict[str, bytes]]:
+        if self._rendered is None:
+            disclosure, signer = self._disclosure, self._signer
+            found = self._marker() if self._marker is not None else None
+            if found is not None:
+                signer = found.identity
+            document = discovery_document(disclosure, marking=self._marking, signer=signer)
+            as_json = json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
+            # Once per language; serving is a lookup. The document describes the system; it is not AI-generated.
+            pages = {lang: discovery_html(disclosure, document, lang) for lang in disclosure.languages}
+            html = {lang: page for lang, (page, _) in pages.items()}
+            written_in = {lang: content.encode("ascii") for lang, (_, content) in pages.items()}
+            self._rendered = (document, as_json, html, written_in)
+        return self._rendered
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return self._render()[0]
+
+    @property
+    def _html(self) -> dict[str, bytes]:
+        return self._render()[2]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -143,10 +187,11 @@ class DiscoveryEndpoint:
             return
         if _prefers_html(headers.get(b"accept"), scope.get("query_string", b"")):
             language = self._disclosure.negotiate(headers.get(b"accept-language"))
-            body, kind = self._html[language], b"text/html; charset=us-ascii"
-            extra = [(b"content-security-policy", _CSP), (b"content-language", language.encode("ascii"))]
+            _, _, html, written_in = self._render()
+            body, kind = html[language], b"text/html; charset=us-ascii"
+            extra = [(b"content-security-policy", _CSP), (b"content-language", written_in[language])]
         else:
-            body, kind, extra = self._json, b"application/json", [(b"access-control-allow-origin", b"*")]
+            body, kind, extra = self._render()[1], b"application/json", [(b"access-control-allow-origin", b"*")]
         extra += [(b"cache-control", b"public, max-age=300"), (b"vary", b"Accept, Accept-Language")]
         await self._respond(send, 200, kind, b"" if method == "HEAD" else body, extra, length=len(body))
 

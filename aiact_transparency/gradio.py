@@ -9,6 +9,8 @@ What a wrapped demo does:
 - **Banner** first in the UI, in the visitor's language (``Accept-Language``, negotiated on page load), with
   a link to the discovery page; ``<meta name="ai-disclosure">`` merged into the ``head`` given to
   ``launch()``/``mount()``.
+- **Without JavaScript** Gradio's page is an empty shell: a ``<noscript>`` copy of the banner and of the meta
+  tag goes into its HTML (:mod:`._gradio_noscript`), so a visitor or crawler without scripts sees the notice.
 - **Headers** (``AI-Disclosure``, ``Link``) on every route: ``demo.launch()`` of a wrapped demo passes
   :class:`~aiact_transparency.TransparencyMiddleware` to Gradio's FastAPI app through ``app_kwargs``
   (``FastAPI(middleware=[...])``), the public way Gradio 6.31 offers; it sits inside Gradio's Brotli
@@ -65,8 +67,10 @@ from starlette.middleware import Middleware
 from . import _gradio_hook
 from ._gradio_banner import add_banner, gradio_routes_config, merge_head
 from ._gradio_marking import OutputMarker
+from ._gradio_noscript import NoscriptNotice
 from .config import TransparencyConfig, load_config
 from .disclosure import Disclosure
+from .discovery import DiscoveryEndpoint
 from .middleware import TransparencyMiddleware
 
 __all__ = ["WrappedDemo", "launch", "mount", "wrap"]
@@ -107,7 +111,7 @@ def wrap(demo: gr.Blocks, config: TransparencyConfig | None = None) -> gr.Blocks
     original_launch = demo.launch
 
     def launch_transparently(*args: Any, **kwargs: Any) -> Any:
-        return original_launch(*args, **_launch_kwargs(disclosure, config, kwargs))
+        return original_launch(*args, **_launch_kwargs(disclosure, config, kwargs, banner is not None, marker))
 
     demo.launch = launch_transparently  # type: ignore[method-assign]
     return demo
@@ -122,36 +126,91 @@ def mount(app: Any, demo: gr.Blocks, path: str, config: TransparencyConfig | Non
     """``gr.mount_gradio_app`` for a wrapped demo, with :class:`TransparencyMiddleware` on the parent app.
 
     A TransparencyMiddleware already on `app` is reused (its config gains the Gradio route rules) rather
-    than stacked. Extra keyword arguments go to ``gr.mount_gradio_app``; ``head`` is merged.
+    than stacked; a new one goes inside the app's compression middleware (GZip, Brotli), never outside it,
+    and a reused one found outside it is refused (ValueError naming the order to use). When the demo has a
+    banner, :class:`~._gradio_noscript.NoscriptNotice` goes right inside it, for the index page without
+    JavaScript. Extra keyword arguments go to ``gr.mount_gradio_app``; ``head`` is merged.
     """
     wrap(demo, config)
     state: WrappedDemo = getattr(demo, _STATE_ATTRIBUTE)
     mount_kwargs["head"] = merge_head(state.disclosure, mount_kwargs.get("head"))
-    _install_middleware(app, state.config, path)
+    at = _install_middleware(app, state.config, path)
+    if state.banner is not None:
+        app.user_middleware.insert(at + 1, Middleware(NoscriptNotice, disclosure=state.disclosure, path=path))
     return gr.mount_gradio_app(app, demo, path=path, **mount_kwargs)
 
 
-def _launch_kwargs(disclosure: Disclosure, config: TransparencyConfig, kwargs: dict[str, Any]) -> dict[str, Any]:
+class _GradioAppMiddleware(TransparencyMiddleware):
+    """TransparencyMiddleware on the app ``launch()`` builds, where the demo is the whole app: the output hook
+    marks the images (with the demo's config), the middleware marks none, so its discovery document describes
+    the hook's marking and signer rather than the middleware's switched-off one."""
+
+    def __init__(
+        self, app: Any, config: TransparencyConfig, *, marking: TransparencyConfig, marker: OutputMarker | None
+    ) -> None:
+        super().__init__(app, config)
+        signer = marker.marker.identity if marker is not None else None  # the hook's marker exists already
+        self.discovery = DiscoveryEndpoint(self.disclosure, marking=marking, signer=signer)
+
+
+def _launch_kwargs(
+    disclosure: Disclosure,
+    config: TransparencyConfig,
+    kwargs: dict[str, Any],
+    noscript: bool,
+    marker: OutputMarker | None,
+) -> dict[str, Any]:
     kwargs = dict(kwargs)
     kwargs["head"] = merge_head(disclosure, kwargs.get("head"))
     kwargs.setdefault("ssr_mode", False)
     app_kwargs = dict(kwargs.get("app_kwargs") or {})
     middleware = list(app_kwargs.get("middleware") or [])
-    if not any(getattr(entry, "cls", None) is TransparencyMiddleware for entry in middleware):
+    if not any(_is_transparency(entry) for entry in middleware):
         # First in the list = outermost of the app's own middleware: headers also cover their responses.
-        middleware.insert(0, Middleware(TransparencyMiddleware, config=gradio_routes_config(config, "/")))
+        routes_config = gradio_routes_config(config, "/")
+        middleware.insert(0, Middleware(_GradioAppMiddleware, config=routes_config, marking=config, marker=marker))
+        if noscript:
+            middleware.insert(1, Middleware(NoscriptNotice, disclosure=disclosure, path="/"))
     app_kwargs["middleware"] = middleware
     kwargs["app_kwargs"] = app_kwargs
     return kwargs
 
 
-def _install_middleware(app: Any, config: TransparencyConfig, path: str) -> None:
+def _is_transparency(entry: Any) -> bool:
+    cls = getattr(entry, "cls", None)
+    return isinstance(cls, type) and issubclass(cls, TransparencyMiddleware)
+
+
+def _is_compression(entry: Any) -> bool:
+    # Starlette's GZipMiddleware, Gradio's BrotliMiddleware and the usual third-party ones (brotli-asgi,
+    # zstd): by class name, so that none of them has to be importable here.
+    name = getattr(getattr(entry, "cls", None), "__name__", "")
+    return any(word in name.lower() for word in ("gzip", "brotli", "zstd", "compress"))
+
+
+def _install_middleware(app: Any, config: TransparencyConfig, path: str) -> int:
+    """Put (or reuse) TransparencyMiddleware on `app` for Gradio under `path`; return its index."""
     entries = getattr(app, "user_middleware", None)
     if entries is None:
         raise TypeError("mount() needs a FastAPI/Starlette app (with add_middleware)")
+    # user_middleware[0] is the outermost. The middleware must sit inside any compression, as the README
+    # says, or compressed pages pass through with no banner and compressed images unmarked.
+    compression = [index for index, entry in enumerate(entries) if _is_compression(entry)]
     for index, entry in enumerate(entries):
-        if getattr(entry, "cls", None) is TransparencyMiddleware:
+        if _is_transparency(entry):
+            if compression and index < compression[-1]:
+                outer = entries[compression[-1]].cls.__name__
+                raise ValueError(
+                    f"TransparencyMiddleware was added to this app before {outer}, so it sits outside the "
+                    "compression: compressed pages would get no banner and compressed images no marks. Add "
+                    f"{outer} after TransparencyMiddleware (or leave TransparencyMiddleware to mount())"
+                )
             current = entry.kwargs.get("config") or (entry.args[0] if entry.args else None) or load_config()
             entries[index] = Middleware(TransparencyMiddleware, config=gradio_routes_config(current, path))
-            return
-    app.add_middleware(TransparencyMiddleware, config=gradio_routes_config(config, path))
+            return index
+    if getattr(app, "middleware_stack", None) is not None:
+        raise RuntimeError("mount() must run before the app starts: Starlette builds its middleware stack once")
+    # Outermost otherwise: the headers then also cover responses from the app's other middleware.
+    position = compression[-1] + 1 if compression else 0
+    entries.insert(position, Middleware(TransparencyMiddleware, config=gradio_routes_config(config, path)))
+    return position

@@ -39,8 +39,12 @@ _SKIP = re.compile(
     rb"[\t\n\f\r /]*>)*"
 )
 
-# Scanner modes: where the next "<" can matter, or which terminator ends the current construct.
-_DATA, _COMMENT, _CDATA, _BOGUS, _RAW = range(5)
+# Scanner modes: where the next "<" can matter, or which terminator ends the current construct. There is no
+# CDATA mode: a CDATA section exists only in foreign content (inside <svg> or <math>); in HTML content
+# "<![CDATA[" opens a bogus comment that ends at the first ">" (WHATWG "markup declaration open state",
+# cdata-in-html-content). The scanner reads everything as HTML content: an <svg> before <body> would
+# already have opened the body implicitly.
+_DATA, _COMMENT, _BOGUS, _RAW, _SCRIPT = range(5)
 
 # Special element kinds, by lower-cased tag name.
 _BODY, _HEAD, _PLAINTEXT = range(3)
@@ -50,6 +54,17 @@ _RAW_ELEMENTS = (b"script", b"style", b"xmp", b"iframe", b"noembed", b"noframes"
 _RAW_END: dict[bytes, tuple[re.Pattern[bytes], int]] = {
     name: (re.compile(rb"</" + name + rb"[\t\n\f\r />]", re.IGNORECASE), len(name) + 2) for name in _RAW_ELEMENTS
 }
+# Script data is raw text with escapes (WHATWG "script data escaped" and "double escaped" states): "<!--"
+# escapes it; inside the escape "<script" + [ws / >] double-escapes it, and there "</script" + [ws / >] only
+# ends the double escape; "-->" always returns to plain script data (dashes never straddle a transition). So
+# "<script><!--<script></script><body>--></script>" is all script. Each pattern names what ends the state.
+_SCRIPT_DATA, _SCRIPT_ESCAPED, _SCRIPT_DOUBLE = range(3)
+_SCRIPT_STATES = (
+    re.compile(rb"<!--|</script[\t\n\f\r />]", re.IGNORECASE),
+    re.compile(rb"-->|</?script[\t\n\f\r />]", re.IGNORECASE),
+    re.compile(rb"-->|</script[\t\n\f\r />]", re.IGNORECASE),
+)
+_SCRIPT_KEEP = len(b"</script")  # a match cut off by the end of the data starts at most this far back
 _SPECIAL: dict[bytes, int] = {b"body": _BODY, b"head": _HEAD, b"plaintext": _PLAINTEXT}
 
 # _scan results that are not an insertion point.
@@ -87,6 +102,7 @@ class HtmlInjector:
         self._mode = _DATA
         self._comment_start = 0  # first byte of comment text: "--!>" may only start there
         self._raw_end: tuple[re.Pattern[bytes], int] | None = None
+        self._script_state = _SCRIPT_DATA
         self._tag_wait = -1  # an incomplete tag cannot finish before a ">" at or after this position
         self._head_at: int | None = None
         self._body_end = -1  # set by _tag: the insertion point right after the <body ...> tag
@@ -240,39 +256,41 @@ class HtmlInjector:
             return _PLAINTEXT_SEEN
         else:
             raw_end = _RAW_END.get(name)
-            if raw_end is not None:
+            if name == b"script":
+                self._mode, self._script_state = _SCRIPT, _SCRIPT_DATA
+            elif raw_end is not None:
                 self._mode, self._raw_end = _RAW, raw_end
         return gt + 1
 
     def _markup_declaration(self, lt: int, end: int) -> int:
-        """Classify "<!" at `lt` (comment, CDATA, DOCTYPE or bogus comment); return where to continue."""
-        rest = bytes(self._buf[lt + 2 : min(lt + 9, end)])
-        if rest.startswith(b"--"):
+        """Classify "<!" at `lt` (comment, or DOCTYPE / CDATA / other bogus comment); return where to continue."""
+        rest = bytes(self._buf[lt + 2 : min(lt + 4, end)])
+        if rest == b"--":
             # Searching "-->" from just after "<!" also catches the abrupt "<!-->" and "<!--->".
             self._mode, self._comment_start = _COMMENT, lt + 4
             return lt + 2
-        if rest.startswith(b"[CDATA["):
-            self._mode = _CDATA
-            return lt + 9
-        if lt + 9 > end and (b"--".startswith(rest) or b"[CDATA[".startswith(rest)):
+        if len(rest) < 2 and b"--".startswith(rest):
             return _NEED_MORE
-        self._mode = _BOGUS  # DOCTYPE and other declarations end at the first ">", quoted or not
+        # DOCTYPE, "<![CDATA[" (HTML content, see _BOGUS) and other declarations end at the first ">", quoted
+        # or not.
+        self._mode = _BOGUS
         return lt + 2
 
     def _skip_construct(self, pos: int, end: int) -> int:
-        """Find the end of the current comment / CDATA / declaration / raw text; -1 if not in _buf[:end] yet."""
+        """Find the end of the current comment / bogus comment / raw text; -1 if not in _buf[:end] yet."""
         buf, mode = self._buf, self._mode
         if mode == _COMMENT:
             close = buf.find(b"-->", pos, end)
             bang = buf.find(b"--!>", max(pos, self._comment_start), end if close < 0 else close)
             found, after = (bang, bang + 4) if bang >= 0 else (close, close + 3)
             keep = 3
-        elif mode == _CDATA:
-            found = buf.find(b"]]>", pos, end)
-            after, keep = found + 3, 2
         elif mode == _BOGUS:
             found = buf.find(b">", pos, end)
             after, keep = found + 1, 0
+        elif mode == _SCRIPT:
+            # `pos` moves past the escapes crossed, so a resumed scan never backs up over a state change.
+            found, pos = self._script_end(pos, end)
+            after, keep = found, _SCRIPT_KEEP
         else:
             assert self._raw_end is not None
             pattern, keep = self._raw_end
@@ -285,3 +303,26 @@ class HtmlInjector:
             return -1
         self._mode = _DATA
         return after
+
+    def _script_end(self, pos: int, end: int) -> tuple[int, int]:
+        """(where "</script" ends script data or -1 if not in _buf[:end] yet, where the last state began)."""
+        buf = self._buf
+        while True:
+            m = _SCRIPT_STATES[self._script_state].search(buf, pos, end)
+            if m is None:
+                return -1, pos
+            token = m.group()
+            if self._script_state == _SCRIPT_DATA:
+                if token == b"<!--":
+                    # "<!-->" and "<!--->" end the escape at once: look for "-->" from the first dash.
+                    self._script_state, pos = _SCRIPT_ESCAPED, m.start() + 2
+                    continue
+                return m.start(), pos
+            if token == b"-->":
+                self._script_state, pos = _SCRIPT_DATA, m.end()
+            elif self._script_state == _SCRIPT_DOUBLE:
+                self._script_state, pos = _SCRIPT_ESCAPED, m.end()
+            elif token[1:2] == b"/":
+                return m.start(), pos
+            else:
+                self._script_state, pos = _SCRIPT_DOUBLE, m.end()

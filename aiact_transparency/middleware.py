@@ -41,7 +41,6 @@ class TransparencyMiddleware:
         self.app = app
         self.config = config if config is not None else load_config()
         self.disclosure = Disclosure(self.config)
-        self.discovery = DiscoveryEndpoint(self.disclosure)
         self.banner_gaps = BannerGaps()
         # Built now, so a bad key or certificate stops start-up instead of failing the first image.
         self.images = (
@@ -49,6 +48,8 @@ class TransparencyMiddleware:
             if self.disclosure.marks_images
             else None
         )
+        # After the image service: the document names its signer (trusted or not) without loading it twice.
+        self.discovery = DiscoveryEndpoint(self.disclosure, signer=self.images.marker.identity if self.images else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

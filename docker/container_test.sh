@@ -212,8 +212,8 @@ EOF
 gradio=()
 # Once examples/gradio_app.py exists the image must serve it under /gradio.
 [ -f examples/gradio_app.py ] && gradio=(--gradio) || echo "  (examples/gradio_app.py not present: /gradio not checked)"
-run_container "no mounts: embedded config, development chain generated at start" \
-    --system-name "aiact-transparency demo" "${gradio[@]}" --
+run_container "no mounts: examples/aiact.yaml (example model card), development chain generated at start" \
+    --system-name "Acme Studio (demo)" "${gradio[@]}" --
 grep -q "UNTRUSTED" "$WORK/run.log" || fail "the development chain was not logged as untrusted"
 echo "  ok: the development chain is logged as UNTRUSTED"
 

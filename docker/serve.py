@@ -81,7 +81,7 @@ def main() -> None:
     app = demo.create_app()
     mount_gradio(app, demo.demo_config())
     host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "7860"))
-    log.info("config: %s", os.environ.get("AIACT_CONFIG", "embedded defaults"))
+    log.info("config: %s", os.environ.get("AIACT_CONFIG", "examples/aiact.yaml (the demo config)"))
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

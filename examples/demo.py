@@ -1,6 +1,8 @@
-"""`make demo`: every example behind one server on 127.0.0.1, on the embedded default config.
+"""`make demo`: every example behind one server on 127.0.0.1, configured by examples/aiact.yaml.
 
-Set AIACT_CONFIG=path/to/aiact.yaml to try your own config; PORT to change the port.
+That config names an example model card (examples/MODEL_CARD.md), so the model-card facts show in the header
+and on the discovery page out of the box. Set AIACT_CONFIG=path/to/aiact.yaml to try your own config instead;
+PORT to change the port.
 """
 
 from __future__ import annotations
@@ -24,14 +26,12 @@ from gradio_app import build_demo
 from aiact_transparency.gradio import mount
 
 HOST = "127.0.0.1"
+EXAMPLE_CONFIG = Path(__file__).resolve().parent / "aiact.yaml"
 
 
 def demo_config() -> TransparencyConfig:
-    """The embedded defaults, plus the visible "AI" badge on images unless your config or env says otherwise."""
-    config = load_config()
-    if "AIACT_CONFIG" in os.environ or "AIACT_IMAGES__VISIBLE_LABEL" in os.environ:
-        return config
-    return config.model_copy(update={"images": config.images.model_copy(update={"visible_label": True})})
+    """$AIACT_CONFIG when set, else examples/aiact.yaml (with its example model card); AIACT_* variables apply."""
+    return load_config(None if os.environ.get("AIACT_CONFIG") else EXAMPLE_CONFIG)
 
 
 def create_app() -> FastAPI:
@@ -51,7 +51,7 @@ def main() -> None:
     app = create_app()
     base = f"http://{HOST}:{port}"
     print(
-        "\naiact-transparency demo (embedded default config; Ctrl+C to stop)\n"
+        f"\naiact-transparency demo ({os.environ.get('AIACT_CONFIG') or 'examples/aiact.yaml'}; Ctrl+C to stop)\n"
         f"  Page with the AI banner:   {base}/            (try another browser language)\n"
         f"  Headers only:              curl -i {base}/health\n"
         f"  Chat stream (SSE):         curl -N {base}/v1/chat/completions -H 'content-type: application/json' "

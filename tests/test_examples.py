@@ -61,6 +61,9 @@ def test_make_demo_serves_every_example() -> None:
         page = httpx.get(base + "/", headers={"accept-language": "de"})
         assert '<aside id="aiact-disclosure"' in page.text and 'lang="de"' in page.text
         assert page.headers["ai-disclosure"].startswith("mode=ai-originated")
+        # examples/aiact.yaml names examples/MODEL_CARD.md: its facts are in the header and the discovery document.
+        assert 'model="Acme Studio demo generator"' in page.headers["ai-disclosure"]
+        assert "Acme Studio (demo)" in page.text
         image = httpx.get(base + "/generate", params={"prompt": "sunset", "format": "jpeg"}, timeout=60)
         report = verify(image.content)
         assert report.c2pa["valid"] and report.xmp["ai_generated"] and report.watermark["found"]
@@ -68,6 +71,8 @@ def test_make_demo_serves_every_example() -> None:
         assert gradio_page.status_code == 200 and "ai-disclosure" in gradio_page.headers
         discovery = httpx.get(base + "/.well-known/ai-disclosure").json()
         assert discovery["marking"]["images"]["c2pa"] is True
+        assert discovery["model"]["name"] == "Acme Studio demo generator"
+        assert discovery["model"]["license"] == "apache-2.0" and discovery["model"]["pipeline_tag"] == "text-to-image"
         with httpx.stream(
             "POST",
             base + "/v1/chat/completions",

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,6 +32,7 @@ from aiact_transparency import (  # noqa: E402
 )
 from aiact_transparency._gradio_banner import BANNER_ELEM_ID  # noqa: E402
 from aiact_transparency._gradio_marking import OutputMarker, is_example_input_loader  # noqa: E402
+from aiact_transparency._gradio_noscript import NoscriptNotice  # noqa: E402
 from aiact_transparency.gradio import mount, wrap  # noqa: E402
 from aiact_transparency.provenance.verify import verify  # noqa: E402
 from tests.servers import free_port, serve  # noqa: E402
@@ -226,6 +228,42 @@ def test_image_output_is_marked_and_every_route_discloses(server: SimpleNamespac
     assert f'id="{BANNER_ELEM_ID}"'.encode() not in httpx.get(f"{server.base}/").content[:4096]
 
 
+def _noscript_notice(page: bytes) -> tuple[str, str]:
+    """(the head's <noscript> markup, the body's), as a browser without JavaScript parses the page."""
+    import html5lib
+
+    tree = html5lib.parse(page, treebuilder="etree", namespaceHTMLElements=False, scripting=False)
+    head, body = tree.find("head"), tree.find("body")
+    assert head is not None and body is not None
+    in_head = [ET.tostring(n, encoding="unicode") for n in head.iter("noscript")]
+    in_body = [ET.tostring(n, encoding="unicode") for n in body.iter("noscript")]
+    assert len(in_head) == 1 and len(in_body) == 1, (in_head, in_body)
+    # With scripting on (a normal browser), noscript is inert text: the only live banner is the component.
+    live = html5lib.parse(page, treebuilder="etree", namespaceHTMLElements=False, scripting=True)
+    assert [n for n in live.iter() if n.get("id") == "aiact-disclosure"] == []
+    return in_head[0], in_body[0]
+
+
+def test_the_page_without_javascript_still_discloses(server: SimpleNamespace) -> None:
+    response = httpx.get(f"{server.base}/", headers={"accept-language": "de-DE,de;q=0.9"})
+    assert "accept-language" in response.headers["vary"].lower()
+    head, body = _noscript_notice(response.content)
+    assert '<meta name="ai-disclosure"' in head
+    assert 'id="aiact-disclosure"' in body and 'lang="de"' in body and "KI-System" in body
+    assert 'href="/.well-known/ai-disclosure"' in body
+
+
+def test_the_discovery_document_describes_the_hooks_marking_and_gradios_routes(server: SimpleNamespace) -> None:
+    document = httpx.get(f"{server.base}/.well-known/ai-disclosure").json()
+    images = document["marking"]["images"]
+    # The middleware marks nothing on a launched demo; the output hook does, signed by the development chain.
+    assert images["enabled"] is True and images["signer"]["untrusted"] is True
+    rules = {rule["path"]: rule for rule in document["disclosure"]["routes"]}
+    assert rules["/*"]["event_stream_notice"] is False and rules["/*"]["html_banner"] is False
+    page = httpx.get(f"{server.base}/.well-known/ai-disclosure", headers={"accept": "text/html"}).text
+    assert "test certificate" in page
+
+
 def test_file_route_serves_only_the_marked_copy(server: SimpleNamespace) -> None:
     job = server.client.submit(5, api_name="/generate")
     job.result()
@@ -377,7 +415,8 @@ def test_mount_adds_one_middleware_and_discloses_under_the_path() -> None:
     assert rules[:2] == ["/gradio", "/gradio/*"]
     with serve(app, lifespan="on") as base:
         index = httpx.get(f"{base}/gradio/")
-        assert index.headers["ai-disclosure"] and index.content.count(b'id="aiact-disclosure"') == 0
+        assert index.headers["ai-disclosure"] and index.content.count(b'id="aiact-disclosure"') == 1
+        assert 'id="aiact-disclosure"' in _noscript_notice(index.content)[1]  # only in <noscript>
         assert '<meta name="ai-disclosure"' in httpx.get(f"{base}/gradio/config").json()["head"]
         path = _predict_once(f"{base}/gradio/", 3, api_name="/generate")
         _assert_marked(Path(path).read_bytes())
@@ -394,3 +433,40 @@ def test_mounted_uploads_are_not_marked_by_the_middleware(tmp_path: Path) -> Non
         upload = httpx.post(f"{base}/g/gradio_api/upload", files={"files": ("photo.png", source.read_bytes())})
         served = httpx.get(_file_url(f"{base}/g", upload.json()[0]))
         assert served.content == source.read_bytes()
+
+
+def test_mount_puts_the_middleware_inside_an_existing_gzip_middleware() -> None:
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+    from starlette.middleware.gzip import GZipMiddleware
+
+    app = FastAPI()
+    page = "<!DOCTYPE html><html><head><title>t</title></head><body>" + "<p>A page of the service.</p>" * 80
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    app.add_middleware(GZipMiddleware, minimum_size=100)
+    mount(app, gr.Interface(lambda s: s, gr.Textbox(), gr.Textbox(), api_name="echo"), "/gradio", _config())
+    assert [m.cls for m in app.user_middleware] == [GZipMiddleware, TransparencyMiddleware, NoscriptNotice]
+    with serve(app, lifespan="on") as base:
+        response = httpx.get(f"{base}/", headers={"accept-encoding": "gzip"})
+        assert response.headers["content-encoding"] == "gzip"  # compressed on the wire, banner inside
+        assert response.text.count('id="aiact-disclosure"') == 1
+
+
+def test_mount_refuses_a_transparency_middleware_outside_the_compression() -> None:
+    from fastapi import FastAPI
+    from starlette.middleware.gzip import GZipMiddleware
+
+    app = FastAPI()
+    app.add_middleware(TransparencyMiddleware, config=_config())
+    app.add_middleware(GZipMiddleware)  # add_middleware puts the last one outermost: the documented order
+    mount(app, gr.Interface(lambda s: s, gr.Textbox(), gr.Textbox(), api_name="echo"), "/g", _config())
+    assert [m.cls for m in app.user_middleware] == [GZipMiddleware, TransparencyMiddleware, NoscriptNotice]
+    wrong = FastAPI()
+    wrong.add_middleware(GZipMiddleware)
+    wrong.add_middleware(TransparencyMiddleware, config=_config())  # outermost: sees gzip bytes
+    with pytest.raises(ValueError, match="Add GZipMiddleware after TransparencyMiddleware"):
+        mount(wrong, gr.Interface(lambda s: s, gr.Textbox(), gr.Textbox(), api_name="echo"), "/g", _config())

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-import re
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiact_transparency.html_inject import HtmlInjector
+from tests.tools import require_module
+
+require_module("html5lib")
+
+from tests import whatwg  # noqa: E402
 
 HS = b"\x01[head-snippet]\x01"
 BS = b"\x01[body-snippet]\x01"
@@ -80,7 +83,11 @@ def test_realistic_page() -> None:
         (b"<noscript><body></noscript><body>x", b"</noscript><body>"),
         (b'<div data-x="<body>"><body>x', b'"><body>'),
         (b"<div data-x='<body>'><body>x", b"'><body>"),
-        (b"<![CDATA[<body>]]><body>x", b"]]><body>"),
+        (b"<![CDATA[<body>]]><body>x", b"]]><body>"),  # HTML content: a bogus comment ending at the first ">"
+        (b"<![CDATA[x><body>]]><body>x", b"<![CDATA[x><body>"),
+        (b"<script><!--<script></script><body>--></script><body>x", b"--></script><body>"),
+        (b"<script><!--</script><body>x", b"</script><body>"),
+        (b"<script><!--><script></script><body>x", b"</script><body>"),
         (b"<bodyfoo><body-x><body_><body>x", b"<body_><body>"),
         (b"<!DOCTYPE html><body>x", b"<!DOCTYPE html><body>"),
         (b"<?php echo '<body>' ?><body>x", b"?><body>"),
@@ -196,104 +203,14 @@ def test_every_byte_its_own_chunk() -> None:
     assert run([PAGE[i : i + 1] for i in range(len(PAGE))])[0] == expected(PAGE, PAGE_HEAD_END, PAGE_BODY_END)
 
 
-# --- reference model: a byte-at-a-time walk of the WHATWG tokenizer states that matter here --------------------
-
-WS = b"\t\n\f\r "
-RAW = {b"script", b"style", b"xmp", b"iframe", b"noembed", b"noframes", b"noscript", b"title", b"textarea"}
-
-
-def ref_comment_end(doc: bytes, i: int) -> int | None:
-    state = "start"
-    while i < len(doc):
-        c = doc[i : i + 1]
-        if state in ("start", "start_dash"):
-            if c == b">":
-                return i + 1
-            state = ("start_dash" if state == "start" else "end") if c == b"-" else "comment"
-            if state == "comment":
-                continue  # reconsume
-        elif state in ("comment", "end_dash"):
-            if c == b"-":
-                state = "end_dash" if state == "comment" else "end"
-            elif state == "end_dash":
-                state = "comment"
-                continue
-        elif state == "end":
-            if c == b">":
-                return i + 1
-            if c != b"-":
-                state = "end_bang" if c == b"!" else "comment"
-                if state == "comment":
-                    continue
-        else:  # end_bang
-            if c == b">":
-                return i + 1
-            state = "end_dash" if c == b"-" else "comment"
-            if state == "comment":
-                continue
-        i += 1
-    return None
-
-
-def ref_tag(doc: bytes, i: int) -> tuple[bytes, int] | None:
-    j = i
-    while j < len(doc) and doc[j] not in b"\t\n\f\r />":
-        j += 1
-    name, state = doc[i:j].lower(), "before_name"
-    while j < len(doc):
-        c = doc[j : j + 1]
-        if c == b">" and state not in ("dq", "sq"):
-            return name, j + 1
-        if state in ("before_name", "after_name", "name", "unq") and c in WS:
-            state = "after_name" if state in ("name", "after_name") else "before_name"
-        elif state in ("before_name", "after_name", "name") and c == b"/":
-            state = "before_name"
-        elif state in ("name", "after_name") and c == b"=":
-            state = "before_value"
-        elif state in ("before_name", "after_name", "after_quoted"):
-            state = "before_name" if c in WS or c == b"/" else "name"
-        elif state == "before_value" and c not in WS:
-            state = {b'"': "dq", b"'": "sq"}.get(c, "unq")
-        elif (state, c) in (("dq", b'"'), ("sq", b"'")):
-            state = "after_quoted"
-        j += 1
-    return None
+# --- reference: html5lib, a real WHATWG tokenizer driven by its tree builder (tests/whatwg.py) ------------------
 
 
 def reference(doc: bytes) -> tuple[int | None, int | None]:
     """(head insertion point, body insertion point) of a whole document."""
-    head, i = None, 0
-    while (lt := doc.find(b"<", i)) >= 0:
-        nxt, after = doc[lt + 1 : lt + 3], None
-        if doc.startswith(b"<!--", lt):
-            after = ref_comment_end(doc, lt + 4)
-        elif doc.startswith(b"<![CDATA[", lt):
-            k = doc.find(b"]]>", lt + 9)
-            after = k + 3 if k >= 0 else None
-        elif nxt[:1] in (b"!", b"?") or (nxt[:1] == b"/" and nxt[1:] not in (b"", b">") and not nxt[1:].isalpha()):
-            k = doc.find(b">", lt + 2)
-            after = k + 1 if k >= 0 else None
-        elif nxt == b"/>":
-            after = lt + 3
-        elif nxt[:1].isalpha() or (nxt[:1] == b"/" and nxt[1:].isalpha()):
-            tag = ref_tag(doc, lt + (2 if nxt[:1] == b"/" else 1))
-            if tag is None or nxt[:1] == b"/":
-                after = tag and tag[1]
-            elif tag[0] == b"body":
-                return head, tag[1]
-            elif tag[0] == b"plaintext":
-                return head, None
-            else:
-                name, after = tag
-                head = after if name == b"head" and head is None else head
-                m = re.compile(rb"</" + re.escape(name) + rb"[\t\n\f\r />]", re.I).search(doc, after)
-                after = (m.start() if m else None) if name in RAW else after
-        elif nxt:
-            after = lt + 1
-        if after is None:
-            return head, None
-        i = after
-    return head, None
+    body = whatwg.start_tag_end(doc, "body")
+    head = whatwg.start_tag_end(doc, "head") if body is not None else None
+    return (head if head is not None and head < body else None), body  # type: ignore[operator]
 
 
 # --- properties -----------------------------------------------------------------------------------------------
