@@ -13,7 +13,7 @@ from ._asgi import ASGIApp, Message, Receive, Scope, Send, get_all, get_header, 
 from .csp import ATTRIBUTES, banner_rendering
 from .disclosure import Disclosure
 from .html_inject import HtmlInjector
-from .responders import HtmlBannerResponder
+from .responders import BannerGaps, HtmlBannerResponder
 
 # Gradio's head embeds the whole app config and API description as JSON (hundreds of KB for a large app), so
 # <body> comes late. The page is one template response already in memory: holding it costs nothing extra.
@@ -26,6 +26,7 @@ class NoscriptNotice:
     def __init__(self, app: ASGIApp, *, disclosure: Disclosure, path: str) -> None:
         self.app = app
         self._disclosure = disclosure
+        self._gaps = BannerGaps()  # a page whose notice cannot be inserted is logged once, as elsewhere
         prefix = "/" + path.strip("/") if path.strip("/") else ""
         self._index_paths = {prefix, prefix + "/"} - {""}
 
@@ -42,7 +43,7 @@ class NoscriptNotice:
             elif message["type"] == "http.response.start" and _plain_html(message):
                 headers = header_list(message)
                 headers.append((b"vary", b"Accept-Language"))  # the notice is in the visitor's language
-                responder = HtmlBannerResponder(send, message, self._injector(scope, headers), scope["path"])
+                responder = HtmlBannerResponder(send, message, self._injector(scope, headers), scope["path"], self._gaps)
                 await responder.begin()
             else:
                 await send(message)
