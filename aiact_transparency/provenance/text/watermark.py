@@ -122,18 +122,22 @@ def green_token_ids(previous_token_ids: Sequence[int] | npt.NDArray[np.integer[A
                     key: str | bytes, params: TextWatermarkParams = DEFAULT_PARAMS) -> npt.NDArray[np.intp] | None:
     """The green token ids (below `vocab_size`) after this context, or None when the context is shorter than
     `context_width` (such a position is not scored either). A read-only view into a cached array."""
+    return green_in(tables_for(secret_for(key)), previous_token_ids, vocab_size, params)
+
+
+def green_in(tables: KeyTables, previous_token_ids: Sequence[int] | npt.NDArray[np.integer[Any]], vocab_size: int,
+             params: TextWatermarkParams) -> npt.NDArray[np.intp] | None:
     if len(previous_token_ids) < params.context_width:
         return None
-    tables = tables_for(secret_for(key))
     seed = _seed(tables, previous_token_ids, params.context_width)  # type: ignore[arg-type]
     positions, order2 = tables.order(vocab_size)
     low = (_CIRCLE - seed) % _CIRCLE
     end = low + params.threshold
-    start = int(np.searchsorted(positions, np.uint64(low)))
+    start = int(positions.searchsorted(np.uint64(low)))
     if end < _CIRCLE:
-        stop = int(np.searchsorted(positions, np.uint64(end)))
+        stop = int(positions.searchsorted(np.uint64(end)))
     else:  # the arc wraps past 2**64: its tail is at the start of the sorted order, i.e. after it in order2
-        stop = vocab_size + int(np.searchsorted(positions, np.uint64(end - _CIRCLE)))
+        stop = vocab_size + int(positions.searchsorted(np.uint64(end - _CIRCLE)))
     return order2[start:stop]
 
 
@@ -145,10 +149,10 @@ def watermark_logits(previous_token_ids: Sequence[int] | npt.NDArray[np.integer[
     `context_width` matter); `logits` is a 1-D float array over the vocabulary. The input is not changed.
     """
     scores = np.asarray(logits)
-    if scores.ndim != 1 or scores.size < 2 or not np.issubdtype(scores.dtype, np.floating):
+    if scores.ndim != 1 or scores.size < 2 or scores.dtype.kind != "f":
         raise ValueError(f"logits must be a 1-D float array over the vocabulary, got shape {scores.shape} "
                          f"of {scores.dtype}")
-    out = scores.copy()
+    out: FloatArray = scores.copy()
     green = green_token_ids(previous_token_ids, scores.size, key=key, params=params)
     if green is not None and params.bias:
         out[green] += params.bias
