@@ -44,8 +44,9 @@ def _tokenizer_class() -> type[Tokenizer]:
 
 @lru_cache(maxsize=4)
 def _load(path: str, mtime_ns: int, size: int) -> Tokenizer:
+    tokenizer_class = _tokenizer_class()
     try:
-        return _tokenizer_class().from_file(path)
+        return tokenizer_class.from_file(path)
     except Exception as exc:  # tokenizers raises a bare Exception with serde's message
         raise TokenizerError(f"{path}: not a Hugging Face tokenizer.json ({exc}). Fix: point text.watermark.tokenizer "
                              "at the tokenizer.json of the model that generates the text") from None
