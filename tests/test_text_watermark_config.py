@@ -13,7 +13,7 @@ from aiact_transparency.provenance.text.watermark import TextWatermarkParams
 from aiact_transparency.text_watermark_config import TextConfig, TextWatermarkSettings
 from aiact_transparency.text_watermark_service import check_text_watermark, key_of, params_of, score_text
 
-from .provenance.text.synthetic import bigram_model, sample, tokenizer_json
+from .provenance.text.synthetic import bigram_model, sample, tokenizer_json, tokenizers
 
 KEY = "config-key-0123456789abcdef"
 
@@ -63,10 +63,9 @@ def test_score_text_with_a_relative_tokenizer_path(tmp_path: Path) -> None:
         return path if path.is_absolute() else tmp_path / path
 
     check_text_watermark(settings, resolve)
-    from tokenizers import Tokenizer
-
+    
     ids = sample(bigram_model(), 1, 300, np.random.default_rng(8), key=KEY)[0]
-    text = Tokenizer.from_str(tokenizer_json()).decode(ids.tolist())
+    text = tokenizers.Tokenizer.from_str(tokenizer_json()).decode(ids.tolist())
     assert score_text(text, settings, resolve).verdict == "watermarked"
     other = TextWatermarkSettings(key="another-key-0123456789", tokenizer=Path("tokenizer.json"))
     assert score_text(text, other, resolve).verdict == "not-detected"

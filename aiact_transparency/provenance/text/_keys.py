@@ -96,6 +96,7 @@ class KeyTables:
         return cached
 
 
-@lru_cache(maxsize=16)
+# A few MB per key at a 150k vocabulary; a process uses one key (tests use more and only recompute).
+@lru_cache(maxsize=8)
 def tables_for(secret: bytes) -> KeyTables:
     return KeyTables(secret)

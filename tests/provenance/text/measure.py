@@ -14,13 +14,21 @@ import math
 import time
 
 import numpy as np
-from tokenizers import Tokenizer
 
 from aiact_transparency import detect_text_watermark
 from aiact_transparency.provenance.text.tokenized import text_token_ids
 from aiact_transparency.provenance.text.watermark import TextWatermarkParams, green_token_ids
 
-from .synthetic import BigramModel, bigram_model, corpus_ids, human_windows, replace_tokens, sample, tokenizer_json
+from .synthetic import (
+    BigramModel,
+    bigram_model,
+    corpus_ids,
+    human_windows,
+    replace_tokens,
+    sample,
+    tokenizer_json,
+    tokenizers,
+)
 
 KEY = "measure-key-0123456789abcdef"
 LENGTH = 300
@@ -109,7 +117,7 @@ def honesty_table() -> None:
 
 
 def round_trip_table() -> None:
-    tokenizer = Tokenizer.from_str(tokenizer_json())
+    tokenizer = tokenizers.Tokenizer.from_str(tokenizer_json())
     texts = sample(bigram_model(), 100, LENGTH, np.random.default_rng(4), key=KEY)
     changed, detected = [], 0
     for row in texts:

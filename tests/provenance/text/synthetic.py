@@ -12,12 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from aiact_transparency.provenance.text.watermark import DEFAULT_PARAMS, TextWatermarkParams, watermark_logits
+
+from ...tools import require_module
+
+# The `text` extra (in dev): CI fails without it, a local run without it skips the modules importing this one.
+tokenizers = require_module("tokenizers")
 
 DATA = Path(__file__).parent / "data"
 CORPUS = DATA / "kjv_genesis_exodus.txt"
@@ -26,12 +31,12 @@ SMOOTHING = 0.01
 Ids = npt.NDArray[np.int64]
 
 
-def train_tokenizer(vocab_size: int = VOCAB_SIZE) -> Tokenizer:
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+def train_tokenizer(vocab_size: int = VOCAB_SIZE) -> Any:
+    tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE())
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = tokenizers.decoders.ByteLevel()
+    alphabet = tokenizers.pre_tokenizers.ByteLevel.alphabet()
+    trainer = tokenizers.trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=alphabet, show_progress=False)
     tokenizer.train([str(CORPUS)], trainer)
     return tokenizer
 
@@ -44,7 +49,7 @@ def tokenizer_json() -> str:
 
 @lru_cache(maxsize=1)
 def corpus_ids() -> Ids:
-    tokenizer = Tokenizer.from_str(tokenizer_json())
+    tokenizer = tokenizers.Tokenizer.from_str(tokenizer_json())
     return np.asarray(tokenizer.encode(CORPUS.read_text(encoding="utf-8")).ids, dtype=np.int64)
 
 
