@@ -26,9 +26,9 @@ def test_generated_text_is_detected_after_decoding_and_retokenizing(tokenizer_fi
     tokenizer = load_tokenizer(tokenizer_file)
     ids = sample(bigram_model(), 20, 300, np.random.default_rng(4), key=KEY)
     texts = [tokenizer.decode(row.tolist()) for row in ids]
-    changed = [np.mean(np.asarray(text_token_ids(t, tokenizer)[:300]) != row)
-               for t, row in zip(texts, ids, strict=True)]
-    assert np.mean(changed) > 0  # the round trip is not the identity: the test covers real re-tokenization
+    # The round trip is not the identity (the model samples splits the tokenizer would not make): the test
+    # covers real re-tokenization, not a copy of the generated ids.
+    assert any(text_token_ids(t, tokenizer) != row.tolist() for t, row in zip(texts, ids, strict=True))
     reports = [detect_text(t, key=KEY, tokenizer=tokenizer_file) for t in texts]
     assert sum(r.verdict == "watermarked" for r in reports) >= 19
     assert all(r.verdict != "watermarked" for t in texts for r in [detect_text(t, key="other-0123456789abcdef",
