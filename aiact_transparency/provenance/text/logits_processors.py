@@ -36,6 +36,7 @@ Both hold the secret derived from the key, never the key; their repr shows neith
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -99,8 +100,8 @@ class _TransformersWatermark(_Watermark):
         return scores + scores.new_tensor(bias)
 
 
-def transformers_watermark(*, key: str | bytes, params: TextWatermarkParams = DEFAULT_PARAMS) -> Any:
-    """A `transformers.LogitsProcessor` for `generate(logits_processor=LogitsProcessorList([...]))`."""
+@lru_cache(maxsize=1)
+def _transformers_class() -> type[_TransformersWatermark]:
     try:
         from transformers import LogitsProcessor
     except ImportError:  # pragma: no cover - depends on the user's environment
@@ -110,4 +111,9 @@ def transformers_watermark(*, key: str | bytes, params: TextWatermarkParams = DE
     class TransformersWatermark(_TransformersWatermark, LogitsProcessor):  # type: ignore[misc]
         __slots__ = ()
 
-    return TransformersWatermark(key=key, params=params)
+    return TransformersWatermark
+
+
+def transformers_watermark(*, key: str | bytes, params: TextWatermarkParams = DEFAULT_PARAMS) -> Any:
+    """A `transformers.LogitsProcessor` for `generate(logits_processor=LogitsProcessorList([...]))`."""
+    return _transformers_class()(key=key, params=params)

@@ -63,6 +63,8 @@ DEFAULT_CONTEXT_WIDTH = 1
 MIN_TOKENS = 200
 # A verdict of "watermarked" needs p <= 1e-6, the false-positive bound the image watermark also keeps.
 MAX_P_VALUE = 1e-6
+# Far above any vocabulary (the largest are ~262k); bounds the key tables a hostile id list could make us build.
+MAX_TOKEN_ID = (1 << 21) - 1
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,8 @@ def _seed(tables: KeyTables, context: Sequence[int], width: int) -> int:
     seed = 0
     for slot in range(1, width + 1):
         token = operator.index(context[-slot])
-        if token < 0:
-            raise ValueError(f"token ids must be non-negative, got {token}")
+        if not 0 <= token <= MAX_TOKEN_ID:
+            raise ValueError(f"token ids must be non-negative and at most {MAX_TOKEN_ID}, got {token}")
         seed ^= int(tables.context(slot, token + 1)[token])
     return seed
 
@@ -158,7 +160,7 @@ def watermark_logits(previous_token_ids: Sequence[int] | npt.NDArray[np.integer[
     `context_width` matter); `logits` is a 1-D float array over the vocabulary. The input is not changed.
     """
     scores = np.asarray(logits)
-    if scores.ndim != 1 or scores.size < 2 or scores.dtype.kind != "f":
+    if scores.ndim != 1 or not 2 <= scores.size <= MAX_TOKEN_ID + 1 or scores.dtype.kind != "f":
         raise ValueError(f"logits must be a 1-D float array over the vocabulary, got shape {scores.shape} "
                          f"of {scores.dtype}")
     out: FloatArray = scores.copy()
@@ -174,8 +176,9 @@ def _token_array(token_ids: Sequence[int] | npt.NDArray[np.integer[Any]]) -> npt
         return np.zeros(0, dtype=np.int64)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(f"token_ids must be a 1-D sequence of integer token ids, got shape {ids.shape} of {ids.dtype}")
-    if int(ids.min()) < 0:
-        raise ValueError(f"token ids must be non-negative, got {int(ids.min())}")
+    if int(ids.min()) < 0 or int(ids.max()) > MAX_TOKEN_ID:
+        raise ValueError(f"token ids must be non-negative and at most {MAX_TOKEN_ID}, got "
+                         f"{int(ids.min()) if int(ids.min()) < 0 else int(ids.max())}")
     return ids.astype(np.int64, copy=False)
 
 

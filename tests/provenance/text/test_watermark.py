@@ -109,6 +109,12 @@ def test_token_ids_are_checked() -> None:
         detect_text_watermark([1, -2, 3], key=KEY)
     with pytest.raises(ValueError, match="integer token ids"):
         detect_text_watermark([1.5, 2.0], key=KEY)  # type: ignore[list-item]
+    # A hostile id list must not make the detector build gigabyte tables (ids index them).
+    with pytest.raises(ValueError, match="at most 2097151"):
+        detect_text_watermark([1, 2**31], key=KEY)
+    with pytest.raises(ValueError, match="at most 2097151"):
+        watermark_logits([2**40], np.zeros(10), key=KEY)
+    assert detect_text_watermark([2097151, 0], key=KEY).tokens_scored == 1
 
 
 @pytest.mark.parametrize(("ratio", "bias", "width"), [(0.0, 2.0, 1), (1.0, 2.0, 1), (0.25, -1.0, 1),
