@@ -12,17 +12,19 @@ Construction (measured choices: tests/provenance/text/measure.py prints the tabl
   `context_width` previous ids) has a secret seed s, the XOR of one secret table value per context slot
   (simple tabulation hashing). Token t is green after that context when (u[t] + s) mod 2**64 falls in
   [0, green_ratio * 2**64). For a fixed token, s is uniform over keys, so the chance of green is exactly
-  the green ratio; distinct (context, token) pairs are pairwise independent, and the tail behaves as the
-  binomial one (asserted over 10,000 unwatermarked texts in tests/provenance/text/test_honesty.py).
+  the green ratio. Distinct (context, token) pairs are pairwise independent, not fully (the four pairs of a
+  "rectangle" (a, x), (a, y), (b, x), (b, y) are tied), so the exact binomial tail is an assumption, checked
+  over 10,440 unwatermarked texts in tests/provenance/text/test_honesty.py (1 at p <= 1e-4, none at 1e-5).
 - Generation: the green tokens for a seed are an arc of the circle, i.e. one contiguous slice of the
-  token ids sorted by position (two binary searches, no permutation per token): a few microseconds per
-  token at 32k vocabulary instead of the ~300 us a fresh permutation costs.
+  token ids sorted by position (two binary searches, no permutation per token): about 15 us added per
+  token at a 32k vocabulary (bench/bench_text_watermark.py) instead of the ~300 us a fresh permutation costs.
 - Security, stated plainly: every context's green list is an arc of the same secret circular order, so an
   adversary who collects much watermarked output learns more per token than with fully independent lists
   (published attacks already estimate KGW green lists at context width 1 from ~1e5-1e6 tokens of output).
   This watermark shows that unedited or lightly edited text came from the system; it does not resist a
-  determined adversary who rewrites the text or who can query the model at scale. The key must stay
-  secret: with it anyone can detect, remove or forge the mark.
+  determined adversary who rewrites the text or who can query the model at scale. A public detector is an
+  oracle for the same learning: rate-limit it (the Code of Practice allows restricting text-watermark
+  detection to verified experts). The key must stay secret: with it anyone can detect, remove or forge the mark.
 - Repeats: a repeated (context, token) pair is green or not every time, so it would be counted as fresh
   evidence that it is not; each distinct pair is scored once. The first `context_width` tokens of a text
   have no full context and are not scored.
