@@ -10,6 +10,7 @@ from .middleware import TransparencyMiddleware
 from .provenance.errors import ImageMarkingError
 from .provenance.keys import KeyConfigError, ManifestSigner
 from .provenance.pipeline import ImageMarker, MarkedImage, MarkReport, mark_image
+from .provenance.text import TextWatermarkReport, detect_text_watermark, watermark_logits
 from .provenance.verify import VerificationReport, verify
 
 __all__ = [
@@ -21,11 +22,14 @@ __all__ = [
     "ManifestSigner",
     "MarkReport",
     "MarkedImage",
+    "TextWatermarkReport",
     "TransparencyConfig",
     "TransparencyMiddleware",
     "VerificationReport",
     "__version__",
+    "detect_text_watermark",
     "load_config",
     "mark_image",
     "verify",
+    "watermark_logits",
 ]
