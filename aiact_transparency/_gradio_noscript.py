@@ -43,7 +43,8 @@ class NoscriptNotice:
             elif message["type"] == "http.response.start" and _plain_html(message):
                 headers = header_list(message)
                 headers.append((b"vary", b"Accept-Language"))  # the notice is in the visitor's language
-                responder = HtmlBannerResponder(send, message, self._injector(scope, headers), scope["path"], self._gaps)
+                injector = self._injector(scope, headers)
+                responder = HtmlBannerResponder(send, message, injector, scope["path"], self._gaps)
                 await responder.begin()
             else:
                 await send(message)
