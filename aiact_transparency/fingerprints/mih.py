@@ -1,0 +1,73 @@
+"""Multi-index hashing (Norouzi, Punjani, Fleet 2012) for 256-bit hashes in plain SQL.
+
+Cut the hash into m chunks. If two hashes differ in at most r bits, the differences spread over m chunks, so
+at least one chunk differs in at most floor(r / m) bits (pigeonhole). Each chunk value goes into one index
+table as an integer key; a lookup asks for every key within floor(r / m) bits of each of its chunks (an
+indexed IN list), then checks the full distance of each candidate.
+
+Choosing m for r = 31 (PDQ's threshold), N stored hashes, uniform bits (expected candidates = probes * N / 2^b):
+
+    m, bits   probe radius   probes   candidates at N = 1e6
+    32 x 8    0                 32    125,000       exact-equality keys, but every probe hits N/256 rows
+    16 x 16   1                272      4,150       chosen
+    11 x ~23  2              3,119        318       probes cost an index seek each
+    8 x 32    3             43,920          0       too many probes
+
+Index seeks and candidate rows cost about the same (microseconds each, SQLite and PostgreSQL alike), so
+16 x 16 with radius 1 minimises their sum; it also keeps every chunk a 16-bit integer. The bench measures the
+lookup at 1,000,000 stored hashes (p99 goal 10 ms) and the skew of real PDQ hashes: PDQ thresholds at the
+median, so every hash has ~128 set bits and single bits are close to balanced; the bench reports how much
+fuller than uniform the buckets of real-image hashes are.
+
+Rotations and flips: a lookup probes the keys of all 8 dihedral variants of the query (one union, so a key
+two variants share is probed once), which multiplies probes and candidates by up to 8. Storing the 8
+variants instead would multiply the index (16 rows per output) by 8 for every stored output; lookups are
+far rarer than writes, so the query side pays.
+
+Key layout: kind code (bits 20+) | chunk number (bits 16-19) | 16-bit chunk value: one integer column and one
+B-tree on (key, fingerprint id) on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["CHUNKS", "CHUNK_BITS", "PROBE_RADIUS", "chunk_keys", "probe_keys"]
+
+CHUNK_BITS = 16
+CHUNKS = 256 // CHUNK_BITS
+PROBE_RADIUS = 1  # floor(31 / 16): enough for any distance up to 31
+_CHUNK_MASK = (1 << CHUNK_BITS) - 1
+_KIND_SHIFT = 20
+_FLIPS = tuple(1 << b for b in range(CHUNK_BITS))
+
+
+def _chunks(digest: bytes) -> list[int]:
+    if len(digest) != CHUNKS * CHUNK_BITS // 8:
+        raise ValueError(f"expected a {CHUNKS * CHUNK_BITS // 8}-byte hash, got {len(digest)} bytes")
+    return [int.from_bytes(digest[2 * n : 2 * n + 2], "big") for n in range(CHUNKS)]
+
+
+def _key(kind_code: int, chunk: int, value: int) -> int:
+    return (kind_code << _KIND_SHIFT) | (chunk << CHUNK_BITS) | value
+
+
+def chunk_keys(digest: bytes, kind_code: int) -> list[int]:
+    """The index keys one stored hash is filed under: one per chunk."""
+    return [_key(kind_code, n, value) for n, value in enumerate(_chunks(digest))]
+
+
+def probe_keys(digests: Iterable[bytes], kind_code: int) -> list[int]:
+    """Every key within PROBE_RADIUS bits of a chunk of any of the digests, sorted, without repeats."""
+    keys: set[int] = set()
+    for digest in digests:
+        for n, value in enumerate(_chunks(digest)):
+            base = _key(kind_code, n, 0)
+            keys.add(base | value)
+            keys.update(base | (value ^ flip) for flip in _FLIPS)
+    return sorted(keys)
+
+
+def max_distance_supported() -> int:
+    """The largest Hamming distance the probes are guaranteed to find."""
+    return CHUNKS * (PROBE_RADIUS + 1) - 1
