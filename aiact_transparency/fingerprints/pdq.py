@@ -176,8 +176,8 @@ def dihedral_hashes(image: Image.Image | NDArray[Any]) -> tuple[PdqHash, ...]:
 
 
 def dihedral_coefficients(c: NDArray[np.float32]) -> tuple[NDArray[np.float32], ...]:
-    """The reference's order: original, rotated 90, 180, 270 degrees, mirrored top-bottom, left-right, about
-    the main diagonal (transposed), about the other diagonal."""
+    """The reference's order: original; turned 90, 180, 270 degrees counter-clockwise (PIL's ROTATE_*);
+    mirrored top-bottom, left-right; mirrored about the main diagonal (TRANSPOSE), the other (TRANSVERSE)."""
     sign = _odd_frequency_sign()
     left_right = c * sign[None, :]  # columns j of odd frequency change sign
     top_bottom = c * sign[:, None]
