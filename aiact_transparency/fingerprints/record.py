@@ -72,7 +72,8 @@ class FingerprintRecord:
 @dataclass(frozen=True)
 class Match:
     """One stored record found by a lookup: how (exact field or perceptual) and, when perceptual, at what
-    Hamming distance and through which rotation/flip of the query (0 = as given, PDQ's dihedral order)."""
+    Hamming distance and through which rotation/flip of the query, in PDQ's dihedral order (0: as given;
+    3: the query turned 270 degrees matches, i.e. the output had been turned 90 degrees)."""
 
     record: FingerprintRecord
     by: str  # "sha256" | "payload" | "manifest_id" | "perceptual"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
@@ -15,7 +16,9 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immu
           "colorwheel", "logo", "microaneurysms", "shepp_logan_phantom", "checkerboard", "binary_blobs")
 
 
+@cache
 def photo(name: str) -> Image.Image:
+    """The photograph as RGB (cached: callers must not change it in place)."""
     data = require_module("skimage.data")
     array = np.asarray(getattr(data, name)())
     if array.dtype == bool:
@@ -43,6 +46,7 @@ def variants(image: Image.Image, seed: int) -> Iterator[Image.Image]:
     yield ImageOps.posterize(image, 3)
 
 
+@cache
 def procedural(seed: int, size: int = 256) -> Image.Image:
     """Smooth random fields, gradients and shapes: image-like content no photograph shares."""
     rng = np.random.default_rng(seed)
