@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
-from .store import _SELECT, COLUMNS, FingerprintStore, StoreError, chunk_rows, is_indexed, row_values
+from .store import COLUMNS, FingerprintStore, StoreError, chunk_rows, is_indexed, row_values
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -40,7 +43,8 @@ CREATE INDEX IF NOT EXISTS fp_fingerprints_created ON fp_fingerprints (created_a
 CREATE TABLE IF NOT EXISTS fp_chunks (
     key BIGINT NOT NULL,
     fp_id BIGINT NOT NULL,
-    PRIMARY KEY (key, fp_id)
+    perceptual BYTEA NOT NULL,
+    PRIMARY KEY (key, fp_id) INCLUDE (perceptual)
 );
 CREATE TABLE IF NOT EXISTS fp_manifests (
     manifest_id TEXT PRIMARY KEY,
@@ -102,7 +106,7 @@ class PostgresStore(FingerprintStore):
                 with cur.copy(f"COPY fp_fingerprints (id, {', '.join(COLUMNS)}) FROM STDIN") as copy:
                     for fp_id, record in zip(ids, records, strict=True):
                         copy.write_row((fp_id, *row_values(record)))
-                with cur.copy("COPY fp_chunks (key, fp_id) FROM STDIN") as copy:
+                with cur.copy("COPY fp_chunks (key, fp_id, perceptual) FROM STDIN") as copy:
                     for row in chunk_rows(ids, records):
                         copy.write_row(row)
         except (*self._errors, *self._pool_errors) as exc:
@@ -115,10 +119,17 @@ class PostgresStore(FingerprintStore):
         except (*self._errors, *self._pool_errors) as exc:
             raise self._fail(exc) from exc
 
-    def _candidates(self, keys: Sequence[int]) -> list[tuple[Any, ...]]:
-        sql = (f"SELECT {_SELECT} FROM fp_fingerprints WHERE id IN "
-               "(SELECT fp_id FROM fp_chunks WHERE key = ANY(%s::bigint[]))")
-        return self._query(sql, (list(keys),))
+    def _candidates(self, keys: Sequence[int]) -> tuple[NDArray[np.int64], bytes]:
+        # One aggregated row: ids as concatenated big-endian int8 (int8send), hashes concatenated.
+        sql = ("SELECT string_agg(int8send(fp_id), ''::bytea), string_agg(perceptual, ''::bytea) FROM fp_chunks "
+               "WHERE key = ANY(%s::bigint[])")
+        ((ids, hashes),) = self._query(sql, (list(keys),))
+        if ids is None:
+            return np.empty(0, dtype=np.int64), b""
+        return np.frombuffer(bytes(ids), dtype=">i8").astype(np.int64), bytes(hashes)
+
+    def _id_list(self, ids: Sequence[int]) -> tuple[str, Any]:
+        return "id = ANY(%s::bigint[])", list(ids)
 
     def _purge_batch(self, cutoff: float, batch: int) -> int:
         try:
@@ -151,6 +162,17 @@ class PostgresStore(FingerprintStore):
     def put_manifest(self, manifest_id: str, store: bytes, created_at: float) -> None:
         self._query("INSERT INTO fp_manifests (manifest_id, created_at, store) VALUES (%s, %s, %s) "
                     "ON CONFLICT (manifest_id) DO NOTHING RETURNING manifest_id", (manifest_id, created_at, store))
+
+    def optimize(self) -> None:
+        # VACUUM also sets the visibility map, which lets the MIH lookups read fp_chunks' index alone.
+        try:
+            with self._pool.connection() as conn:
+                conn.autocommit = True
+                conn.execute("VACUUM ANALYZE fp_fingerprints")
+                conn.execute("VACUUM ANALYZE fp_chunks")
+                conn.autocommit = False
+        except (*self._errors, *self._pool_errors) as exc:
+            raise self._fail(exc) from exc
 
     def _close_pool(self) -> None:
         pool = getattr(self, "_pool", None)

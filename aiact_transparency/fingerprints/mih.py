@@ -30,9 +30,12 @@ B-tree on (key, fingerprint id) on both SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
-__all__ = ["CHUNKS", "CHUNK_BITS", "PROBE_RADIUS", "chunk_keys", "probe_keys"]
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["CHUNKS", "CHUNK_BITS", "PROBE_RADIUS", "chunk_key_matrix", "chunk_keys", "probe_keys"]
 
 CHUNK_BITS = 16
 CHUNKS = 256 // CHUNK_BITS
@@ -57,15 +60,20 @@ def chunk_keys(digest: bytes, kind_code: int) -> list[int]:
     return [_key(kind_code, n, value) for n, value in enumerate(_chunks(digest))]
 
 
-def probe_keys(digests: Iterable[bytes], kind_code: int) -> list[int]:
+def chunk_key_matrix(digests: Sequence[bytes], kind_code: int) -> NDArray[np.int64]:
+    """`chunk_keys` of many hashes at once: one row of 16 keys per digest."""
+    values = np.frombuffer(b"".join(digests), dtype=">u2").reshape(len(digests), CHUNKS).astype(np.int64)
+    chunk_numbers = np.arange(CHUNKS, dtype=np.int64) << CHUNK_BITS
+    return np.asarray((kind_code << _KIND_SHIFT) | chunk_numbers | values, dtype=np.int64)
+
+
+_PROBE_MASKS = np.array([0, *_FLIPS], dtype=np.int64)
+
+
+def probe_keys(digests: Sequence[bytes], kind_code: int) -> list[int]:
     """Every key within PROBE_RADIUS bits of a chunk of any of the digests, sorted, without repeats."""
-    keys: set[int] = set()
-    for digest in digests:
-        for n, value in enumerate(_chunks(digest)):
-            base = _key(kind_code, n, 0)
-            keys.add(base | value)
-            keys.update(base | (value ^ flip) for flip in _FLIPS)
-    return sorted(keys)
+    keys = chunk_key_matrix(digests, kind_code)[:, :, None] ^ _PROBE_MASKS[None, None, :]
+    return list(np.unique(keys).tolist())
 
 
 def max_distance_supported() -> int:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .mih import chunk_keys, probe_keys
+from .mih import chunk_key_matrix, probe_keys
 from .pdq import MATCH_THRESHOLD, MIN_QUALITY
 from .record import KINDS, FingerprintRecord, Match
 
@@ -58,11 +58,17 @@ def is_indexed(kind: str, perceptual: bytes | None, quality: int | None) -> bool
     return perceptual is not None and kind != "none" and quality is not None and quality >= MIN_QUALITY
 
 
-def chunk_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list[tuple[int, int]]:
-    rows: list[tuple[int, int]] = []
-    for fp_id, record in zip(ids, records, strict=True):
-        if record.perceptual is not None and is_indexed(record.kind, record.perceptual, record.quality):
-            rows.extend((key, fp_id) for key in chunk_keys(record.perceptual, KINDS[record.kind]))
+def chunk_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list[tuple[int, int, bytes]]:
+    """The fp_chunks rows of a batch: (key, fingerprint id, hash) for each chunk of each matchable hash."""
+    picked = [(fp_id, r) for fp_id, r in zip(ids, records, strict=True)
+              if r.perceptual is not None and is_indexed(r.kind, r.perceptual, r.quality)]
+    rows: list[tuple[int, int, bytes]] = []
+    for kind in {r.kind for _, r in picked}:
+        same = [(fp_id, r.perceptual) for fp_id, r in picked if r.kind == kind]
+        keys = chunk_key_matrix([digest for _, digest in same if digest is not None], KINDS[kind]).tolist()
+        for (fp_id, digest), row_keys in zip(same, keys, strict=True):
+            assert digest is not None
+            rows.extend((key, fp_id, digest) for key in row_keys)
     return rows
 
 
@@ -87,19 +93,21 @@ def _popcount(words: NDArray[np.uint64]) -> NDArray[np.int64]:
     return np.asarray(np.unpackbits(bytes_, axis=-1).sum(axis=-1), dtype=np.int64)
 
 
-def nearest_of(
-    rows: Sequence[Sequence[Any]], queries: Sequence[bytes], max_distance: int, limit: int
-) -> list[Match]:
-    """Exact Hamming distances of candidate rows to every query variant; the closest first."""
-    if not rows:
+def closest(
+    ids: NDArray[np.int64], hashes: bytes, queries: Sequence[bytes], max_distance: int, limit: int
+) -> list[tuple[int, int, int]]:
+    """(id, distance, variant) of the candidates within max_distance of any query, closest first. A candidate
+    found through several chunks appears once."""
+    if not len(ids):
         return []
-    stored = np.frombuffer(b"".join(bytes(r[3]) for r in rows), dtype=np.uint64).reshape(len(rows), 1, 4)
+    unique, first = np.unique(ids, return_index=True)
+    stored = np.frombuffer(hashes, dtype=np.uint64).reshape(len(ids), 1, 4)[first]
     wanted = np.frombuffer(b"".join(queries), dtype=np.uint64).reshape(1, len(queries), 4)
     distances = _popcount(stored ^ wanted)  # (candidates, variants)
     variant = distances.argmin(axis=1)
-    best = distances[np.arange(len(rows)), variant]
+    best = distances[np.arange(len(unique)), variant]
     order = [i for i in np.argsort(best, kind="stable") if best[i] <= max_distance][:limit]
-    return [Match(record_from_row(rows[i]), "perceptual", int(best[i]), int(variant[i])) for i in order]
+    return [(int(unique[i]), int(best[i]), int(variant[i])) for i in order]
 
 
 class FingerprintStore(ABC):
@@ -119,7 +127,13 @@ class FingerprintStore(ABC):
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
 
     @abstractmethod
-    def _candidates(self, keys: Sequence[int]) -> list[tuple[Any, ...]]: ...
+    def _candidates(self, keys: Sequence[int]) -> tuple[NDArray[np.int64], bytes]:
+        """Ids and hashes (32 bytes each, concatenated) of every fp_chunks row under one of the keys: one
+        aggregated row from the database, so no per-candidate Python object is made."""
+
+    @abstractmethod
+    def _id_list(self, ids: Sequence[int]) -> tuple[str, Any]:
+        """An SQL fragment matching `id` against a list, and its one parameter."""
 
     @abstractmethod
     def _purge_batch(self, cutoff: float, batch: int) -> int: ...
@@ -130,6 +144,10 @@ class FingerprintStore(ABC):
     @abstractmethod
     def put_manifest(self, manifest_id: str, store: bytes, created_at: float) -> None:
         """Keep a signed C2PA manifest store (issue 18); a second put of the same id keeps the first."""
+
+    @abstractmethod
+    def optimize(self) -> None:
+        """Refresh the planner's statistics (after bulk loads and purges)."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -146,8 +164,10 @@ class FingerprintStore(ABC):
     def find_exact(self, field: str, value: bytes | str, limit: int = 10) -> list[Match]:
         if field not in EXACT_FIELDS:
             raise ValueError(f"exact lookups are by {', '.join(EXACT_FIELDS)}, not {field!r}")
-        sql = f"SELECT {_SELECT} FROM fp_fingerprints WHERE {field} = {self.ph} ORDER BY id DESC LIMIT {int(limit)}"
-        return [Match(record_from_row(row), field) for row in self._query(sql, (value,))]
+        # No ORDER BY id ... LIMIT: it tempts PostgreSQL into walking the primary key instead of the index.
+        rows = self._query(f"SELECT {_SELECT} FROM fp_fingerprints WHERE {field} = {self.ph}", (value,))
+        rows.sort(key=lambda row: -int(row[0]))  # newest first; exact values repeat rarely
+        return [Match(record_from_row(row), field) for row in rows[:limit]]
 
     def nearest(
         self, digests: Sequence[bytes], *, kind: str = "pdq", max_distance: int = MATCH_THRESHOLD, limit: int = 10
@@ -158,8 +178,16 @@ class FingerprintStore(ABC):
             return []
         if not 0 <= max_distance <= MATCH_THRESHOLD:
             raise ValueError(f"max_distance must be 0-{MATCH_THRESHOLD} (the index guarantees no more)")
-        rows = self._candidates(probe_keys(digests, KINDS[kind]))
-        return nearest_of([r for r in rows if r[2] == kind], digests, max_distance, limit)
+        ids, hashes = self._candidates(probe_keys(digests, KINDS[kind]))
+        found = closest(ids, hashes, digests, max_distance, limit)
+        if not found:
+            return []
+        clause, param = self._id_list([fp_id for fp_id, _, _ in found])
+        records = {int(row[0]): record_from_row(row)
+                   for row in self._query(f"SELECT {_SELECT} FROM fp_fingerprints WHERE {clause}", (param,))}
+        # A record purged between the two queries is simply not reported.
+        return [Match(records[fp_id], "perceptual", distance, variant)
+                for fp_id, distance, variant in found if fp_id in records]
 
     def get_manifest(self, manifest_id: str) -> bytes | None:
         rows = self._query(f"SELECT store FROM fp_manifests WHERE manifest_id = {self.ph}", (manifest_id,))
@@ -177,7 +205,7 @@ class FingerprintStore(ABC):
     def stats(self) -> StoreStats:
         (records, oldest, newest), = self._query("SELECT COUNT(*), MIN(created_at), MAX(created_at) "
                                                  "FROM fp_fingerprints", ())
-        (chunk_rows_,), = self._query("SELECT COUNT(*) FROM fp_chunks", ())
+        (chunk_rows_,), = self._query("SELECT COUNT(*) FROM fp_chunks", ())  # 16 per indexed record
         (manifests,), = self._query("SELECT COUNT(*) FROM fp_manifests", ())
         by_type = self._query("SELECT media_type, COUNT(*) FROM fp_fingerprints GROUP BY media_type", ())
         return StoreStats(

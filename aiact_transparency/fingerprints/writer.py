@@ -150,7 +150,10 @@ class FingerprintWriter:
         if self.retention_days is None:
             return
         try:
-            self._add("purged", self.store.purge(self._clock() - self.retention_days * _DAY))
+            purged = self.store.purge(self._clock() - self.retention_days * _DAY)
+            self._add("purged", purged)
+            if purged:
+                self.store.optimize()
         except Exception as exc:  # the next purge tries again; writes go on
             log.warning("fingerprint log: retention purge failed: %s", exc)
 
