@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo test lint pytest bench clean container-test test-py310
+.PHONY: install demo test lint pytest bench bench-fingerprints clean container-test test-py310
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,15 +28,20 @@ lint: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+# bench_fingerprints fills SQLite and PostgreSQL with 1,000,000 fingerprints each: it needs more than 600 s.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --timeout 1800
+
+bench-fingerprints: $(STAMP)
+	$(BIN)/python bench/bench_fingerprints.py
 
 # The oldest supported Python (requires-python >= 3.10): the core suite without the Gradio extra.
 PY310 ?= python3.10
 test-py310:
 	$(PY310) -m venv .venv-py310
 	.venv-py310/bin/python -m pip install --quiet --upgrade pip
-	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server]" pytest httpx hypothesis http-sf PyWavelets
+	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server,postgres]" pytest httpx hypothesis http-sf PyWavelets \
+		pdqhash scikit-image
 	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/test_gradio.py \
 		--ignore=tests/test_gradio_browser.py --ignore=tests/test_examples.py --ignore=tests/test_readme.py
 
