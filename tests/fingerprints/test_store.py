@@ -205,3 +205,26 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert os.path.exists(path)
+
+
+@pytest.mark.anyio
+async def test_lookup_async_runs_in_a_worker_thread(store: FingerprintStore, monkeypatch: pytest.MonkeyPatch
+                                                    ) -> None:
+    import threading
+
+    from aiact_transparency.fingerprints import lookup_async
+
+    rng = np.random.default_rng(RNG_SEED)
+    target = record(1, random_hash(rng), manifest_id="urn:c2pa:async")
+    store.add_many([target])
+    seen: list[str] = []
+    real = store.find_exact
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(threading.current_thread().name)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "find_exact", spy)
+    answer = await lookup_async(store, manifest_id="urn:c2pa:async")
+    assert [m.record for m in answer.matches] == [target]
+    assert seen and seen[0] != threading.main_thread().name
