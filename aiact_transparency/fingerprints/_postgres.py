@@ -9,9 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
-
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
 from .store import COLUMNS, FingerprintStore, StoreError, chunk_rows, is_indexed, row_values
@@ -72,8 +69,9 @@ class PostgresStore(FingerprintStore):
     url_scheme = "postgresql"
     ph = "%s"
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 5.0) -> None:
-        super().__init__()
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 5.0,
+                 lookup_threads: int = 2) -> None:
+        super().__init__(lookup_threads=lookup_threads)
         pool_class = _import_pool()
         import psycopg
 
@@ -119,17 +117,11 @@ class PostgresStore(FingerprintStore):
         except (*self._errors, *self._pool_errors) as exc:
             raise self._fail(exc) from exc
 
-    def _candidates(self, keys: Sequence[int]) -> tuple[NDArray[np.int64], bytes]:
-        # One aggregated row: ids as concatenated big-endian int8 (int8send), hashes concatenated.
-        sql = ("SELECT string_agg(int8send(fp_id), ''::bytea), string_agg(perceptual, ''::bytea) FROM fp_chunks "
-               "WHERE key = ANY(%s::bigint[])")
-        ((ids, hashes),) = self._query(sql, (list(keys),))
-        if ids is None:
-            return np.empty(0, dtype=np.int64), b""
-        return np.frombuffer(bytes(ids), dtype=">i8").astype(np.int64), bytes(hashes)
-
-    def _id_list(self, ids: Sequence[int]) -> tuple[str, Any]:
-        return "id = ANY(%s::bigint[])", list(ids)
+    def _candidates(self, keys: Sequence[int]) -> bytes:
+        # One aggregated row: every candidate hash concatenated.
+        sql = "SELECT string_agg(perceptual, ''::bytea) FROM fp_chunks WHERE key = ANY(%s::bigint[])"
+        ((hashes,),) = self._query(sql, (list(keys),))
+        return bytes(hashes) if hashes is not None else b""
 
     def _purge_batch(self, cutoff: float, batch: int) -> int:
         try:
@@ -180,5 +172,6 @@ class PostgresStore(FingerprintStore):
             pool.close()
 
     def close(self) -> None:
+        self._shutdown_lookups()
         self._closed = True
         self._close_pool()

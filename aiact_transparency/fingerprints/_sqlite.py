@@ -8,9 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
 from .store import COLUMNS, FingerprintStore, StoreError, chunk_rows, is_indexed, row_values
@@ -54,8 +51,8 @@ _BUSY_MS = 5000
 class SqliteStore(FingerprintStore):
     url_scheme = "sqlite"
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = _BUSY_MS) -> None:
-        super().__init__()
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = _BUSY_MS, lookup_threads: int = 2) -> None:
+        super().__init__(lookup_threads=lookup_threads)
         self.path = Path(path)
         self._busy_ms = busy_timeout_ms
         self._local = threading.local()
@@ -114,18 +111,13 @@ class SqliteStore(FingerprintStore):
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite fingerprint store {self.path}: {exc}") from exc
 
-    def _candidates(self, keys: Sequence[int]) -> tuple[NDArray[np.int64], bytes]:
+    def _candidates(self, keys: Sequence[int]) -> bytes:
         # A JSON array as the one parameter (json_each expands it) instead of thousands of "?"; the rows come
-        # back aggregated into two strings, so Python handles one row whatever the number of candidates.
-        sql = ("SELECT group_concat(fp_id), group_concat(hex(perceptual), '') FROM fp_chunks "
+        # back aggregated into one hex string, so Python handles one value whatever the number of candidates.
+        sql = ("SELECT group_concat(hex(perceptual), '') FROM fp_chunks "
                "WHERE key IN (SELECT value FROM json_each(?))")
-        ((ids, hashes),) = self._query(sql, ("[" + ",".join(map(str, keys)) + "]",))
-        if ids is None:
-            return np.empty(0, dtype=np.int64), b""
-        return np.array(ids.split(","), dtype=np.int64), bytes.fromhex(hashes)
-
-    def _id_list(self, ids: Sequence[int]) -> tuple[str, Any]:
-        return "id IN (SELECT value FROM json_each(?))", "[" + ",".join(map(str, ids)) + "]"
+        ((hashes,),) = self._query(sql, ("[" + ",".join(map(str, keys)) + "]",))
+        return bytes.fromhex(hashes) if hashes else b""
 
     def _purge_batch(self, cutoff: float, batch: int) -> int:
         conn = self._conn()
@@ -162,6 +154,7 @@ class SqliteStore(FingerprintStore):
         self._query("PRAGMA optimize", ())
 
     def close(self) -> None:
+        self._shutdown_lookups()
         with self._lock:
             self._closed = True
             conns, self._all = self._all, []

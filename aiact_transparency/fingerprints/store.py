@@ -4,7 +4,9 @@ Tables (names prefixed fp_ so the log can share a database):
 
     fp_fingerprints  one row per marked output (record.FingerprintRecord), indexed by sha256, payload,
                      manifest_id and created_at
-    fp_chunks        (key, fp_id): the multi-index hashing table (mih.py), 16 rows per matchable hash
+    fp_chunks        (key, fp_id, perceptual): the multi-index hashing table (mih.py), 16 rows per matchable
+                     hash; the hash is repeated in each row so a lookup reads candidates from this one
+                     B-tree (clustered in SQLite, an index-only scan in PostgreSQL), never the main table
     fp_manifests     manifest_id -> signed C2PA manifest store bytes (issue 18: soft-binding lookups go
                      through fp_fingerprints' payload and perceptual columns, then here by manifest id)
 
@@ -16,13 +18,14 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .mih import chunk_key_matrix, probe_keys
+from .mih import chunk_key_matrix, chunk_keys, probe_keys
 from .pdq import MATCH_THRESHOLD, MIN_QUALITY
 from .record import KINDS, FingerprintRecord, Match
 
@@ -33,6 +36,7 @@ COLUMNS = ("created_at", "kind", "perceptual", "quality", "sha256", "payload", "
 _SELECT = "id, " + ", ".join(COLUMNS)
 EXACT_FIELDS = ("sha256", "payload", "manifest_id")
 EXPORT_PAGE = 1000
+_KEYS_PER_THREAD = 500  # below this a second connection costs more than it saves
 
 
 class StoreError(RuntimeError):
@@ -69,6 +73,8 @@ def chunk_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list
         for (fp_id, digest), row_keys in zip(same, keys, strict=True):
             assert digest is not None
             rows.extend((key, fp_id, digest) for key in row_keys)
+    # In key order the B-tree inserts walk the index once instead of jumping between random pages.
+    rows.sort(key=lambda row: row[0])
     return rows
 
 
@@ -93,21 +99,21 @@ def _popcount(words: NDArray[np.uint64]) -> NDArray[np.int64]:
     return np.asarray(np.unpackbits(bytes_, axis=-1).sum(axis=-1), dtype=np.int64)
 
 
-def closest(
-    ids: NDArray[np.int64], hashes: bytes, queries: Sequence[bytes], max_distance: int, limit: int
-) -> list[tuple[int, int, int]]:
-    """(id, distance, variant) of the candidates within max_distance of any query, closest first. A candidate
-    found through several chunks appears once."""
-    if not len(ids):
+def closest(hashes: bytes, queries: Sequence[bytes], max_distance: int) -> list[tuple[bytes, int, int]]:
+    """(hash, distance, variant) of the distinct candidate hashes within max_distance of any query, closest
+    first. Candidates come concatenated, 32 bytes each, as the database aggregated them."""
+    if not hashes:
         return []
-    unique, first = np.unique(ids, return_index=True)
-    stored = np.frombuffer(hashes, dtype=np.uint64).reshape(len(ids), 1, 4)[first]
+    stored = np.frombuffer(hashes, dtype=np.uint64).reshape(-1, 1, 4)
     wanted = np.frombuffer(b"".join(queries), dtype=np.uint64).reshape(1, len(queries), 4)
     distances = _popcount(stored ^ wanted)  # (candidates, variants)
-    variant = distances.argmin(axis=1)
-    best = distances[np.arange(len(unique)), variant]
-    order = [i for i in np.argsort(best, kind="stable") if best[i] <= max_distance][:limit]
-    return [(int(unique[i]), int(best[i]), int(variant[i])) for i in order]
+    best = distances.min(axis=1)
+    hits = np.flatnonzero(best <= max_distance)
+    found: dict[bytes, tuple[int, int]] = {}
+    for i in hits[np.argsort(best[hits], kind="stable")]:
+        digest = hashes[32 * int(i) : 32 * int(i) + 32]
+        found.setdefault(digest, (int(best[i]), int(distances[i].argmin())))
+    return [(digest, distance, variant) for digest, (distance, variant) in found.items()]
 
 
 class FingerprintStore(ABC):
@@ -115,9 +121,13 @@ class FingerprintStore(ABC):
 
     url_scheme: str
 
-    def __init__(self) -> None:
+    def __init__(self, *, lookup_threads: int = 2) -> None:
+        if not 1 <= lookup_threads <= 16:
+            raise ValueError("lookup_threads must be 1-16")
         self._closed = False
         self._lock = threading.Lock()
+        self.lookup_threads = lookup_threads
+        self._executor: ThreadPoolExecutor | None = None
 
     # -- backend primitives ------------------------------------------------------------------------------
     @abstractmethod
@@ -127,13 +137,9 @@ class FingerprintStore(ABC):
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
 
     @abstractmethod
-    def _candidates(self, keys: Sequence[int]) -> tuple[NDArray[np.int64], bytes]:
-        """Ids and hashes (32 bytes each, concatenated) of every fp_chunks row under one of the keys: one
+    def _candidates(self, keys: Sequence[int]) -> bytes:
+        """The hashes (32 bytes each, concatenated) of every fp_chunks row under one of the keys: one
         aggregated row from the database, so no per-candidate Python object is made."""
-
-    @abstractmethod
-    def _id_list(self, ids: Sequence[int]) -> tuple[str, Any]:
-        """An SQL fragment matching `id` against a list, and its one parameter."""
 
     @abstractmethod
     def _purge_batch(self, cutoff: float, batch: int) -> int: ...
@@ -178,16 +184,39 @@ class FingerprintStore(ABC):
             return []
         if not 0 <= max_distance <= MATCH_THRESHOLD:
             raise ValueError(f"max_distance must be 0-{MATCH_THRESHOLD} (the index guarantees no more)")
-        ids, hashes = self._candidates(probe_keys(digests, KINDS[kind]))
-        found = closest(ids, hashes, digests, max_distance, limit)
-        if not found:
-            return []
-        clause, param = self._id_list([fp_id for fp_id, _, _ in found])
-        records = {int(row[0]): record_from_row(row)
-                   for row in self._query(f"SELECT {_SELECT} FROM fp_fingerprints WHERE {clause}", (param,))}
-        # A record purged between the two queries is simply not reported.
-        return [Match(records[fp_id], "perceptual", distance, variant)
-                for fp_id, distance, variant in found if fp_id in records]
+        code = KINDS[kind]
+        found = closest(self._gather(probe_keys(digests, code)), digests, max_distance)
+        matches: list[Match] = []
+        # The few hashes that matched, back to their records: the first chunk's key and the hash pick the
+        # fp_chunks rows by primary key prefix (a purged record is simply gone).
+        sql = (f"SELECT {', '.join('f.' + c for c in _SELECT.split(', '))} FROM fp_chunks c "
+               f"JOIN fp_fingerprints f ON f.id = c.fp_id WHERE c.key = {self.ph} AND c.perceptual = {self.ph}")
+        for digest, distance, variant in found:
+            rows = self._query(sql, (chunk_keys(digest, code)[0], digest))
+            matches.extend(Match(record_from_row(row), "perceptual", distance, variant)
+                           for row in sorted(rows, key=lambda r: -int(r[0])))
+            if len(matches) >= limit:
+                break
+        return matches[:limit]
+
+    def _gather(self, keys: list[int]) -> bytes:
+        """The candidates of all keys; a large probe set (8 variants) is split over `lookup_threads`
+        connections, which the database serves in parallel (SQLite releases the GIL while it searches)."""
+        parts = min(self.lookup_threads, len(keys) // _KEYS_PER_THREAD)
+        if parts < 2:
+            return self._candidates(keys)
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.lookup_threads, thread_name_prefix="aiact-fp-lookup")
+            executor = self._executor
+        size = -(-len(keys) // parts)
+        return b"".join(executor.map(self._candidates, [keys[i : i + size] for i in range(0, len(keys), size)]))
+
+    def _shutdown_lookups(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
 
     def get_manifest(self, manifest_id: str) -> bytes | None:
         rows = self._query(f"SELECT store FROM fp_manifests WHERE manifest_id = {self.ph}", (manifest_id,))
