@@ -108,7 +108,7 @@ def bench_event_loop(url: str, engine: str) -> None:
     records = [synthetic(rng, n) for n in range(20000)]
     with open_store(url) as store:
         baseline = asyncio.run(_lag_while_submitting(None, records))
-        writer = FingerprintWriter(store, queue_size=50000, batch_size=1000, flush_interval=0.05)
+        writer = FingerprintWriter(store, queue_size=50000)  # default batches
         loaded = asyncio.run(_lag_while_submitting(writer, records))
         writer.close(timeout=120)
     p99 = lambda xs: float(np.percentile(xs, 99)) * 1000  # noqa: E731

@@ -60,11 +60,12 @@ def chunk_keys(digest: bytes, kind_code: int) -> list[int]:
     return [_key(kind_code, n, value) for n, value in enumerate(_chunks(digest))]
 
 
-def chunk_key_matrix(digests: Sequence[bytes], kind_code: int) -> NDArray[np.int64]:
-    """`chunk_keys` of many hashes at once: one row of 16 keys per digest."""
+def chunk_key_matrix(digests: Sequence[bytes], kind_code: int | Sequence[int]) -> NDArray[np.int64]:
+    """`chunk_keys` of many hashes at once (one kind code for all, or one per digest): 16 keys per row."""
     values = np.frombuffer(b"".join(digests), dtype=">u2").reshape(len(digests), CHUNKS).astype(np.int64)
     chunk_numbers = np.arange(CHUNKS, dtype=np.int64) << CHUNK_BITS
-    return np.asarray((kind_code << _KIND_SHIFT) | chunk_numbers | values, dtype=np.int64)
+    kinds = np.asarray(kind_code, dtype=np.int64).reshape(-1, 1) << _KIND_SHIFT
+    return np.asarray(kinds | chunk_numbers | values, dtype=np.int64)
 
 
 _PROBE_MASKS = np.array([0, *_FLIPS], dtype=np.int64)

@@ -7,7 +7,7 @@
       max_distance: 31               # PDQ's reference threshold; 0-31
       dihedral: true                 # lookups also match the 7 rotations and flips of the query
       queue_size: 10000              # records waiting for the writer; beyond it they are dropped (counted)
-      batch_size: 500
+      batch_size: 200                # records per transaction (small: the writer shares the GIL)
       flush_interval: 0.5            # seconds the writer waits to fill a batch
 """
 
@@ -37,7 +37,7 @@ class FingerprintSettings(BaseModel):
     max_distance: int = Field(default=MATCH_THRESHOLD, ge=0, le=MATCH_THRESHOLD)
     dihedral: bool = True
     queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
-    batch_size: int = Field(default=500, ge=1, le=10_000)
+    batch_size: int = Field(default=200, ge=1, le=10_000)
     flush_interval: float = Field(default=0.5, gt=0, le=60)
 
     @field_validator("store")

@@ -63,19 +63,19 @@ def is_indexed(kind: str, perceptual: bytes | None, quality: int | None) -> bool
 
 
 def chunk_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list[tuple[int, int, bytes]]:
-    """The fp_chunks rows of a batch: (key, fingerprint id, hash) for each chunk of each matchable hash."""
-    picked = [(fp_id, r) for fp_id, r in zip(ids, records, strict=True)
+    """The fp_chunks rows of a batch: (key, fingerprint id, hash) for each chunk of each matchable hash, in
+    key order, so the B-tree inserts walk the index once instead of jumping between random pages."""
+    picked = [(fp_id, r.perceptual, KINDS[r.kind]) for fp_id, r in zip(ids, records, strict=True)
               if r.perceptual is not None and is_indexed(r.kind, r.perceptual, r.quality)]
-    rows: list[tuple[int, int, bytes]] = []
-    for kind in {r.kind for _, r in picked}:
-        same = [(fp_id, r.perceptual) for fp_id, r in picked if r.kind == kind]
-        keys = chunk_key_matrix([digest for _, digest in same if digest is not None], KINDS[kind]).tolist()
-        for (fp_id, digest), row_keys in zip(same, keys, strict=True):
-            assert digest is not None
-            rows.extend((key, fp_id, digest) for key in row_keys)
-    # In key order the B-tree inserts walk the index once instead of jumping between random pages.
-    rows.sort(key=lambda row: row[0])
-    return rows
+    if not picked:
+        return []
+    digests = [digest for _, digest, _ in picked]
+    keys = chunk_key_matrix(digests, [code for _, _, code in picked])
+    flat = keys.ravel()
+    order = np.argsort(flat, kind="stable")
+    owner = (order // keys.shape[1]).tolist()  # which record each sorted key belongs to
+    fp_ids = [picked[i][0] for i in owner]
+    return list(zip(flat[order].tolist(), fp_ids, [digests[i] for i in owner], strict=True))
 
 
 def row_values(record: FingerprintRecord) -> tuple[Any, ...]:

@@ -44,7 +44,7 @@ class FingerprintWriter:
         *,
         retention_days: float | None = 365,
         queue_size: int = 10_000,
-        batch_size: int = 500,
+        batch_size: int = 200,
         flush_interval: float = 0.5,
         max_backoff: float = 30.0,
         purge_interval: float = 3600.0,
