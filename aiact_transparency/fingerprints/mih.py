@@ -11,18 +11,24 @@ Choosing m for r = 31 (PDQ's threshold), N stored hashes, uniform bits (expected
     32 x 8    0                 32    125,000       exact-equality keys, but every probe hits N/256 rows
     16 x 16   1                272      4,150       chosen
     11 x ~23  2              3,119        318       probes cost an index seek each
-    8 x 32    3             43,920          0       too many probes
+    8 x 32    3             43,912          0       too many probes
 
-Index seeks and candidate rows cost about the same (microseconds each, SQLite and PostgreSQL alike), so
-16 x 16 with radius 1 minimises their sum; it also keeps every chunk a 16-bit integer. The bench measures the
-lookup at 1,000,000 stored hashes (p99 goal 10 ms) and the skew of real PDQ hashes: PDQ thresholds at the
-median, so every hash has ~128 set bits and single bits are close to balanced; the bench reports how much
-fuller than uniform the buckets of real-image hashes are.
+Index seeks and candidate rows cost about the same (about a microsecond each in SQLite and PostgreSQL), so
+16 x 16 with radius 1 minimises their sum; it also keeps every chunk a 16-bit integer. Measured (bench/
+bench_fingerprints.py, 1,000,000 uniform hashes, a shared 2-core machine): a one-orientation lookup has p50
+~2.5 ms; 8 orientations cost ~8x that. Real PDQ hashes are not uniform: PDQ thresholds at the median, so
+every hash has ~128 set bits, but per-bit frequencies of real photographs make a 16-bit bucket ~1.2x fuller
+than uniform on average (1.5x for the worst chunk), i.e. ~20-50% more candidates than the uniform figures.
 
-Rotations and flips: a lookup probes the keys of all 8 dihedral variants of the query (one union, so a key
-two variants share is probed once), which multiplies probes and candidates by up to 8. Storing the 8
-variants instead would multiply the index (16 rows per output) by 8 for every stored output; lookups are
-far rarer than writes, so the query side pays.
+Each fp_chunks row repeats the full hash, so the candidates are read from that one B-tree (no lookup in the
+main table per candidate) and come back aggregated into one value per query; only the few hashes within the
+threshold are then joined back to their records.
+
+Rotations and flips: a lookup probes the keys of all 8 dihedral variants of the query (one sorted union of
+keys), which multiplies probes and candidates by 8; large probe sets are split over `lookup_threads`
+connections. Storing variants instead does not help: for any split of the 8 orientations between what is
+stored (S) and what is asked (G) with |S| x |G| = 8, candidates stay |S| x |G| x 272 x N / 65,536, and
+storage grows with |S|. Lookups are rarer than writes, so the query side pays.
 
 Key layout: kind code (bits 20+) | chunk number (bits 16-19) | 16-bit chunk value: one integer column and one
 B-tree on (key, fingerprint id) on both SQLite and PostgreSQL.
