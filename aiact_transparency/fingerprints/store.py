@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,7 +36,7 @@ COLUMNS = ("created_at", "kind", "perceptual", "quality", "sha256", "payload", "
 _SELECT = "id, " + ", ".join(COLUMNS)
 EXACT_FIELDS = ("sha256", "payload", "manifest_id")
 EXPORT_PAGE = 1000
-_KEYS_PER_THREAD = 500  # below this a second connection costs more than it saves
+_T = TypeVar("_T")
 
 
 class StoreError(RuntimeError):
@@ -99,21 +99,15 @@ def _popcount(words: NDArray[np.uint64]) -> NDArray[np.int64]:
     return np.asarray(np.unpackbits(bytes_, axis=-1).sum(axis=-1), dtype=np.int64)
 
 
-def closest(hashes: bytes, queries: Sequence[bytes], max_distance: int) -> list[tuple[bytes, int, int]]:
-    """(hash, distance, variant) of the distinct candidate hashes within max_distance of any query, closest
-    first. Candidates come concatenated, 32 bytes each, as the database aggregated them."""
+def closest(hashes: bytes, query: bytes, max_distance: int) -> list[tuple[bytes, int]]:
+    """(hash, distance) of the candidate hashes within max_distance of the query. Candidates come
+    concatenated, 32 bytes each, as the database aggregated them."""
     if not hashes:
         return []
-    stored = np.frombuffer(hashes, dtype=np.uint64).reshape(-1, 1, 4)
-    wanted = np.frombuffer(b"".join(queries), dtype=np.uint64).reshape(1, len(queries), 4)
-    distances = _popcount(stored ^ wanted)  # (candidates, variants)
-    best = distances.min(axis=1)
-    hits = np.flatnonzero(best <= max_distance)
-    found: dict[bytes, tuple[int, int]] = {}
-    for i in hits[np.argsort(best[hits], kind="stable")]:
-        digest = hashes[32 * int(i) : 32 * int(i) + 32]
-        found.setdefault(digest, (int(best[i]), int(distances[i].argmin())))
-    return [(digest, distance, variant) for digest, (distance, variant) in found.items()]
+    stored = np.frombuffer(hashes, dtype=np.uint64).reshape(-1, 4)
+    distances = _popcount(stored ^ np.frombuffer(query, dtype=np.uint64))
+    return [(hashes[32 * int(i) : 32 * int(i) + 32], int(distances[i]))
+            for i in np.flatnonzero(distances <= max_distance)]
 
 
 class FingerprintStore(ABC):
@@ -185,13 +179,25 @@ class FingerprintStore(ABC):
         if not 0 <= max_distance <= MATCH_THRESHOLD:
             raise ValueError(f"max_distance must be 0-{MATCH_THRESHOLD} (the index guarantees no more)")
         code = KINDS[kind]
-        found = closest(self._gather(probe_keys(digests, code)), digests, max_distance)
+        # One query per variant: its candidates are checked against that variant only (8x less arithmetic
+        # than checking every candidate against all 8), and the variants run on lookup_threads connections.
+        def search(variant: int) -> list[tuple[bytes, int, int]]:
+            digest = digests[variant]
+            return [(h, d, variant) for h, d in closest(self._candidates(probe_keys([digest], code)), digest,
+                                                         max_distance)]
+
+        best: dict[bytes, tuple[int, int]] = {}
+        for hits in self._fan_out(search, range(len(digests))):
+            for digest, distance, variant in hits:
+                if digest not in best or (distance, variant) < best[digest]:
+                    best[digest] = (distance, variant)
+        found = sorted(((d, v, h) for h, (d, v) in best.items()), key=lambda item: item[:2])
         matches: list[Match] = []
         # The few hashes that matched, back to their records: the first chunk's key and the hash pick the
         # fp_chunks rows by primary key prefix (a purged record is simply gone).
         sql = (f"SELECT {', '.join('f.' + c for c in _SELECT.split(', '))} FROM fp_chunks c "
                f"JOIN fp_fingerprints f ON f.id = c.fp_id WHERE c.key = {self.ph} AND c.perceptual = {self.ph}")
-        for digest, distance, variant in found:
+        for distance, variant, digest in found:
             rows = self._query(sql, (chunk_keys(digest, code)[0], digest))
             matches.extend(Match(record_from_row(row), "perceptual", distance, variant)
                            for row in sorted(rows, key=lambda r: -int(r[0])))
@@ -199,18 +205,16 @@ class FingerprintStore(ABC):
                 break
         return matches[:limit]
 
-    def _gather(self, keys: list[int]) -> bytes:
-        """The candidates of all keys; a large probe set (8 variants) is split over `lookup_threads`
-        connections, which the database serves in parallel (SQLite releases the GIL while it searches)."""
-        parts = min(self.lookup_threads, len(keys) // _KEYS_PER_THREAD)
-        if parts < 2:
-            return self._candidates(keys)
+    def _fan_out(self, work: Callable[[int], _T], items: Sequence[int]) -> Iterator[_T]:
+        """work(item) for each item, on up to `lookup_threads` connections at once (the database searches
+        with the GIL released, so the variants of one lookup really run in parallel)."""
+        if self.lookup_threads < 2 or len(items) < 2:
+            return map(work, items)
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self.lookup_threads, thread_name_prefix="aiact-fp-lookup")
             executor = self._executor
-        size = -(-len(keys) // parts)
-        return b"".join(executor.map(self._candidates, [keys[i : i + size] for i in range(0, len(keys), size)]))
+        return executor.map(work, items)
 
     def _shutdown_lookups(self) -> None:
         with self._lock:
