@@ -15,10 +15,11 @@ Choosing m for r = 31 (PDQ's threshold), N stored hashes, uniform bits (expected
 
 Index seeks and candidate rows cost about the same (about a microsecond each in SQLite and PostgreSQL), so
 16 x 16 with radius 1 minimises their sum; it also keeps every chunk a 16-bit integer. Measured (bench/
-bench_fingerprints.py, 1,000,000 uniform hashes, a shared 2-core machine): a one-orientation lookup has p50
-~2.5 ms; 8 orientations cost ~8x that. Real PDQ hashes are not uniform: PDQ thresholds at the median, so
-every hash has ~128 set bits, but per-bit frequencies of real photographs make a 16-bit bucket ~1.2x fuller
-than uniform on average (1.5x for the worst chunk), i.e. ~20-50% more candidates than the uniform figures.
+bench_fingerprints.py, 1,000,000 uniform hashes, a 2-core machine shared with other jobs): one orientation
+p50 ~1 ms on SQLite, ~2.5 ms on PostgreSQL; all 8 orientations p50 ~4 ms on SQLite (2 lookup threads),
+~17 ms on PostgreSQL. Real PDQ hashes are not uniform: PDQ thresholds at the median, so every hash has ~128
+set bits, but per-bit frequencies of real photographs make a 16-bit bucket ~1.2x fuller than uniform on
+average (~1.5x for the worst chunk), i.e. ~20-50% more candidates than the uniform figures.
 
 Each fp_chunks row repeats the full hash, so the candidates are read from that one B-tree (no lookup in the
 main table per candidate) and come back aggregated into one value per query; only the few hashes within the

@@ -9,6 +9,10 @@
       queue_size: 10000              # records waiting for the writer; beyond it they are dropped (counted)
       batch_size: 200                # records per transaction (small: the writer shares the GIL)
       flush_interval: 0.5            # seconds the writer waits to fill a batch
+      lookup_threads: 2              # connections one lookup's 8 orientations are spread over
+
+Open the store with `open_store(settings.store, lookup_threads=settings.lookup_threads)` and the writer with
+`FingerprintWriter(store, retention_days=..., queue_size=..., batch_size=..., flush_interval=...)`.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class FingerprintSettings(BaseModel):
     queue_size: int = Field(default=10_000, ge=1, le=1_000_000)
     batch_size: int = Field(default=200, ge=1, le=10_000)
     flush_interval: float = Field(default=0.5, gt=0, le=60)
+    lookup_threads: int = Field(default=2, ge=1, le=16)
 
     @field_validator("store")
     @classmethod
