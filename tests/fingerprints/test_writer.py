@@ -43,6 +43,9 @@ class Faulty:
     def purge(self, older_than: float, batch: int = 5000) -> int:
         return self.store.purge(older_than, batch)
 
+    def optimize(self) -> None:
+        self.store.optimize()
+
 
 def writer_for(store: object, **options: object) -> FingerprintWriter:
     return FingerprintWriter(store, flush_interval=0.05, **options)  # type: ignore[arg-type]
