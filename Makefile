@@ -4,16 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo test lint pytest bench clean container-test test-py310
+.PHONY: install demo test lint pytest bench bench-fingerprints clean container-test test-py310
 
-# invisible-watermark and scikit-image are test-only and installed without their declared deps: the first's
-# are torch (for its unused rivaGan method) and the GUI opencv-python (the dev extra has the headless one);
-# scikit-image only lends its photographs (tests/test_watermark_photos.py) and is never imported.
+# invisible-watermark is test-only and installed without its declared deps: they are torch (for its unused
+# rivaGan method) and the GUI opencv-python (the test extra has the headless one).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -m pip install --quiet --no-deps invisible-watermark==0.2.0 "scikit-image>=0.22"
+	$(BIN)/python -m pip install --quiet --no-deps invisible-watermark==0.2.0
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -32,8 +31,12 @@ lint: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+# bench_fingerprints fills SQLite and PostgreSQL with 1,000,000 fingerprints each: it needs more than 600 s.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --timeout 1800
+
+bench-fingerprints: $(STAMP)
+	$(BIN)/python bench/bench_fingerprints.py
 
 # The oldest supported Python (requires-python >= 3.10): the core suite without the Gradio extra.
 PY310 ?= python3.10
@@ -41,7 +44,7 @@ test-py310:
 	$(PY310) -m venv .venv-py310
 	.venv-py310/bin/python -m pip install --quiet --upgrade pip
 	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server,text,test]"
-	.venv-py310/bin/python -m pip install --quiet --no-deps invisible-watermark==0.2.0 "scikit-image>=0.22"
+	.venv-py310/bin/python -m pip install --quiet --no-deps invisible-watermark==0.2.0
 	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/test_gradio.py \
 		--ignore=tests/test_gradio_browser.py --ignore=tests/test_examples.py --ignore=tests/test_readme.py
 

@@ -1,0 +1,182 @@
+"""PostgreSQL backend (psycopg 3 with a connection pool): one log shared by several replicas.
+
+The tables and queries are those of the SQLite backend; ids come from a sequence so replicas never collide,
+and batches load with COPY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .mih import chunk_keys
+from .record import KINDS, FingerprintRecord
+from .store import COLUMNS, FingerprintStore, StoreError, chunk_rows, is_indexed, row_values
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
+__all__ = ["PostgresStore"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS fp_fingerprints (
+    id BIGINT PRIMARY KEY,
+    created_at DOUBLE PRECISION NOT NULL,
+    kind TEXT NOT NULL,
+    perceptual BYTEA,
+    quality INTEGER,
+    sha256 BYTEA NOT NULL,
+    payload BYTEA,
+    manifest_id TEXT,
+    media_type TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    route TEXT
+);
+CREATE SEQUENCE IF NOT EXISTS fp_fingerprints_id_seq OWNED BY fp_fingerprints.id;
+CREATE INDEX IF NOT EXISTS fp_fingerprints_sha256 ON fp_fingerprints (sha256);
+CREATE INDEX IF NOT EXISTS fp_fingerprints_payload ON fp_fingerprints (payload) WHERE payload IS NOT NULL;
+CREATE INDEX IF NOT EXISTS fp_fingerprints_manifest ON fp_fingerprints (manifest_id) WHERE manifest_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS fp_fingerprints_created ON fp_fingerprints (created_at);
+CREATE TABLE IF NOT EXISTS fp_chunks (
+    key BIGINT NOT NULL,
+    fp_id BIGINT NOT NULL,
+    perceptual BYTEA NOT NULL,
+    PRIMARY KEY (key, fp_id) INCLUDE (perceptual)
+);
+CREATE TABLE IF NOT EXISTS fp_manifests (
+    manifest_id TEXT PRIMARY KEY,
+    created_at DOUBLE PRECISION NOT NULL,
+    store BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fp_manifests_created ON fp_manifests (created_at);
+"""
+# Replicas starting together would race on CREATE ... IF NOT EXISTS; one advisory lock serialises them.
+_SCHEMA_LOCK = 0x6670_7374  # "fpst"
+
+
+def _import_pool() -> type[ConnectionPool]:
+    try:
+        from psycopg_pool import ConnectionPool
+    except ImportError as exc:
+        raise ImportError(
+            "a postgresql:// fingerprint store needs psycopg 3 and psycopg-pool: "
+            'pip install "aiact-transparency[postgres]"'
+        ) from exc
+    return ConnectionPool
+
+
+class PostgresStore(FingerprintStore):
+    url_scheme = "postgresql"
+    ph = "%s"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 5.0,
+                 lookup_threads: int = 2) -> None:
+        super().__init__(lookup_threads=lookup_threads)
+        pool_class = _import_pool()
+        import psycopg
+
+        self._errors: tuple[type[Exception], ...] = (psycopg.Error,)
+        self._pool_errors: tuple[type[Exception], ...]
+        from psycopg_pool import PoolTimeout
+
+        self._pool_errors = (PoolTimeout,)
+        # The URL may hold a password: errors name only the host part.
+        self._where = url.rsplit("@", 1)[-1]
+        try:
+            self._pool = pool_class(url, min_size=min_size, max_size=max_size, timeout=timeout, open=True,
+                                    kwargs={"autocommit": False})
+            self._pool.wait(timeout=timeout)
+            with self._pool.connection() as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                conn.execute(SCHEMA)
+        except (*self._errors, *self._pool_errors) as exc:
+            self._close_pool()
+            raise StoreError(f"cannot open the PostgreSQL fingerprint store at {self._where}: {exc}") from exc
+
+    def _fail(self, exc: Exception) -> StoreError:
+        return StoreError(f"PostgreSQL fingerprint store at {self._where}: {exc}")
+
+    def _insert(self, records: Sequence[FingerprintRecord]) -> None:
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                cur.execute("SELECT nextval('fp_fingerprints_id_seq') FROM generate_series(1, %s)", (len(records),))
+                ids = [int(row[0]) for row in cur.fetchall()]
+                with cur.copy(f"COPY fp_fingerprints (id, {', '.join(COLUMNS)}) FROM STDIN") as copy:
+                    for fp_id, record in zip(ids, records, strict=True):
+                        copy.write_row((fp_id, *row_values(record)))
+                with cur.copy("COPY fp_chunks (key, fp_id, perceptual) FROM STDIN") as copy:
+                    for row in chunk_rows(ids, records):
+                        copy.write_row(row)
+        except (*self._errors, *self._pool_errors) as exc:
+            raise self._fail(exc) from exc
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        try:
+            with self._pool.connection() as conn:
+                return conn.execute(sql, tuple(params)).fetchall()
+        except (*self._errors, *self._pool_errors) as exc:
+            raise self._fail(exc) from exc
+
+    def _candidates(self, keys: Sequence[int]) -> bytes:
+        # One aggregated row, every candidate hash concatenated; fetched in binary, since bytea's text form
+        # is hex (twice the bytes to send and parse): 2.4 -> 1.3 ms per orientation at 1M.
+        sql = "SELECT string_agg(perceptual, ''::bytea) FROM fp_chunks WHERE key = ANY(%s::bigint[])"
+        try:
+            with self._pool.connection() as conn:
+                ((hashes,),) = conn.execute(sql, (list(keys),), binary=True).fetchall()
+        except (*self._errors, *self._pool_errors) as exc:
+            raise self._fail(exc) from exc
+        return bytes(hashes) if hashes is not None else b""
+
+    def _purge_batch(self, cutoff: float, batch: int) -> int:
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                cur.execute(
+                    "SELECT id, kind, perceptual, quality FROM fp_fingerprints WHERE created_at < %s "
+                    "ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED", (cutoff, batch))
+                rows = cur.fetchall()
+                keys: list[int] = []
+                fp_ids: list[int] = []
+                for fp_id, kind, perceptual, quality in rows:
+                    if is_indexed(kind, perceptual, quality):
+                        for key in chunk_keys(bytes(perceptual), KINDS[kind]):
+                            keys.append(key)
+                            fp_ids.append(fp_id)
+                cur.execute("DELETE FROM fp_chunks USING unnest(%s::bigint[], %s::bigint[]) AS gone(key, fp_id) "
+                            "WHERE fp_chunks.key = gone.key AND fp_chunks.fp_id = gone.fp_id", (keys, fp_ids))
+                cur.execute("DELETE FROM fp_fingerprints WHERE id = ANY(%s::bigint[])", ([r[0] for r in rows],))
+                cur.execute("DELETE FROM fp_manifests WHERE created_at < %s", (cutoff,))
+        except (*self._errors, *self._pool_errors) as exc:
+            raise self._fail(exc) from exc
+        return len(rows)
+
+    def _bytes_on_disk(self) -> int:
+        (size,), = self._query(
+            "SELECT pg_total_relation_size('fp_fingerprints') + pg_total_relation_size('fp_chunks')"
+            " + pg_total_relation_size('fp_manifests')", ())
+        return int(size)
+
+    def put_manifest(self, manifest_id: str, store: bytes, created_at: float) -> None:
+        self._query("INSERT INTO fp_manifests (manifest_id, created_at, store) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (manifest_id) DO NOTHING RETURNING manifest_id", (manifest_id, created_at, store))
+
+    def optimize(self) -> None:
+        # VACUUM also sets the visibility map, which lets the MIH lookups read fp_chunks' index alone.
+        try:
+            with self._pool.connection() as conn:
+                conn.autocommit = True
+                conn.execute("VACUUM ANALYZE fp_fingerprints")
+                conn.execute("VACUUM ANALYZE fp_chunks")
+                conn.autocommit = False
+        except (*self._errors, *self._pool_errors) as exc:
+            raise self._fail(exc) from exc
+
+    def _close_pool(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.close()
+
+    def close(self) -> None:
+        self._shutdown_lookups()
+        self._closed = True
+        self._close_pool()

@@ -1,0 +1,288 @@
+"""The fingerprint store: one interface, the same tables and queries on SQLite and PostgreSQL.
+
+Tables (names prefixed fp_ so the log can share a database):
+
+    fp_fingerprints  one row per marked output (record.FingerprintRecord), indexed by sha256, payload,
+                     manifest_id and created_at
+    fp_chunks        (key, fp_id, perceptual): the multi-index hashing table (mih.py), 16 rows per matchable
+                     hash; the hash is repeated in each row so a lookup reads candidates from this one
+                     B-tree (clustered in SQLite, an index-only scan in PostgreSQL), never the main table
+    fp_manifests     manifest_id -> signed C2PA manifest store bytes (issue 18: soft-binding lookups go
+                     through fp_fingerprints' payload and perceptual columns, then here by manifest id)
+
+Backends differ only in connections, placeholders and bulk loading; `open_store(url)` picks one.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .mih import chunk_key_matrix, chunk_keys, probe_keys
+from .pdq import MATCH_THRESHOLD, MIN_QUALITY
+from .record import KINDS, FingerprintRecord, Match
+
+__all__ = ["FingerprintStore", "StoreError", "StoreStats", "open_store"]
+
+COLUMNS = ("created_at", "kind", "perceptual", "quality", "sha256", "payload", "manifest_id", "media_type",
+           "size", "route")
+_SELECT = "id, " + ", ".join(COLUMNS)
+EXACT_FIELDS = ("sha256", "payload", "manifest_id")
+EXPORT_PAGE = 1000
+_T = TypeVar("_T")
+
+
+class StoreError(RuntimeError):
+    """The store could not be opened or answered with an error (the message names the store, never data)."""
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    records: int
+    indexed: int  # records with a matchable perceptual hash (quality >= 50), i.e. in fp_chunks
+    manifests: int
+    oldest: float | None
+    newest: float | None
+    by_media_type: dict[str, int]
+    bytes_on_disk: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def is_indexed(kind: str, perceptual: bytes | None, quality: int | None) -> bool:
+    """Whether a hash goes into the perceptual index: PDQ's reference ignores quality <= 49."""
+    return perceptual is not None and kind != "none" and quality is not None and quality >= MIN_QUALITY
+
+
+def chunk_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list[tuple[int, int, bytes]]:
+    """The fp_chunks rows of a batch: (key, fingerprint id, hash) for each chunk of each matchable hash, in
+    key order, so the B-tree inserts walk the index once instead of jumping between random pages."""
+    picked = [(fp_id, r.perceptual, KINDS[r.kind]) for fp_id, r in zip(ids, records, strict=True)
+              if r.perceptual is not None and is_indexed(r.kind, r.perceptual, r.quality)]
+    if not picked:
+        return []
+    digests = [digest for _, digest, _ in picked]
+    keys = chunk_key_matrix(digests, [code for _, _, code in picked])
+    flat = keys.ravel()
+    order = np.argsort(flat, kind="stable")
+    owner = (order // keys.shape[1]).tolist()  # which record each sorted key belongs to
+    fp_ids = [picked[i][0] for i in owner]
+    return list(zip(flat[order].tolist(), fp_ids, [digests[i] for i in owner], strict=True))
+
+
+def row_values(record: FingerprintRecord) -> tuple[Any, ...]:
+    return tuple(getattr(record, name) for name in COLUMNS)
+
+
+def record_from_row(row: Sequence[Any]) -> FingerprintRecord:
+    values = dict(zip(COLUMNS, row[1:], strict=True))
+    for name in ("perceptual", "sha256", "payload"):
+        if values[name] is not None:
+            values[name] = bytes(values[name])  # psycopg gives bytea as memoryview
+    values["created_at"] = float(values["created_at"])
+    return FingerprintRecord(**values)
+
+
+def _popcount(words: NDArray[np.uint64]) -> NDArray[np.int64]:
+    counter = getattr(np, "bitwise_count", None)  # numpy >= 2.0
+    if counter is not None:
+        return np.asarray(counter(words).sum(axis=-1), dtype=np.int64)
+    bytes_ = words.view(np.uint8)
+    return np.asarray(np.unpackbits(bytes_, axis=-1).sum(axis=-1), dtype=np.int64)
+
+
+def closest(hashes: bytes, query: bytes, max_distance: int) -> list[tuple[bytes, int]]:
+    """(hash, distance) of the candidate hashes within max_distance of the query. Candidates come
+    concatenated, 32 bytes each, as the database aggregated them."""
+    if not hashes:
+        return []
+    stored = np.frombuffer(hashes, dtype=np.uint64).reshape(-1, 4)
+    distances = _popcount(stored ^ np.frombuffer(query, dtype=np.uint64))
+    return [(hashes[32 * int(i) : 32 * int(i) + 32], int(distances[i]))
+            for i in np.flatnonzero(distances <= max_distance)]
+
+
+class FingerprintStore(ABC):
+    """Thread-safe: the writer thread adds while lookups run in worker threads."""
+
+    url_scheme: str
+
+    def __init__(self, *, lookup_threads: int = 2) -> None:
+        if not 1 <= lookup_threads <= 16:
+            raise ValueError("lookup_threads must be 1-16")
+        self._closed = False
+        self._lock = threading.Lock()
+        self.lookup_threads = lookup_threads
+        self._executor: ThreadPoolExecutor | None = None
+
+    # -- backend primitives ------------------------------------------------------------------------------
+    @abstractmethod
+    def _insert(self, records: Sequence[FingerprintRecord]) -> None: ...
+
+    @abstractmethod
+    def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def _candidates(self, keys: Sequence[int]) -> bytes:
+        """The hashes (32 bytes each, concatenated) of every fp_chunks row under one of the keys: one
+        aggregated row from the database, so no per-candidate Python object is made."""
+
+    @abstractmethod
+    def _purge_batch(self, cutoff: float, batch: int) -> int: ...
+
+    @abstractmethod
+    def _bytes_on_disk(self) -> int: ...
+
+    @abstractmethod
+    def put_manifest(self, manifest_id: str, store: bytes, created_at: float) -> None:
+        """Keep a signed C2PA manifest store (issue 18); a second put of the same id keeps the first."""
+
+    @abstractmethod
+    def optimize(self) -> None:
+        """Refresh the planner's statistics (after bulk loads and purges)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    ph = "?"  # the backend's parameter placeholder
+
+    # -- the interface -----------------------------------------------------------------------------------
+    def add_many(self, records: Sequence[FingerprintRecord]) -> int:
+        """Store records in one transaction: all or none. Returns how many were stored."""
+        if records:
+            self._insert(records)
+        return len(records)
+
+    def find_exact(self, field: str, value: bytes | str, limit: int = 10) -> list[Match]:
+        if field not in EXACT_FIELDS:
+            raise ValueError(f"exact lookups are by {', '.join(EXACT_FIELDS)}, not {field!r}")
+        # No ORDER BY id ... LIMIT: it tempts PostgreSQL into walking the primary key instead of the index.
+        rows = self._query(f"SELECT {_SELECT} FROM fp_fingerprints WHERE {field} = {self.ph}", (value,))
+        rows.sort(key=lambda row: -int(row[0]))  # newest first; exact values repeat rarely
+        return [Match(record_from_row(row), field) for row in rows[:limit]]
+
+    def nearest(
+        self, digests: Sequence[bytes], *, kind: str = "pdq", max_distance: int = MATCH_THRESHOLD, limit: int = 10
+    ) -> list[Match]:
+        """Stored hashes of `kind` within max_distance of any digest (e.g. the 8 dihedral variants of one
+        query), closest first; Match.variant is the index of the digest that came closest."""
+        if not digests:
+            return []
+        if not 0 <= max_distance <= MATCH_THRESHOLD:
+            raise ValueError(f"max_distance must be 0-{MATCH_THRESHOLD} (the index guarantees no more)")
+        code = KINDS[kind]
+        # One query per variant: its candidates are checked against that variant only (8x less arithmetic
+        # than checking every candidate against all 8), and the variants run on lookup_threads connections.
+        def search(variant: int) -> list[tuple[bytes, int, int]]:
+            digest = digests[variant]
+            return [(h, d, variant) for h, d in closest(self._candidates(probe_keys([digest], code)), digest,
+                                                         max_distance)]
+
+        best: dict[bytes, tuple[int, int]] = {}
+        for hits in self._fan_out(search, range(len(digests))):
+            for digest, distance, variant in hits:
+                if digest not in best or (distance, variant) < best[digest]:
+                    best[digest] = (distance, variant)
+        found = sorted(((d, v, h) for h, (d, v) in best.items()), key=lambda item: item[:2])
+        matches: list[Match] = []
+        # The few hashes that matched, back to their records: the first chunk's key and the hash pick the
+        # fp_chunks rows by primary key prefix (a purged record is simply gone).
+        sql = (f"SELECT {', '.join('f.' + c for c in _SELECT.split(', '))} FROM fp_chunks c "
+               f"JOIN fp_fingerprints f ON f.id = c.fp_id WHERE c.key = {self.ph} AND c.perceptual = {self.ph}")
+        for distance, variant, digest in found:
+            rows = self._query(sql, (chunk_keys(digest, code)[0], digest))
+            matches.extend(Match(record_from_row(row), "perceptual", distance, variant)
+                           for row in sorted(rows, key=lambda r: -int(r[0])))
+            if len(matches) >= limit:
+                break
+        return matches[:limit]
+
+    def _fan_out(self, work: Callable[[int], _T], items: Sequence[int]) -> Iterator[_T]:
+        """work(item) for each item, on up to `lookup_threads` connections at once (the database searches
+        with the GIL released, so the variants of one lookup really run in parallel)."""
+        if self.lookup_threads < 2 or len(items) < 2:
+            return map(work, items)
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.lookup_threads, thread_name_prefix="aiact-fp-lookup")
+            executor = self._executor
+        return executor.map(work, items)
+
+    def _shutdown_lookups(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def get_manifest(self, manifest_id: str) -> bytes | None:
+        rows = self._query(f"SELECT store FROM fp_manifests WHERE manifest_id = {self.ph}", (manifest_id,))
+        return bytes(rows[0][0]) if rows else None
+
+    def purge(self, older_than: float, batch: int = 5000) -> int:
+        """Delete records (and manifests) created before `older_than` (epoch seconds); returns the count."""
+        total = 0
+        while True:
+            deleted = self._purge_batch(older_than, batch)
+            total += deleted
+            if deleted < batch:
+                return total
+
+    def stats(self) -> StoreStats:
+        (records, oldest, newest), = self._query("SELECT COUNT(*), MIN(created_at), MAX(created_at) "
+                                                 "FROM fp_fingerprints", ())
+        (chunk_rows_,), = self._query("SELECT COUNT(*) FROM fp_chunks", ())  # 16 per indexed record
+        (manifests,), = self._query("SELECT COUNT(*) FROM fp_manifests", ())
+        by_type = self._query("SELECT media_type, COUNT(*) FROM fp_fingerprints GROUP BY media_type", ())
+        return StoreStats(
+            records=int(records), indexed=int(chunk_rows_) // 16, manifests=int(manifests),
+            oldest=float(oldest) if oldest is not None else None,
+            newest=float(newest) if newest is not None else None,
+            by_media_type={str(t): int(n) for t, n in by_type}, bytes_on_disk=self._bytes_on_disk(),
+        )
+
+    def export(self, since: float | None = None, until: float | None = None) -> Iterator[FingerprintRecord]:
+        """Every record in [since, until) in insertion order, read page by page (constant memory)."""
+        last = 0
+        low = since if since is not None else float("-inf")
+        high = until if until is not None else float("inf")
+        ph = self.ph
+        while True:
+            rows = self._query(
+                f"SELECT {_SELECT} FROM fp_fingerprints WHERE id > {ph} AND created_at >= {ph} AND created_at < {ph}"
+                f" ORDER BY id LIMIT {EXPORT_PAGE}",
+                (last, low, high),
+            )
+            yield from (record_from_row(row) for row in rows)
+            if len(rows) < EXPORT_PAGE:
+                return
+            last = int(rows[-1][0])
+
+    def __enter__(self) -> FingerprintStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(url: str, **options: Any) -> FingerprintStore:
+    """`sqlite:///path/to/file.db` (embedded, WAL) or `postgresql://user@host/db` (psycopg 3 with a pool)."""
+    if url.startswith("sqlite:///"):
+        from ._sqlite import SqliteStore
+
+        return SqliteStore(url[len("sqlite:///"):], **options)
+    if url.startswith(("postgresql://", "postgres://")):
+        from ._postgres import PostgresStore
+
+        return PostgresStore(url, **options)
+    raise ValueError(
+        f"unsupported fingerprint store {url.split(':', 1)[0]!r}: use sqlite:///path/to/fingerprints.db "
+        "or postgresql://user@host/dbname"
+    )

@@ -1,0 +1,299 @@
+"""The fingerprint log at scale: hashing cost, event-loop lag, insert throughput, database size and lookup
+latency with 1,000,000 stored fingerprints, on SQLite and on PostgreSQL (a throwaway server from Debian's
+postgresql package, as the tests start it).
+
+Run: .venv/bin/python bench/bench_fingerprints.py [--records 1000000] [--queries 300] [--only sqlite|postgresql]
+Prints a table of each figure with its goal (PASS/MISS as text; timings never fail the run).
+
+Synthetic hashes are uniform random 256-bit values (the MIH bucket sizes of real PDQ hashes are compared to
+uniform separately, from real photographs). Near queries are a stored hash with 0-31 random bits flipped;
+far queries are fresh random hashes. Each lookup asks with 8 variants (PDQ's rotations and flips: for a
+synthetic query, 1 near or random hash plus 7 random ones), as the detection service does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import itertools
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aiact_transparency.fingerprints import (  # noqa: E402
+    FingerprintRecord,
+    FingerprintStore,
+    FingerprintWriter,
+    open_store,
+    pdq_hash,
+    record_for,
+)
+from aiact_transparency.fingerprints.mih import CHUNK_BITS, CHUNKS  # noqa: E402
+
+BATCH = 5000
+ROWS: list[tuple[str, str, str, str]] = []  # figure, engine, value, goal (with PASS/MISS)
+
+
+def row(figure: str, engine: str, value: str, goal: str = "", ok: bool | None = None) -> None:
+    verdict = "" if ok is None else ("PASS" if ok else "MISS")
+    ROWS.append((figure, engine, value, f"{goal} {verdict}".strip()))
+    print(f"  {figure:<44} {engine:<11} {value:>16}  {goal} {verdict}", flush=True)
+
+
+def photo_like(width: int, height: int, seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    small = (rng.random((height // 64 + 2, width // 64 + 2, 3)) * 255).astype(np.uint8)
+    base = np.asarray(Image.fromarray(small).resize((width, height), Image.Resampling.BICUBIC), dtype=np.float64)
+    base += rng.normal(0, 4, base.shape)
+    return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8)).filter(ImageFilter.SMOOTH)
+
+
+def median_ms(action: Callable[[], object], runs: int = 30) -> float:
+    action()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def bench_hashing() -> None:
+    image = photo_like(1024, 1024)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    data = out.getvalue()
+    hash_ms = median_ms(lambda: pdq_hash(image))
+    record_ms = median_ms(lambda: record_for(data, "image/jpeg", pdq=pdq_hash(image)))
+    row("PDQ hash, 1 MP image (PIL)", "-", f"{hash_ms:.2f} ms")
+    row("fingerprint record (PDQ + SHA-256), 1 MP", "-", f"{record_ms:.2f} ms", "<= 3 ms", record_ms <= 3.0)
+
+
+async def _lag(duration: float, period: float = 0.001) -> list[float]:
+    lags = []
+    end = time.perf_counter() + duration
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        await asyncio.sleep(period)
+        lags.append(time.perf_counter() - start - period)
+    return lags
+
+
+async def _lag_while_submitting(writer: FingerprintWriter | None, records: list[FingerprintRecord],
+                                rate: float | None) -> list[float]:
+    """Loop lag while records are submitted: at `rate` per second (a busy service), or all at once (a burst
+    far beyond any real output rate: the writer then works flat out for the whole measurement)."""
+    async def produce() -> None:
+        for n, record in enumerate(records):
+            if writer is not None:
+                writer.submit(record)
+            if rate is not None:
+                await asyncio.sleep(1 / rate)
+            elif n % 50 == 0:
+                await asyncio.sleep(0)
+
+    lag_task = asyncio.ensure_future(_lag(2.0))
+    await produce()
+    return await lag_task
+
+
+def bench_event_loop(url: str, engine: str) -> None:
+    rng = np.random.default_rng(3)
+    burst = [synthetic(rng, n) for n in range(20000)]
+    steady = burst[:400]  # 200 records/s for 2 s
+    p99 = lambda xs: float(np.percentile(xs, 99)) * 1000  # noqa: E731
+    with open_store(url) as store:
+        baseline = p99(asyncio.run(_lag_while_submitting(None, burst, None)))
+        row("event-loop lag p99, no writer", engine, f"{baseline:.2f} ms")
+        for label, records, rate in (("200 records/s", steady, 200.0), ("a burst of 20k records", burst, None)):
+            writer = FingerprintWriter(store, queue_size=50000)  # default batches
+            lag = p99(asyncio.run(_lag_while_submitting(writer, records, rate)))
+            writer.close(timeout=120)
+            row(f"event-loop lag p99, writer, {label}", engine, f"{lag:.2f} ms", "no lag added (< +2 ms)",
+                lag - baseline < 2.0)
+
+
+def synthetic(rng: np.random.Generator, n: int, created_at: float | None = None) -> FingerprintRecord:
+    raw = rng.bytes(32 + 32 + 10)
+    return FingerprintRecord(sha256=raw[32:64], media_type="image/jpeg", size=100_000 + n % 1000, perceptual=raw[:32],
+                             quality=100, payload=raw[64:], manifest_id=f"urn:c2pa:{raw[:16].hex()}",
+                             route="/generate", created_at=created_at or time.time())
+
+
+def fill(store: FingerprintStore, engine: str, total: int) -> list[bytes]:
+    rng = np.random.default_rng(11)
+    kept: list[bytes] = []  # a sample of stored hashes for the near queries
+    start = time.perf_counter()
+    for first in range(0, total, BATCH):
+        batch = [synthetic(rng, n) for n in range(first, min(total, first + BATCH))]
+        store.add_many(batch)
+        kept.extend(r.perceptual or b"" for r in batch[:: max(1, total // 2000)])
+        if first and first % (total // 10 or BATCH) < BATCH:
+            print(f"    {engine}: {first:,} stored, {first / (time.perf_counter() - start):,.0f} records/s", flush=True)
+    seconds = time.perf_counter() - start
+    row("insert throughput (batches of 5000)", engine, f"{total / seconds:,.0f} rec/s")
+    store.optimize()  # what the writer does after each purge; autovacuum would get there on its own
+    size = store.stats().bytes_on_disk
+    row(f"database size at {total:,}", engine, f"{size / 2**20:,.0f} MiB")
+    row("  per stored fingerprint", engine, f"{size / total:,.0f} B")
+    return kept
+
+
+def near(rng: np.random.Generator, digest: bytes) -> bytes:
+    value = int.from_bytes(digest, "big")
+    for bit in rng.choice(256, int(rng.integers(0, 32)), replace=False):
+        value ^= 1 << int(bit)
+    return value.to_bytes(32, "big")
+
+
+def _lookup_times(store: FingerprintStore, kept: list[bytes], queries: int, variants: int, kind: str
+                  ) -> tuple[list[float], int]:
+    rng = np.random.default_rng(5)
+    times, found = [], 0
+    for q in range(queries + 5):
+        target = kept[int(rng.integers(0, len(kept)))]
+        first = near(rng, target) if kind == "near" else rng.bytes(32)
+        digests = [first] + [rng.bytes(32) for _ in range(variants - 1)]
+        start = time.perf_counter()
+        matches = store.nearest(digests)
+        elapsed = time.perf_counter() - start
+        if q >= 5:  # warm-up
+            times.append(elapsed)
+            found += any(m.record.perceptual == target for m in matches)
+    return times, found
+
+
+def bench_lookups(url: str, engine: str, kept: list[bytes], queries: int, total: int) -> None:
+    rng = np.random.default_rng(6)
+    for label, variants, threads in (("8 variants, 2 threads", 8, 2), ("8 variants, 1 thread", 8, 1),
+                                     ("1 variant", 1, 1)):
+        with open_store(url, lookup_threads=threads) as store:
+            for kind in ("near", "far"):
+                times, found = _lookup_times(store, kept, queries, variants, kind)
+                p50, p99 = (float(np.percentile(times, p)) * 1000 for p in (50, 99))
+                row(f"lookup {kind}, {label}: p50", engine, f"{p50:.2f} ms")
+                row(f"lookup {kind}, {label}: p99 at {total:,}", engine, f"{p99:.2f} ms", "<= 10 ms", p99 <= 10.0)
+                if kind == "near":
+                    row(f"  near queries found ({label})", engine, f"{found}/{queries}", "all", found == queries)
+    store = open_store(url)
+    exact = []
+    for _ in range(queries):
+        target = kept[int(rng.integers(0, len(kept)))]
+        start = time.perf_counter()
+        store.find_exact("manifest_id", f"urn:c2pa:{target[:16].hex()}")
+        exact.append(time.perf_counter() - start)
+    store.close()
+    p99 = float(np.percentile(exact, 99)) * 1000
+    row("exact lookup by manifest id: p99", engine, f"{p99:.2f} ms", "<= 5 ms", p99 <= 5.0)
+
+
+def bench_skew() -> None:
+    """How much fuller than uniform the MIH buckets of real PDQ hashes are: the collision probability of one
+    16-bit chunk, estimated from per-bit frequencies of real-photo hashes, relative to 2**-16."""
+    try:
+        from tests.fingerprints.images import PHOTOS, photo, variants
+    except ImportError as exc:
+        row("bucket skew of real PDQ hashes", "-", f"not measured ({exc})")
+        return
+    digests = []
+    for n, name in enumerate(PHOTOS):
+        source = photo(name)
+        for image in (source, *variants(source, n)):
+            h = pdq_hash(image)
+            if h.matchable:
+                digests.append(h.digest)
+    bits = np.unpackbits(np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), 32), axis=1)
+    p = bits.mean(axis=0)
+    per_bit = 2 * (p**2 + (1 - p) ** 2)  # 1.0 for a fair bit
+    chunk_factor = per_bit.reshape(CHUNKS, CHUNK_BITS).prod(axis=1)
+    row(f"bucket skew, real PDQ ({len(digests)} hashes)", "-", f"x{chunk_factor.mean():.2f} mean",
+        f"worst chunk x{chunk_factor.max():.2f} (1.00 = uniform)")
+
+
+def stored_sample(store: FingerprintStore, count: int = 2000) -> list[bytes]:
+    return [r.perceptual or b"" for r in itertools.islice(store.export(), count)]
+
+
+def run_engine(engine: str, url: str, total: int, queries: int) -> None:
+    with open_store(url) as store:
+        have = store.stats().records
+        if have >= total:  # a kept database (--sqlite-db): measure it again without refilling
+            print(f"\n== {engine}: reusing {have:,} stored fingerprints", flush=True)
+            kept, total = stored_sample(store), have
+        else:
+            print(f"\n== {engine}: filling {total:,} fingerprints", flush=True)
+            kept = fill(store, engine, total)
+    bench_lookups(url, engine, kept, queries, total)
+    # The writer under load from the event loop: SQLite in a separate file, PostgreSQL in the same database.
+    bench_event_loop(url + ".lag.db" if engine == "sqlite" else url, engine)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=int(os.environ.get("BENCH_FP_RECORDS", 1_000_000)))
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--sqlite-db", help="keep the SQLite database here (and reuse it when it is full)")
+    args = parser.parse_args()
+    print(f"fingerprint bench: {args.records:,} records, {args.queries} queries per kind; load average "
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    bench_hashing()
+    bench_skew()
+    with tempfile.TemporaryDirectory(prefix="aiact-fp-bench-") as tmp:
+        if args.only in (None, "sqlite"):
+            path = args.sqlite_db or f"{tmp}/fingerprints.db"
+            run_engine("sqlite", f"sqlite:///{path}", args.records, args.queries)
+        if args.only in (None, "postgresql"):
+            from tests.fingerprints.pg_server import PostgresUnavailable, start_postgres
+
+            try:
+                # A server tuned as a small dedicated box would be; durable (fsync on) so inserts are honest.
+                server = start_postgres(durable=True, settings=("shared_buffers=1GB", "max_wal_size=4GB",
+                                                                "checkpoint_timeout=30min"))
+            except PostgresUnavailable as exc:
+                print(f"PostgreSQL not measured: {exc}")
+            else:
+                try:
+                    run_engine("postgresql", server.url, args.records, args.queries)
+                finally:
+                    server.stop()
+    print_summary()
+    return 0
+
+
+def print_summary() -> None:
+    print("\n== summary")
+    print(f"  {'figure':<44} {'engine':<11} {'value':>16}  goal")
+    for figure, engine, value, goal in ROWS:
+        print(f"  {figure:<44} {engine:<11} {value:>16}  {goal}")
+    print(HUNDRED_MILLION)
+
+
+HUNDRED_MILLION = """
+What 100 million fingerprints would need (extrapolated from the figures above, not measured):
+  * Storage grows linearly: ~100x the 1M database size above (16 index rows per fingerprint dominate):
+    measured here ~1.5 KB per fingerprint in SQLite and ~3.4 KB in PostgreSQL, so ~150 GB / ~340 GB.
+  * Candidates grow linearly too: with 16 x 16-bit chunks each probe returns N / 65,536 rows, ~1,500 per probe
+    and ~400,000 per 8-variant lookup at 100M: far past 10 ms. Longer chunks keep candidates flat but need
+    more probes (8 x 32 bits, radius 3: 44,000 probes per variant). So 100M needs either
+    - hash partitioning across PostgreSQL nodes (e.g. 64 partitions by id on 8-16 servers, probed in
+      parallel, each holding ~1.5M fingerprints, the scale measured here), or
+    - an in-memory Hamming index beside the log (100M x 32 B = 3.2 GB of hashes; a binary IVF or HNSW
+      index such as FAISS IndexBinaryIVF), with the SQL log kept for exact lookups, audits and retention.
+  * Retention bounds it: at 365 days, 100M is ~3.2 outputs per second sustained for a year.
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The `fingerprints:` config section: defaults, limits, and clear errors for bad store URLs."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from aiact_transparency.fingerprints import FingerprintSettings, open_store
+
+
+def test_defaults_are_off_with_a_sqlite_file_in_the_user_data_dir(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: object) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    settings = FingerprintSettings()
+    assert (settings.enabled, settings.retention_days, settings.max_distance, settings.dihedral) == (
+        False, 365, 31, True)
+    assert settings.store == f"sqlite:///{tmp_path}/aiact-transparency/fingerprints.db"
+    assert settings.describe() == {"enabled": False, "engine": "sqlite", "retention_days": 365}
+
+
+@pytest.mark.parametrize(("store", "message"), [
+    ("mysql://db/fp", "must be sqlite:///path/to/fingerprints.db or postgresql://"),
+    ("sqlite:///", "needs a file path"),
+    ("sqlite://relative.db", "must be sqlite:///"),
+])
+def test_bad_store_urls_name_the_fix(store: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        FingerprintSettings(store=store)
+
+
+@pytest.mark.parametrize("field", [{"retention_days": 0}, {"max_distance": 32}, {"queue_size": 0},
+                                   {"unknown": 1}])
+def test_out_of_range_and_unknown_fields_are_refused(field: dict[str, int]) -> None:
+    with pytest.raises(ValidationError):
+        FingerprintSettings(**field)  # type: ignore[arg-type]
+
+
+def test_discovery_never_shows_the_connection_string() -> None:
+    settings = FingerprintSettings(enabled=True, store="postgresql://app:s3cret@db.internal/fp")
+    assert settings.describe() == {"enabled": True, "engine": "postgresql", "retention_days": 365}
+    assert "s3cret" not in str(settings.describe())
+
+
+def test_a_valid_sqlite_setting_opens(tmp_path: object) -> None:
+    settings = FingerprintSettings(store=f"sqlite:///{tmp_path}/sub/dir/fp.db")
+    with open_store(settings.store) as store:
+        assert store.stats().records == 0
