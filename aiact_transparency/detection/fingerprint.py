@@ -37,12 +37,16 @@ class FingerprintIndex(Protocol):
 
 def fingerprint_layer(index: FingerprintIndex | None, data: bytes, media_type: str) -> dict[str, Any]:
     if index is None:
-        return {"found": False, "based_on": OFF}
+        return {"found": False, "checked": False, "ai_mark": False, "this_system": False, "based_on": OFF}
     found = index.match(data, media_type)
     if found is None:
-        return {"found": False, "based_on": "no output within the match threshold in this system's fingerprint log"}
+        return {"found": False, "checked": True, "ai_mark": False, "this_system": False,
+                "based_on": "no output within the match threshold in this system's fingerprint log"}
     return {
         "found": True,
+        "checked": True,
+        "ai_mark": True,  # the log holds this system's AI outputs only
+        "this_system": True,
         "algorithm": found.algorithm,
         "distance": found.distance,
         "threshold": found.threshold,
