@@ -34,7 +34,8 @@ def discovery_entry(settings: DetectionSettings, signer: dict[str, Any] | None =
             "request": f"Accept: {JWS_MEDIA_TYPE}, or the query ?format=jws",
             "format": "JWS compact serialization (RFC 7515), payload the JSON result",
             "key": "the leaf certificate of the x5c header (RFC 7515 section 4.1.6), leaf first; x5t#S256 is its "
-                   "SHA-256 thumbprint",
+                   "SHA-256 thumbprint; the chain makes the header about 1.5 KB (raise a JOSE library's header limit "
+                   "if it has a small one)",
             "verify": "any JOSE library: take the public key of the first x5c certificate and verify the JWS with "
                       "the alg of its header; then check the certificate chain against the trust you place in the "
                       "signer",

@@ -1,8 +1,10 @@
 """A detection result as a compact JWS (RFC 7515) signed with the system's signing identity.
 
-Header: `alg` from the signer's C2PA algorithm (ES256/384/512, PS256/384/512, EdDSA per RFC 8037), `typ`
-"JOSE" (compact serialisation), `cty` "json", `x5c` the certificate chain (base64 DER, leaf first, RFC 7515
-§4.1.6) and `x5t#S256` the leaf's SHA-256 thumbprint. Any JOSE library verifies it with the leaf's public key.
+Header: `alg` from the signer's C2PA algorithm (ES256/384/512, PS256/384/512, or Ed25519: RFC 9864's
+fully-specified name, which deprecates "EdDSA"), `typ` "JOSE" (compact serialisation), `cty` "json", `x5c`
+the certificate chain (base64 DER, leaf first, RFC 7515 §4.1.6) and `x5t#S256` the leaf's SHA-256
+thumbprint. Any JOSE library verifies it with the leaf's public key. The chain makes the header about 1.5 KB:
+libraries with a small default header limit (joserfc: 512 bytes) need it raised.
 
 ManifestSigner returns what COSE wants; for ECDSA some signers (remote, KMS) return DER instead of raw
 r||s. JWS needs the fixed-size r||s (RFC 7518 §3.4), so DER is converted here.
@@ -25,7 +27,7 @@ __all__ = ["JOSE_ALGS", "JWS_MEDIA_TYPE", "b64url", "sign_compact", "x5c_chain"]
 
 JWS_MEDIA_TYPE = "application/jose"
 JOSE_ALGS = {"es256": "ES256", "es384": "ES384", "es512": "ES512", "ps256": "PS256", "ps384": "PS384",
-             "ps512": "PS512", "ed25519": "EdDSA"}
+             "ps512": "PS512", "ed25519": "Ed25519"}
 _EC_SIZES = {"es256": 32, "es384": 48, "es512": 66}
 
 
