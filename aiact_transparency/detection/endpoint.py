@@ -27,7 +27,7 @@ from .._asgi import Receive, Scope, Send, request_header
 from .describe import usage
 from .jws import JWS_MEDIA_TYPE, sign_compact
 from .local import TEXT_TYPE, Detector, TextScorer, UnsupportedContent, rfc3339_now
-from .page import NONCE_PLACEHOLDER, render_page
+from .page import NONCE_PLACEHOLDER, render_fragment, render_page
 from .ratelimit import RateLimiter
 from .responses import CORS, respond, respond_json, respond_problem
 from .settings import DetectionSettings
@@ -44,11 +44,13 @@ log = logging.getLogger("aiact_transparency.detection")
 _PORT = r"(?::[0-9]{1,5})?"
 _HOST = re.compile(rf"(?:[A-Za-z0-9-]{{1,63}}\.)*[A-Za-z0-9-]{{1,63}}{_PORT}|\[[0-9A-Fa-f:.]{{2,45}}\]{_PORT}")
 _KINDS = ("application/json", JWS_MEDIA_TYPE, "text/html")
+FRAGMENT = "text/html; fragment"  # ?format=fragment: the result region only, for the page's own script
 
 
 def _preferred(accept: str | None, query: str) -> str:
     """application/json, application/jose or text/html: ?format= wins, then the Accept weights (JSON on ties)."""
-    for name, kind in (("jws", JWS_MEDIA_TYPE), ("json", "application/json"), ("html", "text/html")):
+    for name, kind in (("jws", JWS_MEDIA_TYPE), ("json", "application/json"), ("html", "text/html"),
+                       ("fragment", FRAGMENT)):
         if f"format={name}" in query.split("&"):
             return kind
     weights: dict[str, float] = {}
@@ -101,10 +103,18 @@ class DetectionEndpoint:
     def _own_path(scope: Scope) -> str:
         return quote(str(scope.get("root_path", "")) + str(scope.get("path", "")), safe="/:@!$&'()*+,;=-._~")
 
+    def _language(self, scope: Scope) -> str:
+        return i18n.negotiate(request_header(scope, b"accept-language"), i18n.OFFICIAL_EU_LANGUAGES,
+                              self.default_language)
+
+    def _fragment(self, scope: Scope, **result: Any) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        fragment, lang = render_fragment(self._language(scope), system=self.system, **result)
+        return fragment, [(b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+                          (b"content-language", lang.encode()), (b"vary", b"Accept, Accept-Language")]
+
     def _page(self, scope: Scope, **result: Any) -> tuple[bytes, list[tuple[bytes, bytes]]]:
         nonce = secrets.token_urlsafe(18)
-        language = i18n.negotiate(request_header(scope, b"accept-language"), i18n.OFFICIAL_EU_LANGUAGES,
-                                  self.default_language)
+        language = self._language(scope)
         page, lang = render_page(language, system=self.system, action=self._own_path(scope),
                                  discovery_path=self.discovery_path, nonce=nonce, **result)
         csp = (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; connect-src 'self'; "
@@ -116,8 +126,9 @@ class DetectionEndpoint:
     async def _error(self, scope: Scope, send: Send, kind: str, status: int, title: str, detail: str, code: str,
                      retry_after: int | None = None, **members: Any) -> None:
         extra = [(b"retry-after", str(retry_after).encode())] if retry_after is not None else []
-        if kind == "text/html":
-            page, headers = self._page(scope, error=detail)
+        if kind in ("text/html", FRAGMENT):
+            render = self._page if kind == "text/html" else self._fragment
+            page, headers = render(scope, error=detail)
             await respond(send, status, b"text/html; charset=utf-8", page, [*headers, *extra])
         else:
             await respond_problem(send, status, title, detail, code, extra, **members)
@@ -128,7 +139,7 @@ class DetectionEndpoint:
         method = scope.get("method", "GET")
         kind = _preferred(request_header(scope, b"accept"), bytes(scope.get("query_string", b"")).decode("latin-1"))
         if method in ("GET", "HEAD"):
-            if kind == "text/html":
+            if kind in ("text/html", FRAGMENT):
                 page, headers = self._page(scope)
                 await respond(send, 200, b"text/html; charset=utf-8", page, headers, head=method == "HEAD")
             else:
@@ -193,8 +204,9 @@ class DetectionEndpoint:
             return
         if isinstance(answer, str):
             await respond(send, 200, JWS_MEDIA_TYPE.encode(), answer.encode("ascii"), CORS)
-        elif kind == "text/html":
-            page, headers = self._page(scope, result=answer)
+        elif kind in ("text/html", FRAGMENT):
+            render = self._page if kind == "text/html" else self._fragment
+            page, headers = render(scope, result=answer)
             await respond(send, 200, b"text/html; charset=utf-8", page, headers)
         else:
             await respond_json(send, 200, answer)

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import i18n
 
-__all__ = ["COLOURS", "MESSAGES", "NONCE_PLACEHOLDER", "page_language", "render_page"]
+__all__ = ["COLOURS", "MESSAGES", "NONCE_PLACEHOLDER", "page_language", "render_fragment", "render_page"]
 
 NONCE_PLACEHOLDER = "__AIACT_NONCE__"
 
@@ -65,9 +65,11 @@ _CSS = (
 _SCRIPT = (
     "(function(){var f=document.getElementById('detect-form'),z=document.getElementById('drop'),"
     "i=document.getElementById('file'),o=document.getElementById('result');if(!window.fetch||!window.FormData)"
-    "return;function send(){o.setAttribute('aria-busy','true');fetch(f.action,{method:'POST',body:new FormData(f),"
+    "return;function send(){o.setAttribute('aria-busy','true');fetch(f.action+'?format=fragment',{method:'POST',"
+    "body:new FormData(f),"
     "headers:{'Accept':'text/html'}}).then(function(r){return r.text();}).then(function(h){var d=new DOMParser()"
-    ".parseFromString(h,'text/html').getElementById('result');if(d){o.replaceChildren.apply(o,Array.prototype.map"
+    ".parseFromString('<div id=\"result\">'+h+'</div>','text/html').getElementById('result');"
+    "if(d){o.replaceChildren.apply(o,Array.prototype.map"
     ".call(d.childNodes,function(n){return document.importNode(n,true);}));}o.removeAttribute('aria-busy');})"
     ".catch(function(){o.removeAttribute('aria-busy');});}f.addEventListener('submit',function(e){e.preventDefault();"
     "send();});z.addEventListener('dragover',function(e){e.preventDefault();z.classList.add('over');});"
@@ -87,11 +89,11 @@ def page_language(language: str) -> str:
     return base if base in MESSAGES else i18n.DEFAULT_LANGUAGE
 
 
-def _status(layer: dict[str, Any], t: dict[str, str]) -> str:
+def _status(name: str, layer: dict[str, Any], t: dict[str, str]) -> str:
     if layer.get("this_system"):
         return t["st_ours"]
-    if layer.get("ai_mark"):
-        return t["st_other"]
+    if layer.get("ai_mark"):  # unsigned XMP attributes to no one: "not from this system" would be wrong too
+        return t["st_unsigned"] if name == "xmp" else t["st_other"]
     if layer.get("found"):
         return t["st_present"]
     return t["st_none"] if layer.get("checked") else t["st_unchecked"]
@@ -99,7 +101,7 @@ def _status(layer: dict[str, Any], t: dict[str, str]) -> str:
 
 def _layer(name: str, layer: dict[str, Any], t: dict[str, str]) -> str:
     esc = i18n.to_ascii_html
-    parts = [f"<dt>{esc(t['layer_' + name])}</dt><dd><p>{esc(_status(layer, t))}</p>"]
+    parts = [f"<dt>{esc(t['layer_' + name])}</dt><dd><p>{esc(_status(name, layer, t))}</p>"]
     signer = layer.get("signer") or {}
     if layer.get("found") and signer and not signer.get("trusted"):
         parts.append(f"<p><strong>{esc(t['untrusted'])}</strong></p>")
@@ -122,6 +124,14 @@ def _result(result: dict[str, Any] | None, error: str | None, t: dict[str, str],
     layers = "".join(_layer(name, result["layers"][name], t) for name in _LAYERS if name in result["layers"])
     return (f'<p class="verdict {css}" id="verdict" data-verdict="{esc(result["verdict"])}">'
             f"{esc(t[key].format(system=system))}</p><p>{esc(t['based_on'])} {esc(kinds)}</p><dl>{layers}</dl>")
+
+
+def render_fragment(language: str, *, system: str, result: dict[str, Any] | None = None,
+                    error: str | None = None) -> tuple[bytes, str]:
+    """Only the result region's contents, for the page's script: no style or script of its own (a parsed
+    full page would carry a <style> with another response's nonce, which the CSP reports as a violation)."""
+    lang = page_language(language)
+    return _result(result, error, MESSAGES[lang], system).encode("ascii"), lang
 
 
 def render_page(language: str, *, system: str, action: str, discovery_path: str, nonce: str = NONCE_PLACEHOLDER,

@@ -55,3 +55,18 @@ async def call(app: Callable[..., Awaitable[None]], chunks: Sequence[bytes] = ()
 
     await app(http_scope(PATH, method, list(headers), **scope), receive, send)
     return exchange
+
+
+def app_with_own_route(detector: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """The detector at PATH in front of an app whose own routes answer "app ok"."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == PATH:
+            await detector(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"app ok"})
+
+    return app

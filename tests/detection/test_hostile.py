@@ -13,7 +13,7 @@ import pytest
 from aiact_transparency.detection.describe import VERDICTS
 from aiact_transparency.detection.endpoint import DetectionEndpoint
 from aiact_transparency.provenance import keys
-from tests.detection.asgi import PATH, call
+from tests.detection.asgi import PATH, app_with_own_route, call
 from tests.detection.conftest import encode, endpoint_for, ours_config, photo_like
 from tests.servers import serve
 
@@ -112,24 +112,11 @@ async def test_a_malformed_multipart_body_is_400(endpoint: DetectionEndpoint) ->
     assert no_boundary.status == 400
 
 
-def _app_with_own_route(detector: DetectionEndpoint):  # type: ignore[no-untyped-def]
-    async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-        if scope["type"] != "http":
-            return
-        if scope["path"] == PATH:
-            await detector(scope, receive, send)
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-        await send({"type": "http.response.body", "body": b"app ok"})
-
-    return app
-
-
 @pytest.fixture
 def flooded_server(ours_signer: keys.LocalKeySigner) -> Iterator[tuple[str, DetectionEndpoint]]:
     detector = endpoint_for(ours_config(), ours_signer, workers=1, max_queue=1,
                             rate_limit={"per_client_per_minute": 8})
-    with serve(_app_with_own_route(detector)) as url:
+    with serve(app_with_own_route(detector)) as url:
         yield url, detector
 
 
