@@ -25,7 +25,7 @@ import anyio.to_thread
 from .. import i18n
 from .._asgi import Receive, Scope, Send, request_header
 from .describe import usage
-from .jws import JWS_MEDIA_TYPE, sign_compact
+from .jws import JWS_MEDIA_TYPE
 from .local import TEXT_TYPE, Detector, TextScorer, UnsupportedContent, rfc3339_now
 from .page import NONCE_PLACEHOLDER, render_fragment, render_page
 from .ratelimit import RateLimiter
@@ -225,7 +225,4 @@ class DetectionEndpoint:
         payload = result.to_dict(detector=url, checked_at=rfc3339_now())
         if not signed:
             return payload
-        identity = self.detector.identity.describe()
-        payload["signed_by"] = {key: identity[key] for key in ("subject", "issuer", "fingerprint_sha256",
-                                                               "development", "trust")}
-        return sign_compact(payload, self.detector.signer)
+        return self.detector.sign(payload)

@@ -113,6 +113,14 @@ class Detector:
             return found
         return SigningIdentity.from_chain(self.signer.certificate_chain_pem, self.signer.alg)
 
+    def sign(self, payload: dict[str, Any]) -> str:
+        """The result as a compact JWS, saying who signs it and whether that is the untrusted development chain."""
+        from .jws import sign_compact
+
+        identity = self.identity.describe()
+        signed_by = {key: identity[key] for key in ("subject", "issuer", "fingerprint_sha256", "development", "trust")}
+        return sign_compact({**payload, "signed_by": signed_by}, self.signer)
+
     def detect_bytes(self, data: bytes, declared_type: str | None = None) -> DetectionResult:
         """An image (PNG, JPEG, WebP: the bytes decide, whatever `declared_type` says) or UTF-8 text."""
         sniffed = sniff_media_type(data)
