@@ -144,3 +144,25 @@ async def test_a_flood_gets_429_and_503_while_the_apps_own_routes_answer(
     assert own == [200] * 5
     assert 429 in statuses and 503 in statuses and 200 in statuses
     assert set(statuses) <= {200, 429, 503}
+
+
+class BrokenIndex:
+    """Fault injection: the fingerprint store fails mid-detection."""
+
+    def match(self, data: bytes, media_type: str) -> None:
+        raise ConnectionError(f"store down while matching {data[:40]!r}")
+
+
+async def test_a_failing_layer_is_a_500_that_logs_the_kind_of_failure_only(
+        ours_signer: keys.LocalKeySigner, caplog: pytest.LogCaptureFixture) -> None:
+    from aiact_transparency.detection.local import Detector
+
+    config = ours_config()
+    app = DetectionEndpoint(config, detector=Detector(config, signer=ours_signer, fingerprints=BrokenIndex()))
+    secret = b"FaultMarker-91c2 " * 20
+    exchange = await call(app, [secret], headers=[(b"content-type", b"text/plain")])
+    assert exchange.status == 500 and exchange.json()["code"] == "failed"
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("aiact_transparency.detection")] == [
+        "detection failed with ConnectionError"]
+    assert b"FaultMarker" not in exchange.body and "FaultMarker" not in caplog.text
+    assert app._admitted == 0
