@@ -4,7 +4,8 @@ POST: the content as the body (with its Content-Type) or as multipart field `fil
 signed JWS (Accept: application/jose or ?format=jws), or, for a browser form, the page with the result.
 GET/HEAD: the page (Accept: text/html) or a JSON description of how to use it. OPTIONS: CORS preflight.
 
-Fair use: a token bucket per client address (429 + Retry-After), at most workers + max_queue submissions
+Fair use: a token bucket per client address for POSTs (429 + Retry-After; GETs serve a page rendered from
+constants and are not counted), at most workers + max_queue submissions
 admitted at once (503 + Retry-After beyond), the CPU work in worker threads under a limiter of `workers`,
 so the app's own routes keep answering. Zero retention: bodies live in memory for one request; nothing about
 a submission (bytes, hash, verdict, client) is logged or stored.
@@ -27,7 +28,7 @@ from .._asgi import Receive, Scope, Send, request_header
 from .describe import usage
 from .jws import JWS_MEDIA_TYPE
 from .local import TEXT_TYPE, Detector, TextScorer, UnsupportedContent, rfc3339_now
-from .page import NONCE_PLACEHOLDER, render_fragment, render_page
+from .page import render_fragment, render_page
 from .ratelimit import RateLimiter
 from .responses import CORS, respond, respond_json, respond_problem
 from .settings import DetectionSettings
@@ -119,7 +120,6 @@ class DetectionEndpoint:
                                  discovery_path=self.discovery_path, nonce=nonce, **result)
         csp = (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; connect-src 'self'; "
                "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-        assert NONCE_PLACEHOLDER not in page.decode("ascii")
         return page, [(b"content-security-policy", csp.encode()), (b"content-language", lang.encode()),
                       (b"vary", b"Accept, Accept-Language")]
 
