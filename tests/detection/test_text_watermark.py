@@ -1,0 +1,50 @@
+"""Text through the endpoint with the real text-watermark scorer (score_text, a trained tokenizer.json)."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+
+from aiact_transparency import TransparencyConfig
+from aiact_transparency.detection.endpoint import DetectionEndpoint
+from aiact_transparency.detection.local import Detector
+from aiact_transparency.provenance import keys
+from aiact_transparency.text_watermark_config import TextWatermarkSettings
+from aiact_transparency.text_watermark_service import score_text
+from tests.detection.asgi import PATH
+from tests.provenance.text.synthetic import CORPUS, bigram_model, sample, tokenizer_json, tokenizers
+
+pytestmark = pytest.mark.anyio
+KEY = "detection-text-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> TextWatermarkSettings:
+    path = tmp_path_factory.mktemp("model") / "tokenizer.json"
+    path.write_text(tokenizer_json(), encoding="utf-8")
+    return TextWatermarkSettings(key=KEY, tokenizer=path)  # type: ignore[arg-type]
+
+
+async def test_watermarked_human_and_short_text(ours: TransparencyConfig, ours_signer: keys.LocalKeySigner,
+                                                settings: TextWatermarkSettings) -> None:
+    detector = Detector(ours, signer=ours_signer, text_scorer=lambda text: score_text(text, settings))
+    app = DetectionEndpoint(ours, detector=detector)
+    tokenizer = tokenizers.Tokenizer.from_str(tokenizer_json())
+    generated = tokenizer.decode(sample(bigram_model(), 1, 300, np.random.default_rng(7), key=KEY)[0].tolist())
+    verses = CORPUS.read_text(encoding="utf-8").splitlines()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        answers = [(await http.post(PATH, content=text.encode(), headers={"content-type": "text/plain"})).json()
+                   for text in (generated, " ".join(verses[100:130]), " ".join(verses[:3]))]
+    marked, human, short = (answer["layers"]["watermark"] for answer in answers)
+    assert answers[0]["verdict"] == "generated-by-this-system" and answers[0]["based_on"] == ["watermark"]
+    assert marked["this_system"] and marked["false_positive_bound"] == marked["p_value"] <= 1e-6
+    assert answers[1]["verdict"] == "not-detected" and human["checked"] and not human["found"]
+    assert answers[1]["based_on"] == ["metadata", "watermark"]
+    assert short["too_short"] and not short["checked"] and short["based_on"].startswith("too short to decide")
+    assert answers[2]["verdict"] == "not-detected" and answers[2]["based_on"] == ["metadata"]
+
+
+def test_the_scorer_is_optional(ours: TransparencyConfig, ours_signer: keys.LocalKeySigner) -> None:
+    layer = Detector(ours, signer=ours_signer).detect_text("words " * 300).layers["watermark"]
+    assert not layer["checked"] and "not configured" in layer["based_on"]
