@@ -22,10 +22,10 @@ import pytest
 from starlette.responses import StreamingResponse
 
 from aiact_transparency import ConfigError, KeyConfigError, TransparencyConfig, TransparencyMiddleware, load_config
-from aiact_transparency._asgi import Message, Receive, Scope, Send
+from aiact_transparency.asgi.messages import Message, Receive, Scope, Send
 from aiact_transparency.config import DisclosureConfig
 from aiact_transparency.provenance import keys
-from aiact_transparency.provenance._certs import cert_pem, key_pem
+from aiact_transparency.provenance.keys.certs import cert_pem, key_pem
 
 from .servers import raw_get, serve
 from .test_image_middleware import (

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from aiact_transparency import Disclosure, TransparencyConfig, TransparencyMiddleware
-from aiact_transparency._asgi import Message, Receive, Scope, Send
+from aiact_transparency.asgi.messages import Message, Receive, Scope, Send
 from aiact_transparency.config import DisclosureConfig
-from aiact_transparency.csp import ATTRIBUTES
+from aiact_transparency.disclosure.csp import ATTRIBUTES
 
 from .test_html_inject import PAGE, PIECES, documents, reference, split
 

@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from PIL import Image
 
-from aiact_transparency.provenance import c2pa_manifest as cm
 from aiact_transparency.provenance import keys
-from aiact_transparency.provenance._certs import PrivateKey, cert_pem, issue_root_ca, issue_signer
-from aiact_transparency.provenance.watermark import SOFT_BINDING_ALG
+from aiact_transparency.provenance.c2pa import manifest as cm
+from aiact_transparency.provenance.image.watermark import SOFT_BINDING_ALG
+from aiact_transparency.provenance.keys.certs import PrivateKey, cert_pem, issue_root_ca, issue_signer
 
 NOW = dt.datetime.now(dt.timezone.utc)
 DAY = dt.timedelta(days=1)

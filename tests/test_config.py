@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from aiact_transparency import ConfigError, Disclosure, TransparencyConfig, load_config
-from aiact_transparency.modelcard import model_facts
+from aiact_transparency.config.modelcard import model_facts
 
 
 def write(path: Path, text: str) -> Path:

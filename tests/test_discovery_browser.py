@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from aiact_transparency import TransparencyMiddleware, i18n
-from aiact_transparency._discovery_page import PAGE_STRINGS
+from aiact_transparency import TransparencyMiddleware
+from aiact_transparency.disclosure import i18n
+from aiact_transparency.disclosure.discovery_page import PAGE_STRINGS
 from tests.servers import serve
 from tests.test_discovery_page import _app, _config
 from tests.tools import require_module, require_tool

@@ -21,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from aiact_transparency import TransparencyConfig, TransparencyMiddleware, i18n
-from aiact_transparency._discovery_page import PAGE_STRINGS
-from aiact_transparency._gradio_banner import gradio_routes_config
+from aiact_transparency import TransparencyConfig, TransparencyMiddleware
+from aiact_transparency.disclosure import i18n
+from aiact_transparency.disclosure.discovery_page import PAGE_STRINGS
+from aiact_transparency.gradio.banner import gradio_routes_config
 from tests.tools import require_module
 
 require_module("html5lib")

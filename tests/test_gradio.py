@@ -25,15 +25,12 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from aiact_transparency import (  # noqa: E402
-    TransparencyConfig,
-    TransparencyMiddleware,
-    _gradio_hook,
-)
-from aiact_transparency._gradio_banner import BANNER_ELEM_ID  # noqa: E402
-from aiact_transparency._gradio_marking import OutputMarker, is_example_input_loader  # noqa: E402
-from aiact_transparency._gradio_noscript import NoscriptNotice  # noqa: E402
+from aiact_transparency import TransparencyConfig, TransparencyMiddleware  # noqa: E402
+from aiact_transparency.gradio import hook as _gradio_hook  # noqa: E402
 from aiact_transparency.gradio import mount, wrap  # noqa: E402
+from aiact_transparency.gradio.banner import BANNER_ELEM_ID  # noqa: E402
+from aiact_transparency.gradio.marking import OutputMarker, is_example_input_loader  # noqa: E402
+from aiact_transparency.gradio.noscript import NoscriptNotice  # noqa: E402
 from aiact_transparency.provenance.verify import verify  # noqa: E402
 from tests.servers import free_port, serve  # noqa: E402
 from tests.tools import close_leaked_event_loops  # noqa: E402

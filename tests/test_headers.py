@@ -13,8 +13,8 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
-from aiact_transparency import disclosure as disclosure_module
 from aiact_transparency.disclosure import Disclosure
+from aiact_transparency.disclosure import disclosure as disclosure_module
 
 pytestmark = pytest.mark.anyio
 

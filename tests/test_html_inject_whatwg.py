@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from aiact_transparency.html_inject import HtmlInjector
+from aiact_transparency.asgi.html_scanner import HtmlInjector
 from tests.tools import require_module
 
 require_module("html5lib")

@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from aiact_transparency.i18n import (
+from aiact_transparency.disclosure.i18n import (
     DEFAULT_LANGUAGE,
     MESSAGES,
     OFFICIAL_EU_LANGUAGES,

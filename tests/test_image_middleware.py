@@ -26,7 +26,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware, verify
-from aiact_transparency._asgi import Message, Receive, Scope, Send
+from aiact_transparency.asgi.messages import Message, Receive, Scope, Send
 
 from .servers import raw_get, serve
 from .tools import http_scope

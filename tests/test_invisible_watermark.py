@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aiact_transparency.provenance.watermark import WatermarkPayload, detect_watermark, embed_watermark
+from aiact_transparency.provenance.image.watermark import WatermarkPayload, detect_watermark, embed_watermark
 
 from .test_watermark import PAYLOAD, _jpeg, _varied
 from .tools import require_module

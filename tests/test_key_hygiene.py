@@ -28,9 +28,9 @@ from starlette.responses import Response
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware, load_config, verify
 from aiact_transparency.provenance import keys
-from aiact_transparency.provenance._certs import cert_pem, key_pem
-from aiact_transparency.provenance._dev_chain import CA_KEY_FILE, KEY_FILE
-from aiact_transparency.provenance.pipeline import ImageMarker
+from aiact_transparency.provenance.image.marker import ImageMarker
+from aiact_transparency.provenance.keys.certs import cert_pem, key_pem
+from aiact_transparency.provenance.keys.dev_chain import CA_KEY_FILE, KEY_FILE
 
 from .servers import serve
 from .test_image_middleware import image_bytes

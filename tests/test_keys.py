@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from aiact_transparency.provenance import keys
-from aiact_transparency.provenance._certs import Issued, PrivateKey, cert_pem, issue_root_ca, issue_signer, key_pem
+from aiact_transparency.provenance.keys.certs import Issued, PrivateKey, cert_pem, issue_root_ca, issue_signer, key_pem
 
 NOW = dt.datetime.now(dt.timezone.utc)
 DAY = dt.timedelta(days=1)

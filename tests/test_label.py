@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aiact_transparency.provenance import label
-from aiact_transparency.provenance.label import draw_ai_label, label_box
+from aiact_transparency.provenance.image import label
+from aiact_transparency.provenance.image.label import draw_ai_label, label_box
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 

@@ -24,10 +24,10 @@ import pytest
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin
 
 from aiact_transparency import ImageMarker, ImageMarkingError, TransparencyConfig, mark_image, verify
-from aiact_transparency.provenance.c2pa_manifest import build_manifest, sign_manifest
+from aiact_transparency.provenance.c2pa.manifest import build_manifest, sign_manifest
 from aiact_transparency.provenance.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
-from aiact_transparency.provenance.label import label_box
-from aiact_transparency.provenance.watermark import SOFT_BINDING_ALG, WatermarkPayload, system_id_for
+from aiact_transparency.provenance.image.label import label_box
+from aiact_transparency.provenance.image.watermark import SOFT_BINDING_ALG, WatermarkPayload, system_id_for
 from aiact_transparency.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA_URI, add_ai_xmp, sniff_media_type
 
 from .tools import require_tool
@@ -335,7 +335,7 @@ def test_verify_finds_every_layer(name: str) -> None:
     assert watermark["found"] and watermark["system_matches"], watermark
     assert watermark["payload"]["image_id"] == result.report.watermark["image_id"]
     assert c2pa["has_watermark_assertion"] and "c2pa.soft-binding" in c2pa["assertion_labels"]
-    # One soft-binding algorithm id for the library, the one c2pa_manifest documents; its value is the payload.
+    # One soft-binding algorithm id for the library, the one c2pa/manifest.py documents; its value is the payload.
     assert c2pa["soft_binding_alg"] == SOFT_BINDING_ALG
     assert c2pa["soft_binding_value"] == result.report.watermark["value"]
     assert report.marked

@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from aiact_transparency.provenance import c2pa_manifest as cm
 from aiact_transparency.provenance import keys
-from aiact_transparency.provenance.remote_signer import ENV_SIGNER_TOKEN, RemoteSigner, RemoteSignerError
+from aiact_transparency.provenance.c2pa import manifest as cm
+from aiact_transparency.provenance.keys.remote import ENV_SIGNER_TOKEN, RemoteSigner, RemoteSignerError
 
 from .servers import free_port, serve
 

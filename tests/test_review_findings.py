@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aiact_transparency import TransparencyConfig, TransparencyMiddleware, verify
-from aiact_transparency._asgi import Message, Receive, Scope, Send
-from aiact_transparency.config import ConfigError, load_config
+from aiact_transparency import ConfigError, TransparencyConfig, TransparencyMiddleware, load_config, verify
+from aiact_transparency.asgi.messages import Message, Receive, Scope, Send
 from aiact_transparency.disclosure import Disclosure
-from aiact_transparency.structured_fields import StructuredFieldError, sf_dictionary, sf_string, sf_token
+from aiact_transparency.disclosure.structured_fields import StructuredFieldError, sf_dictionary, sf_string, sf_token
 
 from .tools import http_scope
 

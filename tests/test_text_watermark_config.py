@@ -9,9 +9,9 @@ import pytest
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aiact_transparency import ConfigError
+from aiact_transparency.config.text import TextConfig, TextWatermarkSettings
+from aiact_transparency.provenance.text.scoring import check_text_watermark, key_of, params_of, score_text
 from aiact_transparency.provenance.text.watermark import TextWatermarkParams
-from aiact_transparency.text_watermark_config import TextConfig, TextWatermarkSettings
-from aiact_transparency.text_watermark_service import check_text_watermark, key_of, params_of, score_text
 
 from .provenance.text.synthetic import bigram_model, sample, tokenizer_json, tokenizers
 

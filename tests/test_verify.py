@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from aiact_transparency import verify
-from aiact_transparency.provenance import c2pa_manifest as cm
 from aiact_transparency.provenance import keys
+from aiact_transparency.provenance.c2pa import manifest as cm
 from aiact_transparency.provenance.errors import ImageMarkingError, UnsupportedImageError
 from aiact_transparency.provenance.xmp import DIGITAL_SOURCE_TYPE_VOCABULARY, add_ai_xmp
 

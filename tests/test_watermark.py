@@ -17,8 +17,7 @@ import pytest
 import pywt
 from PIL import Image, ImageDraw, ImageFilter
 
-from aiact_transparency.provenance._payload import WORD_BITS, checksum
-from aiact_transparency.provenance.watermark import (
+from aiact_transparency.provenance.image.watermark import (
     FALSE_POSITIVE_LIMIT,
     MAX_SIZES,
     MIN_BLOCKS,
@@ -35,6 +34,7 @@ from aiact_transparency.provenance.watermark import (
     embed_watermark,
     system_id_for,
 )
+from aiact_transparency.provenance.payload import WORD_BITS, checksum
 
 PAYLOAD = WatermarkPayload(system_id_for("studio-xl"), 0x5A17C3)
 Rgb = npt.NDArray[np.float64]

@@ -18,7 +18,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from aiact_transparency.provenance.watermark import WatermarkPayload, detect_watermark, embed_watermark, system_id_for
+from aiact_transparency.provenance.image.watermark import (
+    WatermarkPayload,
+    detect_watermark,
+    embed_watermark,
+    system_id_for,
+)
 
 # Photographs only: the drawings, charts and synthetic test patterns of skimage/data are left out.
 PHOTOS = (

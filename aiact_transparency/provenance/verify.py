@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from ._c2pa_read import read_manifest
-from ._codec import SUPPORTED
+from .c2pa.reading import read_manifest
 from .errors import UnsupportedImageError
-from .watermark import detect_watermark, system_id_for
+from .image.codec import SUPPORTED
+from .image.watermark import detect_watermark, system_id_for
 from .xmp import (
     COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA_URI,
     TRAINED_ALGORITHMIC_MEDIA_URI,

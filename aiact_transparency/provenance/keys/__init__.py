@@ -1,0 +1,34 @@
+"""Signing keys and identities: local PEM signers (signers.py), the development chain (dev_chain.py),
+certificate helpers (certs.py) and the remote signing client (remote.py)."""
+
+from __future__ import annotations
+
+from .signers import (
+    DEV_ORGANIZATION,
+    ENV_CERT_PEM,
+    ENV_KEY_PASSWORD,
+    ENV_KEY_PEM,
+    ENV_KEYS_DIR,
+    ENV_TSA_URL,
+    HASH_FOR_ALG,
+    SUPPORTED_ALGS,
+    KeyConfigError,
+    LocalKeySigner,
+    ManifestSigner,
+    SigningIdentity,
+    default_signer,
+    development_signer,
+    existing_development_signer,
+    load_signer_from_env,
+    load_signer_from_files,
+    production_signer,
+    signer_from_pem,
+)
+
+__all__ = [
+    "DEV_ORGANIZATION", "ENV_CERT_PEM", "ENV_KEYS_DIR", "ENV_KEY_PASSWORD", "ENV_KEY_PEM", "ENV_TSA_URL",
+    "HASH_FOR_ALG", "SUPPORTED_ALGS",
+    "KeyConfigError", "LocalKeySigner", "ManifestSigner", "SigningIdentity", "default_signer",
+    "development_signer", "existing_development_signer", "load_signer_from_env", "load_signer_from_files",
+    "production_signer", "signer_from_pem",
+]
