@@ -285,7 +285,7 @@ class WrongSignatureSigner(BrokenSigner):
 async def test_a_signer_returning_a_wrong_signature_follows_the_policy(policy: str) -> None:
     app = build_app(make_config(on_error=policy), None)
     assert app.images is not None
-    app.images.marker.signer = WrongSignatureSigner(app.images.marker.signer)
+    app.images.marker.markers["image"].signer = WrongSignatureSigner(app.images.marker.markers["image"].signer)
     response = await fetch(app, "/images/bytes/png")
     if policy == "fail-closed":
         body = assert_problem(response)
@@ -325,8 +325,8 @@ async def test_a_hanging_signer_times_out_per_policy_and_keeps_its_slot_until_it
     assert service is not None
     service.timeout = 0.5
     gate = threading.Event()
-    signer = HangingSigner(service.marker.signer, gate)
-    service.marker.signer = signer
+    signer = HangingSigner(service.marker.markers["image"].signer, gate)
+    service.marker.markers["image"].signer = signer
     threads_before = threading.active_count()
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:

@@ -444,7 +444,7 @@ async def test_signing_failure_follows_the_policy(
 ) -> None:
     app = build_app(make_config(on_error=policy), png_file)
     assert app.images is not None
-    app.images.marker.signer = BrokenSigner(app.images.marker.signer)
+    app.images.marker.markers["image"].signer = BrokenSigner(app.images.marker.markers["image"].signer)
     with caplog.at_level(logging.WARNING, logger="aiact_transparency"):
         response = await fetch(app, "/images/bytes/png")
     if policy == "fail-closed":

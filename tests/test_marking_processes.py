@@ -76,7 +76,7 @@ def test_a_dead_worker_process_fails_one_image_per_policy_then_recovers() -> Non
 
 
 def test_worker_processes_stop_at_lifespan_shutdown() -> None:
-    # ImageMarkingService.close() was never called: the worker processes outlived the server.
+    # MarkingService.close() was never called: the worker processes outlived the server.
     events: list[str] = []
 
     @contextlib.asynccontextmanager

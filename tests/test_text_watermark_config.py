@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from aiact_transparency import ConfigError
+from aiact_transparency import ConfigError, TransparencyConfig, load_config
 from aiact_transparency.config.text import TextConfig, TextWatermarkSettings
 from aiact_transparency.provenance.text.scoring import check_text_watermark, key_of, params_of, score_text
 from aiact_transparency.provenance.text.watermark import TextWatermarkParams
@@ -16,14 +15,6 @@ from aiact_transparency.provenance.text.watermark import TextWatermarkParams
 from .provenance.text.synthetic import bigram_model, sample, tokenizer_json, tokenizers
 
 KEY = "config-key-0123456789abcdef"
-
-
-class _Config(BaseSettings):
-    """How TransparencyConfig holds the section: `text: TextConfig = TextConfig()` with its env settings."""
-
-    model_config = SettingsConfigDict(env_prefix="AIACT_", env_nested_delimiter="__", extra="forbid", frozen=True,
-                                      nested_model_default_partial_update=True)
-    text: TextConfig = TextConfig()
 
 
 def test_defaults_are_the_measured_parameters() -> None:
@@ -34,7 +25,7 @@ def test_defaults_are_the_measured_parameters() -> None:
 
 def test_key_from_the_environment_never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIACT_TEXT__WATERMARK__KEY", KEY)
-    config = _Config()
+    config = TransparencyConfig()
     assert key_of(config.text.watermark) == KEY
     for shown in (repr(config), str(config), config.model_dump_json(), str(config.model_dump())):
         assert KEY not in shown
@@ -78,3 +69,37 @@ def test_score_text_with_a_relative_tokenizer_path(tmp_path: Path) -> None:
 def test_section_values_are_checked(values: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         TextWatermarkSettings(**values)  # type: ignore[arg-type]
+
+
+def test_transparency_config_holds_the_section_with_its_defaults() -> None:
+    assert TransparencyConfig().text == TextConfig()
+
+
+def test_load_config_runs_the_text_watermark_checks_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "aiact.yaml"
+    path.write_text("text:\n  watermark:\n    key: hunter2-short\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="13 characters") as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: text.watermark.key") and "hunter2" not in message
+
+
+def test_load_config_reads_the_key_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIACT_TEXT__WATERMARK__KEY", KEY)
+    assert key_of(load_config().text.watermark) == KEY
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "secret"),
+    [
+        ("text:\n  watermark:\n    key: 918273645546372819\n", "918273645546372819"),  # a SecretStr field
+        ("images:\n  signing:\n    key: 918273645546372819\n", "918273645546372819"),  # a field named key
+        ("text:\n  watermark: [918273645546372819]\n", "918273645546372819"),  # a section that is no mapping
+    ],
+)
+def test_config_errors_never_print_what_was_given_for_a_key(tmp_path: Path, yaml_text: str, secret: str) -> None:
+    path = tmp_path / "aiact.yaml"
+    path.write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert secret not in str(caught.value)

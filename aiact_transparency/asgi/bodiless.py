@@ -7,12 +7,14 @@ fields of the GET, with no Content-Length that differs from GET's.
 from __future__ import annotations
 
 from ..disclosure import RoutePolicy
+from ..provenance.media import markable_types
 from .messages import Headers, Scope, get_header, parse_media_type, remove_header, request_header, weaken_etag
-from .responders.media import MARKABLE_TYPES, strip_stale_headers
+from .responders.media import strip_stale_headers
 
 __all__ = ["gets_banner", "gets_json_member", "like_get"]
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_MARKABLE = markable_types()
 # Charsets in which ASCII bytes do not mean ASCII characters: the banner bytes would corrupt the page.
 _NON_ASCII_CHARSETS = ("utf-16", "utf-32", "ucs-2", "ucs-4", "utf-7", "cp037", "ebcdic")
 # JSON is UTF-8 (RFC 8259 §8.1); the member is spliced in as UTF-8 bytes, which would corrupt UTF-16/32 bodies.
@@ -39,7 +41,7 @@ def like_get(headers: Headers, content_type: bytes | None, policy: RoutePolicy, 
         _untyped_304_like_get(headers, policy, scope)
         return
     kind, charset = parse_media_type(content_type)
-    if policy.images and kind in MARKABLE_TYPES:  # the marked 200 has no ETag: the app's names the original
+    if policy.images and kind in _MARKABLE:  # the marked 200 has no ETag: the app's names the original
         strip_stale_headers(headers)
         return
     html = gets_banner(kind, charset, policy)

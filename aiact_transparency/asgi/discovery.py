@@ -20,8 +20,8 @@ from ..disclosure.discovery_page import discovery_html
 from .messages import Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from ..provenance.image.marker import ImageMarker
     from ..provenance.keys import SigningIdentity
+    from ..provenance.media import Marker
 
 _CSP = b"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
 
@@ -134,7 +134,7 @@ class DiscoveryEndpoint:
 
     `marking`: the config whose images section marks this system's images, when that is not the disclosure's
     (Gradio: the output hook marks, the middleware does not). `signer`: who signs their C2PA manifests; or
-    `marker`, a function returning the ImageMarker that signs, for a marker built after this endpoint (the
+    `marker`, a function returning the marker that signs, for a marker built after this endpoint (the
     middleware builds its image service second): the document and pages are then rendered once on first use
     rather than in the constructor, and the signer is read from the marker, never loaded a second time.
     """
@@ -145,7 +145,7 @@ class DiscoveryEndpoint:
         *,
         marking: TransparencyConfig | None = None,
         signer: SigningIdentity | None = None,
-        marker: Callable[[], ImageMarker | None] | None = None,
+        marker: Callable[[], Marker | None] | None = None,
     ) -> None:
         self._disclosure = disclosure
         self._marking = marking

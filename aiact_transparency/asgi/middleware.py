@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..config import TransparencyConfig
 from ..disclosure import Disclosure, RoutePolicy
 from ..disclosure.csp import ATTRIBUTES, banner_rendering
-from ..provenance.image.marker import ImageMarker
+from ..provenance.media import MediaMarkers, markable_types
 from ..startup import load_config
 from .bodiless import gets_banner, gets_json_member, like_get
 from .discovery import DiscoveryEndpoint
@@ -26,13 +26,12 @@ from .messages import (
     parse_media_type,
     request_header,
 )
-from .responders.media import (
-    MARKABLE_TYPES,
-    ImageMarkingService,
-    ImageResponder,
-    prepare_scope,
-)
+from .responders.marking_service import MarkingService
+from .responders.media import MediaResponder, prepare_scope
 from .responders.notices import BannerGaps, EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
+
+# What the media responder buffers and marks: the provenance registry's types (canonical and aliases).
+_MARKABLE = markable_types()
 
 
 class TransparencyMiddleware:
@@ -43,9 +42,11 @@ class TransparencyMiddleware:
         self.config = config if config is not None else load_config()
         self.disclosure = Disclosure(self.config)
         self.banner_gaps = BannerGaps()
-        # Built now, so a bad key or certificate stops start-up instead of failing the first image.
+        # Built now, so a bad key or certificate stops start-up instead of failing the first image. One service
+        # for every markable medium; `images` is its name while the route switch is `images.routes` (the audio
+        # issue generalises both, with RoutePolicy.images becoming a `media` flag).
         self.images = (
-            ImageMarkingService(ImageMarker(self.config, facts=self.disclosure.facts))
+            MarkingService(MediaMarkers(self.config, facts=self.disclosure.facts))
             if self.disclosure.marks_images
             else None
         )
@@ -123,9 +124,9 @@ class TransparencyMiddleware:
             if message["type"] == "http.response.start":
                 content_type, encoding = _add_headers(message, disclosure, policy)
                 kind = parse_media_type(content_type)[0] if content_type else ""
-                refusal = _refusal(message["status"], encoding) if kind in MARKABLE_TYPES else None
+                refusal = _refusal(message["status"], encoding) if kind in _MARKABLE else None
                 if refusal is not None and self.images is not None:
-                    refused = ImageResponder(send, message, kind, self.images, scope["path"], refusal=refusal)
+                    refused = MediaResponder(send, message, kind, self.images, scope["path"], refusal=refusal)
                     await refused.begin()
                     return
                 if message["status"] == 304 or (content_type and _rewritable(message["status"], encoding)):
@@ -172,12 +173,12 @@ class TransparencyMiddleware:
     ) -> Responder | None:
         kind, charset = parse_media_type(content_type)
         status: int = start["status"]
-        if policy.images and kind in MARKABLE_TYPES and self.images is not None:
+        if policy.images and kind in _MARKABLE and self.images is not None:
             refusal = _refusal(status, encoding)
             if refusal is not None:
-                return ImageResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
+                return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
             if _rewritable(status, encoding):
-                return ImageResponder(send, start, kind, self.images, scope["path"])
+                return MediaResponder(send, start, kind, self.images, scope["path"])
             return None
         html = gets_banner(kind, charset, policy)
         if not _rewritable(status, encoding):

@@ -56,23 +56,18 @@ def _config(path: str | None) -> Any:
     return load_config(path)
 
 
-# Output names whose suffix promises a format; the marked bytes keep the input's format.
-_SUFFIX_TYPES = {
-    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
-    ".gif": "image/gif", ".tif": "image/tiff", ".tiff": "image/tiff", ".avif": "image/avif", ".heic": "image/heic",
-    ".heif": "image/heif", ".jxl": "image/jxl", ".bmp": "image/bmp",
-}
 
 
 def _mark(args: argparse.Namespace) -> int:
-    from ..provenance.image.marker import ImageMarker
+    from ..provenance.formats import SUFFIX_TYPES  # output names whose suffix promises a format
+    from ..provenance.media import MediaMarkers
 
-    marker = ImageMarker(_config(args.config))
+    marker = MediaMarkers(_config(args.config))
     result = marker.mark(args.input.read_bytes())
-    promised = _SUFFIX_TYPES.get(args.output.suffix.lower())
+    promised = SUFFIX_TYPES.get(args.output.suffix.lower())
     if promised is not None and promised != result.media_type:
         # Writing PNG bytes to out.jpg would hand on a file whose name lies about its format.
-        wanted = next((suffix for suffix, kind in _SUFFIX_TYPES.items() if kind == result.media_type),
+        wanted = next((suffix for suffix, kind in SUFFIX_TYPES.items() if kind == result.media_type),
                       args.input.suffix)
         print(f"error: {args.output}: the marked image is {result.media_type} (as the input), but the name says "
               f"{promised}; nothing written. Fix: name the output {args.output.with_suffix(wanted).name}, or "

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 
 class ConfigError(ValueError):
@@ -64,16 +65,39 @@ def _hint(error: Any) -> str:
     return ""
 
 
-def format_validation_error(exc: ValidationError, source: Path | None) -> str:
+# What a config error prints instead of the rejected value of a secret.
+HIDDEN = "(not shown: it may be a secret)"
+
+
+def _is_secret(loc: tuple[Any, ...], value: Any, secret_paths: Collection[str]) -> bool:
+    """Keys are never echoed: a field whose name ends in 'key', a SecretStr field or value, a section that holds
+    a SecretStr field, or a mapping that holds such a field (a section-level error prints the whole value)."""
+    names = [str(part) for part in loc if isinstance(part, str)]
+    path = _field_path(loc)
+    return (
+        isinstance(value, SecretStr)
+        or bool(names and names[-1].lower().endswith("key"))
+        or any(secret == path or secret.startswith(path + ".") for secret in secret_paths)
+        or (isinstance(value, Mapping) and any(_is_secret((*loc, k), v, secret_paths) for k, v in value.items()))
+    )
+
+
+def format_validation_error(exc: ValidationError, source: Path | None, secret_paths: Collection[str] = ()) -> str:
+    """pydantic's report as one line per problem: field, what is wrong, the value given (never a secret's), the fix
+    and the environment variable that sets it. `secret_paths`: dotted paths of the SecretStr fields."""
     where = config_origin(source)
     lines = [f"{where}: {exc.error_count()} problem(s) in the AI transparency config:"]
     for error in exc.errors(include_url=False):
         field = _field_path(tuple(error["loc"])) or "(top level)"
         message = str(error["msg"]).removeprefix("Value error, ")
         hint = _hint(error)
-        shown = repr(error.get("input"))
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        loc = tuple(error["loc"])
+        if _is_secret(loc, error.get("input"), secret_paths):
+            shown = HIDDEN
+        else:
+            shown = repr(error.get("input"))
+            if len(shown) > 80:
+                shown = shown[:77] + "..."
         line = f"  - {field}: {message} (got {shown})"
         if hint:
             line += f". Fix: {hint}"

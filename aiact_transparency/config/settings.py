@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextvars
 import os
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -71,13 +72,32 @@ class TransparencyConfig(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, values.get("source"))) from None
+            raise ConfigError(format_validation_error(exc, values.get("source"), _secret_paths())) from None
 
     def resolve_path(self, path: Path) -> Path:
         """A path from the config, relative to the config file's folder (or the working directory)."""
         base = self.source.parent if self.source is not None else Path.cwd()
         return path if path.is_absolute() else (base / path)
 
+
+
+def _secrets_in(model: type[BaseModel], prefix: str) -> set[str]:
+    paths: set[str] = set()
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{field.alias or name}"
+        kinds = {field.annotation, *get_args(field.annotation)}
+        if SecretStr in kinds:
+            paths.add(path)
+        for kind in kinds:
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                paths |= _secrets_in(kind, path + ".")
+    return paths
+
+
+@cache
+def _secret_paths() -> frozenset[str]:
+    """The dotted paths of every SecretStr field: config errors never print what was given for them."""
+    return frozenset(_secrets_in(TransparencyConfig, ""))
 
 
 def parse_config(path: str | os.PathLike[str] | None = None) -> TransparencyConfig:

@@ -28,7 +28,8 @@ import gradio as gr
 from gradio_client import utils as client_utils
 
 from ..config import TransparencyConfig
-from ..provenance.image.marker import ImageMarker, ImageMarkingError
+from ..provenance.errors import ImageMarkingError
+from ..provenance.media import Marker, MediaMarkers, claimed_by
 
 logger = logging.getLogger("aiact_transparency.gradio")
 
@@ -54,11 +55,11 @@ def _is_file(value: Any) -> bool:
 
 
 class OutputMarker:
-    """One per wrapped demo: the image marker, the thread limiter and a memory of files already marked."""
+    """One per wrapped demo: the markers, the thread limiter and a memory of files already marked."""
 
-    def __init__(self, config: TransparencyConfig, marker: ImageMarker | None = None) -> None:
+    def __init__(self, config: TransparencyConfig, marker: Marker | None = None) -> None:
         self.config = config
-        self.marker = marker if marker is not None else ImageMarker(config)
+        self.marker: Marker = marker if marker is not None else MediaMarkers(config)
         workers = config.images.workers or min(4, os.cpu_count() or 1)
         self.limiter = anyio.CapacityLimiter(workers)
         self.fail_closed = config.images.on_error == "fail-closed"
@@ -97,7 +98,7 @@ class OutputMarker:
 
     async def _mark_file(self, file: dict[str, Any], block: Any) -> dict[str, Any]:
         path = file.get("path")
-        if file.get("is_stream") or not isinstance(path, str) or not _is_image(file, path):
+        if file.get("is_stream") or not isinstance(path, str) or not _is_media(file, path):
             return file
         if client_utils.is_http_url_like(path) or not os.path.isfile(path):
             return self._failed(file, f"{path} is not a local file in Gradio's cache; it cannot be marked")
@@ -169,6 +170,7 @@ class OutputMarker:
         return file
 
 
-def _is_image(file: dict[str, Any], path: str) -> bool:
+def _is_media(file: dict[str, Any], path: str) -> bool:
+    """An output of a family a medium claims (the registry): markable, or refused under the failure policy."""
     media_type = file.get("mime_type") or mimetypes.guess_type(path)[0] or ""
-    return media_type.startswith("image/")
+    return claimed_by(media_type) is not None

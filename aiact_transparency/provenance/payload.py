@@ -35,6 +35,7 @@ __all__ = [
     "IMAGE_ID_BITS",
     "MASK_LABEL",
     "SCRAMBLE_MASK",
+    "SOFT_BINDING_ALG",
     "SYSTEM_ID_BITS",
     "WORD_BITS",
     "PayloadChecksumError",
@@ -43,6 +44,12 @@ __all__ = [
     "system_id_for",
 ]
 
+# The `alg` of the C2PA soft-binding assertion that records the watermark (its value: the 10 payload bytes,
+# hex). The C2PA soft-binding algorithm list (the registry of watermark and fingerprint algorithms, named in
+# reverse-domain style) does not have it: it is unregistered, named register-style under this project's
+# prefix. c2pa-rs signs and validates it (soft-binding values are not checked); a reader that only knows the
+# list cannot decode the value. The one id for every manifest this library writes.
+SOFT_BINDING_ALG = "org.aiact-transparency.dwt-svd.1"
 SYSTEM_ID_BITS = 24
 IMAGE_ID_BITS = 24
 CRC_BITS = 32

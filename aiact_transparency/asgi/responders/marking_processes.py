@@ -1,11 +1,11 @@
-"""Image marking in worker processes (``images.executor: process``).
+"""Media marking in worker processes (``images.executor: process``).
 
 Why: Pillow's JPEG encoder holds the GIL for the whole encode, and CPython hands the GIL back to a waiting
 thread only after its switch interval (5 ms), so marking in threads delays the event loop of the same
 process by several milliseconds per image (bench/bench_image_pipeline.py, section 6). In worker processes
 the event loop only waits for bytes to come back.
 
-Each worker builds its own ImageMarker from the (picklable) config: the signer is loaded there from the
+Each worker builds its own markers (MediaMarkers) from the (picklable) config: the signer is loaded there from the
 same files, environment or development chain, so no key crosses a process boundary.
 """
 
@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ...config import TransparencyConfig
-    from ...provenance.image.marker import ImageMarker, MarkedImage
+    from ...provenance.media import MarkedMedia, MediaMarkers
 
-_worker_marker: ImageMarker | None = None
+_worker_marker: MediaMarkers | None = None
 
 
 def _start_worker(config: TransparencyConfig) -> None:
-    from ...provenance.image.marker import ImageMarker
+    from ...provenance.media import MediaMarkers
 
     global _worker_marker
-    _worker_marker = ImageMarker(config)
+    _worker_marker = MediaMarkers(config)
 
 
-def _mark(data: bytes, media_type: str) -> MarkedImage:
+def _mark(data: bytes, media_type: str) -> MarkedMedia:
     assert _worker_marker is not None, "worker started without its marker"
     return _worker_marker.mark(data, media_type)
 

@@ -1,4 +1,4 @@
-"""The image marking service: the marker, a bounded worker limiter and the queue bound, shared by requests.
+"""The marking service: the markers, a bounded worker limiter and the queue bound, shared by requests.
 
 Marking costs tens of milliseconds of CPU, so it runs off the event loop (in worker threads, or worker
 processes with ``images.executor: process``) under a bounded limiter, with a bounded queue in front: a
@@ -18,14 +18,14 @@ import anyio.from_thread
 import anyio.to_thread
 
 from ...provenance.errors import ImageMarkingError
-from ...provenance.image.marker import ImageMarker, MarkedImage
+from ...provenance.media import MarkedMedia, MediaMarkers, markable_types
 from .marking_processes import mark_in_worker, marking_pool
 
-__all__ = ["MARK_TIMEOUT", "ImageMarkingService", "MarkingTimeoutError"]
+__all__ = ["MARK_TIMEOUT", "MarkingService", "MarkingTimeoutError"]
 
 # Longest a request waits for its image to be marked, queueing included (seconds). Marking a large image takes
 # a few seconds at most; a signer that never answers (a hung KMS or remote signing service) must not hang the
-# request. Not a config key (yet): set `ImageMarkingService.timeout` to change it.
+# request. Not a config key (yet): set `MarkingService.timeout` to change it.
 MARK_TIMEOUT = 60.0
 
 
@@ -45,12 +45,17 @@ class _Job:
         self.started = self.finished = self.abandoned = False
 
 
-class ImageMarkingService:
-    """One per middleware: the marker, the worker limiter and the queue bound, shared by requests."""
+class MarkingService:
+    """One per middleware, for every markable medium: the markers, the worker limiter and the queue bound.
 
-    def __init__(self, marker: ImageMarker) -> None:
+    Which media types it takes comes from the provenance registry (`types`). The limits are still read from
+    `images.*` (max_bytes, workers, executor, max_queue, on_error): the audio issue generalises that section.
+    """
+
+    def __init__(self, marker: MediaMarkers) -> None:
         images = marker.config.images
         self.marker = marker
+        self.types = markable_types()
         # Default: one core fewer than the machine has. Pillow's JPEG encoder holds the GIL, so with a worker
         # per core the event loop waited up to tens of ms behind image encodes (bench_image_pipeline [6]).
         self.workers = images.workers or max(1, (os.cpu_count() or 1) - 1)
@@ -66,7 +71,7 @@ class ImageMarkingService:
         if images.executor == "process":
             self._pool = marking_pool(marker.config, self.workers)
 
-    def _mark_now(self, data: bytes, media_type: str) -> MarkedImage:
+    def _mark_now(self, data: bytes, media_type: str) -> MarkedMedia:
         """Runs in a worker thread: marks there, or hands the bytes to a worker process and waits (the GIL
         is free while it waits, so the event loop is not delayed by the encoders)."""
         pool = self._pool
@@ -112,7 +117,7 @@ class ImageMarkingService:
     def release(self) -> None:
         self.waiting -= 1
 
-    async def mark(self, data: bytes, media_type: str) -> MarkedImage:
+    async def mark(self, data: bytes, media_type: str) -> MarkedMedia:
         """Mark in a worker thread; MarkingTimeoutError when that (queueing included) takes over `timeout` s.
         The caller holds a place (admit) for the whole time."""
         try:
@@ -123,7 +128,7 @@ class ImageMarkingService:
                 f"marking did not finish within {self.timeout:g} s (a slow or unresponsive signer?)"
             ) from None
 
-    async def _run(self, data: bytes, media_type: str) -> MarkedImage:
+    async def _run(self, data: bytes, media_type: str) -> MarkedMedia:
         limiter = self.limiter()
         job = _Job()
         await limiter.acquire_on_behalf_of(job)
@@ -133,7 +138,7 @@ class ImageMarkingService:
             with suppress(RuntimeError):
                 anyio.from_thread.run_sync(limiter.release_on_behalf_of, job)
 
-        def work() -> MarkedImage | None:
+        def work() -> MarkedMedia | None:
             with job.lock:
                 if job.abandoned:
                     return None  # the request gave up before this thread started; it freed the slot itself

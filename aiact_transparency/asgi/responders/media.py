@@ -1,4 +1,8 @@
-"""Marks image responses on the fly: buffer the body, mark it off the event loop, send the marked bytes.
+"""Marks media responses on the fly: buffer the body, mark it off the event loop, send the marked bytes.
+
+One responder for every markable medium: the provenance registry (provenance/media.py) says which types
+it takes (``MarkingService.types``) and marks them; buffering up to ``max_bytes``, the queue bound, the
+deadline, the failure policy and the header fixes are the same for all.
 
 The marking itself, its limiter and its queue bound are in :mod:`.marking_service` (beyond the bound:
 503 + Retry-After, never unbounded memory).
@@ -12,14 +16,14 @@ import json
 import logging
 
 from ...provenance.errors import ImageMarkingError
+from ...provenance.media import medium_for
 from ..messages import Message, Scope, Send, remove_header, set_header
-from .marking_service import ImageMarkingService
+from .marking_service import MarkingService
 
 logger = logging.getLogger("aiact_transparency")
 
-__all__ = ["MARKABLE_TYPES", "ImageMarkingService", "ImageResponder", "prepare_scope", "strip_stale_headers"]
+__all__ = ["MediaResponder", "prepare_scope", "strip_stale_headers"]
 
-MARKABLE_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/webp"})
 _DIRECT_SEND = ("http.response.pathsend", "http.response.zerocopysend")
 # Request headers that would make the app send bytes we cannot mark: a slice, or an encoded body.
 _REQUEST_HEADERS_TO_DROP = frozenset({b"range", b"if-range", b"accept-encoding"})
@@ -34,15 +38,15 @@ def problem(status: int, title: str, detail: str) -> tuple[Message, Message]:
     return start, {"type": "http.response.body", "body": body, "more_body": False}
 
 
-class ImageResponder:
-    """Holds the start message, collects the body, then sends the marked image (or applies the policy)."""
+class MediaResponder:
+    """Holds the start message, collects the body, then sends the marked file (or applies the policy)."""
 
     def __init__(
         self,
         send: Send,
         start: Message,
         media_type: str,
-        service: ImageMarkingService,
+        service: MarkingService,
         path: str,
         *,
         refusal: str | None = None,
@@ -52,6 +56,8 @@ class ImageResponder:
         self._refusal = refusal
         self._start = start
         self._media_type = media_type
+        medium = medium_for(media_type)
+        self._medium = medium.name if medium is not None else "file"  # the word errors and logs use
         self._service = service
         self._path = path
         self._chunks: list[bytes] = []
@@ -65,7 +71,9 @@ class ImageResponder:
         elif self._service.admit():
             self._admitted = True
         else:
-            await self._answer(503, "Image marking is saturated", "too many images are waiting to be marked")
+            medium = self._medium
+            await self._answer(503, f"{medium.capitalize()} marking is saturated",
+                               f"too many {medium}s are waiting to be marked")
 
     def close(self) -> None:
         """The app is done (or failed, or the client left): give back the place and drop what was collected."""
@@ -81,7 +89,7 @@ class ImageResponder:
         if self._state == "discarding":
             return  # already answered: the app's remaining messages have nowhere to go
         if message["type"] != "http.response.body":  # e.g. pathsend, though the middleware disabled it
-            await self._fail(f"the app sent {message['type']} instead of the image bytes", complete=False)
+            await self._fail(f"the app sent {message['type']} instead of the {self._medium} bytes", complete=False)
             if self._state == "passthrough":
                 await self._send(message)
             return
@@ -90,7 +98,7 @@ class ImageResponder:
         more = message.get("more_body", False)
         if self._size > self._service.max_bytes:
             limit = self._service.max_bytes
-            await self._fail(f"the image is larger than images.max_bytes = {limit}", complete=not more)
+            await self._fail(f"the {self._medium} is larger than images.max_bytes = {limit}", complete=not more)
         elif not more:
             data = b"".join(self._chunks)
             self._chunks = [data]  # one copy of the body held, kept for fail-open
@@ -103,7 +111,7 @@ class ImageResponder:
             await self._fail(str(exc), complete=True, title=exc.title)
             return
         except Exception as exc:  # a bug or a broken signer must not take the response down with it
-            logger.exception("unexpected error while marking an image on %s", self._path)
+            logger.exception("unexpected error while marking an %s on %s", self._medium, self._path)
             await self._fail(f"unexpected {type(exc).__name__}", complete=True)
             return
         headers = self._start["headers"]  # the middleware's copy (header_list), ours to change
@@ -122,13 +130,15 @@ class ImageResponder:
         chunks = self._chunks
         self.close()
         if self._service.fail_open:
-            logger.warning("serving an UNMARKED image on %s (images.on_error = fail-open): %s", self._path, detail)
+            logger.warning(
+                "serving an UNMARKED %s on %s (images.on_error = fail-open): %s", self._medium, self._path, detail
+            )
             self._state = "passthrough"
             await self._send(self._start)  # the original headers: they describe the original bytes
             if chunks or complete:
                 await self._send({"type": "http.response.body", "body": b"".join(chunks), "more_body": not complete})
             return
-        logger.error("image on %s not served (images.on_error = fail-closed): %s", self._path, detail)
+        logger.error("%s on %s not served (images.on_error = fail-closed): %s", self._medium, self._path, detail)
         await self._answer(500, title, detail)
 
     async def _answer(self, status: int, title: str, detail: str) -> None:
@@ -142,7 +152,7 @@ class ImageResponder:
 
 
 def prepare_scope(scope: Scope) -> Scope:
-    """The request as the app should see it on an image route: bodies must pass through us to be marked.
+    """The request as the app should see it on a media route: bodies must pass through us to be marked.
 
     pathsend/zerocopysend would hand the file to the server directly, and a Range request would get a slice
     of the unmarked original; RFC 9110 lets a server ignore Range, so the app answers with the whole image.
@@ -163,14 +173,14 @@ def prepare_scope(scope: Scope) -> Scope:
 
 
 def strip_stale_headers(headers: list[tuple[bytes, bytes]]) -> None:
-    """For HEAD on an image route: the GET would carry different bytes, so no length or validator."""
+    """For HEAD on a media route: the GET would carry different bytes, so no length or validator."""
     for name in _STALE_HEADERS:
         remove_header(headers, name)
     _add_no_transform(headers)
 
 
 def _add_no_transform(headers: list[tuple[bytes, bytes]]) -> None:
-    # Proxies that recompress images would strip the marks and break the signature.
+    # Proxies that recompress media would strip the marks and break the signature.
     for index, (name, value) in enumerate(headers):
         if name.lower() == b"cache-control":
             if b"no-transform" not in value.lower():

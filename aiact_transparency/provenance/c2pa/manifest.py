@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from ..._version import __version__
-from ..image.watermark import SOFT_BINDING_ALG
+from ..formats import MARKABLE_TYPES, canonical
 from ..keys import HASH_FOR_ALG, ManifestSigner
+from ..payload import SOFT_BINDING_ALG
 from .reading import AI_DISCLOSURE_LABEL, ManifestReport, is_signed_by, read_manifest
 
 __all__ = [
@@ -35,8 +36,8 @@ TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trai
 WATERMARK_ACTION = "c2pa.watermarked.bound"
 SOFT_BINDING_LABEL = "c2pa.soft-binding"
 TRAINING_MINING_LABEL = "cawg.training-mining"
-SUPPORTED_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
-_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
+# What the library marks is what it signs (c2pa-rs itself reads many more formats).
+SUPPORTED_MEDIA_TYPES = MARKABLE_TYPES
 _TRAINING_USES = frozenset({"allowed", "notAllowed", "constrained"})
 
 
@@ -45,8 +46,7 @@ class C2paSigningError(RuntimeError):
 
 
 def normalize_media_type(media_type: str) -> str:
-    mt = media_type.split(";", 1)[0].strip().lower()
-    mt = _ALIASES.get(mt, mt)
+    mt = canonical(media_type)
     if mt not in SUPPORTED_MEDIA_TYPES:
         raise ValueError(f"media type {media_type!r} is not supported for C2PA signing "
                          f"(supported: {', '.join(sorted(SUPPORTED_MEDIA_TYPES))})")

@@ -9,9 +9,8 @@ from typing import Any
 
 import c2pa
 
-from ..image.watermark import SOFT_BINDING_ALG
 from ..keys import SigningIdentity
-from ..payload import WatermarkPayload, system_id_for
+from ..payload import SOFT_BINDING_ALG, WatermarkPayload, system_id_for
 
 # The C2PA 2.4 AI disclosure assertion is known from secondary sources only: use our own namespace until
 # its label and fields are confirmed.

@@ -18,6 +18,7 @@ from ..errors import CorruptImageError, ImageTooLargeError, UnsupportedImageErro
 from ..xmp.errors import ImageFormatError
 from ..xmp.webp import webp_is_lossless
 
+# Pillow's name for each image type formats.py lists (a test keeps the two equal).
 SUPPORTED = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 _XMP_TEXT_KEYS = {"XML:com.adobe.xmp"}
 

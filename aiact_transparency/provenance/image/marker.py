@@ -17,8 +17,10 @@ from ...config.modelcard import ModelFacts, model_facts
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
 from ..c2pa.reading import ManifestReport, is_marked_by_system, read_manifest
 from ..errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
-from ..keys import ManifestSigner, SigningIdentity, default_signer, load_signer_from_files
-from ..xmp import ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp, sniff_media_type
+from ..formats import canonical, sniff_media_type, types_of
+from ..keys import ManifestSigner, SigningIdentity
+from ..keys.configured import signer_for
+from ..xmp import ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp
 from . import codec as _codec
 from .label import draw_ai_label
 from .watermark import (
@@ -32,6 +34,9 @@ from .watermark import (
 
 if TYPE_CHECKING:
     from ...config import TransparencyConfig
+
+_IMAGE_TYPES = types_of("image")
+
 
 @dataclass(frozen=True)
 class MarkReport:
@@ -53,16 +58,6 @@ class MarkedImage:
     data: bytes
     media_type: str
     report: MarkReport
-
-
-def signer_for(config: TransparencyConfig) -> ManifestSigner:
-    """PEM files from images.signing, else $AIACT_SIGNING_*_PEM, else the (untrusted) development chain."""
-    signing = config.images.signing
-    if signing.cert is not None and signing.key is not None:
-        return load_signer_from_files(
-            config.resolve_path(signing.cert), config.resolve_path(signing.key), tsa_url=signing.timestamp_url
-        )
-    return default_signer()
 
 
 @dataclass
@@ -121,12 +116,12 @@ class ImageMarker:
         if len(data) > images.max_bytes:
             raise ImageTooLargeError(f"the image has {len(data)} bytes, above images.max_bytes = {images.max_bytes}")
         actual = sniff_media_type(data)
-        if actual not in _codec.SUPPORTED:
+        if actual not in _IMAGE_TYPES:
             raise UnsupportedImageError(
                 f"{actual or 'unrecognised data'} is not markable here; supported: PNG, JPEG and WebP"
             )
         work = _Work(data, actual)
-        if media_type and media_type.split(";")[0].strip().lower() not in (actual, "image/jpg"):
+        if media_type and canonical(media_type) != actual:
             work.notes.append(f"declared as {media_type} but the bytes are {actual}")
         existing = self._existing_manifest(data, actual)
         # Idempotent: cached outputs may pass twice. Only a valid manifest of this system counts, never a claim,

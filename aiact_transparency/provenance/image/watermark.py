@@ -71,6 +71,7 @@ from PIL import Image
 from ..payload import (
     CRC_BITS,
     SCRAMBLE_MASK,
+    SOFT_BINDING_ALG,
     WORD_BITS,
     PayloadChecksumError,
     WatermarkPayload,
@@ -95,12 +96,6 @@ __all__ = [
 ]
 
 SCHEME = "aiact-dwtsvd-y81/v1"
-# The `alg` of the C2PA soft-binding assertion that records this watermark (its value: the 10 payload bytes,
-# hex). The C2PA soft-binding algorithm list (the registry of watermark and fingerprint algorithms, named in
-# reverse-domain style) does not have it: it is unregistered, named register-style under this project's
-# prefix. c2pa-rs signs and validates it (soft-binding values are not checked); a reader that only knows the
-# list cannot decode the value. The one id for every manifest this library writes.
-SOFT_BINDING_ALG = "org.aiact-transparency.dwt-svd.1"
 DEFAULT_STRENGTH = 36.0
 MIN_BLOCKS = 256  # about 3 copies of the 81-bit word: fewer and JPEG errors stop averaging out
 FALSE_POSITIVE_LIMIT = 1e-6

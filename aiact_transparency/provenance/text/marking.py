@@ -19,8 +19,8 @@ from ..c2pa.data_hash import data_hash, read_store, sign_store
 from ..c2pa.manifest import C2paSigningError, build_manifest
 from ..c2pa.reading import ManifestReport, is_signed_by, report_from_store
 from ..errors import SigningError
-from ..image.marker import signer_for
 from ..keys import ManifestSigner, SigningIdentity
+from ..keys.configured import signer_for
 from .c2pa_text import Wrapper, WrapperScan, encode_wrapper, scan_wrappers, strip_c2pa_text, wrapper_length
 
 if TYPE_CHECKING:

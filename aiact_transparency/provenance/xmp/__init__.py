@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from ..formats import canonical, sniff_media_type
 from .errors import ImageFormatError, XmpError
 from .jpeg import extract_jpeg, insert_jpeg
 from .packet import (
@@ -45,42 +46,15 @@ DIGITAL_SOURCE_TYPE_VOCABULARY = "http://cv.iptc.org/newscodes/digitalsourcetype
 TRAINED_ALGORITHMIC_MEDIA_URI = DIGITAL_SOURCE_TYPE_VOCABULARY + "trainedAlgorithmicMedia"
 COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA_URI = DIGITAL_SOURCE_TYPE_VOCABULARY + "compositeWithTrainedAlgorithmicMedia"
 
-_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
 _INSERTERS = {"image/png": insert_png, "image/jpeg": insert_jpeg, "image/webp": insert_webp}
 _EXTRACTORS = {"image/png": extract_png, "image/jpeg": extract_jpeg, "image/webp": extract_webp}
-
-
-def sniff_media_type(data: bytes) -> str | None:
-    """Media type from magic bytes; None when unknown. Covers the formats an image service meets."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if data.startswith(b"\xff\x0a") or data.startswith(b"\x00\x00\x00\x0cJXL \r\n\x87\n"):
-        return "image/jxl"
-    if data[4:8] == b"ftyp":
-        brand = data[8:12]
-        if brand in (b"avif", b"avis"):
-            return "image/avif"
-        if brand in (b"heic", b"heix", b"heim", b"heis", b"mif1"):
-            return "image/heic"
-    if data.startswith(b"BM") and len(data) >= 14:
-        return "image/bmp"
-    return None
 
 
 def _resolve(data: bytes, media_type: str | None) -> str:
     """The container to parse: the sniffed type, which must agree with a declared one."""
     sniffed = sniff_media_type(data)
     if media_type is not None:
-        declared = media_type.split(";")[0].strip().lower()
-        declared = _ALIASES.get(declared, declared)
+        declared = canonical(media_type)
         # A Content-Type header can lie; parsing JPEG bytes as PNG would only produce a confusing error.
         if sniffed is not None and declared != sniffed:
             raise ImageFormatError(f"declared media type {declared} but the bytes are {sniffed}")
