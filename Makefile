@@ -27,6 +27,7 @@ test: lint pytest
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/hadolint docker/Dockerfile
 
 pytest: $(STAMP)
