@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-dev
 
 # invisible-watermark and scikit-image are test-only and installed without their declared deps: the first's
 # are torch (for its unused rivaGan method) and the GUI opencv-python (the dev extra has the headless one);
-# scikit-image only lends its photographs (tests/test_watermark_photos.py) and is never imported.
+# scikit-image only lends its photographs (tests/provenance/image/test_watermark_photos.py) and is never imported.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -43,8 +43,8 @@ test-py310:
 	.venv-py310/bin/python -m pip install --quiet --upgrade pip
 	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server,text,test]"
 	.venv-py310/bin/python -m pip install --quiet --no-deps invisible-watermark==0.2.0 "scikit-image>=0.22"
-	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/test_gradio.py \
-		--ignore=tests/test_gradio_browser.py --ignore=tests/test_examples.py --ignore=tests/test_readme.py
+	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/gradio \
+		--ignore=tests/test_examples.py --ignore=tests/test_readme.py
 
 # Builds docker/Dockerfile with buildah on a Debian base made by debootstrap and runs it (root; no Docker engine).
 container-test: $(STAMP)

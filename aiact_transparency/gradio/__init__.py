@@ -37,7 +37,7 @@ png (switched)          547 ms             312 ms   1144 KiB  45.3 (watermark on
 Switching to PNG would cost 3.6x the time and 10x the bytes for 2 dB nobody sees and no gain in detection,
 so the format stays the app's choice: ``gr.Image(format="png")`` gives lossless outputs, marked losslessly.
 
-Where Gradio itself drops marks (documented, tested in tests/test_gradio.py):
+Where Gradio itself drops marks (documented, tested in tests/gradio/test_gradio.py):
 
 - its MCP server (``launch(mcp_server=True)``) re-encodes output images with Pillow into base64 tool results:
   C2PA and XMP are gone there, only the watermark can survive; the ``Image URL`` it adds points at the marked

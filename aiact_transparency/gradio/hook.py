@@ -6,7 +6,7 @@ Gradio encoded the image and copied it into its cache, and before any URL of it 
 there and pointing the output at the marked copy means no session is ever handed the unmarked file.
 
 It is private, so :data:`HOOK_SIGNATURE` pins what we rely on and :func:`check_hook_point` refuses, loudly,
-a Gradio whose hook point moved (tests/test_gradio.py calls it too). The patch is global but inert: it acts
+a Gradio whose hook point moved (tests/gradio/test_gradio.py calls it too). The patch is global but inert: it acts
 only while a wrapped demo's ``postprocess_data`` runs, which sets :data:`current_event`.
 """
 

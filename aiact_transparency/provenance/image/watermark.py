@@ -30,7 +30,7 @@ channel, not luminance, so its default call does not read ours (we mark Y: it su
 subsampling and works on grayscale).
 Not bit-exact: OpenCV's BGR2YUV rounds Y to 8 bits with fixed-point coefficients while we use float Y; the
 difference (< 0.5 grey level) moves s0 far less than the 9-unit margin, so the decoded bits agree
-(tests/test_invisible_watermark.py runs the library's own decoder and encoder, with OpenCV, on PNG and
+(tests/provenance/image/test_invisible_watermark.py runs the library's own decoder and encoder, with OpenCV, on PNG and
 JPEG-75 images), but the pixels we write differ from the library's. Its encoder also swaps the horizontal
 and vertical detail bands on reconstruction (about 30 dB PSNR); we leave them untouched (about 45 dB). Its
 decoder refuses images under 256x256 pixels of area.
@@ -130,8 +130,8 @@ class WatermarkDetection:
     found: bool
     payload: WatermarkPayload | None
     # Share of blocks agreeing with the decoded word: 1.0 for an intact mark; an unmarked image's best reading
-    # is 0.55-0.75 on 76 real photographs (tests/test_watermark_photos.py), a flat one up to 1.0. Information
-    # only: the checksum decides.
+    # is 0.55-0.75 on 76 real photographs (tests/provenance/image/test_watermark_photos.py), a flat one up to
+    # 1.0. Information only: the checksum decides.
     bit_agreement: float
     # readings x 2**-33 when found (see the module docstring); 1.0 when nothing was found
     false_positive_probability: float

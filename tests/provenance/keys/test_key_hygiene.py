@@ -32,11 +32,11 @@ from aiact_transparency.provenance.image.marker import ImageMarker
 from aiact_transparency.provenance.keys.certs import cert_pem, key_pem
 from aiact_transparency.provenance.keys.dev_chain import CA_KEY_FILE, KEY_FILE
 
-from .servers import serve
-from .test_image_middleware import image_bytes
+from ...asgi.test_media_responder import image_bytes
+from ...servers import serve
 from .test_keys import make_chain
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 async def _no_app(scope: Any, receive: Any, send: Any) -> None:

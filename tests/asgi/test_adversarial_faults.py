@@ -27,8 +27,9 @@ from aiact_transparency.config import DisclosureConfig
 from aiact_transparency.provenance import keys
 from aiact_transparency.provenance.keys.certs import cert_pem, key_pem
 
-from .servers import raw_get, serve
-from .test_image_middleware import (
+from ..provenance.keys.test_keys import DAY, NOW, make_chain, write_pair
+from ..servers import raw_get, serve
+from .test_media_responder import (
     BrokenSigner,
     assert_marked,
     assert_problem,
@@ -37,7 +38,6 @@ from .test_image_middleware import (
     image_bytes,
     make_config,
 )
-from .test_keys import DAY, NOW, make_chain, write_pair
 
 pytestmark = pytest.mark.anyio
 

@@ -20,7 +20,7 @@ from aiact_transparency.asgi.messages import Message, Receive, Scope, Send
 from aiact_transparency.config import DisclosureConfig
 from aiact_transparency.disclosure.csp import ATTRIBUTES
 
-from .test_html_inject import PAGE, PIECES, documents, reference, split
+from .test_html_scanner import PAGE, PIECES, documents, reference, split
 
 LOOKAHEAD = 256  # the smallest banner.max_lookahead the config allows: generated pages cross it often
 CONFIG = TransparencyConfig(

@@ -13,15 +13,15 @@ import pytest
 from aiact_transparency import TransparencyMiddleware
 from aiact_transparency.disclosure import i18n
 from aiact_transparency.disclosure.discovery_page import PAGE_STRINGS
+from tests.disclosure.test_discovery_page import _app, _config
 from tests.servers import serve
-from tests.test_discovery_page import _app, _config
 from tests.tools import require_module, require_tool
 
 require_module("html5lib")
 
 import html5lib  # noqa: E402
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware, verify
 
-from .servers import serve
+from ..servers import serve
 
 
 def _png() -> bytes:

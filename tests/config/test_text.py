@@ -12,7 +12,7 @@ from aiact_transparency.config.text import TextConfig, TextWatermarkSettings
 from aiact_transparency.provenance.text.scoring import check_text_watermark, key_of, params_of, score_text
 from aiact_transparency.provenance.text.watermark import TextWatermarkParams
 
-from .provenance.text.synthetic import bigram_model, sample, tokenizer_json, tokenizers
+from ..provenance.text.synthetic import bigram_model, sample, tokenizer_json, tokenizers
 
 KEY = "config-key-0123456789abcdef"
 

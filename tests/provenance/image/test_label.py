@@ -9,7 +9,7 @@ from PIL import Image
 from aiact_transparency.provenance.image import label
 from aiact_transparency.provenance.image.label import draw_ai_label, label_box
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:

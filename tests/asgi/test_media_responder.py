@@ -28,8 +28,8 @@ from starlette.routing import Route
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware, verify
 from aiact_transparency.asgi.messages import Message, Receive, Scope, Send
 
-from .servers import raw_get, serve
-from .tools import http_scope
+from ..servers import raw_get, serve
+from ..tools import http_scope
 
 pytestmark = pytest.mark.anyio
 

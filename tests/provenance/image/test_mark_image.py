@@ -30,7 +30,7 @@ from aiact_transparency.provenance.image.label import label_box
 from aiact_transparency.provenance.image.watermark import SOFT_BINDING_ALG, WatermarkPayload, system_id_for
 from aiact_transparency.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA_URI, add_ai_xmp, sniff_media_type
 
-from .tools import require_tool
+from ...tools import require_tool
 
 SYSTEM = {"name": "Acme Studio", "provider": "Acme GmbH", "contact": "mailto:ai@acme.example"}
 MEDIA_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}

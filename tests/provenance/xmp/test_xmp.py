@@ -25,7 +25,7 @@ from aiact_transparency.provenance.xmp import (
     sniff_media_type,
 )
 
-from .tools import require_tool
+from ...tools import require_tool
 
 TOOL = 'demo-service 1.2 <&> "quoted"'
 MODEL = "Studio XL"

@@ -25,14 +25,14 @@ from aiact_transparency.provenance import keys
 from aiact_transparency.provenance.c2pa import manifest as cm
 from aiact_transparency.provenance.keys.remote import ENV_SIGNER_TOKEN, RemoteSigner, RemoteSignerError
 
-from .servers import free_port, serve
+from ...servers import free_port, serve
 
 TOKEN = "s3cret-token-for-tests"
 
 
 def _load_example() -> ModuleType:
     # examples/ is not a package; load the service the way `python examples/signing_service.py` would.
-    path = Path(__file__).resolve().parents[1] / "examples" / "signing_service.py"
+    path = Path(__file__).resolve().parents[3] / "examples" / "signing_service.py"
     spec = importlib.util.spec_from_file_location("signing_service_example", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

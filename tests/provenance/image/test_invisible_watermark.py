@@ -20,8 +20,8 @@ from PIL import Image
 
 from aiact_transparency.provenance.image.watermark import WatermarkPayload, detect_watermark, embed_watermark
 
+from ...tools import require_module
 from .test_watermark import PAYLOAD, _jpeg, _varied
-from .tools import require_module
 
 # imwatermark's __init__ imports its rivaGan module, whose first lines `import torch` for the rivaGan method
 # only (a 5 GB install); dwtDctSvd never touches it. An empty module stands in while imwatermark is imported.

@@ -19,7 +19,7 @@ from tests.tools import require_module, require_tool
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 require_module("gradio")  # fails in CI (the dev extra installs it), skips locally
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 pytestmark = [
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
@@ -42,7 +42,7 @@ def _collect_gradio_garbage() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def demo_url() -> Iterator[str]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
     try:
         from gradio_app import build_demo
     finally:

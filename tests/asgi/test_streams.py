@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
 
-from .servers import serve
+from ..servers import serve
 
 
 def streaming_app(config: TransparencyConfig, gate: threading.Event | None = None) -> TransparencyMiddleware:
