@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .errors import UnsupportedImageError
 from .formats import ALIASES, canonical, sniff_media_type, types_of
 from .image.marker import ImageMarker
+from .per_config import PerConfig
 from .verify import VerificationReport, verify
 
 if TYPE_CHECKING:
@@ -111,14 +112,9 @@ class MediaMarkers:
         return self.markers[medium.name].mark(data, media_type)
 
 
-_markers: dict[int, tuple[TransparencyConfig, MediaMarkers]] = {}
+_markers = PerConfig(MediaMarkers)
 
 
 def mark(data: bytes, media_type: str | None = None, *, config: TransparencyConfig) -> MarkedMedia:
     """Mark one file of any markable medium with every layer `config` asks for (one set of markers per config)."""
-    entry = _markers.get(id(config))
-    if entry is None or entry[0] is not config:
-        if len(_markers) >= 8:  # a few configs per process at most; keep the cache bounded anyway
-            _markers.clear()
-        entry = _markers[id(config)] = (config, MediaMarkers(config))
-    return entry[1].mark(data, media_type)
+    return _markers(config).mark(data, media_type)

@@ -20,6 +20,7 @@ from ..errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, S
 from ..formats import canonical, sniff_media_type, types_of
 from ..keys import ManifestSigner, SigningIdentity
 from ..keys.configured import signer_for
+from ..per_config import PerConfig
 from ..xmp import ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp
 from . import codec as _codec
 from .label import draw_ai_label
@@ -226,17 +227,12 @@ class ImageMarker:
         return dict(self.identity.describe())
 
 
-_markers: dict[int, tuple[TransparencyConfig, ImageMarker]] = {}
+_markers = PerConfig(ImageMarker)
 
 
 def mark_image(data: bytes, *, config: TransparencyConfig, media_type: str | None = None) -> MarkedImage:
     """Mark one image with every layer `config.images` asks for. Reuses one ImageMarker per config object."""
-    entry = _markers.get(id(config))
-    if entry is None or entry[0] is not config:
-        if len(_markers) >= 8:  # a few configs per process at most; keep the cache bounded anyway
-            _markers.clear()
-        entry = _markers[id(config)] = (config, ImageMarker(config))
-    return entry[1].mark(data, media_type)
+    return _markers(config).mark(data, media_type)
 
 
 __all__ = ["ImageMarker", "ImageMarkingError", "MarkReport", "MarkedImage", "mark_image", "signer_for"]

@@ -3,12 +3,11 @@ certificate helpers (certs.py) and the remote signing client (remote.py)."""
 
 from __future__ import annotations
 
+from .dev_chain import DEV_ORGANIZATION, ENV_KEYS_DIR
 from .signers import (
-    DEV_ORGANIZATION,
     ENV_CERT_PEM,
     ENV_KEY_PASSWORD,
     ENV_KEY_PEM,
-    ENV_KEYS_DIR,
     ENV_TSA_URL,
     HASH_FOR_ALG,
     SUPPORTED_ALGS,

@@ -21,15 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .certs import C2PA_SIGNING_PURPOSES, PrivateKey, alg_for_key
-from .dev_chain import CHAIN_FILE, DEV_ORGANIZATION, ENV_KEYS_DIR, KEY_FILE, ensure_dev_chain, resolve_keys_dir
+from .dev_chain import CHAIN_FILE, KEY_FILE, ensure_dev_chain, resolve_keys_dir
 
-__all__ = [
-    "DEV_ORGANIZATION", "ENV_CERT_PEM", "ENV_KEYS_DIR", "ENV_KEY_PASSWORD", "ENV_KEY_PEM", "ENV_TSA_URL",
-    "HASH_FOR_ALG", "SUPPORTED_ALGS",
-    "KeyConfigError", "LocalKeySigner", "ManifestSigner", "SigningIdentity", "default_signer",
-    "development_signer", "existing_development_signer", "load_signer_from_env", "load_signer_from_files",
-    "production_signer", "signer_from_pem",
-]
+# The public names are listed in keys/__init__.py, which re-exports them.
 
 log = logging.getLogger("aiact_transparency.keys")
 
