@@ -62,21 +62,36 @@ data), anything else RGB. The result has the working mode, 8 bits per channel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
 
 from ..payload import (
-    CRC_BITS,
     SCRAMBLE_MASK,
     SOFT_BINDING_ALG,
-    WORD_BITS,
     PayloadChecksumError,
     WatermarkPayload,
     system_id_for,
 )
+from .dwt_svd import (
+    _F64,
+    _U8,
+    BLOCK_PX,
+    DEFAULT_STRENGTH,
+    FALSE_POSITIVE_LIMIT,
+    MAX_SIZES,
+    MIN_BLOCKS,
+    SCHEME,
+    WatermarkCapacityError,
+    _approx_band,
+    _check_strength,
+    _Dominant,
+    _dominant,
+    _grid,
+    _luma,
+    _split,
+)
+from .watermark_detect import WatermarkDetection, detect_watermark
 
 __all__ = [
     "DEFAULT_STRENGTH",
@@ -94,149 +109,6 @@ __all__ = [
     "embed_watermark",
     "system_id_for",
 ]
-
-SCHEME = "aiact-dwtsvd-y81/v1"
-DEFAULT_STRENGTH = 36.0
-MIN_BLOCKS = 256  # about 3 copies of the 81-bit word: fewer and JPEG errors stop averaging out
-FALSE_POSITIVE_LIMIT = 1e-6
-BLOCK_PX = 8
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-# Offsets added to s0 at detection, as fractions of the step, nearest to "no edit" first: 1/16 apart, so the
-# worst residual shift (2.25 units at step 36) leaves most of the 9-unit margin for other damage.
-_OFFSETS = tuple(sorted((n / 16 for n in range(16)), key=lambda f: min(f, 1 - f)))
-_CHECK_BITS = CRC_BITS + 1  # CRC-32 + parity: a word not from our embedder passes with probability 2**-33
-# The most sizes whose readings keep the checksum bound under the limit: 536 x 16 x 2**-33 = 9.98e-7.
-MAX_SIZES = int(FALSE_POSITIVE_LIMIT * 2**_CHECK_BITS) // len(_OFFSETS)
-
-_F64 = npt.NDArray[np.float64]
-_U8 = npt.NDArray[np.uint8]
-
-
-class WatermarkCapacityError(ValueError):
-    """The image has too few 8x8 blocks to carry (or be read for) the watermark."""
-
-    def __init__(self, size: tuple[int, int]) -> None:
-        self.size = size
-        self.min_blocks = MIN_BLOCKS
-        blocks = (size[0] // BLOCK_PX) * (size[1] // BLOCK_PX)
-        super().__init__(
-            f"image {size[0]}x{size[1]} is too small for the watermark: it needs at least {MIN_BLOCKS} "
-            f"blocks of {BLOCK_PX}x{BLOCK_PX} pixels (e.g. 128x128 pixels) and has {blocks}"
-        )
-
-
-@dataclass(frozen=True)
-class WatermarkDetection:
-    found: bool
-    payload: WatermarkPayload | None
-    # Share of blocks agreeing with the decoded word: 1.0 for an intact mark; an unmarked image's best reading
-    # is 0.55-0.75 on 76 real photographs (tests/provenance/image/test_watermark_photos.py), a flat one up to
-    # 1.0. Information only: the checksum decides.
-    bit_agreement: float
-    # readings x 2**-33 when found (see the module docstring); 1.0 when nothing was found
-    false_positive_probability: float
-    decoded_at: tuple[int, int] | None  # (width, height) the image was read at
-    based_on: str
-    sizes_tried: tuple[tuple[int, int], ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "scheme": SCHEME,
-            "found": self.found,
-            "payload": None
-            if self.payload is None
-            else {"system_id": self.payload.system_id, "image_id": self.payload.image_id},
-            "bit_agreement": self.bit_agreement,
-            "false_positive_probability": self.false_positive_probability,
-            "decoded_at": None if self.decoded_at is None else list(self.decoded_at),
-            "sizes_tried": [list(size) for size in self.sizes_tried],
-            "based_on": self.based_on,
-        }
-
-
-def _working_image(image: Image.Image) -> Image.Image:
-    if image.mode in ("RGB", "RGBA", "L", "LA"):
-        return image
-    if "A" in image.getbands() or image.has_transparency_data:
-        return image.convert("RGBA")
-    if len(image.getbands()) == 1 and image.mode != "P":
-        return image.convert("L")
-    return image.convert("RGB")
-
-
-def _split(image: Image.Image) -> tuple[Image.Image, _U8, _U8 | None]:
-    """Working image, its colour planes (H x W x 3 or 1) and its alpha plane if any."""
-    work = _working_image(image)
-    arr = np.asarray(work, dtype=np.uint8)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    colour = 3 if work.mode in ("RGB", "RGBA") else 1
-    alpha = arr[:, :, colour] if arr.shape[2] > colour else None
-    return work, arr[:, :, :colour], alpha
-
-
-def _luma(colour: _U8) -> npt.NDArray[np.float32]:
-    # float32: a uint8 @ float64 product is several times slower and the precision is not needed
-    if colour.shape[2] == 1:
-        return colour[:, :, 0].astype(np.float32)
-    result: npt.NDArray[np.float32] = colour.astype(np.float32) @ _LUMA
-    return result
-
-
-def _grid(shape: tuple[int, ...]) -> tuple[int, int]:
-    return shape[0] // BLOCK_PX, shape[1] // BLOCK_PX
-
-
-def _approx_band(y: npt.NDArray[np.float32]) -> _F64:
-    """Haar approximation band of y, shaped (hb, 4, wb, 4): [i, :, j, :] is the 4x4 block of row i, column j."""
-    hb, wb = _grid(y.shape)
-    crop = y[: hb * BLOCK_PX, : wb * BLOCK_PX]
-    pairs = crop[:, 0::2] + crop[:, 1::2]
-    approx = (pairs[0::2] + pairs[1::2]).astype(np.float64) * 0.5  # (a + b + c + d) / 2, as pywt's haar
-    return approx.reshape(hb, 4, wb, 4)
-
-
-def _dot4(a: Sequence[_F64], b: Sequence[_F64]) -> _F64:
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3]
-
-
-@dataclass(frozen=True)
-class _Dominant:
-    """Per block (arrays shaped (hb, wb[, 4])): largest singular value s0 and its singular vectors."""
-
-    s0: _F64
-    rest: _F64  # sqrt(s1^2 + s2^2 + s3^2) >= s1: a cheap, safe stand-in for the second singular value
-    u: _F64
-    v: _F64
-
-
-def _dominant(approx: _F64, iterations: int = 12) -> _Dominant:
-    """Largest singular value and vectors of every 4x4 block, by power iteration on B^T B.
-
-    Blocks are handled as 16 planes of shape (hb, wb), one per matrix entry: numpy's batched eigh or svd
-    pays a LAPACK call per 4x4 block and is 3-4x slower. Blocks of non-negative pixels have a dominant
-    singular vector near the constant start vector, so 12 iterations give s0 far more precisely than the
-    quantisation margin needs (the error in s0 is second order in the error of the vector).
-    """
-    cols = [[approx[:, k, :, i] for k in range(4)] for i in range(4)]  # cols[i][k] = B[k, i]
-    gram = [[cols[0][0]] * 4 for _ in range(4)]
-    for i in range(4):
-        for j in range(i, 4):
-            gram[i][j] = gram[j][i] = _dot4(cols[i], cols[j])
-    v = [np.full(cols[0][0].shape, 0.5) for _ in range(4)]
-    for _ in range(iterations):
-        w = [_dot4(gram[i], v) for i in range(4)]
-        norm = np.maximum(np.sqrt(_dot4(w, w)), 1e-300)
-        v = [x / norm for x in w]
-    bv = [_dot4([cols[i][k] for i in range(4)], v) for k in range(4)]
-    s0 = np.sqrt(_dot4(bv, bv))
-    trace = gram[0][0] + gram[1][1] + gram[2][2] + gram[3][3]
-    rest = np.sqrt(np.maximum(trace - s0 * s0, 0.0))
-    # An all-zero (black) block has no direction of its own: raise it evenly.
-    empty = s0 < 1e-9
-    safe = np.where(empty, 1.0, s0)
-    u = np.stack([np.where(empty, 0.5, x / safe) for x in bv], axis=-1)
-    return _Dominant(s0, rest, u, np.stack([np.where(empty, 0.5, x) for x in v], axis=-1))
 
 
 def _headroom(colour: _U8) -> tuple[_F64, _F64]:
@@ -293,11 +165,6 @@ def _rebuild(work: Image.Image, colour: _U8, alpha: _U8 | None) -> Image.Image:
     return out
 
 
-def _check_strength(strength: float) -> None:
-    if not 4.0 <= strength <= 255.0:
-        raise ValueError(f"strength (quantisation step) must be in [4, 255], got {strength}")
-
-
 def _embed_bits(image: Image.Image, bits: Sequence[int], strength: float) -> Image.Image:
     _check_strength(strength)
     work, colour, alpha = _split(image)
@@ -323,120 +190,3 @@ def embed_watermark(
     changes (almost) nothing the second time, so re-marking a cached output is harmless.
     """
     return _embed_bits(image, payload.to_bits(), strength)
-
-
-@dataclass(frozen=True)
-class _Reading:
-    size: tuple[int, int]
-    offset: float  # added to s0 before reading: undoes a uniform brightness change
-    payload: WatermarkPayload | None
-    agreeing: int
-    blocks: int
-
-    @property
-    def agreement(self) -> float:
-        return self.agreeing / self.blocks
-
-
-def _block_values(luma: npt.NDArray[np.float32], own: tuple[int, int], size: tuple[int, int]) -> _F64:
-    if size != own:
-        luma = np.asarray(Image.fromarray(luma).resize(size, Image.Resampling.BICUBIC), dtype=np.float32)
-    return _dominant(_approx_band(luma)).s0.ravel()
-
-
-def _read(s0: _F64, size: tuple[int, int], step: float, offset: float) -> _Reading:
-    phase = np.mod(s0 + offset, step) / step
-    position = np.arange(phase.size) % WORD_BITS
-    # Soft vote: -sin(2 pi phase) is +1 at phase 3/4 (a 1), -1 at 1/4 (a 0) and 0 on the decision edges.
-    votes = np.bincount(position, weights=-np.sin(2 * np.pi * phase), minlength=WORD_BITS)
-    word = votes > 0
-    agreeing = int(np.count_nonzero((phase > 0.5) == word[position]))
-    try:
-        payload: WatermarkPayload | None = WatermarkPayload.from_bits([int(bit) for bit in word])
-    except PayloadChecksumError:
-        payload = None
-    return _Reading(size, offset, payload, agreeing, int(phase.size))
-
-
-def _false_positive(readings: int) -> float:
-    """Bound on the chance that an unmarked image yields any reading passing the checks (module docstring)."""
-    return readings * 2.0**-_CHECK_BITS
-
-
-def _sizes_to_try(own: tuple[int, int], candidates: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    sizes: list[tuple[int, int]] = []
-    for width, height in [own, *candidates]:
-        size = (int(width), int(height))
-        if size[0] <= 0 or size[1] <= 0:
-            raise ValueError(f"candidate size must be positive, got {size}")
-        if size not in sizes and (size[0] // BLOCK_PX) * (size[1] // BLOCK_PX) >= MIN_BLOCKS:
-            sizes.append(size)
-    return sizes
-
-
-def _fmt(size: tuple[int, int]) -> str:
-    return f"{size[0]}x{size[1]}"
-
-
-def _found(reading: _Reading, fp: float, own: tuple[int, int], sizes: list[tuple[int, int]]) -> WatermarkDetection:
-    where = "the image's own size" if reading.size == own else f"rescaled from {_fmt(own)}"
-    if reading.offset:
-        where += f", singular values shifted by {reading.offset:g} to undo a brightness change or resampling bias"
-    based_on = (
-        f"{WORD_BITS}-bit luminance DWT-SVD watermark read at {_fmt(reading.size)} ({where}): the word passes "
-        f"its CRC-{CRC_BITS} and parity checks; chance that an unmarked image yields such a reading <= {fp:.1e} "
-        f"= {len(sizes)} size(s) x {len(_OFFSETS)} offsets tried x 2^-{_CHECK_BITS} (CRC-{CRC_BITS} and parity), "
-        f"for any image whose content does not depend on the public mask; {reading.agreement:.1%} of "
-        f"{reading.blocks} blocks agree with the word (information only, not part of that bound)"
-    )
-    return WatermarkDetection(True, reading.payload, reading.agreement, fp, reading.size, based_on, tuple(sizes))
-
-
-def _not_found(best: _Reading, sizes: list[tuple[int, int]]) -> WatermarkDetection:
-    tried = ", ".join(_fmt(size) for size in sizes)
-    based_on = (
-        f"no {WORD_BITS}-bit watermark word passed its CRC-{CRC_BITS} check at the {len(sizes)} size(s) "
-        f"({tried}) and {len(_OFFSETS)} brightness offsets tried; best block agreement {best.agreement:.1%} "
-        f"at {_fmt(best.size)}"
-    )
-    return WatermarkDetection(False, None, best.agreement, 1.0, None, based_on, tuple(sizes))
-
-
-def detect_watermark(
-    image: Image.Image,
-    *,
-    candidate_sizes: Sequence[tuple[int, int]] = (),
-    strength: float = DEFAULT_STRENGTH,
-) -> WatermarkDetection:
-    """Read the watermark at the image's own size, then at each candidate (width, height) in order.
-
-    Candidates undo rescaling: pass the sizes the system generates. At each size, 16 offsets of s0 are
-    tried (a uniform brightness change shifts every s0 alike). The first reading that passes the checksum
-    wins; its false-positive bound counts every reading that could have been tried, so with more than
-    MAX_SIZES sizes (the bound would exceed FALSE_POSITIVE_LIMIT) no mark is claimed and nothing is read.
-    """
-    _check_strength(strength)
-    work, colour, _ = _split(image)
-    sizes = _sizes_to_try(work.size, candidate_sizes)
-    if not sizes:
-        message = str(WatermarkCapacityError(work.size)).replace("for the watermark", "to carry a watermark")
-        return WatermarkDetection(False, None, 0.0, 1.0, None, message, ())
-    fp = _false_positive(len(sizes) * len(_OFFSETS))
-    if fp > FALSE_POSITIVE_LIMIT:
-        based_on = (
-            f"not read: {len(sizes)} sizes x {len(_OFFSETS)} offsets would make the false-positive bound "
-            f"{fp:.1e}, above {FALSE_POSITIVE_LIMIT:.0e}; pass at most {MAX_SIZES} candidate sizes"
-        )
-        return WatermarkDetection(False, None, 0.0, 1.0, None, based_on, tuple(sizes))
-    luma = _luma(colour)
-    best: _Reading | None = None
-    for size in sizes:
-        s0 = _block_values(luma, work.size, size)
-        for fraction in _OFFSETS:
-            reading = _read(s0, size, strength, fraction * strength)
-            if reading.payload is not None:
-                return _found(reading, fp, work.size, sizes)
-            if best is None or reading.agreement > best.agreement:
-                best = reading
-    assert best is not None  # sizes is not empty
-    return _not_found(best, sizes)
