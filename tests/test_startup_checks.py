@@ -20,7 +20,7 @@ from aiact_transparency import ConfigError, TransparencyConfig, TransparencyMidd
 from aiact_transparency.provenance import keys
 from aiact_transparency.provenance.keys.certs import cert_pem, key_pem
 
-from .provenance.keys.test_keys import DAY, NOW, make_chain, write_pair
+from .chains import DAY, NOW, make_chain, write_pair
 
 NO_FILE = "config (embedded defaults and AIACT_* environment)"
 

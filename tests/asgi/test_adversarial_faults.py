@@ -27,7 +27,8 @@ from aiact_transparency.config import DisclosureConfig
 from aiact_transparency.provenance import keys
 from aiact_transparency.provenance.keys.certs import cert_pem, key_pem
 
-from ..provenance.keys.test_keys import DAY, NOW, make_chain, write_pair
+from ..chains import DAY, NOW, make_chain, write_pair
+from ..samples import image_bytes
 from ..servers import raw_get, serve
 from .test_media_responder import (
     BrokenSigner,
@@ -35,7 +36,6 @@ from .test_media_responder import (
     assert_problem,
     build_app,
     fetch,
-    image_bytes,
     make_config,
 )
 

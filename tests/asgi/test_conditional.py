@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware, verify
 
-from .test_media_responder import image_bytes
+from ..samples import image_bytes
 
 pytestmark = pytest.mark.anyio
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import io
 import json
 import logging
 import statistics
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
-from PIL import Image
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
@@ -28,13 +24,13 @@ from starlette.routing import Route
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware, verify
 from aiact_transparency.asgi.messages import Message, Receive, Scope, Send
 
+from ..samples import FORMATS, encode, image_bytes, picture
 from ..servers import raw_get, serve
 from ..tools import http_scope
 
 pytestmark = pytest.mark.anyio
 
 SYSTEM = {"name": "Acme Studio", "provider": "Acme GmbH", "contact": "mailto:ai@acme.example"}
-FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
 
 
 def make_config(**images: Any) -> TransparencyConfig:
@@ -45,28 +41,6 @@ def make_config(**images: Any) -> TransparencyConfig:
         disclosure={"routes": [{"path": "/images/public/*", "mode": "none"}]},
         images={"routes": ["/images/*"], **images},
     )
-
-
-def picture(size: tuple[int, int] = (256, 192), seed: int = 0) -> Image.Image:
-    width, height = size
-    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
-    rng = np.random.default_rng(seed)
-    r = 128 + 90 * np.sin(x / 19.0 + seed) * np.cos(y / 27.0)
-    g = 40 + 160 * (x + y) / (width + height)
-    b = 128 + 80 * np.cos((x - y) / 13.0 + seed)
-    arr = np.stack([r, g, b], axis=-1) + rng.normal(0, 3, (height, width, 3))
-    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
-
-
-def encode(image: Image.Image, fmt: str, **params: Any) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, fmt, quality=90, **params)
-    return buf.getvalue()
-
-
-@cache
-def image_bytes(fmt: str = "png", seed: int = 0, size: tuple[int, int] = (256, 192)) -> bytes:
-    return encode(picture(size, seed), FORMATS[fmt][0])
 
 
 def build_app(config: TransparencyConfig, file_path: Path | None = None) -> TransparencyMiddleware:

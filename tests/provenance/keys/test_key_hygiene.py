@@ -32,9 +32,9 @@ from aiact_transparency.provenance.image.marker import ImageMarker
 from aiact_transparency.provenance.keys.certs import cert_pem, key_pem
 from aiact_transparency.provenance.keys.dev_chain import CA_KEY_FILE, KEY_FILE
 
-from ...asgi.test_media_responder import image_bytes
+from ...chains import make_chain
+from ...samples import image_bytes
 from ...servers import serve
-from .test_keys import make_chain
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 

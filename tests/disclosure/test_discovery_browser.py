@@ -13,9 +13,10 @@ import pytest
 from aiact_transparency import TransparencyMiddleware
 from aiact_transparency.disclosure import i18n
 from aiact_transparency.disclosure.discovery_page import PAGE_STRINGS
-from tests.disclosure.test_discovery_page import _app, _config
 from tests.servers import serve
 from tests.tools import require_module, require_tool
+
+from .test_discovery_page import _app, _config
 
 require_module("html5lib")
 
