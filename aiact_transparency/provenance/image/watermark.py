@@ -78,10 +78,7 @@ from .dwt_svd import (
     _U8,
     BLOCK_PX,
     DEFAULT_STRENGTH,
-    FALSE_POSITIVE_LIMIT,
-    MAX_SIZES,
     MIN_BLOCKS,
-    SCHEME,
     WatermarkCapacityError,
     _approx_band,
     _check_strength,
@@ -91,7 +88,7 @@ from .dwt_svd import (
     _luma,
     _split,
 )
-from .watermark_detect import WatermarkDetection, detect_watermark
+from .watermark_detect import FALSE_POSITIVE_LIMIT, MAX_SIZES, SCHEME, WatermarkDetection, detect_watermark
 
 __all__ = [
     "DEFAULT_STRENGTH",

@@ -33,6 +33,9 @@ from .dwt_svd import (
     _split,
 )
 
+# The detector's public names, with the bounds its answers are given under (re-exported by watermark.py).
+__all__ = ["FALSE_POSITIVE_LIMIT", "MAX_SIZES", "SCHEME", "WatermarkDetection", "detect_watermark"]
+
 
 @dataclass(frozen=True)
 class WatermarkDetection:
