@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from .certs import alg_for_key
-from .signers import SUPPORTED_ALGS, KeyConfigError, SigningIdentity, _check_profile, _check_validity, _parse_chain
+from .signers import SUPPORTED_ALGS, SigningIdentity
+from .validation import KeyConfigError, check_profile, check_validity, parse_chain
 
 __all__ = ["DEFAULT_TIMEOUT", "ENV_SIGNER_TOKEN", "RemoteSigner", "RemoteSignerError"]
 
@@ -152,12 +153,12 @@ class RemoteSigner:
             self._fail("/certificate", None, f"announced algorithm {info['alg']!r}, which C2PA signing does not "
                        f"support", f"configure the service with a key for one of {', '.join(SUPPORTED_ALGS)}")
         try:
-            chain = _parse_chain(chain_pem, src)
+            chain = parse_chain(chain_pem, src)
             leaf = chain[0]
             alg_for_key(leaf.public_key(), alg)
             # The same checks a local key gets: c2pa-rs would reject these later with a vaguer message.
-            _check_validity(leaf, src, dt.datetime.now(dt.timezone.utc))
-            _check_profile(leaf, len(chain), src)
+            check_validity(leaf, src, dt.datetime.now(dt.timezone.utc))
+            check_profile(leaf, len(chain), src)
         except KeyConfigError as exc:
             raise RemoteSignerError(f"signing service {self.url}: {exc}", url=self.url) from None
         except ValueError as exc:  # alg_for_key: the algorithm does not fit the certificate's key

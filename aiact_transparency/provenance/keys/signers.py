@@ -18,10 +18,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
-from .certs import C2PA_SIGNING_PURPOSES, PrivateKey, alg_for_key
+from .certs import PrivateKey, alg_for_key
 from .dev_chain import CHAIN_FILE, KEY_FILE, ensure_dev_chain, resolve_keys_dir
+from .validation import ENV_KEY_PASSWORD, KeyConfigError, check_profile, check_validity, parse_chain, parse_key
 
 # The public names are listed in keys/__init__.py, which re-exports them.
 
@@ -29,26 +30,12 @@ log = logging.getLogger("aiact_transparency.keys")
 
 ENV_CERT_PEM = "AIACT_SIGNING_CERT_PEM"
 ENV_KEY_PEM = "AIACT_SIGNING_KEY_PEM"
-ENV_KEY_PASSWORD = "AIACT_SIGNING_KEY_PASSWORD"
 ENV_TSA_URL = "AIACT_TSA_URL"
 SUPPORTED_ALGS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
-EXPIRY_WARNING = dt.timedelta(days=30)
 HASH_FOR_ALG: dict[str, type[hashes.HashAlgorithm]] = {
     "es256": hashes.SHA256, "es384": hashes.SHA384, "es512": hashes.SHA512,
     "ps256": hashes.SHA256, "ps384": hashes.SHA384, "ps512": hashes.SHA512,
 }
-
-
-class KeyConfigError(ValueError):
-    """A signing key or certificate is unusable; the message names the source, the problem and the fix.
-
-    `part` says which setting is at fault ("cert", "key", "pair" for a key that does not fit its certificate,
-    "tsa"), so load_config can name the config field (images.signing.cert, ...).
-    """
-
-    def __init__(self, message: str, *, part: str | None = None) -> None:
-        super().__init__(message)
-        self.part = part
 
 
 @runtime_checkable
@@ -141,77 +128,6 @@ class LocalKeySigner:
         return f"LocalKeySigner(alg={self.alg!r}, subject={self.identity.subject!r}, source={self.identity.source!r})"
 
 
-def _parse_chain(cert_pem: bytes, cert_src: str) -> list[x509.Certificate]:
-    try:
-        chain = x509.load_pem_x509_certificates(cert_pem)
-    except ValueError:
-        chain = []
-    if not chain:
-        raise KeyConfigError(f"{cert_src}: no PEM certificate found. Fix: provide the signing certificate chain "
-                             "as PEM ('-----BEGIN CERTIFICATE-----'), leaf first, then intermediates.", part="cert")
-    return chain
-
-
-def _parse_key(key_pem: bytes, key_src: str, password: bytes | None) -> PrivateKey:
-    try:
-        key = serialization.load_pem_private_key(key_pem, password=password)
-    except TypeError:
-        # Never echo the library's text here: it is safe today, but this message must stay key-free by design.
-        fix = "set the key password" if password is None else "check the key password"
-        raise KeyConfigError(f"{key_src}: the private key is encrypted and could not be opened. "
-                             f"Fix: {fix} ({ENV_KEY_PASSWORD} or the password argument).", part="key") from None
-    except ValueError:
-        raise KeyConfigError(f"{key_src}: not a readable PEM private key (or a wrong password). Fix: provide an "
-                             "unencrypted PKCS#8/SEC1/PKCS#1 PEM key ('-----BEGIN PRIVATE KEY-----').",
-                             part="key") from None
-    return key  # type: ignore[return-value]
-
-
-def _check_profile(leaf: x509.Certificate, chain_len: int, cert_src: str) -> None:
-    """The checks c2pa-rs applies to a claim signer, made early so the error says how to fix it."""
-    ext = leaf.extensions
-    try:
-        basic = ext.get_extension_for_class(x509.BasicConstraints).value
-        is_ca = basic.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    try:
-        can_sign = ext.get_extension_for_class(x509.KeyUsage).value.digital_signature
-    except x509.ExtensionNotFound:
-        can_sign = False
-    try:
-        purposes = set(ext.get_extension_for_class(x509.ExtendedKeyUsage).value)
-    except x509.ExtensionNotFound:
-        purposes = set()
-    problem = None
-    if is_ca:
-        problem = "the first certificate is a CA certificate (basicConstraints CA=true), not the signer's"
-    elif not can_sign:
-        problem = "the certificate lacks keyUsage digitalSignature"
-    elif ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in purposes or not purposes & C2PA_SIGNING_PURPOSES:
-        problem = ("its extendedKeyUsage has neither emailProtection (1.3.6.1.5.5.7.3.4) nor documentSigning "
-                   "(1.3.6.1.5.5.7.3.36), or it allows anyExtendedKeyUsage")
-    elif leaf.issuer == leaf.subject and chain_len == 1:
-        problem = "the certificate is self-signed; C2PA validators reject self-signed signers"
-    if problem:
-        raise KeyConfigError(f"{cert_src}: {problem}. Fix: use an end-entity certificate issued for document or "
-                             "e-mail signing (put it first in the PEM, then its intermediates), or omit the "
-                             "production key settings to use the development chain.", part="cert")
-
-
-def _check_validity(leaf: x509.Certificate, cert_src: str, now: dt.datetime, *, warn: bool = True) -> None:
-    if now < leaf.not_valid_before_utc:
-        raise KeyConfigError(f"{cert_src}: the certificate is not valid before {leaf.not_valid_before_utc.isoformat()}"
-                             " (it is now earlier). Fix: check the system clock, or wait until it becomes valid.",
-                             part="cert")
-    if now > leaf.not_valid_after_utc:
-        raise KeyConfigError(f"{cert_src}: the certificate expired on {leaf.not_valid_after_utc.isoformat()}. "
-                             "Fix: renew it with your CA and deploy the new certificate and key.", part="cert")
-    if warn and leaf.not_valid_after_utc - now < EXPIRY_WARNING:
-        log.warning("%s: the signing certificate expires on %s; renew it soon", cert_src,
-                    leaf.not_valid_after_utc.isoformat())
-
-
 def signer_from_pem(cert_pem: bytes, key_pem: bytes, *, cert_src: str = "certificate", key_src: str = "key",
                     password: bytes | None = None, alg: str | None = None, tsa_url: str | None = None,
                     development: bool = False, now: dt.datetime | None = None,
@@ -220,8 +136,8 @@ def signer_from_pem(cert_pem: bytes, key_pem: bytes, *, cert_src: str = "certifi
 
     `warn_expiry=False` skips the "expires soon" warning: for a check at load_config, so a server that then
     builds its signer logs it once, not twice."""
-    chain = _parse_chain(cert_pem, cert_src)
-    key = _parse_key(key_pem, key_src, password)
+    chain = parse_chain(cert_pem, cert_src)
+    key = parse_key(key_pem, key_src, password)
     try:
         alg_for_key(key, alg.lower() if alg else None)
     except ValueError as exc:
@@ -233,8 +149,8 @@ def signer_from_pem(cert_pem: bytes, key_pem: bytes, *, cert_src: str = "certifi
         raise KeyConfigError(f"{key_src}: the private key does not belong to the first certificate in {cert_src} "
                              f"(subject {leaf.subject.rfc4514_string()}). Fix: pair the certificate with the key "
                              "it was issued for, and put that certificate first in the chain.", part="pair")
-    _check_validity(leaf, cert_src, now or dt.datetime.now(dt.timezone.utc), warn=warn_expiry)
-    _check_profile(leaf, len(chain), cert_src)
+    check_validity(leaf, cert_src, now or dt.datetime.now(dt.timezone.utc), warn=warn_expiry)
+    check_profile(leaf, len(chain), cert_src)
     if tsa_url is not None and not tsa_url.startswith(("http://", "https://")):
         raise KeyConfigError(f"time-stamp authority URL {tsa_url!r} is not an http(s) URL. Fix: use the TSA's URL.",
                              part="tsa")
