@@ -15,7 +15,6 @@ from starlette.routing import Route
 
 from aiact_transparency import MarkedImage, TransparencyConfig, TransparencyMiddleware, verify
 from aiact_transparency.asgi.responders.marking_service import MarkingService
-from aiact_transparency.gradio.marking import _is_media
 from aiact_transparency.provenance import formats, media, xmp
 from aiact_transparency.provenance.c2pa import manifest
 from aiact_transparency.provenance.errors import UnsupportedImageError
@@ -63,11 +62,6 @@ def test_mark_dispatches_by_declared_or_sniffed_type(config: TransparencyConfig)
 
 def test_the_marking_service_takes_the_registry_s_types(config: TransparencyConfig) -> None:
     assert MarkingService(media.MediaMarkers(config)).types == media.markable_types()
-
-
-def test_gradio_sends_every_output_of_a_claimed_family_to_a_marker() -> None:
-    assert _is_media({"mime_type": "image/gif"}, "x.gif")  # refused there under the failure policy, not skipped
-    assert _is_media({}, "out.webp") and not _is_media({}, "notes.txt")
 
 
 async def test_an_alias_content_type_is_marked_like_its_canonical_type(config: TransparencyConfig) -> None:
