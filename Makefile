@@ -26,6 +26,7 @@ test: lint pytest
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/hadolint docker/Dockerfile
 
 pytest: $(STAMP)
@@ -45,8 +46,8 @@ test-py310:
 	.venv-py310/bin/python -m pip install --quiet --upgrade pip
 	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server,text,test]"
 	.venv-py310/bin/python -m pip install --quiet --no-deps invisible-watermark==0.2.0
-	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/test_gradio.py \
-		--ignore=tests/test_gradio_browser.py --ignore=tests/test_examples.py --ignore=tests/test_readme.py
+	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/gradio \
+		--ignore=tests/test_examples.py --ignore=tests/test_readme.py
 
 # Builds docker/Dockerfile with buildah on a Debian base made by debootstrap and runs it (root; no Docker engine).
 container-test: $(STAMP)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from ._config_errors import ConfigError
 from ._version import __version__
-from .config import TransparencyConfig, load_config
+from .asgi import TransparencyMiddleware
+from .config import ConfigError, TransparencyConfig
 from .disclosure import Disclosure
-from .middleware import TransparencyMiddleware
 from .provenance.errors import ImageMarkingError
+from .provenance.image.marker import ImageMarker, MarkedImage, MarkReport, mark_image
 from .provenance.keys import KeyConfigError, ManifestSigner
-from .provenance.pipeline import ImageMarker, MarkedImage, MarkReport, mark_image
 from .provenance.text import TextWatermarkReport, detect_text_watermark, watermark_logits
 from .provenance.verify import VerificationReport, verify
+from .startup import load_config
 
 __all__ = [
     "ConfigError",

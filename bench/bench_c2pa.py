@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from aiact_transparency.provenance import c2pa_manifest as cm
 from aiact_transparency.provenance import keys
+from aiact_transparency.provenance.c2pa import manifest as cm
 
 
 def photo_like(width: int = 1000, height: int = 1000) -> Image.Image:

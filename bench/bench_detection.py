@@ -34,7 +34,7 @@ from aiact_transparency import TransparencyConfig
 from aiact_transparency.detection.endpoint import DetectionEndpoint
 from aiact_transparency.detection.local import Detector
 from aiact_transparency.detection.settings import DetectionSettings
-from aiact_transparency.provenance.pipeline import ImageMarker
+from aiact_transparency.provenance.image.marker import ImageMarker
 from aiact_transparency.provenance.verify import verify
 from tests.servers import serve
 

@@ -61,7 +61,7 @@ def serve(kind: str, port: int, timings: str | None) -> None:
     from gradio_app import generate
 
     from aiact_transparency.gradio import wrap
-    from aiact_transparency.provenance.pipeline import ImageMarker
+    from aiact_transparency.provenance.image.marker import ImageMarker
 
     if timings:
         mark = ImageMarker.mark
@@ -141,7 +141,7 @@ def main() -> None:
         serve(args.serve, args.port, args.timings)
         return
 
-    from aiact_transparency.provenance.pipeline import ImageMarker
+    from aiact_transparency.provenance.image.marker import ImageMarker
 
     scratch = tempfile.TemporaryDirectory()
     timings = {kind: os.path.join(scratch.name, kind) for kind in ("plain", "wrapped")}

@@ -9,7 +9,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from aiact_transparency.html_inject import HtmlInjector
+from aiact_transparency.asgi.html_scanner import HtmlInjector
 
 HEAD_SNIPPET = b'<meta name="ai-disclosure" content="ai-generated"><link rel="stylesheet" href="/_aiact/banner.css">'
 BODY_SNIPPET = b'<div class="aiact-banner" role="note">This service uses AI-generated content.</div>'

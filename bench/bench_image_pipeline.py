@@ -171,8 +171,8 @@ def build_markers(keys_dir: Path) -> Markers:
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     from aiact_transparency import TransparencyConfig
-    from aiact_transparency.provenance._dev_chain import CHAIN_FILE, KEY_FILE
-    from aiact_transparency.provenance.pipeline import ImageMarker
+    from aiact_transparency.provenance.image.marker import ImageMarker
+    from aiact_transparency.provenance.keys.dev_chain import CHAIN_FILE, KEY_FILE
 
     def marker(images: dict[str, Any]) -> ImageMarker:
         return ImageMarker(TransparencyConfig.model_validate({**BASE_CONFIG, "images": images}))
@@ -219,18 +219,18 @@ def raw_sign(data: bytes, media_type: str, manifest: dict[str, Any], markers: Ma
 
 def build_case(fmt: str, media_type: str, size: tuple[int, int], markers: Markers) -> Case:
     """Run the pipeline once by hand (this is also the warm-up) and bind each stage to its real input."""
-    from aiact_transparency.provenance import _codec
-    from aiact_transparency.provenance._c2pa_read import read_manifest
-    from aiact_transparency.provenance.c2pa_manifest import build_manifest, sign_manifest
-    from aiact_transparency.provenance.label import draw_ai_label
-    from aiact_transparency.provenance.verify import verify
-    from aiact_transparency.provenance.watermark import (
+    from aiact_transparency.provenance.c2pa.manifest import build_manifest, sign_manifest
+    from aiact_transparency.provenance.c2pa.reading import read_manifest
+    from aiact_transparency.provenance.image import codec as _codec
+    from aiact_transparency.provenance.image.label import draw_ai_label
+    from aiact_transparency.provenance.image.watermark import (
         SCHEME,
         SOFT_BINDING_ALG,
         WatermarkPayload,
         detect_watermark,
         embed_watermark,
     )
+    from aiact_transparency.provenance.verify import verify
     from aiact_transparency.provenance.xmp import build_xmp, extract_xmp, insert_xmp
 
     marker = markers.default
@@ -323,8 +323,8 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
 
 
 def what_if_actions(case: Case, marked_px: Image.Image, encoded: bytes) -> dict[str, Callable[[], object]]:
-    from aiact_transparency.provenance.label import label_box
-    from aiact_transparency.provenance.watermark import detect_watermark
+    from aiact_transparency.provenance.image.label import label_box
+    from aiact_transparency.provenance.image.watermark import detect_watermark
 
     # The badge alone (label_box renders it to measure it): label minus this = whole-image compositing cost.
     actions: dict[str, Callable[[], object]] = {"badge": lambda: label_box(marked_px.size)}

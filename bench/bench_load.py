@@ -89,7 +89,7 @@ def wrapped_config() -> object:
     from aiact_transparency import TransparencyConfig
     from aiact_transparency.config import DisclosureConfig
 
-    # DisclosureConfig(json=True) rather than {"json": True}: see the BUG note in tests/test_adversarial_faults.py.
+    # DisclosureConfig(json=True) rather than {"json": True}: see the BUG note in tests/asgi/test_adversarial_faults.py.
     return TransparencyConfig(
         system={"name": "Bench", "provider": "Bench GmbH"}, model={"id": "bench/model"},
         disclosure=DisclosureConfig(json=True),

@@ -14,7 +14,7 @@ import numpy as np
 import pywt
 from PIL import Image, ImageFilter
 
-from aiact_transparency.provenance.watermark import WatermarkPayload, detect_watermark, embed_watermark
+from aiact_transparency.provenance.image.watermark import WatermarkPayload, detect_watermark, embed_watermark
 
 PAYLOAD = WatermarkPayload(0x123456, 0x654321)
 STEP = 36.0

@@ -59,7 +59,7 @@ def mount_gradio(app: FastAPI, config: TransparencyConfig) -> None:
 def describe_signer() -> None:
     """Say at every start which identity signs, so an untrusted development chain is never a surprise."""
     from aiact_transparency import load_config
-    from aiact_transparency.provenance.pipeline import signer_for
+    from aiact_transparency.provenance.keys.configured import signer_for
 
     identity = getattr(signer_for(load_config()), "identity", None)
     if identity is None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aiact_transparency.provenance.c2pa_manifest import read_manifest, sign_asset
-from aiact_transparency.provenance.remote_signer import RemoteSigner, RemoteSignerError
+from aiact_transparency.provenance.c2pa.manifest import read_manifest, sign_asset
+from aiact_transparency.provenance.keys.remote import RemoteSigner, RemoteSignerError
 
 
 def generated_png(size: int = 256) -> bytes:

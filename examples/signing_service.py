@@ -8,7 +8,7 @@ $AIACT_SIGNING_CERT_PEM + $AIACT_SIGNING_KEY_PEM, else the per-user development 
 Token: ``--token-env NAME`` names the variable holding the bearer token (default AIACT_SIGNER_TOKEN);
 without one the service only listens on loopback.
 
-Protocol (what `aiact_transparency.provenance.remote_signer.RemoteSigner` speaks):
+Protocol (what `aiact_transparency.provenance.keys.remote.RemoteSigner` speaks):
 ``GET /certificate`` -> JSON {alg, certificate_chain_pem, tsa_url}; ``POST /sign`` with the bytes to sign ->
 the raw signature. The key is never returned or logged; this process only ever prints the certificate.
 In production put a KMS/HSM client behind the same two endpoints, and TLS in front of them.

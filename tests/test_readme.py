@@ -69,8 +69,8 @@ def test_the_watermark_runs_without_pywavelets_as_the_readme_says() -> None:
     code = (
         "import sys; sys.modules['pywt'] = None\n"  # any import of pywt now fails
         "from PIL import Image\n"
-        "from aiact_transparency.provenance._payload import WatermarkPayload\n"
-        "from aiact_transparency.provenance.watermark import detect_watermark, embed_watermark\n"
+        "from aiact_transparency.provenance.payload import WatermarkPayload\n"
+        "from aiact_transparency.provenance.image.watermark import detect_watermark, embed_watermark\n"
         "image = Image.radial_gradient('L').resize((256, 256)).convert('RGB')\n"
         "marked = embed_watermark(image, WatermarkPayload(system_id=7, image_id=42))\n"
         "found = detect_watermark(marked)\n"

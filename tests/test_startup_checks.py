@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from aiact_transparency import ConfigError, TransparencyConfig, TransparencyMiddleware, load_config
 from aiact_transparency.provenance import keys
-from aiact_transparency.provenance._certs import cert_pem, key_pem
+from aiact_transparency.provenance.keys.certs import cert_pem, key_pem
 
-from .test_keys import DAY, NOW, make_chain, write_pair
+from .chains import DAY, NOW, make_chain, write_pair
 
 NO_FILE = "config (embedded defaults and AIACT_* environment)"
 

@@ -1,4 +1,5 @@
-"""System tools the tests use: a missing one fails in CI (which installs it) and skips locally."""
+"""What the tests share: system tools (a missing one fails in CI, which installs it, and skips locally) and
+small ASGI helpers."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import gc
 import importlib
 import os
 import shutil
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
+
+from aiact_transparency.http_messages import Message, Receive, Scope, Send
 
 
 def require_tool(name: str) -> str:
@@ -63,3 +67,24 @@ def http_scope(path: str, method: str = "GET", headers: list[tuple[bytes, bytes]
         "client": ("test", 1234),
         **extra,
     }
+
+
+async def run_app(app: Callable[[Scope, Receive, Send], Awaitable[None]], scope: Scope) -> list[Message]:
+    """Run an ASGI app on one bodiless request; every message it sent."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+def headers_of(start: Message) -> dict[bytes, list[bytes]]:
+    out: dict[bytes, list[bytes]] = {}
+    for key, value in start["headers"]:
+        out.setdefault(bytes(key).lower(), []).append(bytes(value))
+    return out

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .._asgi import ASGIApp, Receive, Scope, Send
+from ..http_messages import ASGIApp, Receive, Scope, Send
 from .local import Detector, UnsupportedContent
 from .remote import RemoteError, detect_remote
 from .responses import respond, respond_problem

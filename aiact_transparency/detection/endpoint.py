@@ -23,8 +23,8 @@ from urllib.parse import quote
 import anyio
 import anyio.to_thread
 
-from .. import i18n
-from .._asgi import Receive, Scope, Send, request_header
+from ..disclosure import i18n
+from ..http_messages import Receive, Scope, Send, request_header
 from .describe import usage
 from .jws import JWS_MEDIA_TYPE
 from .local import TEXT_TYPE, Detector, TextScorer, UnsupportedContent, rfc3339_now

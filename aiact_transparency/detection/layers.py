@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..provenance._c2pa_read import ManifestReport, is_marked_by_system
-from ..provenance._dev_chain import DEV_ORGANIZATION
-from ..provenance.keys import SigningIdentity
+from ..provenance.c2pa.reading import ManifestReport, is_marked_by_system
+from ..provenance.keys import DEV_ORGANIZATION, SigningIdentity
+from ..provenance.payload import system_id_for
 from ..provenance.verify import AI_SOURCE_TYPES
-from ..provenance.watermark import system_id_for
 
 __all__ = ["c2pa_layer", "not_applicable", "watermark_layer", "xmp_layer"]
 
@@ -40,11 +39,15 @@ def _signer(section: dict[str, Any], identity: SigningIdentity | None) -> dict[s
             "this_systems_signer": ours, "trust": trust}
 
 
-def c2pa_layer(section: dict[str, Any], identity: SigningIdentity | None, system_name: str,
-               facts: dict[str, Any] | None = None) -> dict[str, Any]:
-    """`section`: verify()'s c2pa dict (or a text manifest's), `facts`: extra store facts (manifest_facts)."""
+def c2pa_layer(section: dict[str, Any], identity: SigningIdentity | None, system_name: str) -> dict[str, Any]:
+    """`section`: verify()'s c2pa dict (or a text manifest's): a ManifestReport's fields plus based_on."""
     layer = dict(section)
-    layer.update(facts or {})
+    if section.get("found"):
+        signed_at = section.get("signed_at")
+        attested = "the signature's RFC 3161 time-stamp" if signed_at else \
+            "no time-stamp in the signature: the signing time is not attested"
+        layer.update(marked_at=signed_at, marked_at_based_on=attested, provider=section.get("disclosed_provider"),
+                     model=section.get("disclosed_model"))
     ai = bool(section.get("found") and section.get("valid")
               and section.get("digital_source_type") in AI_SOURCE_TYPES)
     report = ManifestReport(**{k: v for k, v in section.items() if k in _REPORT_FIELDS})

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ..provenance._codec import SUPPORTED
+from ..provenance.formats import sniff_media_type, types_of
 from ..provenance.text.marking import verify_text
 from ..provenance.verify import verify
-from ..provenance.xmp import sniff_media_type
 from .fingerprint import FingerprintIndex, fingerprint_layer
 from .layers import c2pa_layer, not_applicable, watermark_layer, xmp_layer
-from .manifest_facts import manifest_facts
 from .settings import DetectionSettings
 from .verdict import combine
 
@@ -32,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["IMAGE_TYPES", "TEXT_TYPE", "DetectionResult", "Detector", "UnsupportedContent", "detect_bytes",
            "detect_text", "rfc3339_now"]
 
-IMAGE_TYPES = tuple(SUPPORTED)  # what verify() reads: image/png, image/jpeg, image/webp
+IMAGE_TYPES = tuple(sorted(types_of("image")))  # what verify() reads: image/png, image/jpeg, image/webp
 TEXT_TYPE = "text/plain"
 LOCAL_DETECTOR = f"aiact-transparency/{__version__} (local, command line)"
 TextScorer = Callable[[str], "TextWatermarkReport"]
@@ -99,7 +97,7 @@ class Detector:
         """The system's signer (for attribution and signed results), loaded once on first use."""
         with self._lock:
             if self._signer is None:
-                from ..provenance.pipeline import signer_for
+                from ..provenance.keys.configured import signer_for
 
                 self._signer = signer_for(self.config)
             return self._signer
@@ -124,7 +122,7 @@ class Detector:
     def detect_bytes(self, data: bytes, declared_type: str | None = None) -> DetectionResult:
         """An image (PNG, JPEG, WebP: the bytes decide, whatever `declared_type` says) or UTF-8 text."""
         sniffed = sniff_media_type(data)
-        if sniffed in SUPPORTED:
+        if sniffed in IMAGE_TYPES:
             notes = () if declared_type in (None, sniffed, "application/octet-stream") else (
                 f"declared as {declared_type}, the content is {sniffed}: read as {sniffed}",)
             return self._image(data, sniffed, notes)
@@ -141,8 +139,7 @@ class Detector:
         report = verify(data, config=self.config, trust_anchors_pem=self.trust_anchors_pem)
         c2pa = report.c2pa
         identity = self.identity if c2pa.get("found") and c2pa.get("valid") else None
-        facts = manifest_facts(data, media_type) if c2pa.get("found") else None
-        layers = {"c2pa": c2pa_layer(c2pa, identity, self.system_name, facts), "xmp": xmp_layer(report.xmp),
+        layers = {"c2pa": c2pa_layer(c2pa, identity, self.system_name), "xmp": xmp_layer(report.xmp),
                   "watermark": watermark_layer(report.watermark, self.system_name),
                   "fingerprint": fingerprint_layer(self.fingerprints, data, media_type)}
         return self._result(layers, media_type, data, notes)

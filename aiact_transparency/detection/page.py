@@ -15,7 +15,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from .. import i18n
+from ..disclosure import i18n
 
 __all__ = ["COLOURS", "MESSAGES", "NONCE_PLACEHOLDER", "page_language", "render_fragment", "render_page"]
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .._asgi import Send
+from ..http_messages import Send
 
 __all__ = ["Headers", "respond", "respond_json", "respond_problem"]
 

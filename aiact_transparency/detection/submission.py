@@ -17,7 +17,7 @@ import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from .._asgi import Receive, Scope, parse_media_type, request_header
+from ..http_messages import Receive, Scope, parse_media_type, request_header
 
 __all__ = ["ClientGone", "Submission", "SubmissionError", "read_submission"]
 

@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from ._c2pa_read import read_manifest
-from ._codec import SUPPORTED
+from .c2pa.reading import read_manifest
 from .errors import UnsupportedImageError
-from .watermark import detect_watermark, system_id_for
+from .formats import sniff_media_type, types_of
+from .image.codec import SUPPORTED
+from .image.watermark import detect_watermark, system_id_for
 from .xmp import (
     COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA_URI,
     TRAINED_ALGORITHMIC_MEDIA_URI,
     ImageFormatError,
     read_digital_source_type,
-    sniff_media_type,
 )
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def verify(
         # A tiny file can declare tens of megapixels: decoding and scanning one costs seconds and GBs.
         max_pixels = config.images.max_pixels
     media_type = sniff_media_type(data)
-    if media_type not in SUPPORTED:
+    if media_type not in types_of("image"):
         found = f"{media_type} data" if media_type else "unrecognised data"
         raise UnsupportedImageError(f"not an image: {found}; verify reads PNG, JPEG and WebP files")
     return VerificationReport(

@@ -13,7 +13,7 @@ from aiact_transparency import TransparencyConfig
 from aiact_transparency.detection import DetectionSettings
 from aiact_transparency.detection.endpoint import DetectionEndpoint
 from aiact_transparency.provenance import keys
-from aiact_transparency.provenance.pipeline import ImageMarker
+from aiact_transparency.provenance.image.marker import ImageMarker
 
 
 def photo_like(width: int = 640, height: int = 480, seed: int = 1) -> Image.Image:

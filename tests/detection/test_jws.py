@@ -18,7 +18,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 from aiact_transparency import TransparencyConfig
 from aiact_transparency.detection.jws import sign_compact
 from aiact_transparency.provenance import keys
-from aiact_transparency.provenance._certs import PrivateKey, cert_pem, issue_root_ca, issue_signer
+from aiact_transparency.provenance.keys.certs import PrivateKey, cert_pem, issue_root_ca, issue_signer
 from tests.detection.conftest import endpoint_for
 
 pytestmark = pytest.mark.anyio

@@ -9,8 +9,8 @@ from importlib import resources
 
 import pytest
 
-from aiact_transparency import i18n
 from aiact_transparency.detection.page import COLOURS, MESSAGES, render_page
+from aiact_transparency.disclosure import i18n
 from tests.tools import require_module
 
 require_module("html5lib")

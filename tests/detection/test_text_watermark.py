@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from aiact_transparency import TransparencyConfig
+from aiact_transparency.config.text import TextWatermarkSettings
 from aiact_transparency.detection.endpoint import DetectionEndpoint
 from aiact_transparency.detection.local import Detector
 from aiact_transparency.provenance import keys
-from aiact_transparency.text_watermark_config import TextWatermarkSettings
-from aiact_transparency.text_watermark_service import score_text
+from aiact_transparency.provenance.text.scoring import score_text
 from tests.detection.asgi import PATH
 from tests.provenance.text.synthetic import CORPUS, bigram_model, sample, tokenizer_json, tokenizers
 

@@ -12,7 +12,7 @@ from PIL import Image
 from aiact_transparency import TransparencyConfig
 from aiact_transparency.detection import Detector, FingerprintMatch, UnsupportedContent, combine
 from aiact_transparency.provenance import keys
-from aiact_transparency.provenance.pipeline import ImageMarker
+from aiact_transparency.provenance.image.marker import ImageMarker
 from aiact_transparency.provenance.text.marking import mark_text
 from aiact_transparency.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA_URI, add_ai_xmp
 from tests.detection.conftest import encode, photo_like

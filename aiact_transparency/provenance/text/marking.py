@@ -13,15 +13,14 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import c2pa
-
-from ...modelcard import ModelFacts, model_facts
-from .._c2pa_read import ManifestReport, _report, is_signed_by
-from ..c2pa_manifest import C2paSigningError, build_manifest
+from ...config.modelcard import ModelFacts, model_facts
+from ..c2pa import C2paError
+from ..c2pa.data_hash import data_hash, read_store, sign_store
+from ..c2pa.manifest import C2paSigningError, build_manifest
+from ..c2pa.reading import ManifestReport, is_signed_by, report_from_store
 from ..errors import SigningError
 from ..keys import ManifestSigner, SigningIdentity
-from ..pipeline import signer_for
-from ._c2pa_data_hash import data_hash, read_store, sign_store
+from ..keys.configured import signer_for
 from .c2pa_text import Wrapper, WrapperScan, encode_wrapper, scan_wrappers, strip_c2pa_text, wrapper_length
 
 if TYPE_CHECKING:
@@ -97,7 +96,7 @@ def _check(nfc: str, wrapper: Wrapper, trust_anchors_pem: bytes | None
            ) -> tuple[str, ManifestReport, dict[str, Any]]:
     assert wrapper.store is not None
     report, binding = read_store(nfc.encode("utf-8"), wrapper.store, trust_anchors_pem=trust_anchors_pem)
-    manifest = _report(report)
+    manifest = report_from_store(report)
     spans = [(e.get("start"), e.get("length")) for e in binding.get("exclusions") or []]
     if spans != [(wrapper.start, wrapper.length)]:
         reason = (f"the hard binding's exclusion {spans} is not the wrapper's span "
@@ -126,7 +125,7 @@ def verify_text(text: str, *, trust_anchors_pem: bytes | None = None) -> TextVer
         return TextVerification(NO_MANIFEST, based_on, None, *counts, notes=tuple(notes))
     try:
         status, manifest, _ = _check(nfc, wrapper, trust_anchors_pem)
-    except (c2pa.C2paError, ValueError) as exc:
+    except (C2paError, ValueError) as exc:
         return TextVerification(NO_MANIFEST, f"the C2PA text wrapper holds no readable manifest store: {exc}",
                                 None, *counts, notes=tuple(notes))
     trust = "trusted signer" if manifest.trusted else "signer NOT on a trust list (e.g. a development chain)"
@@ -195,7 +194,7 @@ class TextMarker:
     def _existing(nfc: str, wrapper: Wrapper) -> tuple[str, ManifestReport | None, dict[str, Any]]:
         try:
             return _check(nfc, wrapper, None)
-        except (c2pa.C2paError, ValueError):
+        except (C2paError, ValueError):
             return NO_MANIFEST, None, {}
 
     def _sign(self, nfc: str, ingredient: tuple[bytes, dict[str, Any]] | None) -> str:

@@ -11,9 +11,9 @@ import pytest
 
 from aiact_transparency import TransparencyConfig
 from aiact_transparency.provenance import keys
-from aiact_transparency.provenance.c2pa_manifest import TRAINED_ALGORITHMIC_MEDIA
+from aiact_transparency.provenance.c2pa.data_hash import read_store
+from aiact_transparency.provenance.c2pa.manifest import TRAINED_ALGORITHMIC_MEDIA
 from aiact_transparency.provenance.errors import SigningError
-from aiact_transparency.provenance.text._c2pa_data_hash import read_store
 from aiact_transparency.provenance.text.c2pa_text import encode_wrapper, find_wrapper, strip_c2pa_text
 from aiact_transparency.provenance.text.marking import (
     BINDING_BROKEN,

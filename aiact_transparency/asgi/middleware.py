@@ -1,0 +1,255 @@
+"""TransparencyMiddleware: pure ASGI; disclosure headers on every HTTP response, body notices where asked.
+
+Everything constant is derived once in ``__init__`` (see :class:`~aiact_transparency.disclosure.Disclosure`);
+per request it picks the route policy, adds two headers and, only for HTML, event streams and opted-in JSON,
+hands the body to a small per-response rewriter.
+"""
+
+from __future__ import annotations
+
+from ..config import TransparencyConfig
+from ..disclosure import Disclosure, RoutePolicy
+from ..disclosure.csp import ATTRIBUTES, banner_rendering
+from ..http_messages import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    get_all,
+    header_list,
+    parse_media_type,
+    request_header,
+)
+from ..provenance.media import MediaMarkers, markable_types
+from ..startup import load_config
+from .bodiless import gets_banner, gets_json_member, like_get
+from .discovery import DiscoveryEndpoint
+from .html_scanner import HtmlInjector
+from .responders.marking_service import MarkingService
+from .responders.media import MediaResponder, prepare_scope
+from .responders.notices import BannerGaps, EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
+
+# What the media responder buffers and marks: the provenance registry's types (canonical and aliases).
+_MARKABLE = markable_types()
+
+
+class TransparencyMiddleware:
+    """``app.add_middleware(TransparencyMiddleware, config=load_config("aiact.yaml"))``."""
+
+    def __init__(self, app: ASGIApp, config: TransparencyConfig | None = None) -> None:
+        self.app = app
+        self.config = config if config is not None else load_config()
+        self.disclosure = Disclosure(self.config)
+        self.banner_gaps = BannerGaps()
+        # Built now, so a bad key or certificate stops start-up instead of failing the first image. One service
+        # for every markable medium; `images` is its name while the route switch is `images.routes` (the audio
+        # issue generalises both, with RoutePolicy.images becoming a `media` flag).
+        self.images = (
+            MarkingService(MediaMarkers(self.config, facts=self.disclosure.facts))
+            if self.disclosure.marks_images
+            else None
+        )
+        # After the image service: the document names its signer (trusted or not) without loading it twice.
+        self.discovery = DiscoveryEndpoint(self.disclosure, signer=self.images.marker.identity if self.images else None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self.images is not None:
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        disclosure = self.disclosure
+        path: str = scope["path"]
+        if path == disclosure.discovery_path:
+            await self.discovery(scope, receive, send)
+            return
+        policy = disclosure.policy_for(path)
+        if policy.images:
+            scope = prepare_scope(scope)  # HEAD too: it must be answered as the GET would be (no 206, no encoding)
+            if scope["method"] == "HEAD":
+                await self._head_on_image_route(scope, receive, send, policy)
+                return
+        if not policy.changes_body or scope["method"] == "HEAD":
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    content_type, encoding = _add_headers(message, disclosure, policy)
+                    if policy.changes_body:
+                        status = message["status"]
+                        if status == 304 or (content_type and _rewritable(status, encoding)):
+                            like_get(message["headers"], content_type, policy, scope)
+                await send(message)
+
+            await self.app(scope, receive, send_with_headers)
+            return
+
+        # Closures rather than a per-response object: this runs for every response on most routes, and the
+        # closure measured about 0.5 us cheaper per request.
+        rewriter: Responder | None = None
+
+        async def send_maybe_rewritten(message: Message) -> None:
+            nonlocal rewriter
+            if rewriter is not None:
+                await rewriter(message)
+                return
+            if message["type"] == "http.response.start":
+                content_type, encoding = _add_headers(message, disclosure, policy)
+                if message["status"] == 304:
+                    like_get(message["headers"], content_type, policy, scope)
+                elif content_type is not None:
+                    rewriter = self._choose(scope, send, message, content_type, encoding, policy)
+                    if rewriter is not None:
+                        await rewriter.begin()
+                        return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_maybe_rewritten)
+        finally:  # also when the app raised or the client went away mid-body: an image's queue place is freed
+            if rewriter is not None:
+                rewriter.close()
+
+    async def _head_on_image_route(self, scope: Scope, receive: Receive, send: Send, policy: RoutePolicy) -> None:
+        """HEAD as the GET would be answered: an image the GET could not mark gets the same policy answer."""
+        disclosure = self.disclosure
+        refused: Responder | None = None
+
+        async def send_head(message: Message) -> None:
+            nonlocal refused
+            if refused is not None:
+                await refused(message)
+                return
+            if message["type"] == "http.response.start":
+                content_type, encoding = _add_headers(message, disclosure, policy)
+                kind = parse_media_type(content_type)[0] if content_type else ""
+                refusal = _refusal(message["status"], encoding) if kind in _MARKABLE else None
+                if refusal is not None and self.images is not None:
+                    refused = MediaResponder(send, message, kind, self.images, scope["path"], refusal=refusal)
+                    await refused.begin()
+                    return
+                if message["status"] == 304 or (content_type and _rewritable(message["status"], encoding)):
+                    like_get(message["headers"], content_type, policy, scope)
+            await send(message)
+
+        await self.app(scope, receive, send_head)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app's lifespan, unchanged, plus: the marking pools close once the app has shut down (its own
+        shutdown may still mark images). An app without lifespan support raises before any shutdown, and
+        the exception goes to the server as before (uvicorn's lifespan=auto then carries on without it)."""
+        images = self.images
+        assert images is not None
+        shutting_down = False
+
+        async def receive_watching() -> Message:
+            nonlocal shutting_down
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                shutting_down = True
+            return message
+
+        async def send_watching(message: Message) -> None:
+            # Closed before the server hears "complete": it may exit right after, leaving the workers behind.
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                images.close()
+            await send(message)
+
+        try:
+            await self.app(scope, receive_watching, send_watching)
+        finally:
+            if shutting_down:  # also for an app that returns (or raises) without reporting completion
+                images.close()
+
+    def _choose(
+        self,
+        scope: Scope,
+        send: Send,
+        start: Message,
+        content_type: bytes,
+        encoding: bytes | None,
+        policy: RoutePolicy,
+    ) -> Responder | None:
+        kind, charset = parse_media_type(content_type)
+        status: int = start["status"]
+        if policy.images and kind in _MARKABLE and self.images is not None:
+            refusal = _refusal(status, encoding)
+            if refusal is not None:
+                return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
+            if _rewritable(status, encoding):
+                return MediaResponder(send, start, kind, self.images, scope["path"])
+            return None
+        html = gets_banner(kind, charset, policy)
+        if not _rewritable(status, encoding):
+            if html and _rewritable(status, None):  # a page we would change, but its bytes are encoded
+                coding = (encoding or b"").decode("latin-1")
+                self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
+            return None
+        disclosure = self.disclosure
+        if html:
+            headers = start["headers"]
+            # The banner's language follows Accept-Language, so shared caches must key on it.
+            headers.append((b"vary", b"Accept-Language"))
+            injector = _injector(disclosure, scope, headers)
+            return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
+        if kind == "text/event-stream" and policy.event_stream:
+            return EventStreamResponder(send, start, disclosure.event_stream_notice)
+        if gets_json_member(kind, charset, policy):
+            return JsonMemberResponder(send, start, disclosure.json_key, policy.json_member)
+        return None
+
+
+def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) -> tuple[bytes | None, bytes | None]:
+    """Adds AI-Disclosure and Link; returns (Content-Type, Content-Encoding), read in the same single pass."""
+    headers = header_list(start)
+    content_type = content_encoding = None
+    has_disclosure = False
+    for name, value in headers:
+        name = name.lower()
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-encoding":
+            content_encoding = value
+        elif name == b"ai-disclosure":
+            has_disclosure = True
+    # An AI-Disclosure the app set itself describes this response better than the config does.
+    if not has_disclosure:
+        headers.append((b"ai-disclosure", disclosure.header_value(policy)))
+    # A separate field line appends to any Link the app sent (RFC 9110 §5.3 combines them), never replaces.
+    headers.append((b"link", disclosure.link_value))
+    return content_type, content_encoding
+
+
+def _injector(disclosure: Disclosure, scope: Scope, headers: list[tuple[bytes, bytes]]) -> HtmlInjector:
+    language = disclosure.negotiate(request_header(scope, b"accept-language"))
+    policies = get_all(headers, b"content-security-policy")
+    rendering = banner_rendering([p.decode("latin-1") for p in policies]) if policies else ATTRIBUTES
+    return HtmlInjector(
+        head_snippet=disclosure.meta_tag,
+        body_snippet=disclosure.banner_html(language, rendering),
+        limit=disclosure.config.banner.max_lookahead,
+    )
+
+
+def _rewritable(status: int, content_encoding: bytes | None) -> bool:
+    """Responses whose body we may change at all: not informational/empty/partial, not already encoded."""
+    if status < 200 or status in (204, 205, 206, 304):
+        return False
+    return _identity(content_encoding)
+
+
+def _refusal(status: int, content_encoding: bytes | None) -> str | None:
+    """Why an image response cannot be marked at all, or None. The request lost Range and Accept-Encoding
+    (prepare_scope), yet an app may still send a slice or encoded bytes: the failure policy then decides, with
+    a log line, instead of letting them through unmarked."""
+    if status == 206:
+        return "the app sent a 206 slice, which cannot be marked"
+    if not _identity(content_encoding) and _rewritable(status, None):
+        coding = (content_encoding or b"").decode("latin-1")
+        return f"the app sent a Content-Encoding: {coding} body, which cannot be marked"
+    return None
+
+
+def _identity(content_encoding: bytes | None) -> bool:
+    return content_encoding is None or content_encoding.strip().lower() in (b"", b"identity")

@@ -1,0 +1,167 @@
+"""The marking service: the markers, a bounded worker limiter and the queue bound, shared by requests.
+
+Marking costs tens of milliseconds of CPU, so it runs off the event loop (in worker threads, or worker
+processes with ``images.executor: process``) under a bounded limiter, with a bounded queue in front: a
+response holds its place from its first message, so at most (workers + max_queue) bodies are ever held.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+
+from ...provenance.errors import ImageMarkingError
+from ...provenance.media import MarkedMedia, MediaMarkers, markable_types
+from .marking_processes import mark_in_worker, marking_pool
+
+__all__ = ["MARK_TIMEOUT", "MarkingService", "MarkingTimeoutError"]
+
+# Longest a request waits for its image to be marked, queueing included (seconds). Marking a large image takes
+# a few seconds at most; a signer that never answers (a hung KMS or remote signing service) must not hang the
+# request. Not a config key (yet): set `MarkingService.timeout` to change it.
+MARK_TIMEOUT = 60.0
+
+
+class MarkingTimeoutError(ImageMarkingError):
+    title = "Image marking timed out"
+
+
+class _Job:
+    """One marking job's claim on a limiter slot. The slot is given back by whichever side finishes last: the
+    request task (normal end, or it gave up before the thread started) or the worker thread (the task timed out
+    while the thread was still marking). So a hung signer keeps its slot until it really returns."""
+
+    __slots__ = ("abandoned", "finished", "lock", "started")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started = self.finished = self.abandoned = False
+
+
+class MarkingService:
+    """One per middleware, for every markable medium: the markers, the worker limiter and the queue bound.
+
+    Which media types it takes comes from the provenance registry (`types`). The limits are still read from
+    `images.*` (max_bytes, workers, executor, max_queue, on_error): the audio issue generalises that section.
+    """
+
+    def __init__(self, marker: MediaMarkers) -> None:
+        images = marker.config.images
+        self.marker = marker
+        self.types = markable_types()
+        # Default: one core fewer than the machine has. Pillow's JPEG encoder holds the GIL, so with a worker
+        # per core the event loop waited up to tens of ms behind image encodes (bench_image_pipeline [6]).
+        self.workers = images.workers or max(1, (os.cpu_count() or 1) - 1)
+        self.max_queue = images.max_queue
+        self.max_bytes = images.max_bytes
+        self.fail_open = images.on_error == "fail-open"
+        self.timeout = MARK_TIMEOUT
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._threads: anyio.CapacityLimiter | None = None
+        self.waiting = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        if images.executor == "process":
+            self._pool = marking_pool(marker.config, self.workers)
+
+    def _mark_now(self, data: bytes, media_type: str) -> MarkedMedia:
+        """Runs in a worker thread: marks there, or hands the bytes to a worker process and waits (the GIL
+        is free while it waits, so the event loop is not delayed by the encoders)."""
+        pool = self._pool
+        if pool is None:
+            return self.marker.mark(data, media_type)
+        try:
+            return pool.submit(mark_in_worker, data, media_type).result()
+        except BrokenProcessPool:
+            with self._pool_lock:  # one replacement for all the jobs that saw the same broken pool
+                if self._pool is pool:
+                    self._pool = marking_pool(self.marker.config, self.workers)
+            raise ImageMarkingError("the image marking worker process died (out of memory?); restarted") from None
+
+    def close(self) -> None:
+        """Stops the worker processes (the middleware calls it at lifespan shutdown). Safe to call twice."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def limiter(self) -> anyio.CapacityLimiter:
+        # Created on first use: anyio's limiter binds to the running event loop's backend.
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.workers)
+            # anyio's own limiter for the threads themselves: never the bottleneck (our slots bound the threads),
+            # but kept apart from the default limiter that the app's sync endpoints share.
+            self._threads = anyio.CapacityLimiter(self.workers)
+        return self._limiter
+
+    def saturated(self) -> bool:
+        return self.waiting >= self.max_queue + self.workers
+
+    def admit(self) -> bool:
+        """Claims a place for one image response from its first message on, while its body is collected, queued
+        and marked; False when all (workers + max_queue) are taken. Counting from the first message, not from
+        the whole body, is what bounds memory: at most that many bodies of at most max_bytes are held.
+        No await between the check and the increment, so the bound holds on the event loop."""
+        if self.saturated():
+            return False
+        self.waiting += 1
+        return True
+
+    def release(self) -> None:
+        self.waiting -= 1
+
+    async def mark(self, data: bytes, media_type: str) -> MarkedMedia:
+        """Mark in a worker thread; MarkingTimeoutError when that (queueing included) takes over `timeout` s.
+        The caller holds a place (admit) for the whole time."""
+        try:
+            with anyio.fail_after(self.timeout):
+                return await self._run(data, media_type)
+        except TimeoutError:
+            raise MarkingTimeoutError(
+                f"marking did not finish within {self.timeout:g} s (a slow or unresponsive signer?)"
+            ) from None
+
+    async def _run(self, data: bytes, media_type: str) -> MarkedMedia:
+        limiter = self.limiter()
+        job = _Job()
+        await limiter.acquire_on_behalf_of(job)
+
+        def release_from_thread() -> None:
+            # The loop may be gone (server shut down) by the time a hung signer returns: nothing left to free.
+            with suppress(RuntimeError):
+                anyio.from_thread.run_sync(limiter.release_on_behalf_of, job)
+
+        def work() -> MarkedMedia | None:
+            with job.lock:
+                if job.abandoned:
+                    return None  # the request gave up before this thread started; it freed the slot itself
+                job.started = True
+            try:
+                return self._mark_now(data, media_type)
+            finally:
+                with job.lock:
+                    job.finished = True
+                    abandoned = job.abandoned
+                if abandoned:
+                    release_from_thread()
+
+        try:
+            # abandon_on_cancel: on timeout the request answers now. Python cannot kill a thread, so a hung
+            # signer keeps running in its worker thread, holding its limiter slot (see _Job) until it returns;
+            # with every slot hung, later images time out in the queue and saturation answers 503.
+            result = await anyio.to_thread.run_sync(work, abandon_on_cancel=True, limiter=self._threads)
+        finally:
+            with job.lock:
+                job.abandoned = True
+                release_now = job.finished or not job.started
+            if release_now:
+                limiter.release_on_behalf_of(job)
+        assert result is not None  # None only when abandoned, and then this line is never reached
+        return result

@@ -1,0 +1,189 @@
+"""Marks media responses on the fly: buffer the body, mark it off the event loop, send the marked bytes.
+
+One responder for every markable medium: the provenance registry (provenance/media.py) says which types
+it takes (``MarkingService.types``) and marks them; buffering up to ``max_bytes``, the queue bound, the
+deadline, the failure policy and the header fixes are the same for all.
+
+The marking itself, its limiter and its queue bound are in :mod:`.marking_service` (beyond the bound:
+503 + Retry-After, never unbounded memory).
+When marking fails, the configured policy decides: fail-closed answers 500 with a problem+json body that
+says what failed; fail-open serves the original bytes (with the disclosure headers, no mark claimed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from ...http_messages import Message, Scope, Send, remove_header, set_header
+from ...provenance.errors import ImageMarkingError
+from ...provenance.media import medium_for
+from .marking_service import MarkingService
+
+logger = logging.getLogger("aiact_transparency")
+
+__all__ = ["MediaResponder", "prepare_scope", "strip_stale_headers"]
+
+_DIRECT_SEND = ("http.response.pathsend", "http.response.zerocopysend")
+# Request headers that would make the app send bytes we cannot mark: a slice, or an encoded body.
+_REQUEST_HEADERS_TO_DROP = frozenset({b"range", b"if-range", b"accept-encoding"})
+# Headers that would describe the unmarked original: its validator, its byte ranges, its transfer.
+_STALE_HEADERS = (b"content-length", b"etag", b"accept-ranges", b"content-range", b"content-md5", b"digest")
+def problem(status: int, title: str, detail: str) -> tuple[Message, Message]:
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    if status == 503:
+        headers.append((b"retry-after", b"1"))
+    start = {"type": "http.response.start", "status": status, "headers": headers}
+    return start, {"type": "http.response.body", "body": body, "more_body": False}
+
+
+class MediaResponder:
+    """Holds the start message, collects the body, then sends the marked file (or applies the policy)."""
+
+    def __init__(
+        self,
+        send: Send,
+        start: Message,
+        media_type: str,
+        service: MarkingService,
+        path: str,
+        *,
+        refusal: str | None = None,
+    ) -> None:
+        """`refusal`: why this response cannot be marked at all (encoded, partial): the policy applies at once."""
+        self._send = send
+        self._refusal = refusal
+        self._start = start
+        self._media_type = media_type
+        medium = medium_for(media_type)
+        self._medium = medium.name if medium is not None else "file"  # the word errors and logs use
+        self._service = service
+        self._path = path
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._state = "collecting"  # -> "passthrough" (sending the original on) or "discarding" (answered)
+        self._admitted = False
+
+    async def begin(self) -> None:
+        if self._refusal is not None:
+            await self._fail(self._refusal, complete=False)
+        elif self._service.admit():
+            self._admitted = True
+        else:
+            medium = self._medium
+            await self._answer(503, f"{medium.capitalize()} marking is saturated",
+                               f"too many {medium}s are waiting to be marked")
+
+    def close(self) -> None:
+        """The app is done (or failed, or the client left): give back the place and drop what was collected."""
+        self._chunks = []
+        if self._admitted:
+            self._admitted = False
+            self._service.release()
+
+    async def __call__(self, message: Message) -> None:
+        if self._state == "passthrough":
+            await self._send(message)
+            return
+        if self._state == "discarding":
+            return  # already answered: the app's remaining messages have nowhere to go
+        if message["type"] != "http.response.body":  # e.g. pathsend, though the middleware disabled it
+            await self._fail(f"the app sent {message['type']} instead of the {self._medium} bytes", complete=False)
+            if self._state == "passthrough":
+                await self._send(message)
+            return
+        self._chunks.append(message.get("body", b""))
+        self._size += len(self._chunks[-1])
+        more = message.get("more_body", False)
+        if self._size > self._service.max_bytes:
+            limit = self._service.max_bytes
+            await self._fail(f"the {self._medium} is larger than images.max_bytes = {limit}", complete=not more)
+        elif not more:
+            data = b"".join(self._chunks)
+            self._chunks = [data]  # one copy of the body held, kept for fail-open
+            await self._mark(data)
+
+    async def _mark(self, data: bytes) -> None:
+        try:
+            marked = await self._service.mark(data, self._media_type)
+        except ImageMarkingError as exc:
+            await self._fail(str(exc), complete=True, title=exc.title)
+            return
+        except Exception as exc:  # a bug or a broken signer must not take the response down with it
+            logger.exception("unexpected error while marking an %s on %s", self._medium, self._path)
+            await self._fail(f"unexpected {type(exc).__name__}", complete=True)
+            return
+        headers = self._start["headers"]  # the middleware's copy (header_list), ours to change
+        for name in _STALE_HEADERS:
+            remove_header(headers, name)
+        set_header(headers, b"content-type", marked.media_type.encode("ascii"))
+        headers.append((b"content-length", str(len(marked.data)).encode("ascii")))
+        _add_no_transform(headers)
+        self._state = "discarding"
+        self.close()
+        await self._send(self._start)
+        await self._send({"type": "http.response.body", "body": marked.data, "more_body": False})
+
+    async def _fail(self, detail: str, *, complete: bool, title: str = ImageMarkingError.title) -> None:
+        """Apply the failure policy. `complete`: the app has sent its whole body already."""
+        chunks = self._chunks
+        self.close()
+        if self._service.fail_open:
+            logger.warning(
+                "serving an UNMARKED %s on %s (images.on_error = fail-open): %s", self._medium, self._path, detail
+            )
+            self._state = "passthrough"
+            await self._send(self._start)  # the original headers: they describe the original bytes
+            if chunks or complete:
+                await self._send({"type": "http.response.body", "body": b"".join(chunks), "more_body": not complete})
+            return
+        logger.error("%s on %s not served (images.on_error = fail-closed): %s", self._medium, self._path, detail)
+        await self._answer(500, title, detail)
+
+    async def _answer(self, status: int, title: str, detail: str) -> None:
+        self._state = "discarding"
+        self.close()
+        start, body = problem(status, title, detail)
+        # Keep the disclosure headers the middleware already put on the start message.
+        start["headers"] += [(k, v) for k, v in self._start["headers"] if k in (b"ai-disclosure", b"link")]
+        await self._send(start)
+        await self._send(body)
+
+
+def prepare_scope(scope: Scope) -> Scope:
+    """The request as the app should see it on a media route: bodies must pass through us to be marked.
+
+    pathsend/zerocopysend would hand the file to the server directly, and a Range request would get a slice
+    of the unmarked original; RFC 9110 lets a server ignore Range, so the app answers with the whole image.
+    Accept-Encoding goes too: a compressing middleware inside would send encoded bytes we cannot mark (and
+    PNG, JPEG and WebP are compressed already, so little is lost).
+    """
+    extensions = scope.get("extensions")
+    if extensions and ("http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions):
+        scope = dict(scope)
+        scope["extensions"] = {k: v for k, v in extensions.items() if k not in _DIRECT_SEND}
+    headers = scope.get("headers") or ()
+    for name, _ in headers:
+        if name in _REQUEST_HEADERS_TO_DROP:
+            scope = dict(scope)
+            scope["headers"] = [(k, v) for k, v in headers if k not in _REQUEST_HEADERS_TO_DROP]
+            break
+    return scope
+
+
+def strip_stale_headers(headers: list[tuple[bytes, bytes]]) -> None:
+    """For HEAD on a media route: the GET would carry different bytes, so no length or validator."""
+    for name in _STALE_HEADERS:
+        remove_header(headers, name)
+    _add_no_transform(headers)
+
+
+def _add_no_transform(headers: list[tuple[bytes, bytes]]) -> None:
+    # Proxies that recompress media would strip the marks and break the signature.
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"cache-control":
+            if b"no-transform" not in value.lower():
+                headers[index] = (name, value + b", no-transform")
+            return
+    headers.append((b"cache-control", b"no-transform"))

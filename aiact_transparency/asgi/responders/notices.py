@@ -1,0 +1,195 @@
+"""Per-response body rewriters: HTML banner, event-stream notice, JSON disclosure member.
+
+Each gets the start message (disclosure headers already added to its own copy of the header list, see
+:func:`~aiact_transparency.asgi.messages.header_list`), then `begin()` is awaited, then every later
+message of the response goes through the responder. The middleware creates at most one per response, only
+when the body may change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Protocol
+
+from ...http_messages import Headers, Message, Send, remove_header, set_header, weaken_etag
+from ..html_scanner import HtmlInjector
+
+logger = logging.getLogger("aiact_transparency")
+
+
+class Responder(Protocol):
+    async def begin(self) -> None: ...
+
+    async def __call__(self, message: Message) -> None: ...
+
+    def close(self) -> None:
+        """Called once the app has returned or raised: free what is held (an image's queue place, buffers)."""
+
+
+class BannerGaps:
+    """Logs each route where the banner could not be inserted, once: a missing banner is a compliance gap (a
+    WARNING), but one line per request would bury everything else. Paths are client-chosen, so the set is
+    bounded: when full it starts over, and a route may then be logged again."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._seen: set[tuple[str, int]] = set()  # (path, level): a route's fragment INFO hides no WARNING
+        self._limit = limit
+
+    def log(self, path: str, reason: str, *, level: int = logging.WARNING) -> None:
+        key = (path, level)
+        if key in self._seen:
+            return
+        if len(self._seen) >= self._limit:
+            self._seen.clear()
+        self._seen.add(key)
+        logger.log(level, "AI banner not inserted in %r: %s", path, reason)
+
+
+class HtmlBannerResponder:
+    """Holds the start message until the first body chunk, then streams through the injector."""
+
+    def __init__(self, send: Send, start: Message, injector: HtmlInjector, path: str, gaps: BannerGaps) -> None:
+        self._send = send
+        self._start: Message | None = start
+        self._injector = injector
+        self._path = path
+        self._gaps = gaps
+
+    async def begin(self) -> None:
+        """The start message waits for the first body chunk: only then is Content-Length known."""
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] != "http.response.body":
+            # e.g. http.response.pathsend: the body never passes through us, so headers go out unchanged.
+            await self._flush_start()
+            await self._send(message)
+            return
+        injector = self._injector
+        if injector.done and self._start is None:
+            await self._send(message)
+            return
+        more = message.get("more_body", False)
+        out = injector.feed(message.get("body", b""))
+        if injector.gave_up_reason:  # within the lookahead: a page whose <body> came too late (or never)
+            reason = f"{injector.gave_up_reason} (if the page's <body> comes later, raise banner.max_lookahead)"
+            self._gaps.log(self._path, reason)
+        elif not more:
+            out += injector.finish()
+            if injector.gave_up_reason:  # the whole body had no <body>: a fragment (htmx, a partial), no gap
+                self._gaps.log(self._path, injector.gave_up_reason, level=logging.INFO)
+        if self._start is not None:
+            self._fix_headers(self._start["headers"], len(out), single=not more)
+            await self._flush_start()
+        await self._send({"type": "http.response.body", "body": out, "more_body": more})
+
+    def _fix_headers(self, headers: Headers, length: int, *, single: bool) -> None:
+        # Weak even when nothing was inserted (a fragment without <body>): HEAD cannot see the body, so it always
+        # sends the weak tag, and GET must agree with it (RFC 9110 §9.3.2).
+        weaken_etag(headers)
+        if not single:  # streamed: the final length is unknown when the headers must leave
+            remove_header(headers, b"content-length")
+        elif self._injector.injected:
+            set_header(headers, b"content-length", str(length).encode("ascii"))
+
+    def close(self) -> None:
+        """Nothing held beyond the injector's lookahead, freed with it."""
+
+    async def _flush_start(self) -> None:
+        if self._start is not None:
+            start, self._start = self._start, None
+            await self._send(start)
+
+
+class EventStreamResponder:
+    """Sends one SSE comment line right after the headers; every chunk then leaves as it arrives."""
+
+    def __init__(self, send: Send, start: Message, notice: bytes) -> None:
+        self._send = send
+        self._start = start
+        self._notice = notice
+
+    async def begin(self) -> None:
+        headers: Headers = self._start["headers"]
+        remove_header(headers, b"content-length")
+        weaken_etag(headers)  # the notice line changes the body: a strong validator cannot stay (RFC 9110 §8.8.3)
+        await self._send(self._start)
+        # A comment (': ...'), never a data event: SSE clients such as the OpenAI SDK parse every data event.
+        await self._send({"type": "http.response.body", "body": self._notice, "more_body": True})
+
+    async def __call__(self, message: Message) -> None:
+        await self._send(message)
+
+    def close(self) -> None:
+        """Nothing held: every chunk left as it arrived."""
+
+
+class JsonMemberResponder:
+    """Buffers a JSON response (up to a limit) and adds the disclosure member to top-level objects."""
+
+    def __init__(self, send: Send, start: Message, key: str, member: bytes, limit: int = 4 << 20) -> None:
+        self._send = send
+        self._start = start
+        self._key = key
+        self._member = member
+        self._limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._passthrough = False
+
+    async def begin(self) -> None:
+        """The start message waits for the whole body: Content-Length changes when the member is added."""
+
+    async def __call__(self, message: Message) -> None:
+        if self._passthrough:
+            await self._send(message)
+            return
+        if message["type"] != "http.response.body":
+            await self._release(message)
+            return
+        body = message.get("body", b"")
+        self._chunks.append(body)
+        self._size += len(body)
+        more = message.get("more_body", False)
+        if self._size > self._limit:  # streamed or not: parsing it would stall the event loop
+            logger.info("AI disclosure not added to a JSON body larger than %d bytes", self._limit)
+            await self._release(None, more_body=more)
+            return
+        if more:
+            return
+        whole = b"".join(self._chunks)
+        changed = self._with_member(whole)
+        if changed is not None:
+            headers: Headers = self._start["headers"]
+            set_header(headers, b"content-length", str(len(changed)).encode("ascii"))
+            weaken_etag(headers)
+            whole = changed
+        await self._send(self._start)
+        await self._send({"type": "http.response.body", "body": whole, "more_body": False})
+
+    def close(self) -> None:
+        self._chunks = []
+
+    def _with_member(self, body: bytes) -> bytes | None:
+        # Only a UTF-8 top-level object that does not already carry the key; everything else stays as is.
+        if body.lstrip()[:1] != b"{":
+            return None
+        try:
+            # Decode as UTF-8 first: json.loads(bytes) would also accept UTF-16/32, where spliced bytes corrupt.
+            document = json.loads(body.decode("utf-8"))
+        except ValueError:
+            return None
+        if not isinstance(document, dict) or self._key in document:
+            return None
+        end = body.rindex(b"}")
+        separator = b"," if document else b""
+        return body[:end] + separator + self._member + body[end:]
+
+    async def _release(self, message: Message | None, *, more_body: bool = True) -> None:
+        self._passthrough = True
+        await self._send(self._start)
+        if self._chunks or not more_body:
+            await self._send({"type": "http.response.body", "body": b"".join(self._chunks), "more_body": more_body})
+            self._chunks = []
+        if message is not None:
+            await self._send(message)

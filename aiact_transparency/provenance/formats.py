@@ -1,0 +1,81 @@
+"""The media types this library recognises and marks: the one table everything else reads.
+
+Pure data and magic-byte sniffing, at the bottom of provenance: the XMP and C2PA writers, the codecs, the
+verifier, the registry of markers (media.py), the ASGI responder, Gradio and the CLI all take their types,
+aliases and file suffixes from here. A new format is one `Format` line; a new medium is its formats here plus
+a `Medium` in media.py (audio: audio/wav, audio/flac, audio/mpeg, audio/mp4; video: video/mp4, video/quicktime).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ALIASES", "FORMATS", "MARKABLE_TYPES", "SUFFIX_TYPES", "Format", "canonical", "sniff_media_type", "types_of",
+]
+
+
+@dataclass(frozen=True)
+class Format:
+    media_type: str  # canonical, lower case
+    medium: str  # "image" (later "audio", "video"): which Medium in media.py marks it
+    suffixes: tuple[str, ...]  # file name suffixes, the first one preferred
+    aliases: tuple[str, ...] = ()  # other names clients and servers use for the same bytes
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("image/png", "image", (".png",), ("image/x-png",)),
+    Format("image/jpeg", "image", (".jpg", ".jpeg", ".jpe"), ("image/jpg", "image/pjpeg")),
+    Format("image/webp", "image", (".webp",)),
+)
+
+ALIASES: dict[str, str] = {alias: fmt.media_type for fmt in FORMATS for alias in fmt.aliases}
+# Canonical markable types (what the marker writes into Content-Type); `canonical` maps the aliases onto them.
+MARKABLE_TYPES: frozenset[str] = frozenset(fmt.media_type for fmt in FORMATS)
+
+# Types `sniff_media_type` recognises but no medium marks: named in errors, and in the CLI's suffix check.
+_RECOGNISED_ONLY = {
+    ".gif": "image/gif", ".tif": "image/tiff", ".tiff": "image/tiff", ".avif": "image/avif", ".heic": "image/heic",
+    ".heif": "image/heif", ".jxl": "image/jxl", ".bmp": "image/bmp",
+}
+# File name suffix -> the media type the name promises.
+SUFFIX_TYPES: dict[str, str] = {
+    **{suffix: fmt.media_type for fmt in FORMATS for suffix in fmt.suffixes},
+    **_RECOGNISED_ONLY,
+}
+
+
+def canonical(media_type: str) -> str:
+    """The bare, lower-case, de-aliased type of a Content-Type value: 'image/JPG; q=1' -> 'image/jpeg'."""
+    bare = media_type.split(";", 1)[0].strip().lower()
+    return ALIASES.get(bare, bare)
+
+
+def types_of(medium: str) -> frozenset[str]:
+    """The canonical types one medium marks."""
+    return frozenset(fmt.media_type for fmt in FORMATS if fmt.medium == medium)
+
+
+def sniff_media_type(data: bytes) -> str | None:
+    """Media type from magic bytes; None when unknown. Covers the formats an image service meets."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image/tiff"
+    if data.startswith(b"\xff\x0a") or data.startswith(b"\x00\x00\x00\x0cJXL \r\n\x87\n"):
+        return "image/jxl"
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand in (b"avif", b"avis"):
+            return "image/avif"
+        if brand in (b"heic", b"heix", b"heim", b"heis", b"mif1"):
+            return "image/heic"
+    if data.startswith(b"BM") and len(data) >= 14:
+        return "image/bmp"
+    return None

@@ -1,0 +1,1 @@
+"""Images: the invisible watermark, the visible label, decoding and re-encoding, and the ImageMarker."""

@@ -1,0 +1,120 @@
+"""The registry of markable media: which types each medium takes, how it is marked and verified.
+
+Every transport asks here: the ASGI media responder and the marking service (which types to buffer and mark),
+Gradio (which outputs go to a marker), and :func:`mark`, the one entry point for bytes of any markable type.
+A new medium (audio, video) is its formats in formats.py, its provenance package, and one `Medium` below:
+no new responder, no new list of types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import UnsupportedImageError
+from .formats import ALIASES, canonical, sniff_media_type, types_of
+from .image.marker import ImageMarker
+from .per_config import PerConfig
+from .verify import VerificationReport, verify
+
+if TYPE_CHECKING:
+    from ..config import ModelFacts, TransparencyConfig
+    from .keys import ManifestSigner, SigningIdentity
+
+__all__ = ["MEDIA", "MarkedMedia", "Marker", "MediaMarkers", "Medium", "mark", "markable_types", "medium_for"]
+
+
+class MarkReportLike(Protocol):
+    @property
+    def already_marked(self) -> bool: ...  # the input carried this system's valid manifest: returned as is
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class MarkedMedia(Protocol):
+    """What a marker returns (MarkedImage for images): the marked bytes, their type and what was done."""
+
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def media_type(self) -> str: ...
+    @property
+    def report(self) -> MarkReportLike: ...
+
+
+class Marker(Protocol):
+    """Everything constant built once from the config; `mark` per file, thread-safe (ImageMarker for images)."""
+
+    @property
+    def identity(self) -> SigningIdentity | None: ...  # who signs its manifests, or None (no C2PA)
+
+    def mark(self, data: bytes, media_type: str | None = None) -> MarkedMedia: ...
+
+
+MarkerFactory = Callable[["TransparencyConfig", "ModelFacts | None", "ManifestSigner | None"], Marker]
+
+
+@dataclass(frozen=True)
+class Medium:
+    name: str  # "image": also the word errors and log lines use ("the image is larger than ...")
+    media_types: frozenset[str]  # canonical types, from formats.py
+    family: str  # the top-level type it claims ("image/"): outputs of that family go to its marker, which
+    # refuses the formats it cannot mark (under the failure policy), rather than passing them unmarked
+    marker_factory: MarkerFactory
+    verify: Callable[..., VerificationReport]  # (data, *, config=None, ...) -> per-layer report
+
+
+def _image_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: ManifestSigner | None) -> Marker:
+    return ImageMarker(config, facts=facts, signer=signer)
+
+
+IMAGE = Medium("image", types_of("image"), "image/", _image_marker, verify)
+MEDIA: tuple[Medium, ...] = (IMAGE,)
+_BY_TYPE: Mapping[str, Medium] = {media_type: medium for medium in MEDIA for media_type in medium.media_types}
+
+
+def medium_for(media_type: str | None) -> Medium | None:
+    """The medium that marks `media_type` (parameters and aliases allowed), or None."""
+    return _BY_TYPE.get(canonical(media_type)) if media_type else None
+
+
+def claimed_by(media_type: str) -> Medium | None:
+    """The medium whose family `media_type` belongs to, markable or not ('image/gif' -> the image medium)."""
+    bare = canonical(media_type)
+    return next((medium for medium in MEDIA if bare.startswith(medium.family)), None)
+
+
+def markable_types() -> frozenset[str]:
+    """Every Content-Type value (bare, lower case) a responder may buffer and mark: canonical types and aliases."""
+    return frozenset(_BY_TYPE) | frozenset(alias for alias, target in ALIASES.items() if target in _BY_TYPE)
+
+
+class MediaMarkers:
+    """One marker per medium, built now (so a bad key fails at start-up), shared by requests; `mark` dispatches
+    on the declared type, else on the sniffed one."""
+
+    def __init__(self, config: TransparencyConfig, *, facts: ModelFacts | None = None,
+                 signer: ManifestSigner | None = None) -> None:
+        self.config = config
+        self.markers: dict[str, Marker] = {m.name: m.marker_factory(config, facts, signer) for m in MEDIA}
+
+    @property
+    def identity(self) -> SigningIdentity | None:
+        """Who signs the manifests (every medium signs with the same signer)."""
+        return next((m.identity for m in self.markers.values() if m.identity is not None), None)
+
+    def mark(self, data: bytes, media_type: str | None = None) -> MarkedMedia:
+        medium = medium_for(media_type) or medium_for(sniff_media_type(data))
+        if medium is None:
+            found = sniff_media_type(data) or "unrecognised data"
+            raise UnsupportedImageError(f"{found} is not markable here; supported: PNG, JPEG and WebP")
+        return self.markers[medium.name].mark(data, media_type)
+
+
+_markers = PerConfig(MediaMarkers)
+
+
+def mark(data: bytes, media_type: str | None = None, *, config: TransparencyConfig) -> MarkedMedia:
+    """Mark one file of any markable medium with every layer `config` asks for (one set of markers per config)."""
+    return _markers(config).mark(data, media_type)
