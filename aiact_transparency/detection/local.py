@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from ..provenance.formats import sniff_media_type, types_of
+from ..provenance.formats import FORMATS, sniff_media_type
 from ..provenance.text.marking import verify_text
 from ..provenance.verify import verify
 from .fingerprint import FingerprintIndex, fingerprint_layer
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["IMAGE_TYPES", "TEXT_TYPE", "DetectionResult", "Detector", "UnsupportedContent", "detect_bytes",
            "detect_text", "rfc3339_now"]
 
-IMAGE_TYPES = tuple(sorted(types_of("image")))  # what verify() reads: image/png, image/jpeg, image/webp
+IMAGE_TYPES = tuple(fmt.media_type for fmt in FORMATS if fmt.medium == "image")  # what verify() reads: image/png, image/jpeg, image/webp
 TEXT_TYPE = "text/plain"
 LOCAL_DETECTOR = f"aiact-transparency/{__version__} (local, command line)"
 TextScorer = Callable[[str], "TextWatermarkReport"]

@@ -29,7 +29,7 @@ from .mih import chunk_key_matrix, chunk_keys, probe_keys
 from .pdq import MATCH_THRESHOLD, MIN_QUALITY
 from .record import KINDS, FingerprintRecord, Match
 
-__all__ = ["FingerprintStore", "StoreError", "StoreStats", "open_store"]
+__all__ = ["FingerprintStore", "StoreError", "StoreStats"]
 
 COLUMNS = ("created_at", "kind", "perceptual", "quality", "sha256", "payload", "manifest_id", "media_type",
            "size", "route")
@@ -271,18 +271,3 @@ class FingerprintStore(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def open_store(url: str, **options: Any) -> FingerprintStore:
-    """`sqlite:///path/to/file.db` (embedded, WAL) or `postgresql://user@host/db` (psycopg 3 with a pool)."""
-    if url.startswith("sqlite:///"):
-        from ._sqlite import SqliteStore
-
-        return SqliteStore(url[len("sqlite:///"):], **options)
-    if url.startswith(("postgresql://", "postgres://")):
-        from ._postgres import PostgresStore
-
-        return PostgresStore(url, **options)
-    raise ValueError(
-        f"unsupported fingerprint store {url.split(':', 1)[0]!r}: use sqlite:///path/to/fingerprints.db "
-        "or postgresql://user@host/dbname"
-    )

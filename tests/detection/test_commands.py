@@ -40,7 +40,7 @@ def files(tmp_path: Path, marked_jpeg: bytes) -> dict[str, Path]:
 @pytest.fixture
 def use_signer(monkeypatch: pytest.MonkeyPatch, ours_signer: keys.LocalKeySigner) -> None:
     # detect_command builds its own Detector: give it the signer that marked the fixtures.
-    monkeypatch.setattr("aiact_transparency.provenance.pipeline.signer_for", lambda _config: ours_signer)
+    monkeypatch.setattr("aiact_transparency.provenance.keys.configured.signer_for", lambda _config: ours_signer)
 
 
 def test_local_detect_exit_codes_and_text(files: dict[str, Path], ours: TransparencyConfig, use_signer: None,
