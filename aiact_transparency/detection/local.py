@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["IMAGE_TYPES", "TEXT_TYPE", "DetectionResult", "Detector", "UnsupportedContent", "detect_bytes",
            "detect_text", "rfc3339_now"]
 
-IMAGE_TYPES = tuple(fmt.media_type for fmt in FORMATS if fmt.medium == "image")  # what verify() reads: image/png, image/jpeg, image/webp
+# What verify() reads (image/png, image/jpeg, image/webp), in the registry's order.
+IMAGE_TYPES = tuple(fmt.media_type for fmt in FORMATS if fmt.medium == "image")
 TEXT_TYPE = "text/plain"
 LOCAL_DETECTOR = f"aiact-transparency/{__version__} (local, command line)"
 TextScorer = Callable[[str], "TextWatermarkReport"]
