@@ -38,7 +38,8 @@ MIN_RATE = 16_000
 MAX_RATE = 96_000
 DEFAULT_MAX_SECONDS = 600.0
 _PCM_SUBTYPES = {"PCM_16", "PCM_24", "PCM_32", "PCM_U8", "PCM_S8"}
-_MP3_RATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)  # kbit/s, MPEG-1 layer III
+# kbit/s: MPEG-1 layer III's rates, also the usual AAC settings (a VBR or ABR average rounds to one of these)
+_STANDARD_RATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 _PYAV_CONTAINER = {"mp3": "mp3", "m4a": "ipod"}  # FFmpeg's muxer names; "ipod" writes .m4a (brand M4A)
 _PYAV_CODEC = {"mp3": "libmp3lame", "m4a": "aac"}
 
@@ -147,11 +148,9 @@ def _decode_lossless(data: bytes, name: str, max_seconds: float) -> DecodedAudio
     return DecodedAudio(samples, AudioFormat(name, rate, channels, subtype=subtype))
 
 
-def _standard_bit_rate(name: str, bit_rate: int) -> int:
-    kbit = max(32, min(320, round(bit_rate / 1000)))
-    if name == "mp3":
-        kbit = min(_MP3_RATES, key=lambda r: abs(r - kbit))
-    return kbit * 1000
+def _standard_bit_rate(bit_rate: int) -> int:
+    kbit = bit_rate / 1000
+    return min(_STANDARD_RATES, key=lambda r: abs(r - kbit)) * 1000
 
 
 def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
@@ -186,7 +185,7 @@ def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
         )
     if not bit_rate:
         bit_rate = int(len(data) * 8 / seconds)
-    fmt = AudioFormat(name, rate, channels, bit_rate=_standard_bit_rate(name, bit_rate), lossless=False)
+    fmt = AudioFormat(name, rate, channels, bit_rate=_standard_bit_rate(bit_rate), lossless=False)
     return DecodedAudio(np.concatenate(parts), fmt)
 
 

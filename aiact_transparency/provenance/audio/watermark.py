@@ -65,11 +65,11 @@ PERIOD = WORD_BITS // SLOTS  # frames per word
 BAND = (10, 226)  # STFT bins [lo, hi) at 16 kHz / 512: 312.5 Hz to 7031 Hz
 OFFSET_STEP = 32
 TILE = 6  # adjacent bins whose energy is one tile: codecs keep band energies far better than single bins
-_PASSES = 3
+_PASSES = 5
 _GATE_DB = -60.0  # frames this far below the clip's loud frames carry (and are read for) nothing
 _PATTERN_LABEL = b"aiact-transparency/audio-watermark/v1"
 _READ_CHECK_BITS = 33  # CRC-32 + parity
-_FLOOR = 1e-3  # added to |X| as a share of the frame's rms magnitude: bins a codec zeroes stay finite
+_FLOOR = 0.1  # share of the frame's mean tile energy added to every tile: empty tiles stay stable
 
 
 def _patterns() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
@@ -141,6 +141,18 @@ def _as_2d(samples: npt.ArrayLike) -> F32:
     if not np.all(np.isfinite(arr)):
         raise ValueError("audio samples contain NaN or infinity")
     return arr
+
+
+def _vote_weights(spectra: npt.NDArray[np.complex64], active: npt.NDArray[np.bool_]) -> F32:
+    """Per frame, how much its votes count: quiet frames (pauses, fades) are where added noise or a codec
+    rewrites the spectrum, so a frame 10 dB below the clip's median active level counts half, 20 dB 1/11."""
+    band = spectra[:, BAND[0] : BAND[1]]
+    level = (band.real**2 + band.imag**2).mean(axis=1)
+    if not active.any():
+        return np.zeros(len(level), dtype=np.float32)
+    ref = 0.1 * float(np.median(level[active]))
+    weights: F32 = np.where(active, level / (level + ref), 0.0).astype(np.float32)
+    return weights
 
 
 def _log_magnitudes(spectra: npt.NDArray[np.complex64]) -> tuple[F32, npt.NDArray[np.bool_]]:
@@ -230,7 +242,9 @@ def detect_audio_watermark(
     best: tuple[float, WatermarkPayload, float, float, int] | None = None
     most_frames = 0
     for start in range(0, FRAME, OFFSET_STEP):
-        logs, active = _log_magnitudes(blocks(mid[start:]))
+        spectra = blocks(mid[start:])
+        logs, active = _log_magnitudes(spectra)
+        weights = _vote_weights(spectra, active)
         frames = len(logs)
         if frames < PERIOD:
             continue
@@ -239,7 +253,7 @@ def detect_audio_watermark(
         for phase in range(PERIOD):
             readings += 1
             index = _bit_index(frames, phase)
-            votes = np.cos(2 * np.pi * (frac - _DITHER[index])) * active[:, None]
+            votes = np.cos(2 * np.pi * (frac - _DITHER[index])) * weights[:, None]
             soft = np.bincount(index.ravel(), weights=votes.ravel(), minlength=WORD_BITS)
             word = tuple(int(v < 0) for v in soft)
             try:
