@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 SCHEME = "aiact-stft-qim81/v1"
-DEFAULT_STRENGTH = 0.12  # lattice step in natural-log magnitude: changes of at most +-6 %, 3.5 % rms
+DEFAULT_STRENGTH = 0.075  # lattice step in natural-log magnitude
 MIN_SECONDS = 2.0
 FALSE_POSITIVE_LIMIT = 1e-6
 SLOTS = 3
@@ -65,30 +65,33 @@ PERIOD = WORD_BITS // SLOTS  # frames per word
 BAND = (10, 226)  # STFT bins [lo, hi) at 16 kHz / 512: 312.5 Hz to 7031 Hz
 OFFSET_STEP = 32
 TILE = 6  # adjacent bins whose energy is one tile: codecs keep band energies far better than single bins
-_PASSES = 5
+_PASSES = 4
+_RELAX = 2.0  # the overlapping synthesis frames realise about half of a requested change: ask for twice
 _GATE_DB = -60.0  # frames this far below the clip's loud frames carry (and are read for) nothing
 _PATTERN_LABEL = b"aiact-transparency/audio-watermark/v1"
 _READ_CHECK_BITS = 33  # CRC-32 + parity
-_FLOOR = 0.1  # share of the frame's mean tile energy added to every tile: empty tiles stay stable
+_FLOOR = 0.001  # share of the frame's mean tile energy added to every tile: empty tiles stay stable
 
 
 def _patterns() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
-    """Public, fixed: the tiles' slot weights (tiles x SLOTS, +-1/n or 0) and the per-bit dithers."""
+    """Public, fixed: each tile's sign in each slot (tiles x SLOTS: +1, -1, or 0 where the tile is another
+    slot's; every slot has as many +1 as -1 tiles) and the per-bit dithers."""
     seed = int.from_bytes(hashlib.sha256(_PATTERN_LABEL).digest()[:8], "big")
     rng = np.random.default_rng(seed)
     tiles = (BAND[1] - BAND[0]) // TILE
     per_slot = tiles // SLOTS
     order = rng.permutation(tiles)
-    weights = np.zeros((tiles, SLOTS), dtype=np.float32)
+    signs = np.zeros((tiles, SLOTS), dtype=np.float32)
     for slot in range(SLOTS):
-        signs = np.array([1.0, -1.0] * (per_slot // 2), dtype=np.float32)
-        rng.shuffle(signs)
-        weights[order[slot * per_slot : (slot + 1) * per_slot], slot] = signs / per_slot
-    return weights, rng.random(WORD_BITS)
+        pattern = np.array([1.0, -1.0] * (per_slot // 2), dtype=np.float32)
+        rng.shuffle(pattern)
+        signs[order[slot * per_slot : (slot + 1) * per_slot], slot] = pattern
+    return signs, rng.random(WORD_BITS)
 
 
-_WEIGHTS, _DITHER = _patterns()
-_SIGNS = np.sign(_WEIGHTS).astype(np.float32)  # tiles x SLOTS: +1, -1, or 0 where the tile is another slot's
+_SIGNS, _DITHER = _patterns()
+_PLUS = (_SIGNS > 0).astype(np.float32)
+_MINUS = (_SIGNS < 0).astype(np.float32)
 
 
 class AudioWatermarkCapacityError(ValueError):
@@ -146,8 +149,7 @@ def _as_2d(samples: npt.ArrayLike) -> F32:
 def _vote_weights(spectra: npt.NDArray[np.complex64], active: npt.NDArray[np.bool_]) -> F32:
     """Per frame, how much its votes count: quiet frames (pauses, fades) are where added noise or a codec
     rewrites the spectrum, so a frame 10 dB below the clip's median active level counts half, 20 dB 1/11."""
-    band = spectra[:, BAND[0] : BAND[1]]
-    level = (band.real**2 + band.imag**2).mean(axis=1)
+    level = _tile_power(spectra).mean(axis=1)
     if not active.any():
         return np.zeros(len(level), dtype=np.float32)
     ref = 0.1 * float(np.median(level[active]))
@@ -155,16 +157,23 @@ def _vote_weights(spectra: npt.NDArray[np.complex64], active: npt.NDArray[np.boo
     return weights
 
 
-def _log_magnitudes(spectra: npt.NDArray[np.complex64]) -> tuple[F32, npt.NDArray[np.bool_]]:
-    """Per frame and tile: half the log of the tile's energy (log rms magnitude) with a floor relative to the
-    frame's mean tile energy (tiles a codec empties stay finite and weigh little), and the energy gate."""
+def _tile_power(spectra: npt.NDArray[np.complex64]) -> F32:
     band = spectra[:, BAND[0] : BAND[1]]
-    power = (band.real**2 + band.imag**2).reshape(len(band), -1, TILE).sum(axis=2)
+    power: F32 = (band.real**2 + band.imag**2).reshape(len(band), -1, TILE).sum(axis=2)
+    return power
+
+
+def _projections(spectra: npt.NDArray[np.complex64]) -> tuple[F32, npt.NDArray[np.bool_]]:
+    """Per frame and slot: half the log of the slot's +1 tiles' energy over its -1 tiles' energy (a log rms
+    magnitude ratio: any gain cancels, strong tiles dominate, weak ones a codec or noise rewrites hardly
+    count), and the energy gate. A floor of `_FLOOR` times the frame's mean tile energy keeps empty groups finite."""
+    power = _tile_power(spectra)
     level = power.mean(axis=1)
     loud = np.percentile(level, 95) if len(level) else 0.0
     active = (level > loud * 10 ** (_GATE_DB / 10)) & (level > 1e-14)
-    logs: F32 = (0.5 * np.log(power + (_FLOOR * level[:, None] + 1e-20))).astype(np.float32, copy=False)
-    return logs, active
+    floor = (_FLOOR * level + 1e-20)[:, None]
+    proj: F32 = (0.5 * (np.log(power @ _PLUS + floor) - np.log(power @ _MINUS + floor))).astype(np.float32)
+    return proj, active
 
 
 def _bit_index(frames: int, phase: int) -> npt.NDArray[np.intp]:
@@ -210,19 +219,18 @@ def embed_audio_watermark(
     index = _bit_index(count, 0)
     offset = (_DITHER[index] + 0.5 * bits[index]) * strength  # (blocks, SLOTS) lattice offsets
     mid = np.ascontiguousarray(work.mean(axis=1))
-    logs, active = _log_magnitudes(blocks(mid)[:count])
-    proj = logs @ _WEIGHTS
+    proj, active = _projections(blocks(mid)[:count])
     # The nearest lattice point of the right bit, fixed once: the passes then only correct the blur that the
     # overlapping synthesis frames add, instead of hopping between lattice points.
     target = np.round((proj - offset) / strength) * strength + offset
     total = np.zeros((count, SLOTS), dtype=np.float32)  # log-gain per block and slot, accumulated
     marked = channel_spectra
     for _ in range(_PASSES):
-        total += np.where(active[:, None], target - proj, 0.0).astype(np.float32)
+        # +d on the +1 tiles and -d on the -1 tiles move the projection by 2d
+        total += np.where(active[:, None], _RELAX * 0.5 * (target - proj), 0.0).astype(np.float32)
         marked = _apply(channel_spectra, total, frames)
         mark_mid = istft(np.mean(marked, axis=0) - np.mean(channel_spectra, axis=0), len(work))
-        logs, _ = _log_magnitudes(blocks(mid + mark_mid)[:count])
-        proj = logs @ _WEIGHTS
+        proj, _ = _projections(blocks(mid + mark_mid)[:count])
     mark_work = np.stack(
         [istft(m - s, len(work)) for m, s in zip(marked, channel_spectra, strict=True)], axis=1
     )
@@ -243,13 +251,13 @@ def detect_audio_watermark(
     most_frames = 0
     for start in range(0, FRAME, OFFSET_STEP):
         spectra = blocks(mid[start:])
-        logs, active = _log_magnitudes(spectra)
+        proj, active = _projections(spectra)
         weights = _vote_weights(spectra, active)
-        frames = len(logs)
+        frames = len(proj)
         if frames < PERIOD:
             continue
         most_frames = max(most_frames, int(active.sum()))
-        frac = (logs @ _WEIGHTS) / strength  # (frames, SLOTS)
+        frac = proj / strength  # (frames, SLOTS)
         for phase in range(PERIOD):
             readings += 1
             index = _bit_index(frames, phase)
