@@ -79,7 +79,8 @@ def _soundfile() -> ModuleType:
         raise MissingAudioExtraError(
             "audio marking needs the audio extra: pip install 'aiact-transparency[audio]'"
         ) from exc
-    return soundfile
+    module: ModuleType = soundfile
+    return module
 
 
 def _av() -> ModuleType:
@@ -104,7 +105,8 @@ def _check_layout(rate: int, channels: int, seconds: float, max_seconds: float) 
         )
     if seconds > max_seconds:
         raise AudioTooLongError(
-            f"the audio lasts {seconds:.1f} s, above max_seconds = {max_seconds:g}: raise the limit or send shorter clips"
+            f"the audio lasts {seconds:.1f} s, above max_seconds = {max_seconds:g}: raise the limit or send "
+            "shorter clips"
         )
 
 

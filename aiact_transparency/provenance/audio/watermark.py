@@ -41,7 +41,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .._payload import SCRAMBLE_MASK, WORD_BITS, PayloadChecksumError, WatermarkPayload, system_id_for
-from ._stft import FRAME, WORK_RATE, F32, block_count, blocks, frame_count, istft, resample, stft
+from ._conv import coded_length, encode, viterbi
+from ._stft import F32, FRAME, WORK_RATE, block_count, blocks, frame_count, istft, resample, stft
 
 __all__ = [
     "DEFAULT_STRENGTH",
@@ -57,14 +58,15 @@ __all__ = [
 ]
 
 SCHEME = "aiact-stft-qim81/v1"
-DEFAULT_STRENGTH = 0.075  # lattice step in natural-log magnitude
+DEFAULT_STRENGTH = 0.2  # lattice step in natural-log magnitude
 MIN_SECONDS = 2.0
 FALSE_POSITIVE_LIMIT = 1e-6
 SLOTS = 3
-PERIOD = WORD_BITS // SLOTS  # frames per word
+CODED_BITS = coded_length(WORD_BITS)  # 174: the word, a zero tail, rate 1/2
+PERIOD = CODED_BITS // SLOTS  # blocks per coded word: 58 blocks, 1.86 s
 BAND = (10, 226)  # STFT bins [lo, hi) at 16 kHz / 512: 312.5 Hz to 7031 Hz
 OFFSET_STEP = 32
-TILE = 6  # adjacent bins whose energy is one tile: codecs keep band energies far better than single bins
+TILE = 4  # adjacent bins whose energy is one tile: codecs keep band energies far better than single bins
 _PASSES = 4
 _RELAX = 2.0  # the overlapping synthesis frames realise about half of a requested change: ask for twice
 _GATE_DB = -60.0  # frames this far below the clip's loud frames carry (and are read for) nothing
@@ -75,18 +77,18 @@ _FLOOR = 0.001  # share of the frame's mean tile energy added to every tile: emp
 
 def _patterns() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
     """Public, fixed: each tile's sign in each slot (tiles x SLOTS: +1, -1, or 0 where the tile is another
-    slot's; every slot has as many +1 as -1 tiles) and the per-bit dithers."""
+    slot's) and the per-bit dithers. Locally balanced: every run of 2 * SLOTS adjacent tiles gives each slot
+    one +1 and one -1 tile (in a seeded random order), so every slot compares energies across the whole band
+    and wherever the sound is strong, each slot has strong tiles on both sides of its ratio."""
     seed = int.from_bytes(hashlib.sha256(_PATTERN_LABEL).digest()[:8], "big")
     rng = np.random.default_rng(seed)
     tiles = (BAND[1] - BAND[0]) // TILE
-    per_slot = tiles // SLOTS
-    order = rng.permutation(tiles)
     signs = np.zeros((tiles, SLOTS), dtype=np.float32)
-    for slot in range(SLOTS):
-        pattern = np.array([1.0, -1.0] * (per_slot // 2), dtype=np.float32)
-        rng.shuffle(pattern)
-        signs[order[slot * per_slot : (slot + 1) * per_slot], slot] = pattern
-    return signs, rng.random(WORD_BITS)
+    run = 2 * SLOTS
+    for start in range(0, tiles - run + 1, run):
+        for k, member in enumerate(rng.permutation(run)):
+            signs[start + member, k // 2] = 1.0 if k % 2 == 0 else -1.0
+    return signs, rng.random(CODED_BITS)
 
 
 _SIGNS, _DITHER = _patterns()
@@ -172,8 +174,22 @@ def _projections(spectra: npt.NDArray[np.complex64]) -> tuple[F32, npt.NDArray[n
     loud = np.percentile(level, 95) if len(level) else 0.0
     active = (level > loud * 10 ** (_GATE_DB / 10)) & (level > 1e-14)
     floor = (_FLOOR * level + 1e-20)[:, None]
-    proj: F32 = (0.5 * (np.log(power @ _PLUS + floor) - np.log(power @ _MINUS + floor))).astype(np.float32)
+    plus, minus = power @ _PLUS + floor, power @ _MINUS + floor
+    proj: F32 = (0.5 * (np.log(plus) - np.log(minus))).astype(np.float32)
     return proj, active
+
+
+def _slot_reliability(spectra: npt.NDArray[np.complex64]) -> F32:
+    """Per frame and slot, in [0, 1): how far the weaker side of the ratio stands above the noise. The noise
+    floor of each tile is its 10th-percentile energy over the clip (pauses, or the quietest tenth of the
+    frames); a side with little energy above it is a ratio to noise, which added noise moves at will."""
+    power = _tile_power(spectra)
+    noise = np.percentile(power, 10, axis=0) if len(power) else np.zeros(power.shape[1], np.float32)
+    excess = np.maximum(power - noise, 0.0)
+    weaker = np.minimum(excess @ _PLUS, excess @ _MINUS)
+    ratio = weaker / (noise @ (_PLUS + _MINUS) + 1e-20)
+    weights: F32 = (ratio / (ratio + 1.0)).astype(np.float32)
+    return weights
 
 
 def _bit_index(frames: int, phase: int) -> npt.NDArray[np.intp]:
@@ -211,7 +227,7 @@ def embed_audio_watermark(
     seconds = len(x) / rate
     if seconds < MIN_SECONDS:
         raise AudioWatermarkCapacityError(seconds)
-    bits = np.array(payload.to_bits(), dtype=np.float64)
+    bits = encode(payload.to_bits()).astype(np.float64)
     work = resample(x, rate, WORK_RATE)
     frames = frame_count(len(work))
     count = min(block_count(len(work)), (frames + 1) // 2)
@@ -228,6 +244,9 @@ def embed_audio_watermark(
     for _ in range(_PASSES):
         # +d on the +1 tiles and -d on the -1 tiles move the projection by 2d
         total += np.where(active[:, None], _RELAX * 0.5 * (target - proj), 0.0).astype(np.float32)
+        # An ideal change is at most strength / 4 per side; where the passes ask for far more (a slot whose
+        # tiles hold almost nothing the synthesis can scale) they would only add audible distortion.
+        np.clip(total, -0.5 * strength, 0.5 * strength, out=total)
         marked = _apply(channel_spectra, total, frames)
         mark_mid = istft(np.mean(marked, axis=0) - np.mean(channel_spectra, axis=0), len(work))
         proj, _ = _projections(blocks(mid + mark_mid)[:count])
@@ -235,9 +254,34 @@ def embed_audio_watermark(
         [istft(m - s, len(work)) for m, s in zip(marked, channel_spectra, strict=True)], axis=1
     )
     mark = resample(mark_work, WORK_RATE, rate)[: len(x)]
-    out = x.copy()
+    out: F32 = x.copy()
     out[: len(mark)] += mark
-    return out.reshape(original.shape) if original.ndim == 1 else out
+    if original.ndim == 1:
+        flat: F32 = out[:, 0]
+        return flat
+    return out
+
+
+def _folded_votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, int]:
+    """The clip's votes read from sample `start` on, summed per position in the word period: cos and sin parts
+    (PERIOD, SLOTS) of weight * exp(2 pi i proj / step), so that any word phase and dither is a cheap roll."""
+    spectra = blocks(mid[start:])
+    proj, active = _projections(spectra)
+    weights = _vote_weights(spectra, active)[:, None] * _slot_reliability(spectra)
+    angle = (2 * np.pi / strength) * proj
+    frames = len(proj)
+    padded = -(-frames // PERIOD) * PERIOD
+    fold_c = np.zeros((padded, SLOTS), dtype=np.float64)
+    fold_s = np.zeros((padded, SLOTS), dtype=np.float64)
+    fold_c[:frames] = weights * np.cos(angle)
+    fold_s[:frames] = weights * np.sin(angle)
+    c_sum = fold_c.reshape(-1, PERIOD, SLOTS).sum(axis=0)
+    s_sum = fold_s.reshape(-1, PERIOD, SLOTS).sum(axis=0)
+    return c_sum.astype(np.float32), s_sum.astype(np.float32), int(active.sum())
+
+
+_COS_D = np.cos(2 * np.pi * _DITHER).reshape(PERIOD, SLOTS)
+_SIN_D = np.sin(2 * np.pi * _DITHER).reshape(PERIOD, SLOTS)
 
 
 def detect_audio_watermark(
@@ -246,48 +290,53 @@ def detect_audio_watermark(
     """Read the watermark from samples ([n] or [n, channels]) at `rate`; see the module docstring."""
     x = _as_2d(samples)
     mid = resample(np.ascontiguousarray(x.mean(axis=1)), rate, WORK_RATE)
-    readings = 0
-    best: tuple[float, WatermarkPayload, float, float, int] | None = None
+    soft_rows: list[npt.NDArray[np.float64]] = []
+    where: list[tuple[int, int]] = []
     most_frames = 0
     for start in range(0, FRAME, OFFSET_STEP):
-        spectra = blocks(mid[start:])
-        proj, active = _projections(spectra)
-        weights = _vote_weights(spectra, active)
-        frames = len(proj)
-        if frames < PERIOD:
+        if block_count(len(mid) - start) < PERIOD // 2:  # under half a coded word: nothing to decode
             continue
-        most_frames = max(most_frames, int(active.sum()))
-        frac = proj / strength  # (frames, SLOTS)
+        c_sum, s_sum, frames_read = _folded_votes(mid, start, strength)
+        most_frames = max(most_frames, frames_read)
         for phase in range(PERIOD):
-            readings += 1
-            index = _bit_index(frames, phase)
-            votes = np.cos(2 * np.pi * (frac - _DITHER[index])) * weights[:, None]
-            soft = np.bincount(index.ravel(), weights=votes.ravel(), minlength=WORD_BITS)
-            word = tuple(int(v < 0) for v in soft)
-            try:
-                found = WatermarkPayload.from_bits(word)
-            except PayloadChecksumError:
-                continue
-            expected = np.where(np.array(word)[index] == 1, -1.0, 1.0)
-            voted = votes[active]
-            agree = float(np.mean((voted * expected[active]) > 0)) if voted.size else 0.0
-            strength_of_vote = float(np.sum(np.abs(soft)))
-            if best is None or strength_of_vote > best[0]:
-                first = (PERIOD - phase) % PERIOD
-                best = (strength_of_vote, found, agree, (start + first * FRAME) / WORK_RATE, int(active.sum()))
+            # cos(a - d) = cos a cos d + sin a sin d; block f holds coded position (f + phase) mod PERIOD
+            soft = _COS_D * np.roll(c_sum, phase, axis=0) + _SIN_D * np.roll(s_sum, phase, axis=0)
+            soft_rows.append(soft.reshape(-1))
+            where.append((start, phase))
+    readings = len(soft_rows)
     bound = min(1.0, readings * 2.0**-_READ_CHECK_BITS)
     basis = (
-        f"{readings} readings (8 sample offsets x {PERIOD} word phases) of the 81-bit word at 16 kHz; each "
-        f"passes parity + CRC-32 by chance with probability 2**-{_READ_CHECK_BITS}, whatever the sound"
+        f"{readings} readings ({FRAME // OFFSET_STEP} sample offsets x {PERIOD} word phases) of the 81-bit word at "
+        f"16 kHz, each decoded (Viterbi) and checked: a word that is not ours passes parity + CRC-32 with "
+        f"probability 2**-{_READ_CHECK_BITS} per reading, whatever the sound"
     )
-    if best is None or bound > FALSE_POSITIVE_LIMIT:
+    if not readings:
         return AudioWatermarkDetection(
             found=False, payload=None, bit_agreement=0.0, false_positive_probability=1.0,
-            based_on=basis if readings else f"too short to read: under {PERIOD} frames of {FRAME} samples at 16 kHz",
+            based_on=f"too short to read: under {PERIOD // 2} blocks of {FRAME} samples at 16 kHz", readings=0,
+        )
+    soft_all = np.stack(soft_rows).astype(np.float64)
+    decoded = viterbi(soft_all, WORD_BITS)
+    best: tuple[float, WatermarkPayload, int] | None = None
+    for row, word in enumerate(decoded):
+        try:
+            payload = WatermarkPayload.from_bits(tuple(int(b) for b in word))
+        except PayloadChecksumError:
+            continue
+        expected = 1.0 - 2.0 * encode(word)
+        agreement = float(np.sum(soft_all[row] * expected) / max(1e-12, float(np.sum(np.abs(soft_all[row])))))
+        if best is None or agreement > best[0]:
+            best = (agreement, payload, row)
+    if best is None or bound > FALSE_POSITIVE_LIMIT:
+        return AudioWatermarkDetection(
+            found=False, payload=None, bit_agreement=0.0, false_positive_probability=1.0, based_on=basis,
             frames_read=most_frames, readings=readings,
         )
-    _, payload, agree, offset_seconds, frames_read = best
+    agreement, payload, row = best
+    start, phase = where[row]
+    first = (PERIOD - phase) % PERIOD
     return AudioWatermarkDetection(
-        found=True, payload=payload, bit_agreement=agree, false_positive_probability=bound, based_on=basis,
-        offset_seconds=offset_seconds, frames_read=frames_read, readings=readings,
+        found=True, payload=payload, bit_agreement=0.5 + 0.5 * agreement, false_positive_probability=bound,
+        based_on=basis, offset_seconds=(start + first * FRAME) / WORK_RATE, frames_read=most_frames,
+        readings=readings,
     )

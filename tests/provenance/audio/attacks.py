@@ -126,7 +126,8 @@ def found_rates(rows: Sequence[Row]) -> dict[str, float]:
 
 def table(rows: Sequence[Row]) -> str:
     names = list(ATTACKS)
-    lines = [f"{'clip':34s} {'s':>5s} {'SNR':>5s} {'segSNR':>6s} {'boost':>6s}  " + " ".join(f"{n:>12s}" for n in names)]
+    head = f"{'clip':34s} {'s':>5s} {'SNR':>5s} {'segSNR':>6s} {'boost':>6s}  "
+    lines = [head + " ".join(f"{n:>12s}" for n in names)]
     for r in rows:
         lines.append(
             f"{r.clip.name:34s} {r.clip.seconds:5.1f} {r.snr:5.1f} {r.seg_snr:6.1f} {r.band_boost:6.2f}  "

@@ -67,7 +67,7 @@ def espeak(text: str, voice: str, speed: int = 160) -> tuple[F32, int]:
 
 def _fit(signal: F32, seconds: float, rate: int) -> F32:
     """Loop (with a short pause) or cut to exactly `seconds`."""
-    need = int(round(seconds * rate))
+    need = round(seconds * rate)
     pause = np.zeros(int(0.25 * rate), dtype=np.float32)
     out = signal
     while len(out) < need:
@@ -87,7 +87,7 @@ def _envelope(n: int, rate: int, attack: float, decay: float) -> F32:
 
 def music(seconds: float, rate: int, rng: np.random.Generator, *, drums: bool = True, sustain: bool = False) -> F32:
     """Struck harmonic notes and chords with attacks and decays, optional drum hits, optional pad tones."""
-    n = int(round(seconds * rate))
+    n = round(seconds * rate)
     out = np.zeros(n, dtype=np.float32)
     beat = 60.0 / rng.uniform(80, 140)
     t_note = 0.0
@@ -124,7 +124,7 @@ def music(seconds: float, rate: int, rng: np.random.Generator, *, drums: bool = 
 
 def tones(seconds: float, rate: int, rng: np.random.Generator) -> F32:
     """Sustained tones only (organ-like), with slow vibrato: the hardest case for a masking-based mark."""
-    t = np.arange(int(round(seconds * rate)), dtype=np.float32) / rate
+    t = np.arange(round(seconds * rate), dtype=np.float32) / rate
     out = np.zeros_like(t)
     for f in rng.uniform(150, 900, size=3):
         vib = 1 + 0.003 * np.sin(2 * np.pi * 5 * t)
@@ -135,7 +135,7 @@ def tones(seconds: float, rate: int, rng: np.random.Generator) -> F32:
 
 def coloured_noise(seconds: float, rate: int, rng: np.random.Generator, exponent: float) -> F32:
     """1/f**exponent noise: 1 pink, 2 brown."""
-    n = int(round(seconds * rate))
+    n = round(seconds * rate)
     spec = np.fft.rfft(rng.standard_normal(n))
     f = np.fft.rfftfreq(n, 1 / rate)
     spec[1:] /= f[1:] ** (exponent / 2)
@@ -146,7 +146,7 @@ def coloured_noise(seconds: float, rate: int, rng: np.random.Generator, exponent
 
 def rain(seconds: float, rate: int, rng: np.random.Generator) -> F32:
     """Random short decaying noise bursts over a soft noise bed."""
-    n = int(round(seconds * rate))
+    n = round(seconds * rate)
     out = 0.02 * rng.standard_normal(n)
     for start in rng.integers(0, n, size=int(seconds * 40)):
         length = min(n - start, int(rate * 0.01))

@@ -35,7 +35,9 @@ def pcm_wav(samples: np.ndarray, rate: int, subtype: str = "PCM_16", fmt: str = 
     return out.getvalue()
 
 
-@pytest.mark.parametrize(("fmt", "subtype"), [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("FLAC", "PCM_16"), ("FLAC", "PCM_24")])
+@pytest.mark.parametrize(
+    ("fmt", "subtype"), [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("FLAC", "PCM_16"), ("FLAC", "PCM_24")]
+)
 @pytest.mark.parametrize(("rate", "channels"), [(16_000, 1), (48_000, 2)])
 def test_lossless_round_trip_is_bit_exact_and_keeps_the_sample_width(fmt: str, subtype: str, rate: int, channels: int
                                                                     ) -> None:
