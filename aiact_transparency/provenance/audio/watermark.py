@@ -1,35 +1,40 @@
-"""Imperceptible audio watermark: quantised log-magnitude patchwork on a 16 kHz STFT, written on numpy/scipy.
+"""Imperceptible audio watermark: dither-modulated energy ratios on a 16 kHz spectrum, on numpy/scipy only.
 
-Scheme (re-derived from the textbook patchwork and spread-transform dither modulation ideas; no code read):
+Scheme (re-derived from the textbook patchwork and dither-modulation ideas; no other implementation read):
 
-1. The channels' mean (the mid, which any downmix keeps) is resampled to 16 kHz and cut into 512-sample
-   sqrt-Hann frames, hop 256 (`_stft`). Frame f carries three bits of the 81-bit word (`_payload`): bits
-   3 (f mod 27) + s for s = 0, 1, 2, so the whole word repeats every 27 frames (0.432 s) and any window of
-   about a second holds it twice.
-2. Bins 10-225 (312-7031 Hz: inside what MP3/AAC at 128 kbit/s and resampling to 16 kHz keep) are split by
-   a public pseudo-random permutation into three slots of 72 bins, each with a balanced +1/-1 pattern w.
-   The slot's projection p = mean(w * log|X|) ignores any gain (a gain adds the same constant to every
-   log-magnitude and w sums to zero) and hardly depends on the sound (spread transform).
-3. Dither modulation: p is moved to the nearest point of the lattice STEP * (k + d_b + bit/2) (d_b a public
-   per-bit dither in [0, 1)), by scaling the slot's +1 bins by exp(delta) and its -1 bins by exp(-delta).
-   The change is proportional to the local spectrum (it is masked where the sound is and absent where it is
-   not: silent frames carry nothing), at most STEP/2 in natural-log magnitude. The same gains are applied to
-   every channel's own spectrum, so silent channels stay silent and the mid carries exactly the mark.
-   Because overlapping frames blur each other's changes, the embedder re-reads its result and corrects it
-   (`_PASSES` times).
-4. The mark is built at 16 kHz as the inverse STFT of the spectral change, resampled to the input rate and
-   added: nothing outside the band changes.
+1. The channels' mean (the mid, which any downmix keeps) is resampled to 16 kHz (`_stft`). Its bits live on
+   non-overlapping 512-sample blocks (32 ms, Hann-windowed for analysis); bins 10-225 (312-7031 Hz: what MP3
+   and AAC at 128 kbit/s and resampling to 16 kHz keep) form 108 tiles of 2 bins.
+2. Each block carries SLOTS = 6 coded bits. Slot s owns 18 tiles, one +1 and one -1 tile in every run of 12
+   adjacent tiles (a public seeded pattern), so each slot compares energies across the whole band and
+   wherever the sound is strong. Its reading is p = 1/2 log(E+ / E-), the log rms-magnitude ratio of its +1
+   and -1 tiles: a gain cancels, strong tiles dominate, weak tiles that a codec or noise rewrites hardly count.
+3. The 81-bit word (`_payload`) is encoded with a rate-1/2, K = 7 convolutional code and a zero tail (`_conv`):
+   174 coded bits, 29 blocks (0.93 s) per copy, repeated over the whole clip; any 3 s window holds three.
+4. Dither modulation: p is moved to the nearest point of the lattice STEP * (k + d_c + bit/2) (d_c a public
+   per-coded-bit dither), by scaling the +1 tiles by exp(d) and the -1 tiles by exp(-d). The change follows
+   the local spectrum (masked where the sound is, absent where it is not: silence carries nothing). It is
+   applied through a hop-256 sqrt-Hann STFT (frame 2j aligned with block j takes block j's gains, frame
+   2j+1 the mean of its two blocks', so gains vary smoothly); the embedder re-reads its result and corrects
+   it (`_PASSES`, over-relaxed), caps the gains, and finally scales the mark down if needed so that every
+   clip keeps MIN_SNR_DB against the original. The same gains scale every channel's own spectrum, so a
+   silent channel stays silent and the mid carries exactly the mark; nothing outside the band changes.
 
-Detection (`detect_audio_watermark`): the mid at 16 kHz is read at 8 sample offsets (32 apart, half a frame's
-hop at most 16 samples off) and, for each, at all 27 word phases: soft votes cos(2 pi (p/STEP - d_b)) are
-summed per bit over the whole clip (so a clip cut anywhere out of a longer one reads), then the parity and the
-CRC-32 decide. False-positive probability reported = readings x 2**-33 (216 readings: 2.5e-8), which holds
-for any sound that does not depend on the public patterns, whatever it is: a word that is not ours passes
-parity and CRC with probability 2**-33 per reading. Silence decodes to no votes at all (frames below the
-energy gate are skipped), so it cannot produce the dither's fixed word.
+Detection (`detect_audio_watermark`): the mid at 16 kHz is read at 32 sample offsets (16 apart, so at most
+8 samples off the block grid). Soft votes weight * cos(2 pi (p/STEP - d_c)) are weighted by the frame's level
+(quiet frames are where noise and codecs rewrite the spectrum) and by how far the weaker side of each ratio
+stands above the tile's noise floor (its 10th-percentile energy over the clip). Votes are summed per position
+in the code period over the whole clip (so a clip cut anywhere out of a longer one reads), all 29 phases are
+rolls of those sums, and one vectorised soft Viterbi decodes every (offset, phase) reading; then parity and
+CRC-32 decide (clips over 8 s decode only the 4 offsets whose votes are most coherent on a 4 s excerpt).
+False-positive probability reported = readings x 2**-33 (at most 928 readings: 1.1e-7), which holds for
+any sound that does not depend on the public patterns: the decoder's output for sound that is not ours is
+some word, which passes parity and CRC with probability 2**-33 per reading. No score gate is added on top;
+`bit_agreement` (the share of soft evidence agreeing with the re-encoded word) is reported as evidence only.
+Silence gives no votes at all (frames below the energy gate are skipped).
 
 Capacity: clips shorter than `MIN_SECONDS` (2 s) are not marked (`AudioWatermarkCapacityError`); the detector
-reads anything holding at least one word period (a clip with its first 1.5 s cut off included).
+reads anything of at least half a code period (0.46 s), e.g. a clip with its first 1.5 s cut off.
 """
 
 from __future__ import annotations
@@ -57,22 +62,24 @@ __all__ = [
     "system_id_for",
 ]
 
-SCHEME = "aiact-stft-qim81/v1"
-DEFAULT_STRENGTH = 0.2  # lattice step in natural-log magnitude
+SCHEME = "aiact-ratio-qim-cc81/v1"
+DEFAULT_STRENGTH = 0.2  # lattice step of p (natural log): changes of at most +-5 % per tile
 MIN_SECONDS = 2.0
 MIN_SNR_DB = 30.5  # the issue asks >= 30 dB against the original; half a dB of headroom
 FALSE_POSITIVE_LIMIT = 1e-6
 SLOTS = 6
 CODED_BITS = coded_length(WORD_BITS)  # 174: the word, a zero tail, rate 1/2
-PERIOD = CODED_BITS // SLOTS  # blocks per coded word: 58 blocks, 1.86 s
+PERIOD = CODED_BITS // SLOTS  # blocks per coded word: 29 blocks, 0.93 s
 BAND = (10, 226)  # STFT bins [lo, hi) at 16 kHz / 512: 312.5 Hz to 7031 Hz
-OFFSET_STEP = 32
-TILE = 2  # adjacent bins whose energy is one tile: codecs keep band energies far better than single bins
+OFFSET_STEP = 16  # at most 8 samples (0.5 ms) off the block grid: 16 cost up to 6 % of the votes
+TILE = 2  # adjacent bins per tile (62.5 Hz): narrow enough that every slot has strong tiles in speech
 _PASSES = 4
 _RELAX = 2.0  # the overlapping synthesis frames realise about half of a requested change: ask for twice
 _GATE_DB = -60.0  # frames this far below the clip's loud frames carry (and are read for) nothing
 _PATTERN_LABEL = b"aiact-transparency/audio-watermark/v1"
 _READ_CHECK_BITS = 33  # CRC-32 + parity
+_SEARCH_SECONDS = 4.0  # clips over twice this long choose their offsets on an excerpt of this length
+_KEEP_OFFSETS = 4
 _FLOOR = 0.001  # share of the frame's mean tile energy added to every tile: empty tiles stay stable
 
 
@@ -149,10 +156,10 @@ def _as_2d(samples: npt.ArrayLike) -> F32:
     return arr
 
 
-def _vote_weights(spectra: npt.NDArray[np.complex64], active: npt.NDArray[np.bool_]) -> F32:
+def _vote_weights(power: F32, active: npt.NDArray[np.bool_]) -> F32:
     """Per frame, how much its votes count: quiet frames (pauses, fades) are where added noise or a codec
     rewrites the spectrum, so a frame 10 dB below the clip's median active level counts half, 20 dB 1/11."""
-    level = _tile_power(spectra).mean(axis=1)
+    level = power.mean(axis=1)
     if not active.any():
         return np.zeros(len(level), dtype=np.float32)
     ref = 0.1 * float(np.median(level[active]))
@@ -166,11 +173,10 @@ def _tile_power(spectra: npt.NDArray[np.complex64]) -> F32:
     return power
 
 
-def _projections(spectra: npt.NDArray[np.complex64]) -> tuple[F32, npt.NDArray[np.bool_]]:
+def _projections(power: F32) -> tuple[F32, npt.NDArray[np.bool_]]:
     """Per frame and slot: half the log of the slot's +1 tiles' energy over its -1 tiles' energy (a log rms
     magnitude ratio: any gain cancels, strong tiles dominate, weak ones a codec or noise rewrites hardly
     count), and the energy gate. A floor of `_FLOOR` times the frame's mean tile energy keeps empty groups finite."""
-    power = _tile_power(spectra)
     level = power.mean(axis=1)
     loud = np.percentile(level, 95) if len(level) else 0.0
     active = (level > loud * 10 ** (_GATE_DB / 10)) & (level > 1e-14)
@@ -180,11 +186,10 @@ def _projections(spectra: npt.NDArray[np.complex64]) -> tuple[F32, npt.NDArray[n
     return proj, active
 
 
-def _slot_reliability(spectra: npt.NDArray[np.complex64]) -> F32:
+def _slot_reliability(power: F32) -> F32:
     """Per frame and slot, in [0, 1): how far the weaker side of the ratio stands above the noise. The noise
     floor of each tile is its 10th-percentile energy over the clip (pauses, or the quietest tenth of the
     frames); a side with little energy above it is a ratio to noise, which added noise moves at will."""
-    power = _tile_power(spectra)
     noise = np.percentile(power, 10, axis=0) if len(power) else np.zeros(power.shape[1], np.float32)
     excess = np.maximum(power - noise, 0.0)
     weaker = np.minimum(excess @ _PLUS, excess @ _MINUS)
@@ -236,21 +241,21 @@ def embed_audio_watermark(
     index = _bit_index(count, 0)
     offset = (_DITHER[index] + 0.5 * bits[index]) * strength  # (blocks, SLOTS) lattice offsets
     mid = np.ascontiguousarray(work.mean(axis=1))
-    proj, active = _projections(blocks(mid)[:count])
+    proj, active = _projections(_tile_power(blocks(mid)[:count]))
     # The nearest lattice point of the right bit, fixed once: the passes then only correct the blur that the
     # overlapping synthesis frames add, instead of hopping between lattice points.
     target = np.round((proj - offset) / strength) * strength + offset
     total = np.zeros((count, SLOTS), dtype=np.float32)  # log-gain per block and slot, accumulated
-    marked = channel_spectra
-    for _ in range(_PASSES):
+    mid_spectra = np.mean(channel_spectra, axis=0)  # the STFT is linear: the mid's spectrum, marked, is the
+    for _ in range(_PASSES):  # mean of the marked channels', so the passes need only the mid
         # +d on the +1 tiles and -d on the -1 tiles move the projection by 2d
         total += np.where(active[:, None], _RELAX * 0.5 * (target - proj), 0.0).astype(np.float32)
         # An ideal change is at most strength / 4 per side; where the passes ask for far more (a slot whose
         # tiles hold almost nothing the synthesis can scale) they would only add audible distortion.
         np.clip(total, -0.5 * strength, 0.5 * strength, out=total)
-        marked = _apply(channel_spectra, total, frames)
-        mark_mid = istft(np.mean(marked, axis=0) - np.mean(channel_spectra, axis=0), len(work))
-        proj, _ = _projections(blocks(mid + mark_mid)[:count])
+        mark_mid = istft(_apply([mid_spectra], total, frames)[0] - mid_spectra, len(work))
+        proj, _ = _projections(_tile_power(blocks(mid + mark_mid)[:count]))
+    marked = _apply(channel_spectra, total, frames)
     mark_work = np.stack(
         [istft(m - s, len(work)) for m, s in zip(marked, channel_spectra, strict=True)], axis=1
     )
@@ -270,9 +275,9 @@ def embed_audio_watermark(
 def _folded_votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, int]:
     """The clip's votes read from sample `start` on, summed per position in the word period: cos and sin parts
     (PERIOD, SLOTS) of weight * exp(2 pi i proj / step), so that any word phase and dither is a cheap roll."""
-    spectra = blocks(mid[start:])
-    proj, active = _projections(spectra)
-    weights = _vote_weights(spectra, active)[:, None] * _slot_reliability(spectra)
+    power = _tile_power(blocks(mid[start:]))
+    proj, active = _projections(power)
+    weights = _vote_weights(power, active)[:, None] * _slot_reliability(power)
     angle = (2 * np.pi / strength) * proj
     frames = len(proj)
     padded = -(-frames // PERIOD) * PERIOD
@@ -283,6 +288,25 @@ def _folded_votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, int]
     c_sum = fold_c.reshape(-1, PERIOD, SLOTS).sum(axis=0)
     s_sum = fold_s.reshape(-1, PERIOD, SLOTS).sum(axis=0)
     return c_sum.astype(np.float32), s_sum.astype(np.float32), int(active.sum())
+
+
+def _likely_offsets(mid: F32, strength: float) -> list[int]:
+    """The sample offsets worth decoding. Every offset on the grid for short clips; for longer ones, the
+    `_KEEP_OFFSETS` whose votes, folded over a `_SEARCH_SECONDS` excerpt, are most coherent (at the embedder's
+    grid each position's votes share one phase, elsewhere they cancel). Only the kept offsets are decoded
+    and counted as readings: choosing which to check does not change any reading's chance to pass."""
+    starts = [s for s in range(0, FRAME, OFFSET_STEP) if block_count(len(mid) - s) >= PERIOD // 2]
+    excerpt = int(_SEARCH_SECONDS * WORK_RATE)
+    if len(mid) <= 2 * excerpt or not starts:
+        return starts
+    begin = (len(mid) - excerpt) // 2 // FRAME * FRAME  # on the clip's own block grid, so offsets carry over
+    middle = mid[begin : begin + excerpt]
+    scores = []
+    for start in starts:
+        c_sum, s_sum, _ = _folded_votes(middle, start, strength)
+        scores.append(float(np.sum(np.hypot(c_sum, s_sum))))
+    order = np.argsort(scores)[::-1][:_KEEP_OFFSETS]
+    return sorted(starts[i] for i in order)
 
 
 _COS_D = np.cos(2 * np.pi * _DITHER).reshape(PERIOD, SLOTS)
@@ -298,9 +322,7 @@ def detect_audio_watermark(
     soft_rows: list[npt.NDArray[np.float64]] = []
     where: list[tuple[int, int]] = []
     most_frames = 0
-    for start in range(0, FRAME, OFFSET_STEP):
-        if block_count(len(mid) - start) < PERIOD // 2:  # under half a coded word: nothing to decode
-            continue
+    for start in _likely_offsets(mid, strength):
         c_sum, s_sum, frames_read = _folded_votes(mid, start, strength)
         most_frames = max(most_frames, frames_read)
         for phase in range(PERIOD):
@@ -311,7 +333,7 @@ def detect_audio_watermark(
     readings = len(soft_rows)
     bound = min(1.0, readings * 2.0**-_READ_CHECK_BITS)
     basis = (
-        f"{readings} readings ({FRAME // OFFSET_STEP} sample offsets x {PERIOD} word phases) of the 81-bit word at "
+        f"{readings} readings ({readings // PERIOD} sample offsets x {PERIOD} word phases) of the 81-bit word at "
         f"16 kHz, each decoded (Viterbi) and checked: a word that is not ours passes parity + CRC-32 with "
         f"probability 2**-{_READ_CHECK_BITS} per reading, whatever the sound"
     )
