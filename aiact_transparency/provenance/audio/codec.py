@@ -188,7 +188,11 @@ def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
     if not bit_rate:
         bit_rate = int(len(data) * 8 / seconds)
     fmt = AudioFormat(name, rate, channels, bit_rate=_standard_bit_rate(bit_rate), lossless=False)
-    return DecodedAudio(np.concatenate(parts), fmt)
+    samples = np.concatenate(parts)
+    if declared:
+        # AAC's last frame is padded to 1024 samples; the container's duration says where the sound ends
+        samples = samples[: max(1, round(declared * rate))]
+    return DecodedAudio(samples, fmt)
 
 
 def decode_audio(data: bytes, content_type: str | None = None, *, max_seconds: float = DEFAULT_MAX_SECONDS

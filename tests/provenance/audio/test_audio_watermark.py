@@ -29,9 +29,9 @@ THEIRS = WatermarkPayload(system_id_for("someone-else"), 0x00BEEF)
 # Measured on this clip set when the marker was set; the scheme does not reach 95 % there yet. Strict: an
 # attack that starts passing fails the run until its marker is removed.
 BELOW_TARGET = {
-    "mp3-128k": "found in 78% of clips (misses: stereo 44.1/48 kHz speech and noise)",
-    "aac-128k": "found in 50% of clips (misses: nearly all 44.1/48 kHz stereo clips)",
-    "noise-20dB": "found in 35% of clips (misses: mono speech and sparse tonal music)",
+    "mp3-128k": "found in 88% of clips (misses: 44.1/48 kHz stereo, brown noise)",
+    "aac-128k": "found in 72% of clips (misses: 44.1/48 kHz stereo, brown noise)",
+    "noise-20dB": "found in 75% of clips (misses: mostly 16/22.05 kHz mono)",
 }
 
 
