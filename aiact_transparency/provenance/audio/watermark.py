@@ -274,22 +274,35 @@ def embed_audio_watermark(
     return out
 
 
-def _folded_votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, int]:
-    """The clip's votes read from sample `start` on, summed per position in the word period: cos and sin parts
-    (PERIOD, SLOTS) of weight * exp(2 pi i proj / step), so that any word phase and dither is a cheap roll."""
-    power = _tile_power(blocks(mid[start:]))
-    proj, active = _projections(power)
-    weights = _vote_weights(power, active)[:, None] * _slot_reliability(power)
-    angle = (2 * np.pi / strength) * proj
-    frames = len(proj)
+def _fold(weights: F32, angle: F32) -> tuple[F32, F32]:
+    """Sum weight * exp(i angle) per position in the word period: cos and sin parts, (PERIOD, SLOTS) each."""
+    frames = len(angle)
     padded = -(-frames // PERIOD) * PERIOD
     fold_c = np.zeros((padded, SLOTS), dtype=np.float64)
     fold_s = np.zeros((padded, SLOTS), dtype=np.float64)
     fold_c[:frames] = weights * np.cos(angle)
     fold_s[:frames] = weights * np.sin(angle)
-    c_sum = fold_c.reshape(-1, PERIOD, SLOTS).sum(axis=0)
-    s_sum = fold_s.reshape(-1, PERIOD, SLOTS).sum(axis=0)
-    return c_sum.astype(np.float32), s_sum.astype(np.float32), int(active.sum())
+    c_sum = fold_c.reshape(-1, PERIOD, SLOTS).sum(axis=0).astype(np.float32)
+    s_sum = fold_s.reshape(-1, PERIOD, SLOTS).sum(axis=0).astype(np.float32)
+    return c_sum, s_sum
+
+
+def _votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, F32, int]:
+    """From sample `start` on: each vote's angle 2 pi proj / step, its frame weight and its slot reliability
+    ((blocks, SLOTS) each; see `_vote_weights`, `_slot_reliability`), and how many frames are active."""
+    power = _tile_power(blocks(mid[start:]))
+    proj, active = _projections(power)
+    frame_weight = np.broadcast_to(_vote_weights(power, active)[:, None], proj.shape).astype(np.float32)
+    angle: F32 = ((2 * np.pi / strength) * proj).astype(np.float32)
+    return angle, frame_weight, _slot_reliability(power), int(active.sum())
+
+
+def _folded_votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, int]:
+    """The clip's votes read from sample `start` on, summed per position in the word period, so that any word
+    phase and dither is a cheap roll of the sums."""
+    angle, frame_weight, reliability, frames_read = _votes(mid, start, strength)
+    c_sum, s_sum = _fold(frame_weight * reliability, angle)
+    return c_sum, s_sum, frames_read
 
 
 def _likely_offsets(mid: F32, strength: float) -> list[int]:
@@ -303,11 +316,17 @@ def _likely_offsets(mid: F32, strength: float) -> list[int]:
         return starts
     begin = (len(mid) - excerpt) // 2 // FRAME * FRAME  # on the clip's own block grid, so offsets carry over
     middle = mid[begin : begin + excerpt]
-    scores = []
+    # Two coherence scores per offset, each keeping half the offsets: with the slot reliabilities (what noise
+    # needs) and without (steady tones, whose tiles look like their own noise floor, carry all their votes).
+    with_rel: list[float] = []
+    without_rel: list[float] = []
     for start in starts:
-        c_sum, s_sum, _ = _folded_votes(middle, start, strength)
-        scores.append(float(np.sum(np.hypot(c_sum, s_sum))))
-    order = np.argsort(scores)[::-1][:_KEEP_OFFSETS]
+        angle, frame_weight, reliability, _ = _votes(middle, start, strength)
+        for scores, weights in ((with_rel, frame_weight * reliability), (without_rel, frame_weight)):
+            c_sum, s_sum = _fold(weights, angle)
+            scores.append(float(np.sum(np.hypot(c_sum, s_sum)) / max(1e-20, float(np.sum(weights)))))
+    half = _KEEP_OFFSETS // 2
+    order = set(np.argsort(with_rel)[::-1][:half]) | set(np.argsort(without_rel)[::-1][:half])
     return sorted(starts[i] for i in order)
 
 
