@@ -39,14 +39,26 @@ reads anything of at least half a code period (0.46 s), e.g. a clip with its fir
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from .._payload import SCRAMBLE_MASK, WORD_BITS, PayloadChecksumError, WatermarkPayload, system_id_for
-from ._conv import coded_length, encode, viterbi
+from ._conv import encode, viterbi
+from ._slots import (
+    BAND,
+    DITHER,
+    PERIOD,
+    SIGNS,
+    SLOTS,
+    TILE,
+    bit_index,
+    projections,
+    slot_reliability,
+    tile_power,
+    vote_weights,
+)
 from ._stft import F32, FRAME, WORK_RATE, block_count, blocks, frame_count, istft, resample, stft
 
 __all__ = [
@@ -67,41 +79,13 @@ DEFAULT_STRENGTH = 0.25  # lattice step of p (natural log), chosen by measuremen
 MIN_SECONDS = 2.0
 MIN_SNR_DB = 30.5  # the issue asks >= 30 dB against the original; half a dB of headroom
 FALSE_POSITIVE_LIMIT = 1e-6
-SLOTS = 6
-CODED_BITS = coded_length(WORD_BITS)  # 174: the word, a zero tail, rate 1/2
-PERIOD = CODED_BITS // SLOTS  # blocks per coded word: 29 blocks, 0.93 s
-BAND = (10, 226)  # STFT bins [lo, hi) at 16 kHz / 512: 312.5 Hz to 7031 Hz
 OFFSET_STEP = 16  # at most 8 samples (0.5 ms) off the block grid: 16 cost up to 6 % of the votes
-TILE = 2  # adjacent bins per tile (62.5 Hz): narrow enough that every slot has strong tiles in speech
 _PASSES = 6  # embedder re-reads and corrections
 _RELAX = 2.0  # the overlapping synthesis frames realise about half of a requested change: ask for twice
-_GATE_DB = -60.0  # frames this far below the clip's loud frames carry (and are read for) nothing
-_PATTERN_LABEL = b"aiact-transparency/audio-watermark/v1"
 _READ_CHECK_BITS = 33  # CRC-32 + parity
 _SEARCH_SECONDS = 4.0  # clips over twice this long choose their offsets on an excerpt of this length
 _KEEP_OFFSETS = 4
-_FLOOR = 0.001  # share of the frame's mean tile energy added to every tile: empty tiles stay stable
 
-
-def _patterns() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
-    """Public, fixed: each tile's sign in each slot (tiles x SLOTS: +1, -1, or 0 where the tile is another
-    slot's) and the per-bit dithers. Locally balanced: every run of 2 * SLOTS adjacent tiles gives each slot
-    one +1 and one -1 tile (in a seeded random order), so every slot compares energies across the whole band
-    and wherever the sound is strong, each slot has strong tiles on both sides of its ratio."""
-    seed = int.from_bytes(hashlib.sha256(_PATTERN_LABEL).digest()[:8], "big")
-    rng = np.random.default_rng(seed)
-    tiles = (BAND[1] - BAND[0]) // TILE
-    signs = np.zeros((tiles, SLOTS), dtype=np.float32)
-    run = 2 * SLOTS
-    for start in range(0, tiles - run + 1, run):
-        for k, member in enumerate(rng.permutation(run)):
-            signs[start + member, k // 2] = 1.0 if k % 2 == 0 else -1.0
-    return signs, rng.random(CODED_BITS)
-
-
-_SIGNS, _DITHER = _patterns()
-_PLUS = (_SIGNS > 0).astype(np.float32)
-_MINUS = (_SIGNS < 0).astype(np.float32)
 
 
 class AudioWatermarkCapacityError(ValueError):
@@ -120,8 +104,8 @@ class AudioWatermarkCapacityError(ValueError):
 class AudioWatermarkDetection:
     found: bool
     payload: WatermarkPayload | None
-    # Share of the clip's (frame, slot) votes whose sign agrees with the decoded word: about 0.5 for noise and
-    # unmarked sound, up to 1.0 for an intact mark. Evidence for people; the checksum decides.
+    # 0.5 + 0.5 x the weighted correlation of the soft coded bits with the decoded word re-encoded: 1.0 for an
+    # intact mark, lower after damage (0.0 when nothing was found). Evidence for people; the checksum decides.
     bit_agreement: float
     false_positive_probability: float  # 1.0 when nothing was found
     based_on: str
@@ -156,60 +140,11 @@ def _as_2d(samples: npt.ArrayLike) -> F32:
     return arr
 
 
-def _vote_weights(power: F32, active: npt.NDArray[np.bool_]) -> F32:
-    """Per frame, how much its votes count: quiet frames (pauses, fades) are where added noise or a codec
-    rewrites the spectrum, so a frame at the clip's median active level counts half, 10 dB below it 1/11."""
-    level = power.mean(axis=1)
-    if not active.any():
-        return np.zeros(len(level), dtype=np.float32)
-    ref = 1.0 * float(np.median(level[active]))
-    weights: F32 = np.where(active, level / (level + ref), 0.0).astype(np.float32)
-    return weights
-
-
-def _tile_power(spectra: npt.NDArray[np.complex64]) -> F32:
-    band = spectra[:, BAND[0] : BAND[1]]
-    power: F32 = (band.real**2 + band.imag**2).reshape(len(band), -1, TILE).sum(axis=2)
-    return power
-
-
-def _projections(power: F32) -> tuple[F32, npt.NDArray[np.bool_]]:
-    """Per frame and slot: half the log of the slot's +1 tiles' energy over its -1 tiles' energy (a log rms
-    magnitude ratio: any gain cancels, strong tiles dominate, weak ones a codec or noise rewrites hardly
-    count), and the energy gate. A floor of `_FLOOR` times the frame's mean tile energy keeps empty groups finite."""
-    level = power.mean(axis=1)
-    loud = np.percentile(level, 95) if len(level) else 0.0
-    active = (level > loud * 10 ** (_GATE_DB / 10)) & (level > 1e-14)
-    floor = (_FLOOR * level + 1e-20)[:, None]
-    plus, minus = power @ _PLUS + floor, power @ _MINUS + floor
-    proj: F32 = (0.5 * (np.log(plus) - np.log(minus))).astype(np.float32)
-    return proj, active
-
-
-def _slot_reliability(power: F32) -> F32:
-    """Per frame and slot, in [0, 1): how far the weaker side of the ratio stands above the noise. The noise
-    floor of each tile is its 10th-percentile energy over the clip (pauses, or the quietest tenth of the
-    frames); a side with little energy above it is a ratio to noise, which added noise moves at will. The
-    weight grows about linearly with that signal-to-noise ratio up to 30 (the usual SNR weighting of soft
-    votes), then saturates."""
-    noise = np.percentile(power, 10, axis=0) if len(power) else np.zeros(power.shape[1], np.float32)
-    excess = np.maximum(power - noise, 0.0)
-    weaker = np.minimum(excess @ _PLUS, excess @ _MINUS)
-    ratio = weaker / (noise @ (_PLUS + _MINUS) + 1e-20)
-    weights: F32 = (ratio / (ratio + 30.0)).astype(np.float32)
-    return weights
-
-
-def _bit_index(frames: int, phase: int) -> npt.NDArray[np.intp]:
-    """(frames, SLOTS): the word bit that (frame, slot) carries when frame 0 is at `phase` in the word."""
-    pos = (np.arange(frames) + phase) % PERIOD
-    return pos[:, None] * SLOTS + np.arange(SLOTS)[None, :]
-
 
 def _apply(spectra: list[npt.NDArray[np.complex64]], log_gain: F32, frames: int) -> list[npt.NDArray[np.complex64]]:
     """Scale each tile of the hop-256 synthesis frames: frame 2j (aligned with block j) by block j's gain,
     frame 2j+1 (straddling blocks j and j+1) by their geometric mean, so the gain varies smoothly."""
-    per_tile = log_gain @ _SIGNS.T  # (blocks, tiles)
+    per_tile = log_gain @ SIGNS.T  # (blocks, tiles)
     frame_gain = np.zeros((frames, per_tile.shape[1]), dtype=np.float32)
     frame_gain[0 : 2 * len(per_tile) : 2] = per_tile[: (frames + 1) // 2]
     odd = 0.5 * (per_tile[:-1] + per_tile[1:])
@@ -240,10 +175,10 @@ def embed_audio_watermark(
     frames = frame_count(len(work))
     count = min(block_count(len(work)), (frames + 1) // 2)
     channel_spectra = [stft(np.ascontiguousarray(work[:, c]), frames) for c in range(work.shape[1])]
-    index = _bit_index(count, 0)
-    offset = (_DITHER[index] + 0.5 * bits[index]) * strength  # (blocks, SLOTS) lattice offsets
+    index = bit_index(count, 0)
+    offset = (DITHER[index] + 0.5 * bits[index]) * strength  # (blocks, SLOTS) lattice offsets
     mid = np.ascontiguousarray(work.mean(axis=1))
-    proj, active = _projections(_tile_power(blocks(mid)[:count]))
+    proj, active = projections(tile_power(blocks(mid)[:count]))
     # The nearest lattice point of the right bit, fixed once: the passes then only correct the blur that the
     # overlapping synthesis frames add, instead of hopping between lattice points.
     target = np.round((proj - offset) / strength) * strength + offset
@@ -256,7 +191,7 @@ def embed_audio_watermark(
         # tiles hold almost nothing the synthesis can scale) they would only add audible distortion.
         np.clip(total, -0.5 * strength, 0.5 * strength, out=total)
         mark_mid = istft(_apply([mid_spectra], total, frames)[0] - mid_spectra, len(work))
-        proj, _ = _projections(_tile_power(blocks(mid + mark_mid)[:count]))
+        proj, _ = projections(tile_power(blocks(mid + mark_mid)[:count]))
     marked = _apply(channel_spectra, total, frames)
     mark_work = np.stack(
         [istft(m - s, len(work)) for m, s in zip(marked, channel_spectra, strict=True)], axis=1
@@ -289,12 +224,12 @@ def _fold(weights: F32, angle: F32) -> tuple[F32, F32]:
 
 def _votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, F32, int]:
     """From sample `start` on: each vote's angle 2 pi proj / step, its frame weight and its slot reliability
-    ((blocks, SLOTS) each; see `_vote_weights`, `_slot_reliability`), and how many frames are active."""
-    power = _tile_power(blocks(mid[start:]))
-    proj, active = _projections(power)
-    frame_weight = np.broadcast_to(_vote_weights(power, active)[:, None], proj.shape).astype(np.float32)
+    ((blocks, SLOTS) each; see `vote_weights`, `slot_reliability`), and how many frames are active."""
+    power = tile_power(blocks(mid[start:]))
+    proj, active = projections(power)
+    frame_weight = np.broadcast_to(vote_weights(power, active)[:, None], proj.shape).astype(np.float32)
     angle: F32 = ((2 * np.pi / strength) * proj).astype(np.float32)
-    return angle, frame_weight, _slot_reliability(power), int(active.sum())
+    return angle, frame_weight, slot_reliability(power), int(active.sum())
 
 
 def _folded_votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, int]:
@@ -330,8 +265,8 @@ def _likely_offsets(mid: F32, strength: float) -> list[int]:
     return sorted(starts[i] for i in order)
 
 
-_COS_D = np.cos(2 * np.pi * _DITHER).reshape(PERIOD, SLOTS)
-_SIN_D = np.sin(2 * np.pi * _DITHER).reshape(PERIOD, SLOTS)
+_COS_D = np.cos(2 * np.pi * DITHER).reshape(PERIOD, SLOTS)
+_SIN_D = np.sin(2 * np.pi * DITHER).reshape(PERIOD, SLOTS)
 
 
 def detect_audio_watermark(
