@@ -40,7 +40,7 @@ PY310 ?= python3.10
 test-py310:
 	$(PY310) -m venv .venv-py310
 	.venv-py310/bin/python -m pip install --quiet --upgrade pip
-	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server]" pytest httpx hypothesis http-sf PyWavelets
+	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server,audio]" pytest httpx hypothesis http-sf PyWavelets
 	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/test_gradio.py \
 		--ignore=tests/test_gradio_browser.py --ignore=tests/test_examples.py --ignore=tests/test_readme.py
 
