@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/bench_audio.py
 Prints only, with the issue's targets as PASS/MISS text (C2PA signing is not included here: it is timed with
-the rest of the pipeline once the audio path signs). Needs the audio extra and espeak-ng is not used.
+the rest of the pipeline once the audio path signs). Needs the audio extra; the clip is synthesised here.
 """
 
 from __future__ import annotations
