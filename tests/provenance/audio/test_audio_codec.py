@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +20,7 @@ from aiact_transparency.provenance.audio.errors import (
     UnsupportedAudioError,
     UnsupportedAudioLayoutError,
 )
-from tests.tools import require_module
+from tests.tools import require_module, require_tool
 
 require_module("av")
 sf = require_module("soundfile")
@@ -148,3 +151,22 @@ def test_wav_written_by_the_standard_library_reads() -> None:
         w.writeframes((tone(rate=22_050, channels=1)[:, 0] * 32767).astype("<i2").tobytes())
     decoded = decode_audio(out.getvalue(), "audio/x-wav")
     assert decoded.format == AudioFormat("wav", 22_050, 1, subtype="PCM_16")
+
+
+@pytest.mark.parametrize(("name", "suffix"), [("mp3", "mp3"), ("m4a", "m4a"), ("flac", "flac"), ("wav", "wav")])
+def test_the_ffmpeg_command_line_reads_what_we_write(name: str, suffix: str, tmp_path: Path) -> None:
+    """An independent reader (Debian's ffmpeg, not PyAV's bundled copy) agrees on rate, channels and length."""
+    ffprobe = require_tool("ffprobe")
+    lossless = name in ("wav", "flac")
+    fmt = AudioFormat(name, 48_000, 2, subtype="PCM_24" if lossless else None,
+                      bit_rate=None if lossless else 128_000, lossless=lossless)
+    path = tmp_path / f"out.{suffix}"
+    path.write_bytes(encode_audio(tone(3.0, 48_000, 2), fmt))
+    probe = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels",
+         "-show_entries", "format=duration", "-of", "json", str(path)],
+        check=True, capture_output=True, text=True,
+    )
+    info = json.loads(probe.stdout)
+    assert int(info["streams"][0]["sample_rate"]) == 48_000 and info["streams"][0]["channels"] == 2
+    assert abs(float(info["format"]["duration"]) - 3.0) < 0.05
