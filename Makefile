@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo test lint pytest bench bench-fingerprints clean container-test test-py310
+.PHONY: install demo test lint pytest bench bench-fingerprints audio-robustness clean container-test test-py310
 
 # invisible-watermark is test-only and installed without its declared deps: they are torch (for its unused
 # rivaGan method) and the GUI opencv-python (the test extra has the headless one).
@@ -39,12 +39,16 @@ bench: $(STAMP)
 bench-fingerprints: $(STAMP)
 	$(BIN)/python bench/bench_fingerprints.py
 
+# The audio watermark's full robustness table (48 clips of 3-60 s, minutes of CPU); exit 1 below the targets.
+audio-robustness: $(STAMP)
+	$(BIN)/python bench/audio_robustness.py
+
 # The oldest supported Python (requires-python >= 3.10): the core suite without the Gradio extra.
 PY310 ?= python3.10
 test-py310:
 	$(PY310) -m venv .venv-py310
 	.venv-py310/bin/python -m pip install --quiet --upgrade pip
-	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server,text,test]"
+	.venv-py310/bin/python -m pip install --quiet -e ".[fastapi,server,text,audio,test]"
 	.venv-py310/bin/python -m pip install --quiet --no-deps invisible-watermark==0.2.0
 	.venv-py310/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/gradio \
 		--ignore=tests/test_examples.py --ignore=tests/test_readme.py

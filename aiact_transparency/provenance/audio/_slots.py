@@ -1,0 +1,94 @@
+"""What the audio watermark reads on its 16 kHz blocks: the public tile patterns, each slot's log energy ratio,
+and how much each vote counts. Shared by the embedder and the detector (`watermark`)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import numpy.typing as npt
+
+from ..payload import WORD_BITS
+from ._conv import coded_length
+from ._stft import F32
+
+SLOTS = 6
+CODED_BITS = coded_length(WORD_BITS)  # 174: the word, a zero tail, rate 1/2
+PERIOD = CODED_BITS // SLOTS  # blocks per coded word: 29 blocks, 0.93 s
+BAND = (10, 226)  # STFT bins [lo, hi) at 16 kHz / 512: 312.5 Hz to 7031 Hz
+TILE = 2  # adjacent bins per tile (62.5 Hz): narrow enough that every slot has strong tiles in speech
+_GATE_DB = -60.0  # frames this far below the clip's loud frames carry (and are read for) nothing
+_PATTERN_LABEL = b"aiact-transparency/audio-watermark/v1"
+_FLOOR = 0.001  # share of the frame's mean tile energy added to every tile: empty tiles stay stable
+
+
+def patterns() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
+    """Public, fixed: each tile's sign in each slot (tiles x SLOTS: +1, -1, or 0 where the tile is another
+    slot's) and the per-bit dithers. Locally balanced: every run of 2 * SLOTS adjacent tiles gives each slot
+    one +1 and one -1 tile (in a seeded random order), so every slot compares energies across the whole band
+    and wherever the sound is strong, each slot has strong tiles on both sides of its ratio."""
+    seed = int.from_bytes(hashlib.sha256(_PATTERN_LABEL).digest()[:8], "big")
+    rng = np.random.default_rng(seed)
+    tiles = (BAND[1] - BAND[0]) // TILE
+    signs = np.zeros((tiles, SLOTS), dtype=np.float32)
+    run = 2 * SLOTS
+    for start in range(0, tiles - run + 1, run):
+        for k, member in enumerate(rng.permutation(run)):
+            signs[start + member, k // 2] = 1.0 if k % 2 == 0 else -1.0
+    return signs, rng.random(CODED_BITS)
+
+
+SIGNS, DITHER = patterns()
+PLUS = (SIGNS > 0).astype(np.float32)
+MINUS = (SIGNS < 0).astype(np.float32)
+
+
+def vote_weights(power: F32, active: npt.NDArray[np.bool_]) -> F32:
+    """Per frame, how much its votes count: quiet frames (pauses, fades) are where added noise or a codec
+    rewrites the spectrum, so a frame at the clip's median active level counts half, 10 dB below it 1/11."""
+    level = power.mean(axis=1)
+    if not active.any():
+        return np.zeros(len(level), dtype=np.float32)
+    ref = 1.0 * float(np.median(level[active]))
+    weights: F32 = np.where(active, level / (level + ref), 0.0).astype(np.float32)
+    return weights
+
+
+def tile_power(spectra: npt.NDArray[np.complex64]) -> F32:
+    band = spectra[:, BAND[0] : BAND[1]]
+    power: F32 = (band.real**2 + band.imag**2).reshape(len(band), -1, TILE).sum(axis=2)
+    return power
+
+
+def projections(power: F32) -> tuple[F32, npt.NDArray[np.bool_]]:
+    """Per frame and slot: half the log of the slot's +1 tiles' energy over its -1 tiles' energy (a log rms
+    magnitude ratio: any gain cancels, strong tiles dominate, weak ones a codec or noise rewrites hardly
+    count), and the energy gate. A floor of `_FLOOR` times the frame's mean tile energy keeps empty groups finite."""
+    level = power.mean(axis=1)
+    loud = np.percentile(level, 95) if len(level) else 0.0
+    active = (level > loud * 10 ** (_GATE_DB / 10)) & (level > 1e-14)
+    floor = (_FLOOR * level + 1e-20)[:, None]
+    plus, minus = power @ PLUS + floor, power @ MINUS + floor
+    proj: F32 = (0.5 * (np.log(plus) - np.log(minus))).astype(np.float32)
+    return proj, active
+
+
+def slot_reliability(power: F32) -> F32:
+    """Per frame and slot, in [0, 1): how far the weaker side of the ratio stands above the noise. The noise
+    floor of each tile is its 10th-percentile energy over the clip (pauses, or the quietest tenth of the
+    frames); a side with little energy above it is a ratio to noise, which added noise moves at will. The
+    weight grows about linearly with that signal-to-noise ratio up to 30 (the usual SNR weighting of soft
+    votes), then saturates."""
+    noise = np.percentile(power, 10, axis=0) if len(power) else np.zeros(power.shape[1], np.float32)
+    excess = np.maximum(power - noise, 0.0)
+    weaker = np.minimum(excess @ PLUS, excess @ MINUS)
+    ratio = weaker / (noise @ (PLUS + MINUS) + 1e-20)
+    weights: F32 = (ratio / (ratio + 30.0)).astype(np.float32)
+    return weights
+
+
+def bit_index(frames: int, phase: int) -> npt.NDArray[np.intp]:
+    """(frames, SLOTS): the word bit that (frame, slot) carries when frame 0 is at `phase` in the word."""
+    pos = (np.arange(frames) + phase) % PERIOD
+    return pos[:, None] * SLOTS + np.arange(SLOTS)[None, :]
+

@@ -1,0 +1,237 @@
+"""Decoding audio under limits, and encoding it back in the format it came in.
+
+WAV and FLAC go through soundfile (libsndfile): lossless in, lossless out, with the same PCM sample width.
+MP3 and MP4/AAC go through PyAV (its wheels carry FFmpeg with libmp3lame and FFmpeg's native AAC encoder):
+the output keeps the sample rate, the channel count and the input's bit rate (the stream's nominal rate, or
+the average of a VBR stream, rounded to a standard rate). Both libraries are the `audio` extra, imported on
+first use so the rest of the package works without them.
+
+Bad input becomes an `AudioMarkingError` subclass naming the problem and the fix; library exceptions never
+leak. Refused on purpose: more than `MAX_CHANNELS` channels, rates outside `MIN_RATE`-`MAX_RATE` (the
+watermark lives up to 7 kHz, which an 8 kHz file cannot hold), and floating-point WAV/FLAC (it would have
+to be re-encoded as integers, or be marked without any headroom check).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ._sniff import CANONICAL_TYPE, media_format
+from .errors import (
+    AudioTooLongError,
+    CorruptAudioError,
+    MissingAudioExtraError,
+    UnsupportedAudioError,
+    UnsupportedAudioLayoutError,
+)
+
+__all__ = ["MAX_CHANNELS", "MAX_RATE", "MIN_RATE", "AudioFormat", "DecodedAudio", "decode_audio", "encode_audio"]
+
+MAX_CHANNELS = 2
+MIN_RATE = 16_000
+MAX_RATE = 96_000
+DEFAULT_MAX_SECONDS = 600.0
+_PCM_SUBTYPES = {"PCM_16", "PCM_24", "PCM_32", "PCM_U8", "PCM_S8"}
+# kbit/s: MPEG-1 layer III's rates, also the usual AAC settings (a VBR or ABR average rounds to one of these)
+_STANDARD_RATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+_PYAV_CONTAINER = {"mp3": "mp3", "m4a": "ipod"}  # FFmpeg's muxer names; "ipod" writes .m4a (brand M4A)
+_PYAV_CODEC = {"mp3": "libmp3lame", "m4a": "aac"}
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """What the input was, so that the output can be the same."""
+
+    name: str  # wav, flac, mp3, m4a
+    rate: int
+    channels: int
+    subtype: str | None = None  # soundfile's PCM subtype for wav/flac (PCM_16, PCM_24, ...)
+    bit_rate: int | None = None  # bit/s for mp3/m4a
+    lossless: bool = True
+
+    @property
+    def media_type(self) -> str:
+        return CANONICAL_TYPE[self.name]
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    samples: F32  # [n, channels], float32, full scale +-1
+    format: AudioFormat
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.format.rate
+
+
+def _soundfile() -> ModuleType:
+    try:
+        import soundfile
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise MissingAudioExtraError(
+            "audio marking needs the audio extra: pip install 'aiact-transparency[audio]'"
+        ) from exc
+    module: ModuleType = soundfile
+    return module
+
+
+def _av() -> ModuleType:
+    try:
+        import av
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise MissingAudioExtraError(
+            "audio marking needs the audio extra: pip install 'aiact-transparency[audio]'"
+        ) from exc
+    return av
+
+
+def _check_layout(rate: int, channels: int, seconds: float, max_seconds: float) -> None:
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise UnsupportedAudioLayoutError(
+            f"the audio has {channels} channels; mono and stereo are supported: downmix to stereo first"
+        )
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise UnsupportedAudioLayoutError(
+            f"the audio's sample rate is {rate} Hz; {MIN_RATE}-{MAX_RATE} Hz are supported (the watermark needs "
+            "content up to 7 kHz): generate or resample to at least 16 kHz"
+        )
+    if seconds > max_seconds:
+        raise AudioTooLongError(
+            f"the audio lasts {seconds:.1f} s, above max_seconds = {max_seconds:g}: raise the limit or send "
+            "shorter clips"
+        )
+
+
+def _wav_declared_data_bytes(data: bytes) -> int | None:
+    """The size the WAV's data chunk header declares, to spot truncation (libsndfile reads what is there)."""
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if chunk == b"data":
+            return None if size in (0, 0xFFFFFFFF) else size
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _decode_lossless(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
+    sf = _soundfile()
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            rate, channels, subtype, frames = f.samplerate, f.channels, f.subtype, f.frames
+            if subtype not in _PCM_SUBTYPES:
+                raise UnsupportedAudioError(
+                    f"{name.upper()} with {subtype} samples is not supported; integer PCM (16, 24 or 32 bit) "
+                    "is: convert the file to integer PCM"
+                )
+            _check_layout(rate, channels, frames / rate, max_seconds)
+            samples = f.read(dtype="float32", always_2d=True)
+    except sf.LibsndfileError as exc:
+        raise CorruptAudioError(f"the {name.upper()} data cannot be decoded: {exc}") from None
+    if name == "wav":
+        declared = _wav_declared_data_bytes(data)
+        width = {"PCM_16": 2, "PCM_24": 3, "PCM_32": 4}.get(subtype, 1) * channels
+        if declared is not None and len(samples) * width < declared:
+            raise CorruptAudioError(
+                f"the WAV data is truncated: its header declares {declared // width} frames, {len(samples)} are "
+                "present; send the complete file"
+            )
+    elif len(samples) < frames:
+        raise CorruptAudioError(f"the FLAC data is truncated: {len(samples)} of {frames} frames decode")
+    if len(samples) == 0:
+        raise CorruptAudioError(f"the {name.upper()} file holds no samples")
+    return DecodedAudio(samples, AudioFormat(name, rate, channels, subtype=subtype))
+
+
+def _standard_bit_rate(bit_rate: int) -> int:
+    kbit = bit_rate / 1000
+    return min(_STANDARD_RATES, key=lambda r: abs(r - kbit)) * 1000
+
+
+def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
+    av = _av()
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.audio:
+                raise CorruptAudioError(f"the {name.upper()} data holds no audio stream")
+            stream = container.streams.audio[0]
+            rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+            declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+            _check_layout(rate, channels, declared or 0.0, max_seconds)
+            parts: list[F32] = []
+            total = 0
+            for frame in container.decode(stream):
+                chunk = frame.to_ndarray().astype(np.float32, copy=False)
+                # planar frames are [channels, n], packed ones [1, n * channels]
+                part = chunk.T if frame.format.is_planar else chunk.reshape(-1, channels)
+                parts.append(np.ascontiguousarray(part))
+                total += len(part)
+                if total > max_seconds * rate:
+                    _check_layout(rate, channels, total / rate, max_seconds)
+            bit_rate = stream.bit_rate or container.bit_rate
+    except av.error.FFmpegError as exc:
+        raise CorruptAudioError(f"the {name.upper()} data cannot be decoded: {exc}") from None
+    if total == 0:
+        raise CorruptAudioError(f"the {name.upper()} data decodes to no samples: truncated or corrupt")
+    seconds = total / rate
+    if declared and seconds < 0.9 * declared - 0.1:
+        raise CorruptAudioError(
+            f"the {name.upper()} data is truncated: it declares {declared:.2f} s, {seconds:.2f} s decode"
+        )
+    if not bit_rate:
+        bit_rate = int(len(data) * 8 / seconds)
+    fmt = AudioFormat(name, rate, channels, bit_rate=_standard_bit_rate(bit_rate), lossless=False)
+    samples = np.concatenate(parts)
+    if declared:
+        # AAC's last frame is padded to 1024 samples; the container's duration says where the sound ends
+        samples = samples[: max(1, round(declared * rate))]
+    return DecodedAudio(samples, fmt)
+
+
+def decode_audio(data: bytes, content_type: str | None = None, *, max_seconds: float = DEFAULT_MAX_SECONDS
+                 ) -> DecodedAudio:
+    """Samples and format facts of an encoded clip; AudioMarkingError subclasses for anything unusable."""
+    name = media_format(data, content_type)
+    if name in ("wav", "flac"):
+        return _decode_lossless(data, name, max_seconds)
+    return _decode_lossy(data, name, max_seconds)
+
+
+def encode_audio(samples: npt.ArrayLike, fmt: AudioFormat) -> bytes:
+    """Encode [n, channels] float samples in `fmt` (as `decode_audio` reported it). Samples are clipped to
+    full scale first: integer PCM and the lossy encoders would wrap or distort anything beyond it."""
+    arr = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.shape[1] != fmt.channels:
+        raise ValueError(f"expected {fmt.channels} channels, got {arr.shape[1]}")
+    if fmt.lossless:
+        sf = _soundfile()
+        out = io.BytesIO()
+        sf.write(out, arr, fmt.rate, subtype=fmt.subtype, format=fmt.name.upper())
+        return out.getvalue()
+    return _encode_lossy(arr, fmt)
+
+
+def _encode_lossy(arr: F32, fmt: AudioFormat) -> bytes:
+    av = _av()
+    out = io.BytesIO()
+    layout = "mono" if fmt.channels == 1 else "stereo"
+    with av.open(out, mode="w", format=_PYAV_CONTAINER[fmt.name]) as container:
+        stream: Any = container.add_stream(_PYAV_CODEC[fmt.name], rate=fmt.rate, layout=layout)
+        stream.bit_rate = fmt.bit_rate
+        planar = np.ascontiguousarray(arr.T)
+        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
+        frame.sample_rate = fmt.rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out.getvalue()

@@ -1,0 +1,172 @@
+"""Audio decode/encode through the real libraries: formats, rates, channels and bit rates kept; bad input refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aiact_transparency.provenance.audio.codec import AudioFormat, decode_audio, encode_audio
+from aiact_transparency.provenance.audio.errors import (
+    AudioMarkingError,
+    AudioTooLongError,
+    AudioTypeMismatchError,
+    CorruptAudioError,
+    UnsupportedAudioError,
+    UnsupportedAudioLayoutError,
+)
+from tests.tools import require_module, require_tool
+
+require_module("av")
+sf = require_module("soundfile")
+
+
+def tone(seconds: float = 2.5, rate: int = 44_100, channels: int = 2) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    mono = 0.4 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 3100 * t)
+    return np.stack([mono * (0.8 + 0.2 * c) for c in range(channels)], axis=1).astype(np.float32)
+
+
+def pcm_wav(samples: np.ndarray, rate: int, subtype: str = "PCM_16", fmt: str = "WAV") -> bytes:
+    out = io.BytesIO()
+    sf.write(out, samples, rate, subtype=subtype, format=fmt)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "subtype"), [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("FLAC", "PCM_16"), ("FLAC", "PCM_24")]
+)
+@pytest.mark.parametrize(("rate", "channels"), [(16_000, 1), (48_000, 2)])
+def test_lossless_round_trip_is_bit_exact_and_keeps_the_sample_width(fmt: str, subtype: str, rate: int, channels: int
+                                                                    ) -> None:
+    data = pcm_wav(tone(rate=rate, channels=channels), rate, subtype, fmt)
+    decoded = decode_audio(data, f"audio/{fmt.lower()}")
+    assert decoded.format == AudioFormat(fmt.lower(), rate, channels, subtype=subtype)
+    again = decode_audio(encode_audio(decoded.samples, decoded.format))
+    assert again.format == decoded.format
+    assert np.array_equal(again.samples, decoded.samples)  # lossless stays lossless
+
+
+@pytest.mark.parametrize("content_type", ["audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"])
+def test_every_wav_alias_is_accepted(content_type: str) -> None:
+    assert decode_audio(pcm_wav(tone(), 44_100), content_type).format.name == "wav"
+
+
+@pytest.mark.parametrize(("name", "rate", "channels", "kbit"), [("mp3", 44_100, 2, 128), ("mp3", 22_050, 1, 64),
+                                                                ("m4a", 48_000, 2, 128), ("m4a", 44_100, 1, 96)])
+def test_lossy_round_trip_keeps_format_rate_channels_and_bit_rate(name: str, rate: int, channels: int, kbit: int
+                                                                   ) -> None:
+    fmt = AudioFormat(name, rate, channels, bit_rate=kbit * 1000, lossless=False)
+    data = encode_audio(tone(rate=rate, channels=channels), fmt)
+    decoded = decode_audio(data, fmt.media_type)
+    assert decoded.format == fmt
+    assert abs(len(data) * 8 / decoded.seconds - kbit * 1000) < 0.25 * kbit * 1000  # the file's real bit rate
+    # an independent reader (libsndfile for mp3) or at least a second pass agrees on what the file is
+    assert abs(decoded.seconds - 2.5) < 0.1
+
+
+def test_mp3_is_written_by_lame() -> None:
+    data = encode_audio(tone(), AudioFormat("mp3", 44_100, 2, bit_rate=128_000, lossless=False))
+    assert b"LAME" in data[:4096] or b"Lavc" in data[:4096]
+    info = sf.info(io.BytesIO(data))  # libsndfile reads it too (mpg123)
+    assert (info.samplerate, info.channels) == (44_100, 2)
+
+
+def test_zero_length_is_refused() -> None:
+    with pytest.raises(CorruptAudioError, match="empty"):
+        decode_audio(b"", "audio/wav")
+
+
+def test_truncated_wav_is_refused() -> None:
+    data = pcm_wav(tone(), 44_100)
+    with pytest.raises(CorruptAudioError, match="truncated"):
+        decode_audio(data[: len(data) // 2], "audio/wav")
+
+
+@pytest.mark.parametrize("name", ["mp3", "m4a"])
+def test_truncated_or_corrupt_lossy_is_refused(name: str) -> None:
+    fmt = AudioFormat(name, 44_100, 2, bit_rate=128_000, lossless=False)
+    data = encode_audio(tone(3.0), fmt)
+    with pytest.raises(CorruptAudioError):
+        decode_audio(data[: len(data) // 3], fmt.media_type)
+    garbage = data[:64] + bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8))
+    with pytest.raises(CorruptAudioError):
+        decode_audio(garbage[:200], fmt.media_type)
+
+
+def test_a_lying_content_type_is_named() -> None:
+    with pytest.raises(AudioTypeMismatchError, match=r"audio/mpeg.*WAV"):
+        decode_audio(pcm_wav(tone(), 44_100), "audio/mpeg")
+
+
+def test_not_audio_is_refused() -> None:
+    with pytest.raises(UnsupportedAudioError):
+        decode_audio(b"<html>hello</html>")
+    with pytest.raises(CorruptAudioError):
+        decode_audio(b"<html>hello</html>", "audio/wav")
+    with pytest.raises(UnsupportedAudioError, match="not an audio type"):
+        decode_audio(pcm_wav(tone(), 44_100), "image/png")
+
+
+def test_too_long_is_refused_before_decoding() -> None:
+    with pytest.raises(AudioTooLongError, match="max_seconds"):
+        decode_audio(pcm_wav(tone(3.0), 16_000), "audio/wav", max_seconds=2.0)
+    fmt = AudioFormat("mp3", 44_100, 1, bit_rate=64_000, lossless=False)
+    with pytest.raises(AudioTooLongError):
+        decode_audio(encode_audio(tone(3.0, channels=1), fmt), max_seconds=2.0)
+
+
+def test_eight_channels_are_refused() -> None:
+    with pytest.raises(UnsupportedAudioLayoutError, match="8 channels"):
+        decode_audio(pcm_wav(tone(channels=8), 44_100), "audio/wav")
+
+
+def test_8_khz_is_refused() -> None:
+    with pytest.raises(UnsupportedAudioLayoutError, match="8000 Hz"):
+        decode_audio(pcm_wav(tone(rate=8000, channels=1), 8000), "audio/wav")
+
+
+def test_float_wav_is_refused() -> None:
+    with pytest.raises(UnsupportedAudioError, match="FLOAT"):
+        decode_audio(pcm_wav(tone(), 44_100, "FLOAT"), "audio/wav")
+
+
+def test_every_error_has_a_title() -> None:
+    for cls in (AudioTooLongError, AudioTypeMismatchError, CorruptAudioError, UnsupportedAudioLayoutError):
+        assert issubclass(cls, AudioMarkingError)
+        assert cls.title and cls.title != AudioMarkingError.title
+
+
+def test_wav_written_by_the_standard_library_reads() -> None:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22_050)
+        w.writeframes((tone(rate=22_050, channels=1)[:, 0] * 32767).astype("<i2").tobytes())
+    decoded = decode_audio(out.getvalue(), "audio/x-wav")
+    assert decoded.format == AudioFormat("wav", 22_050, 1, subtype="PCM_16")
+
+
+@pytest.mark.parametrize(("name", "suffix"), [("mp3", "mp3"), ("m4a", "m4a"), ("flac", "flac"), ("wav", "wav")])
+def test_the_ffmpeg_command_line_reads_what_we_write(name: str, suffix: str, tmp_path: Path) -> None:
+    """An independent reader (Debian's ffmpeg, not PyAV's bundled copy) agrees on rate, channels and length."""
+    ffprobe = require_tool("ffprobe")
+    lossless = name in ("wav", "flac")
+    fmt = AudioFormat(name, 48_000, 2, subtype="PCM_24" if lossless else None,
+                      bit_rate=None if lossless else 128_000, lossless=lossless)
+    path = tmp_path / f"out.{suffix}"
+    path.write_bytes(encode_audio(tone(3.0, 48_000, 2), fmt))
+    probe = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels",
+         "-show_entries", "format=duration", "-of", "json", str(path)],
+        check=True, capture_output=True, text=True,
+    )
+    info = json.loads(probe.stdout)
+    assert int(info["streams"][0]["sample_rate"]) == 48_000 and info["streams"][0]["channels"] == 2
+    assert abs(float(info["format"]["duration"]) - 3.0) < 0.05

@@ -1,0 +1,123 @@
+"""The audio watermark on 40 short varied clips (real espeak-ng speech, synthesised music and noise, silences;
+mono and stereo; 16-48 kHz), attacked through the real codecs. The issue's thresholds are asserted per attack;
+attacks the scheme does not reach yet are strict xfails carrying the measured rate (they fail once fixed, so
+the marker has to go). bench/audio_robustness.py prints the full table on longer clips."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from aiact_transparency.provenance.payload import WatermarkPayload, system_id_for
+from aiact_transparency.provenance.audio.watermark import (
+    FALSE_POSITIVE_LIMIT,
+    MIN_SECONDS,
+    SCHEME,
+    AudioWatermarkCapacityError,
+    detect_audio_watermark,
+    embed_audio_watermark,
+)
+from tests.tools import require_module, require_tool
+
+from .attacks import ATTACKS, TARGET, Row, found_rates, robustness, table
+from .clips import clip_set, music, speech
+
+OURS = WatermarkPayload(system_id_for("aiact-test-system"), 0x00BEEF)
+THEIRS = WatermarkPayload(system_id_for("someone-else"), 0x00BEEF)
+# Measured on this clip set when the marker was set; the scheme does not reach 95 % there yet. Strict: an
+# attack that starts passing fails the run until its marker is removed.
+BELOW_TARGET = {
+    "mp3-128k": "found in 88% of clips (misses: 44.1/48 kHz stereo, brown noise)",
+    "aac-128k": "found in 72% of clips (misses: 44.1/48 kHz stereo, brown noise)",
+    "noise-20dB": "found in 75% of clips (misses: mostly 16/22.05 kHz mono)",
+}
+
+
+def _attack_params() -> list[object]:
+    return [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=BELOW_TARGET[name]))
+        if name in BELOW_TARGET
+        else name
+        for name in ATTACKS
+    ]
+
+
+@pytest.fixture(scope="module")
+def rows() -> Iterator[list[Row]]:
+    require_tool("espeak-ng")
+    require_module("av")
+    result = robustness(clip_set(40, (3.0, 6.0)), OURS, THEIRS)
+    print("\n" + table(result))
+    yield result
+
+
+@pytest.mark.parametrize("attack", _attack_params())
+def test_found_after_each_attack(rows: list[Row], attack: str) -> None:
+    rate = found_rates(rows)[attack]
+    missed = [r.clip.name for r in rows if not r.found[attack]]
+    assert rate >= TARGET, f"{attack}: found in {100 * rate:.0f}% of clips, missed {missed}"
+
+
+def test_no_false_detection_on_unmarked_clips(rows: list[Row]) -> None:
+    assert [r.clip.name for r in rows if r.unmarked_false] == []
+
+
+def test_another_systems_mark_is_not_read_as_ours(rows: list[Row]) -> None:
+    assert [r.clip.name for r in rows if r.other_system_as_ours] == []
+
+
+def test_imperceptible(rows: list[Row]) -> None:
+    assert min(r.snr for r in rows) >= 30.0, [(r.clip.name, round(r.snr, 1)) for r in rows if r.snr < 30]
+    assert min(r.seg_snr for r in rows) >= 25.0
+    # no third-octave band is raised by more than 0.5 dB (a level step about a third of the usual 1 dB JND)
+    assert max(r.band_boost for r in rows) <= 0.5
+
+
+def test_clips_under_two_seconds_get_no_watermark() -> None:
+    short = np.zeros((int(1.99 * 16_000), 1), dtype=np.float32)
+    with pytest.raises(AudioWatermarkCapacityError, match="under 2 s are not watermarked"):
+        embed_audio_watermark(short, 16_000, OURS)
+    assert MIN_SECONDS == 2.0
+
+
+def test_a_clip_cut_out_of_a_longer_one_reads() -> None:
+    require_tool("espeak-ng")
+    rate = 44_100
+    long = speech("de", 12.0, rate)[:, None]
+    marked = embed_audio_watermark(long, rate, OURS)
+    piece = marked[int(5.123 * rate) : int(8.123 * rate)]  # any 3 s window, not aligned to anything
+    result = detect_audio_watermark(piece, rate)
+    assert result.found and result.payload == OURS
+    assert 0 < result.false_positive_probability <= FALSE_POSITIVE_LIMIT
+    assert result.to_dict()["scheme"] == SCHEME
+
+
+def test_silence_and_noise_are_not_marks() -> None:
+    rng = np.random.default_rng(3)
+    for samples in (np.zeros((48_000 * 5, 2), np.float32), rng.standard_normal((48_000 * 5, 1)).astype(np.float32)):
+        result = detect_audio_watermark(samples, 48_000)
+        assert not result.found and result.payload is None and result.false_positive_probability == 1.0
+
+
+def test_silent_frames_stay_silent_and_shape_is_kept() -> None:
+    rate = 22_050
+    tune = music(4.0, rate, np.random.default_rng(5))
+    tune[rate : 2 * rate] = 0.0
+    marked = embed_audio_watermark(tune, rate, OURS)
+    assert marked.shape == tune.shape and marked.dtype == np.float32
+    # digital silence gets at most the resampling filter's tail of the neighbouring mark, far below hearing
+    assert np.max(np.abs(marked[rate + 2000 : 2 * rate - 2000])) < 1e-4
+
+
+def test_detection_reports_its_evidence() -> None:
+    rate = 16_000
+    tune = music(5.0, rate, np.random.default_rng(9))[:, None]
+    result = detect_audio_watermark(embed_audio_watermark(tune, rate, OURS), rate)
+    assert result.found and result.payload == OURS
+    assert result.bit_agreement > 0.8 and result.frames_read > 100
+    assert result.readings * 2.0**-33 == pytest.approx(result.false_positive_probability)
+    as_dict = result.to_dict()
+    assert as_dict["payload"] == {"system_id": OURS.system_id, "item_id": OURS.image_id}
+    assert "2**-33" in str(as_dict["based_on"])
