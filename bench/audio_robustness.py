@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the clip generator and attacks live with the tests
 
-from aiact_transparency.provenance.payload import WatermarkPayload, system_id_for  # noqa: E402
 from aiact_transparency.provenance.audio.watermark import MIN_SECONDS  # noqa: E402
+from aiact_transparency.provenance.payload import WatermarkPayload, system_id_for  # noqa: E402
 from tests.provenance.audio.attacks import TARGET, found_rates, robustness, table, too_short  # noqa: E402
 from tests.provenance.audio.clips import clip_set  # noqa: E402
 

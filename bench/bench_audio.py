@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from aiact_transparency.provenance.payload import WatermarkPayload
 from aiact_transparency.provenance.audio.codec import AudioFormat, decode_audio, encode_audio
 from aiact_transparency.provenance.audio.watermark import detect_audio_watermark, embed_audio_watermark
+from aiact_transparency.provenance.payload import WatermarkPayload
 
 PAYLOAD = WatermarkPayload(0x123456, 0x654321)
 RATE = 48_000

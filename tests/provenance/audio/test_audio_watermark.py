@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from aiact_transparency.provenance.payload import WatermarkPayload, system_id_for
 from aiact_transparency.provenance.audio.watermark import (
     FALSE_POSITIVE_LIMIT,
     MIN_SECONDS,
@@ -19,6 +18,7 @@ from aiact_transparency.provenance.audio.watermark import (
     detect_audio_watermark,
     embed_audio_watermark,
 )
+from aiact_transparency.provenance.payload import WatermarkPayload, system_id_for
 from tests.tools import require_module, require_tool
 
 from .attacks import ATTACKS, TARGET, Row, found_rates, robustness, table
