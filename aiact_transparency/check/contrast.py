@@ -68,7 +68,7 @@ def _background_colour(value: str) -> str | None:
     return None
 
 
-def _over(top: RGBA, below: RGBA) -> RGBA:
+def over(top: RGBA, below: RGBA) -> RGBA:
     a = top[3]
     return (top[0] * a + below[0] * (1 - a), top[1] * a + below[1] * (1 - a), top[2] * a + below[2] * (1 - a), 1.0)
 
@@ -115,9 +115,9 @@ def notice_contrast(el: ET.Element, cascade: Cascade) -> Contrast:
         fg = parse_colour(fg_value)
         background: RGBA = (255.0, 255.0, 255.0, 1.0)  # the canvas
         for layer in reversed(bg_layers):
-            background = _over(parse_colour(layer), background)
+            background = over(parse_colour(layer), background)
         if fg[3] < 1:
-            fg = _over(fg, background)
+            fg = over(fg, background)
         value = ratio(fg, background)
         bg_text = " over ".join(bg_layers) if bg_layers else "the default white canvas"
         description = f"<{node.tag}> text {fg_value} on {bg_text}: {value:.2f}:1"

@@ -12,6 +12,8 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .probe import Probe
 from .report import ANNEX_1, ART_50_2, CODE_1, CheckResult, Evidence, Status
 
@@ -86,9 +88,9 @@ def _label(data: bytes, target: str) -> CheckResult:
         region = image.convert("L").crop(box)
     except (OSError, ValueError) as exc:
         return _result("media.label", ANNEX_1, "warn", target, title, f"not examined: {exc}", required=False)
-    pixels = list(region.getdata())
-    dark = sum(1 for p in pixels if p < 70) / max(1, len(pixels))
-    bright = sum(1 for p in pixels if p > 200) / max(1, len(pixels))
+    pixels = np.asarray(region)
+    dark = float((pixels < 70).mean()) if pixels.size else 0.0
+    bright = float((pixels > 200).mean()) if pixels.size else 0.0
     if dark > 0.3 and bright > 0.03:
         return _result("media.label", ANNEX_1, "pass", target, title,
                        f"badge at {box}: {dark:.0%} dark plate, {bright:.0%} light letters")

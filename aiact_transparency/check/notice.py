@@ -82,7 +82,8 @@ def find_notice(root: ET.Element) -> Notice | None:
     order = {el: i for i, el in enumerate(root.iter())}
     paths: dict[ET.Element, list[int]] = {root: []}
     for parent in root.iter():
-        for index, child in enumerate(parent):
+        # Element children only, as the DOM's `children` counts them (html5lib keeps comments as nodes).
+        for index, child in enumerate(c for c in parent if isinstance(c.tag, str)):
             paths[child] = [*paths[parent], index]
     body = root.find("body")
     if body is None:
@@ -96,7 +97,8 @@ def find_notice(root: ET.Element) -> Notice | None:
         if len(text) > _MAX_NOTICE_CHARS or not mentions_ai(f"{name} {text}"):
             continue
         rank = 0 if el.get("id") == OUR_ID else (1 if _landmark(el) else 2)
-        candidates.append((rank, order[el], el, text))
+        if el in paths:
+            candidates.append((rank, order[el], el, text))
     if not candidates:
         return None
     rank = min(c[0] for c in candidates)

@@ -36,9 +36,9 @@ def config(**changes: Any) -> TransparencyConfig:
     return TransparencyConfig(system=SYSTEM, model={"id": "acme/studio-xl"}, images=images, **changes)
 
 
-def page_html(title: str, before_body: str = "", inside: str = "") -> str:
+def page_html(title: str, before_body: str = "", inside: str = "", top: str = "") -> str:
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>{before_body}"
-            f"</head><body><main><h1>{title}</h1><p>Ask the assistant anything.</p>{inside}</main></body></html>")
+            f"</head><body>{top}<main><h1>{title}</h1><p>Ask the assistant anything.</p>{inside}</main></body></html>")
 
 
 @cache
@@ -62,10 +62,10 @@ async def _events(first: str | None) -> AsyncIterator[bytes]:
     yield b"data: [DONE]\n\n"
 
 
-def inner_app(*, head: str = "", body: str = "", stream_first: str | None = None, signed: bool = True,
+def inner_app(*, head: str = "", body: str = "", top: str = "", stream_first: str | None = None, signed: bool = True,
               extra: list[Route] | None = None) -> Starlette:
     async def page(request: Request) -> Response:
-        return HTMLResponse(page_html(f"Page {request.path_params.get('n', 0)}", head, body))
+        return HTMLResponse(page_html(f"Page {request.path_params.get('n', 0)}", head, body, top))
 
     async def stream(request: Request) -> Response:
         await request.body()
@@ -85,7 +85,8 @@ def with_cors(app: ASGIApp) -> ASGIApp:
 
 def demo(**changes: Any) -> ASGIApp:
     """The correct demo: the real middleware over HTML pages, an SSE stream, images it marks, a detector."""
-    app_options = {k: changes.pop(k) for k in ("head", "body", "stream_first", "signed", "extra") if k in changes}
+    app_keys = ("head", "body", "top", "stream_first", "signed", "extra")
+    app_options = {k: changes.pop(k) for k in app_keys if k in changes}
     return with_cors(TransparencyMiddleware(inner_app(**app_options), config=config(**changes)))
 
 
