@@ -8,6 +8,7 @@ missing package or browser raises BrowserUnavailable naming the fix.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -50,9 +51,12 @@ class Chromium:
         self._next_id = 0
         self._events: list[dict[str, Any]] = []
         self._targets: dict[str, str] = {}
+        self._stack = contextlib.ExitStack()
         try:
             port, path = self._devtools_address()
-            self._ws = connect(f"ws://127.0.0.1:{port}{path}", max_size=64 * 1024 * 1024, open_timeout=timeout_s)
+            # As a context manager: websockets 16+ deprecates a bare connect().
+            self._ws = self._stack.enter_context(
+                connect(f"ws://127.0.0.1:{port}{path}", max_size=64 * 1024 * 1024, open_timeout=timeout_s))
         except BaseException:
             self._stop()
             raise
@@ -141,7 +145,7 @@ class Chromium:
 
     def close(self) -> None:
         try:
-            self._ws.close()
+            self._stack.close()
         finally:
             self._stop()
 
