@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiact_transparency.check import CheckOptions, StreamProbe, run_check  # noqa: E402
+from aiact_transparency.check import CheckOptions, StreamProbe, run_check
 
 TARGETS = {False: 20.0, True: 60.0}
 

@@ -123,3 +123,21 @@ def test_stream_without_notice() -> None:
     assert failing(report) == {"stream.notice"}
     (notice,) = only(report, "stream.notice")
     assert "no comment or event says AI" in notice.evidence.text
+
+
+def test_marks_of_another_system_are_reported_as_such() -> None:
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    other = apps.config()
+    other = other.model_copy(update={"system": other.system.model_copy(update={"name": "Other Studio"})})
+    data = ImageMarker(other).mark(apps.picture_png(4)).data
+
+    async def photo(request: object) -> Response:
+        return Response(data, media_type="image/png")
+
+    report = check(apps.demo(extra=[Route("/photos/other.png", photo)]), media=("/photos/other.png",))
+    assert failing(report) == set()
+    (watermark,) = only(report, "media.watermark")
+    assert watermark.status == "pass" and "the system id is not that of 'Acme Studio': a mark of another system" in \
+        watermark.evidence.text
