@@ -106,17 +106,17 @@ def media_checks(probe: Probe, system_name: str | None) -> MediaResult:
 
     target = probe.url
     if not probe.ok:
-        return MediaResult([_result("media.c2pa", ART_50_2, "fail", target, "Media output answers",
+        return MediaResult([_result("media.fetch", ART_50_2, "fail", target, "Media output answers",
                                     probe.describe(), "make the media route answer 200")], None, None)
     if probe.truncated:
-        return MediaResult([_result("media.c2pa", ART_50_2, "fail", target, "Media output within the size limit",
+        return MediaResult([_result("media.fetch", ART_50_2, "fail", target, "Media output within the size limit",
                                     f"more than {len(probe.body)} bytes: not verified",
                                     "probe a smaller output (the check reads up to 16 MB per file)")], None, None)
     try:
         report = verify(probe.body, system_name=system_name)
     except UnsupportedImageError as exc:
         kind = probe.headers.get("content-type", "?")
-        return MediaResult([_result("media.c2pa", ART_50_2, "n/a", target, "Media output verified per layer",
+        return MediaResult([_result("media.verify", ART_50_2, "n/a", target, "Media output verified per layer",
                                     f"{exc} (Content-Type {kind}); not verified", required=False)], None, None)
     sha = hashlib.sha256(probe.body).hexdigest()
     checks = [_c2pa(report.c2pa, target), _xmp(report.xmp, target),

@@ -27,6 +27,7 @@ class Probe:
     truncated: bool = False  # the body was longer than the limit: only its start was read
     error: str | None = None  # no HTTP answer at all (refused, timeout, DNS, reset)
     unreachable: bool = False  # the host could not be connected to (vs. a timeout or a broken answer)
+    retryable: bool = False  # the connection broke before any answer: worth one more try on a new connection
     elapsed_s: float = 0.0
     first_chunk_s: float | None = None  # when the first body bytes arrived (event streams)
     chunks: list[tuple[float, bytes]] = field(default_factory=list)  # (seconds since start, bytes), streams only
@@ -74,6 +75,16 @@ class Prober:
         json_body: Any = None,
         keep_chunks: bool = False,
     ) -> Probe:
+        probe = self._fetch_once(url, method, limit, headers, content, json_body, keep_chunks)
+        # A server may close a kept-alive connection (uvicorn does after an app error) just as the next request
+        # goes out on it: an idempotent request that got no answer at all is sent once more, on a new
+        # connection, as browsers do. Anything else is reported as it came.
+        if probe.status is None and probe.retryable and method in ("GET", "HEAD"):
+            probe = self._fetch_once(url, method, limit, headers, content, json_body, keep_chunks)
+        return probe
+
+    def _fetch_once(self, url: str, method: str, limit: int, headers: dict[str, str] | None, content: bytes | None,
+                    json_body: Any, keep_chunks: bool) -> Probe:
         probe = Probe(url=url, method=method)
         start = time.monotonic()
         try:
@@ -99,5 +110,6 @@ class Prober:
             probe.error = f"timed out ({type(exc).__name__}) after {time.monotonic() - start:.1f} s"
         except httpx.HTTPError as exc:  # a reset, a protocol error, garbage instead of HTTP, a redirect loop
             probe.error = f"no valid HTTP answer ({type(exc).__name__}: {exc})"
+            probe.retryable = isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError))
         probe.elapsed_s = time.monotonic() - start
         return probe

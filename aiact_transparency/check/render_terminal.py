@@ -19,8 +19,14 @@ def _where(result: CheckResult, base: str) -> str:
     return target
 
 
+def _safe(text: str) -> str:
+    """What the deployment sent, made inert for a terminal: control characters (an ESC starts a terminal
+    command sequence) are shown as escapes, never written."""
+    return "".join(ch if ch == "\n" or (ch.isprintable() and ch != "\x1b") else repr(ch)[1:-1] for ch in text)
+
+
 def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(_safe(text).split())
     return text if len(text) <= width else text[: max(0, width - 3)] + "..."
 
 
@@ -43,12 +49,15 @@ def render_terminal(report: Report, width: int | None = None) -> str:
         lines += ["", "Findings:"]
         for c in findings:
             optional = "" if c.required or c.status != "fail" else " (recommendation)"
-            lines.append(f"  {_MARK[c.status].strip()} {c.id} [{c.obligation}] {c.target}{optional}")
+            lines.append(f"  {_MARK[c.status].strip()} {c.id} [{c.obligation}] {_safe(c.target)}{optional}")
             lines.append(f"    {c.title}")
-            for evidence_line in c.evidence.text.splitlines()[:6]:
+            for evidence_line in _safe(c.evidence.text).splitlines()[:6]:
                 lines.append(f"    evidence: {evidence_line[:width - 14]}")
             if c.fix:
-                lines.append(f"    fix: {c.fix}")
+                lines.append(f"    fix: {_safe(c.fix)}")
+    lines += ["", f"{'OBLIGATION':{ob_w}}  PASS  FAIL  WARN   N/A"]
+    for obligation, row in report.by_obligation().items():
+        lines.append(f"{obligation:{ob_w}}  {row['pass']:>4}  {row['fail']:>4}  {row['warn']:>4}  {row['n/a']:>4}")
     counts = report.counts()
     verdict = "COMPLIANT: every required check passes" if not report.failed else (
         f"NOT COMPLIANT: {len(report.failed)} required check(s) fail")

@@ -82,6 +82,14 @@ class Report:
     def counts(self) -> dict[str, int]:
         return {status: sum(1 for c in self.checks if c.status == status) for status in STATUSES}
 
+    def by_obligation(self) -> dict[str, dict[str, int]]:
+        """{obligation: {status: count}}, obligations in the order they first appear."""
+        table: dict[str, dict[str, int]] = {}
+        for c in self.checks:
+            row = table.setdefault(c.obligation, dict.fromkeys(STATUSES, 0))
+            row[c.status] += 1
+        return table
+
     @property
     def failed(self) -> list[CheckResult]:
         return [c for c in self.checks if c.status == "fail" and c.required]
@@ -110,5 +118,7 @@ class Report:
                 "required_failed": len(self.failed),
                 "compliant": self.unreachable is None and not self.failed,
                 "exit_code": self.exit_code,
+                "by_obligation": {ob: {("na" if k == "n/a" else k): v for k, v in row.items()}
+                                  for ob, row in self.by_obligation().items()},
             },
         }

@@ -114,3 +114,16 @@ def test_the_html_report_shows_what_the_deployment_said_as_text_never_as_markup(
     tree = html5lib.parse(report.read_text(), treebuilder="etree", namespaceHTMLElements=False)
     assert tree.find(".//script") is None and tree.find(".//img") is None
     assert "<script>alert(1)</script><img src=x onerror=alert(2)>" in "".join(tree.itertext())
+
+
+def test_the_terminal_never_writes_what_the_deployment_sent_as_control_sequences() -> None:
+    from aiact_transparency.check import CheckResult, Evidence, Report
+    from aiact_transparency.check.render_terminal import render_terminal
+
+    report = Report(target="http://x", started_at="now")
+    report.add(CheckResult(id="page.notice.present", obligation="Art. 50(1)", status="fail", target="http://x/\x1b]0;t",
+                           title="t", evidence=Evidence("AI \x1b[2J\x1b[31mcleared\x07"), fix="fix \x1b[0m"))
+    out = render_terminal(report)
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[2J\\x1b[31mcleared\\x07" in out
+    assert "Art. 50(1)     0     1     0     0" in out  # the per-obligation summary table

@@ -4,6 +4,7 @@ garbage instead of HTTP, a route that never answers. Findings, never tracebacks.
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,15 +29,17 @@ def test_another_vendors_deployment_gets_findings_not_tracebacks() -> None:
     assert only(report, "discovery.reachable")[0].status == "fail"
     (status,) = only(report, "probe.status")
     assert status.status == "fail" and "/broken: HTTP 500" in status.evidence.text
-    (media,) = only(report, "media.c2pa")
+    (media,) = only(report, "media.verify")
     assert media.status == "n/a" and "not an image: image/gif data" in media.evidence.text
     assert {c.status for c in report.checks if c.id.startswith("detection.") and c.id != "detection.marked"} == {"fail"}
     assert {"page.notice.contrast", "page.notice.accessible", "page.notice.position"} & failing(report) == set()
 
 
 @contextmanager
-def raw_server(answer: bytes | None) -> Iterator[str]:
-    """A TCP server that answers every connection with `answer` (garbage) or never answers (None)."""
+def raw_server(answer: bytes | None, reset_first: bool = False) -> Iterator[str]:
+    """A TCP server that answers every connection with `answer` (garbage) or never answers (None); with
+    `reset_first`, the first connection is reset after the request arrives, as a server dropping a kept-alive
+    connection does."""
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
     held: list[socket.socket] = []
@@ -48,6 +51,14 @@ def raw_server(answer: bytes | None) -> Iterator[str]:
                 conn, _ = listener.accept()
             except TimeoutError:
                 continue
+            if reset_first:
+                reset_first_now = not held
+                if reset_first_now:
+                    held.append(conn)
+                    conn.recv(65536)
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    conn.close()
+                    continue
             if answer is None:
                 held.append(conn)
             else:
@@ -81,3 +92,13 @@ def test_a_route_that_never_answers_times_out_as_a_finding() -> None:
     assert report.exit_code == 1
     (status,) = only(report, "probe.status")
     assert "timed out" in status.evidence.text and "/img" in status.evidence.text
+
+
+def test_a_connection_reset_before_any_answer_is_retried_once_for_get() -> None:
+    page = b"<!DOCTYPE html><body><aside role='note' aria-label='AI'>An AI answers here.</aside></body>"
+    answer = b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s" % (
+        len(page), page)
+    with raw_server(answer, reset_first=True) as base:
+        report = run_check(CheckOptions(base_url=base, timeout_s=2))
+    (first,) = [c for c in only(report, "page.notice.present")]
+    assert first.status == "pass"
