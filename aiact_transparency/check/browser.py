@@ -29,10 +29,12 @@ class BrowserUnavailable(RuntimeError):
 
 
 def chromium_path() -> str:
-    found = os.environ.get("AIACT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    configured = os.environ.get("AIACT_CHROMIUM")
+    found = shutil.which(configured) if configured else shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        raise BrowserUnavailable("--browser needs Chromium: apt-get install chromium (or set AIACT_CHROMIUM to the "
-                                 "browser's path)")
+        where = f"AIACT_CHROMIUM={configured!r} is not an executable" if configured else "no chromium on PATH"
+        raise BrowserUnavailable(f"--browser needs Chromium ({where}). Fix: apt-get install chromium, or set "
+                                 "AIACT_CHROMIUM to the browser's path")
     return found
 
 
@@ -78,10 +80,11 @@ class Chromium:
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
-        self._ws.send(json.dumps(message))
         deadline = time.monotonic() + self.timeout_s
+        outgoing: dict[str, Any] | None = message
         while True:
-            reply = json.loads(self._ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            reply = self._receive(outgoing, deadline)
+            outgoing = None
             if reply.get("id") == self._next_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error'].get('message')}")
@@ -89,6 +92,19 @@ class Chromium:
                 return result
             if "method" in reply:
                 self._events.append(reply)
+
+    def _receive(self, send: dict[str, Any] | None, deadline: float) -> dict[str, Any]:
+        """One message from the browser (after sending `send`); a closed connection (the browser died) becomes
+        a RuntimeError, a silent one a TimeoutError, the only errors callers handle."""
+        from websockets.exceptions import WebSocketException
+
+        try:
+            if send is not None:
+                self._ws.send(json.dumps(send))
+            reply: dict[str, Any] = json.loads(self._ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+        except WebSocketException as exc:
+            raise RuntimeError(f"the browser connection closed ({exc})") from exc
+        return reply
 
     def wait_event(self, method: str, session: str, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -101,7 +117,7 @@ class Chromium:
             if remaining <= 0:
                 return False
             try:
-                self._events.append(json.loads(self._ws.recv(timeout=remaining)))
+                self._events.append(self._receive(None, deadline))
             except TimeoutError:
                 return False
 

@@ -102,6 +102,17 @@ def _judge(m: dict[str, Any], target: str, shot: bytes | None) -> list[CheckResu
     return checks
 
 
+def _measure(browser: Chromium, url: str, language: str | None, page: PageResult) -> tuple[Any, bytes]:
+    assert page.notice is not None
+    session = browser.open(url, language)
+    try:
+        notice_id = page.notice.element.get("id")
+        measured = browser.evaluate(session, _MEASURE % (json.dumps(page.notice.path), json.dumps(notice_id)))
+        return measured, browser.screenshot(session)
+    finally:
+        browser.close_tab(session)
+
+
 def browser_checks(pages: Sequence[tuple[Probe, str | None, PageResult]], deadline: float,
                    progress: Callable[[str], None] | None) -> list[CheckResult]:
     checks: list[CheckResult] = []
@@ -115,13 +126,13 @@ def browser_checks(pages: Sequence[tuple[Probe, str | None, PageResult]], deadli
                                       "skipped: the check's time limit was reached"))
                 continue
             started = time.monotonic()
-            session = browser.open(probe.url, language)
             try:
-                notice_id = page.notice.element.get("id")
-                measured = browser.evaluate(session, _MEASURE % (json.dumps(page.notice.path), json.dumps(notice_id)))
-                shot = browser.screenshot(session)
-            finally:
-                browser.close_tab(session)
+                measured, shot = _measure(browser, probe.url, language, page)
+            except (RuntimeError, TimeoutError, OSError) as exc:  # a page that hangs or crashes the tab
+                checks.append(_result("browser.notice.visible", "fail", target, "Rendered notice visible",
+                                      f"the page could not be rendered: {type(exc).__name__}: {exc}",
+                                      "make the page load in headless Chromium within the timeout"))
+                continue
             if progress is not None:
                 progress(f"[browser] {target}: rendered ({(time.monotonic() - started) * 1000:.0f} ms)")
             if not isinstance(measured, dict) or not measured.get("found"):

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .browser import BrowserUnavailable
 from .options import (
     CheckOptions,
     CheckOptionsError,
@@ -97,7 +98,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     except CheckOptionsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    except ImportError as exc:  # an optional dependency of the check extra, named in the message
+    except (ImportError, BrowserUnavailable) as exc:  # a dependency of the check extra or the browser, named
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
     try:

@@ -11,7 +11,9 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
+from .browser import BrowserUnavailable
 from .detection import detection_checks
 from .discovery import detector_link_check, detector_url, discovery_checks
 from .headers import header_checks
@@ -86,8 +88,10 @@ def _probe_all(run: _Run, report: Report) -> None:
                           headers={"accept": "application/json"})
     document = None
     if discovery is not None:
-        found, document = discovery_checks(discovery)
-        report.checks += found
+        outcome = _guarded(report, "discovery", discovery.url, discovery_checks, discovery)
+        if outcome is not None:
+            report.checks += outcome[0]
+            document = outcome[1]
     pages = []
     for index, path in enumerate(options.pages):
         for language in languages:
@@ -96,7 +100,9 @@ def _probe_all(run: _Run, report: Report) -> None:
             if probe is None:
                 continue
             responses.append(probe)
-            result = page_checks(probe, language)
+            result = _guarded(report, "page", probe.url, page_checks, probe, language)
+            if result is None:
+                continue
             report.checks += result.checks
             pages.append((probe, language, result))
     for stream in options.streams:
@@ -105,7 +111,7 @@ def _probe_all(run: _Run, report: Report) -> None:
                           limit=options.max_stream_bytes, headers={"accept": "text/event-stream"})
         if probe is not None:
             responses.append(probe)
-            report.checks += stream_checks(probe)
+            report.checks += _guarded(report, "stream", probe.url, stream_checks, probe) or []
     marked: tuple[bytes, str] | None = None
     system_name = _system_name(document)
     for path in options.media:
@@ -113,7 +119,9 @@ def _probe_all(run: _Run, report: Report) -> None:
         if probe is None:
             continue
         responses.append(probe)
-        verified = media_checks(probe, system_name)
+        verified = _guarded(report, "media", probe.url, media_checks, probe, system_name)
+        if verified is None:
+            continue
         report.checks += verified.checks
         if marked is None and verified.marked_sample is not None and verified.media_type is not None:
             marked = (verified.marked_sample, verified.media_type)
@@ -122,13 +130,31 @@ def _probe_all(run: _Run, report: Report) -> None:
     if options.browser and pages:
         from .browser_checks import browser_checks
 
-        report.checks += browser_checks(pages, run.deadline, run.progress)
+        report.checks += browser_checks(pages, run.deadline, run.progress)  # per page guarded inside
     if run.skipped:
         report.add(CheckResult(id="probe.budget", obligation=ART_50_5, status="warn", target=options.base_url,
                                title="Every probe ran within the time limit", required=False,
                                evidence=Evidence(f"{len(run.skipped)} probes skipped after "
                                                  f"{options.total_timeout_s:.0f} s: {', '.join(run.skipped[:5])}"),
                                fix="raise --total-timeout or probe fewer routes"))
+
+
+T = TypeVar("T")
+
+
+def _guarded(report: Report, family: str, target: str, check: Callable[..., T], *args: Any) -> T | None:
+    """Runs one family's checks; should one raise on what a deployment sent (a bug of ours, a parser's limit),
+    the run goes on and the failure is a finding: unknown is not compliant, and a traceback helps no auditor."""
+    try:
+        return check(*args)
+    except (BrowserUnavailable, ImportError):
+        raise  # the check cannot run at all here: the CLI says so and exits 2
+    except Exception as exc:  # reported in full as a finding, never swallowed
+        report.add(CheckResult(
+            id=f"{family}.error", obligation=ART_50_5, status="fail", target=target,
+            title=f"The {family} checks could run", evidence=Evidence(f"{type(exc).__name__}: {exc}"),
+            fix="the checker itself failed on this response: report it with the evidence; meanwhile check by hand"))
+        return None
 
 
 def _system_name(document: dict[str, object] | None) -> str | None:

@@ -69,3 +69,26 @@ def test_chromium_is_stopped_and_its_profile_removed() -> None:
     import os
 
     assert not os.path.exists(profile)
+
+
+def test_no_browser_exits_2_naming_the_fix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from aiact_transparency.check import main_check
+    from tests.servers import serve
+
+    monkeypatch.setenv("AIACT_CHROMIUM", "/nonexistent/chromium")
+    with serve(apps.demo()) as base:
+        assert main_check([base, "--browser", "--json"]) == 2
+    assert "--browser needs Chromium (AIACT_CHROMIUM='/nonexistent/chromium' is not an executable)" in \
+        capsys.readouterr().err
+
+
+def test_a_page_the_browser_cannot_render_is_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiact_transparency.check import browser_checks
+
+    def crashed(*args: object) -> None:  # an injected fault: the tab crashed
+        raise RuntimeError("Page.navigate: Target crashed")
+
+    monkeypatch.setattr(browser_checks, "_measure", crashed)
+    report = _browser_check(apps.demo())
+    assert failing(report) == {"browser.notice.visible"}
+    assert "Target crashed" in only(report, "browser.notice.visible")[0].evidence.text

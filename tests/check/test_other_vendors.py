@@ -9,6 +9,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from aiact_transparency.check import CheckOptions, run_check
 
 from . import apps
@@ -102,3 +104,16 @@ def test_a_connection_reset_before_any_answer_is_retried_once_for_get() -> None:
         report = run_check(CheckOptions(base_url=base, timeout_s=2))
     (first,) = [c for c in only(report, "page.notice.present")]
     assert first.status == "pass"
+
+
+def test_a_check_that_raises_is_a_finding_and_the_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiact_transparency.check import runner
+
+    def broken(*args: object) -> None:  # an injected fault: a parser choking on what a deployment sent
+        raise ValueError("parser limit reached")
+
+    monkeypatch.setattr(runner, "page_checks", broken)
+    report = check(apps.demo())
+    assert failing(report) == {"page.error"}
+    assert "ValueError: parser limit reached" in only(report, "page.error")[0].evidence.text
+    assert only(report, "media.c2pa")[0].status == "pass"  # the rest still ran
