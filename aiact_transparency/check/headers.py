@@ -109,8 +109,10 @@ def check_date(probes: Sequence[Probe], now: dt.datetime | None = None) -> Check
 
 def check_link(probes: Sequence[Probe], discovery_path: str) -> CheckResult:
     answered = _answered(probes)
+    # rel is a space-separated list (RFC 8288 §3.3): "describedby c2pa-manifest" names the document too.
     without = [p for p in answered if not any(target.split("?")[0].endswith(discovery_path)
-                                              or params.get("rel") == "describedby" for target, params in links(p))]
+                                              or "describedby" in params.get("rel", "").lower().split()
+                                              for target, params in links(p))]
     return CheckResult(
         id="header.link.discovery", obligation=ART_50_5, status="fail" if without or not answered else "pass",
         target=f"{len(answered)} responses", title="Link header to the discovery document",

@@ -19,7 +19,8 @@ Schema (``schema`` = .../check-report/v1; fields are only ever added within v1):
         "evidence": {"text": "...", "screenshot_png_base64": "..."?},
         "fix": "..."                            # empty when the check passes
       }],
-      "summary": {"total", "pass", "fail", "warn", "na", "required_failed", "compliant", "exit_code"}
+      "summary": {"total", "pass", "fail", "warn", "na", "required_failed", "compliant", "exit_code",
+                  "by_obligation": {"Art. 50(1)": {"pass", "fail", "warn", "na"}, ...}}
     }
 
 A CI gate reads ``summary.compliant`` (or the exit code: 0 compliant, 1 findings, 2 unreachable).

@@ -50,8 +50,11 @@ def stream_checks(probe: Probe) -> list[CheckResult]:
     blocks = _blocks(probe)
     events = [b for b in blocks if b.data]
     comment_notice = next((i for i, b in enumerate(blocks) if any(mentions_ai(c) for c in b.comments)), None)
-    data_notice = next((i for i, b in enumerate(blocks) if any(mentions_ai(d) and "disclos" in d.lower()
-                                                               for d in b.data)), None)
+    # A notice sent as an event: one that says AI and calls itself a disclosure or notice, or the very first
+    # event when it says AI-generated (model output rarely opens by announcing itself).
+    data_notice = next((i for i, b in enumerate(blocks) if any(
+        mentions_ai(d) and (any(w in d.lower() for w in ("disclos", "notice")) or (i == 0 and "generated" in d.lower()))
+        for d in b.data)), None)
     first_event = next((i for i, b in enumerate(blocks) if b.data and i != data_notice), None)
     shown = "\n".join((": " + "\n: ".join(b.comments) if b.comments else "") + "\n".join(f"data: {d}" for d in b.data)
                       for b in blocks[:3])[:600]

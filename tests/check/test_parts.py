@@ -138,3 +138,29 @@ def test_a_chain_that_does_not_hold_together_fails() -> None:
     stripped = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b"=").decode()
     with pytest.raises(JwsError, match="no x5c"):
         verify_compact_jws(stripped + "." + no_chain.split(".", 1)[1])
+
+
+def test_a_link_whose_rel_lists_describedby_among_others() -> None:
+    import httpx
+
+    from aiact_transparency.check.headers import check_link
+    from aiact_transparency.check.probe import Probe
+
+    probe = Probe(url="http://x/", status=200, headers=httpx.Headers(
+        [("link", '</about/ai>; rel="c2pa-manifest describedby"')]))
+    assert check_link([probe], "/.well-known/ai-disclosure").status == "pass"
+    probe.headers = httpx.Headers([("link", '</about/ai>; rel="c2pa-manifest"')])
+    assert check_link([probe], "/.well-known/ai-disclosure").status == "fail"
+
+
+def test_another_vendors_notice_event_is_named() -> None:
+    import httpx
+
+    from aiact_transparency.check.probe import Probe
+    from aiact_transparency.check.streams import stream_checks
+
+    body = b'data: {"notice": "Responses are AI generated"}\n\ndata: {"delta": "Hi"}\n\n'
+    probe = Probe(url="http://x/s", status=200, headers=httpx.Headers({"content-type": "text/event-stream"}),
+                  body=body)
+    (notice, _) = stream_checks(probe)
+    assert notice.status == "fail" and "the notice is a data: event" in notice.evidence.text
