@@ -19,7 +19,7 @@ from .discovery import detector_link_check, detector_url, discovery_checks
 from .headers import header_checks
 from .media import media_checks
 from .options import DEFAULT_DETECTOR, DEFAULT_DISCOVERY, CheckOptions
-from .pages import page_checks
+from .pages import PageResult, page_checks
 from .probe import Probe, Prober
 from .report import ART_50_5, CheckResult, Evidence, Report
 from .streams import stream_checks
@@ -40,8 +40,9 @@ class _Run:
         self.skipped: list[str] = []
 
     def fetch(self, url: str, *, limit: int, method: str = "GET", headers: dict[str, str] | None = None,
-              content: bytes | None = None, json_body: object = None, keep_chunks: bool = False) -> Probe | None:
-        if time.monotonic() > self.deadline:
+              content: bytes | None = None, json_body: object = None, keep_chunks: bool = False,
+              always: bool = False) -> Probe | None:
+        if time.monotonic() > self.deadline and not always:
             self.skipped.append(url)
             return None
         probe = self.prober.fetch(url, limit=limit, method=method, headers=headers, content=content,
@@ -78,10 +79,9 @@ def _probe_all(run: _Run, report: Report) -> None:
     options = run.options
     languages: list[str | None] = list(options.languages) or [None]
     first = run.fetch(options.url(options.pages[0] if options.pages else "/"), limit=options.max_page_bytes,
-                      headers=_page_headers(languages[0]))
-    assert first is not None  # the budget cannot be spent before the first request
-    if first.unreachable:
-        report.unreachable = f"{options.base_url} cannot be reached: {first.error}"
+                      headers=_page_headers(languages[0]), always=True)  # reachability is always asked
+    if first is None or first.unreachable:
+        report.unreachable = f"{options.base_url} cannot be reached: {first.error if first else 'not probed'}"
         return
     responses: list[Probe] = []
     discovery = run.fetch(options.url(DEFAULT_DISCOVERY), limit=_DISCOVERY_LIMIT,
@@ -92,6 +92,27 @@ def _probe_all(run: _Run, report: Report) -> None:
         if outcome is not None:
             report.checks += outcome[0]
             document = outcome[1]
+    pages = _pages(run, report, first, languages, responses)
+    _streams(run, report, responses)
+    marked = _media(run, report, _system_name(document), responses)
+    _detection(run, report, document, marked, discovery.url if discovery else options.url(DEFAULT_DISCOVERY))
+    report.checks[0:0] = _guarded(report, "header", options.base_url, header_checks, responses,
+                                  DEFAULT_DISCOVERY) or []
+    if options.browser and pages:
+        from .browser_checks import browser_checks
+
+        report.checks += browser_checks(pages, run.deadline, run.progress)  # per page guarded inside
+    if run.skipped:  # not every check ran: compliance is not shown, so a CI gate must not pass
+        report.add(CheckResult(id="probe.budget", obligation=ART_50_5, status="fail", target=options.base_url,
+                               title="Every probe ran within the time limit",
+                               evidence=Evidence(f"{len(run.skipped)} probes skipped after "
+                                                 f"{options.total_timeout_s:.0f} s: {', '.join(run.skipped[:5])}"),
+                               fix="raise --total-timeout or probe fewer routes"))
+
+
+def _pages(run: _Run, report: Report, first: Probe, languages: list[str | None], responses: list[Probe]
+           ) -> list[tuple[Probe, str | None, PageResult]]:
+    options = run.options
     pages = []
     for index, path in enumerate(options.pages):
         for language in languages:
@@ -101,10 +122,14 @@ def _probe_all(run: _Run, report: Report) -> None:
                 continue
             responses.append(probe)
             result = _guarded(report, "page", probe.url, page_checks, probe, language)
-            if result is None:
-                continue
-            report.checks += result.checks
-            pages.append((probe, language, result))
+            if result is not None:
+                report.checks += result.checks
+                pages.append((probe, language, result))
+    return pages
+
+
+def _streams(run: _Run, report: Report, responses: list[Probe]) -> None:
+    options = run.options
     for stream in options.streams:
         method = "POST" if stream.body is not None else "GET"
         probe = run.fetch(options.url(stream.path), method=method, json_body=stream.body, keep_chunks=True,
@@ -112,8 +137,12 @@ def _probe_all(run: _Run, report: Report) -> None:
         if probe is not None:
             responses.append(probe)
             report.checks += _guarded(report, "stream", probe.url, stream_checks, probe) or []
+
+
+def _media(run: _Run, report: Report, system_name: str | None, responses: list[Probe]) -> tuple[bytes, str] | None:
+    """Verifies every media route; returns the first output that carries an AI mark, a sample for the detector."""
+    options = run.options
     marked: tuple[bytes, str] | None = None
-    system_name = _system_name(document)
     for path in options.media:
         probe = run.fetch(options.url(path), limit=options.max_media_bytes, headers={"origin": "https://check.invalid"})
         if probe is None:
@@ -125,18 +154,7 @@ def _probe_all(run: _Run, report: Report) -> None:
         report.checks += verified.checks
         if marked is None and verified.marked_sample is not None and verified.media_type is not None:
             marked = (verified.marked_sample, verified.media_type)
-    _detection(run, report, document, marked, discovery.url if discovery else options.url(DEFAULT_DISCOVERY))
-    report.checks[0:0] = header_checks(responses, DEFAULT_DISCOVERY)
-    if options.browser and pages:
-        from .browser_checks import browser_checks
-
-        report.checks += browser_checks(pages, run.deadline, run.progress)  # per page guarded inside
-    if run.skipped:
-        report.add(CheckResult(id="probe.budget", obligation=ART_50_5, status="warn", target=options.base_url,
-                               title="Every probe ran within the time limit", required=False,
-                               evidence=Evidence(f"{len(run.skipped)} probes skipped after "
-                                                 f"{options.total_timeout_s:.0f} s: {', '.join(run.skipped[:5])}"),
-                               fix="raise --total-timeout or probe fewer routes"))
+    return marked
 
 
 T = TypeVar("T")

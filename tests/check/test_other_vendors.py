@@ -117,3 +117,10 @@ def test_a_check_that_raises_is_a_finding_and_the_run_goes_on(monkeypatch: pytes
     assert failing(report) == {"page.error"}
     assert "ValueError: parser limit reached" in only(report, "page.error")[0].evidence.text
     assert only(report, "media.c2pa")[0].status == "pass"  # the rest still ran
+
+
+def test_probes_past_the_time_limit_are_skipped_and_fail_the_gate() -> None:
+    report = check(apps.demo(), total_timeout_s=0.0, media=(), streams=())
+    (budget,) = only(report, "probe.budget")
+    assert budget.status == "fail" and budget.required and "skipped after 0 s" in budget.evidence.text
+    assert report.exit_code == 1
