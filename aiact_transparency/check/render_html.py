@@ -41,6 +41,9 @@ def render_html(report: Report) -> str:
     else:
         verdict = "Compliant: every required check passes"
     rows = "\n".join(_row(c) for c in report.checks)
+    by_obligation = "".join(
+        f"<tr><td>{escape(ob)}</td><td>{row['pass']}</td><td>{row['fail']}</td><td>{row['warn']}</td>"
+        f"<td>{row['n/a']}</td></tr>" for ob, row in report.by_obligation().items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
@@ -54,6 +57,10 @@ n/a {counts['n/a']}.</p>
 <p>Obligations: Art. 50(1) telling people they interact with AI; 50(2) machine-readable marking and detection;
 50(5) clear, timely, accessible information; the Code of Practice on marking and labelling: Commitment 1
 (multi-layer marks), Commitment 2 (a detection interface), Annex 1 (the visible "AI" icon).</p>
+<h2>By obligation</h2>
+<table><thead><tr><th>Obligation</th><th>Pass</th><th>Fail</th><th>Warn</th><th>n/a</th></tr></thead>
+<tbody>{by_obligation}</tbody></table>
+<h2>Checks</h2>
 <table><thead><tr><th>Status</th><th>Check</th><th>Obligation</th><th>Target</th><th>Evidence and fix</th></tr>
 </thead><tbody>
 {rows}

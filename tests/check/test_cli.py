@@ -85,7 +85,10 @@ def test_the_yaml_probe_list_and_the_html_report(tmp_path: Path, capsys: pytest.
     tree = html5lib.parse(page, treebuilder="etree", namespaceHTMLElements=False)
     assert tree.find(".//script") is None and "http" not in "".join(
         el.get("src", "") for el in tree.iter() if el.tag in ("img", "link"))  # self-contained: nothing fetched
-    rows = tree.findall(".//tbody/tr")
+    summary, checks = tree.findall(".//table")
+    obligations = [row.find("td").text for row in summary.findall(".//tbody/tr")]  # type: ignore[union-attr]
+    assert {"Art. 50(1)", "Art. 50(2)", "Art. 50(5)", "Code Commitment 1", "Code Commitment 2"} <= set(obligations)
+    rows = checks.findall(".//tbody/tr")
     assert len(rows) > 20
     text = " ".join("".join(tree.itertext()).split())
     assert "Compliant: every required check passes" in text and "page.notice.language" in text
