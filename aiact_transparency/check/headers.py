@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 
 from .probe import Probe
-from .report import ART_50_2, ART_50_5, CheckResult, Evidence, Status
+from .report import ART_50_2, ART_50_4, ART_50_5, CheckResult, Evidence, Status
 from .sf import parse_disclosure
 
 # Headers other vendors invent; no standard reader understands them, so they are evidence, not disclosure.
@@ -158,6 +158,20 @@ def check_status(probes: Sequence[Probe]) -> CheckResult:
     )
 
 
+def check_review(probes: Sequence[Probe]) -> CheckResult:
+    """Art. 50(4) turns on what the content is (a deep fake, text informing the public) and on human editorial
+    review: the outside can only report what the deployment claims, never judge it, so this is never a pass."""
+    claims = sorted({f"reviewed-by={parse_disclosure(raw).members['reviewed-by']!r}" for p in _answered(probes)
+                     for raw in p.header_lines("ai-disclosure") if "reviewed-by" in parse_disclosure(raw).members})
+    seen = ("the deployment claims human editorial review: " + ", ".join(claims)) if claims else (
+        "no AI-Disclosure claims human editorial review (reviewed-by)")
+    return CheckResult(
+        id="disclosure.deployer", obligation=ART_50_4, status="n/a", target=f"{len(probes)} responses",
+        title="Deep fakes and public-interest text disclosed (deployer)", required=False,
+        evidence=Evidence(f"{seen}. Whether content is a deep fake or public-interest text cannot be judged from "
+                          "outside: review it by hand"))
+
+
 def header_checks(probes: Sequence[Probe], discovery_path: str) -> list[CheckResult]:
     return [check_status(probes), check_presence(probes), check_syntax(probes), check_date(probes),
-            check_link(probes, discovery_path), check_cors(probes)]
+            check_link(probes, discovery_path), check_cors(probes), check_review(probes)]

@@ -164,3 +164,16 @@ def test_another_vendors_notice_event_is_named() -> None:
                   body=body)
     (notice, _) = stream_checks(probe)
     assert notice.status == "fail" and "the notice is a data: event" in notice.evidence.text
+
+
+def test_a_review_claim_is_reported_never_judged() -> None:
+    import httpx
+
+    from aiact_transparency.check.headers import check_review
+    from aiact_transparency.check.probe import Probe
+
+    probe = Probe(url="http://x/", status=200, headers=httpx.Headers(
+        [("ai-disclosure", 'mode=ai-modified, reviewed-by="Newsroom desk"')]))
+    result = check_review([probe])
+    assert result.status == "n/a" and result.obligation == "Art. 50(4)"
+    assert "reviewed-by='Newsroom desk'" in result.evidence.text
