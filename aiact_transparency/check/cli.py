@@ -25,6 +25,8 @@ from .report import EXIT_UNREACHABLE, Report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The check's options on `parser`; a --json the parser already has (the main CLI's common options) is
+    kept, so wiring the subcommand is `add_arguments(commands.add_parser("check", parents=common))`."""
     parser.add_argument("base_url", metavar="BASE_URL", help="the deployment, e.g. https://example.org")
     parser.add_argument("--page", action="append", default=[], metavar="PATH", help="an HTML page (default: /)")
     parser.add_argument("--media", action="append", default=[], metavar="PATH", help="a route returning an output")
@@ -36,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", metavar="PATH", help="detector route (default: the discovery document's link, "
                         "else /.well-known/ai-disclosure/detect)")
     parser.add_argument("--browser", action="store_true", help="also render pages in headless Chromium")
-    parser.add_argument("--json", action="store_true", help="print the JSON report (no progress lines)")
+    if "--json" not in parser._option_string_actions:  # argparse has no public "has option" query
+        parser.add_argument("--json", action="store_true", help="print the JSON report (no progress lines)")
     parser.add_argument("--html", type=Path, metavar="REPORT.html", help="write the self-contained HTML report")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     parser.add_argument("--total-timeout", type=float, default=300.0, help="seconds for the whole check")
@@ -58,8 +61,12 @@ def options_from(args: argparse.Namespace) -> CheckOptions:
         base_url=check_base_url(args.base_url), pages=pages or ("/",), media=tuple(args.media) + extra.pop("media", ()),
         streams=streams, languages=tuple(languages), browser=args.browser,
         detector=args.detector or extra.pop("detector", None), timeout_s=args.timeout,
-        total_timeout_s=args.total_timeout, quiet=args.json,
+        total_timeout_s=args.total_timeout, quiet=_json(args),
     )
+
+
+def _json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "json", False))  # SUPPRESS-ed in the main CLI when not given
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,7 +83,7 @@ def report_out(report: Report, args: argparse.Namespace) -> None:
 
     if args.html is not None:
         args.html.write_text(render_html(report), encoding="utf-8")
-    if args.json:
+    if _json(args):
         sys.stdout.write(render_json(report))
     else:
         sys.stdout.write(render_terminal(report))
