@@ -25,6 +25,7 @@ NEGATIVE = frozenset({"not-marked", "not_marked", "unmarked", "no-marks", "no_ma
                       "not-ai-generated", "not_ai_generated", "not-detected", "not_detected", "no-ai-marks",
                       "clean", "unknown-origin"})
 REQUIRED_FIELDS = ("verdict", "based_on", "content_sha256")
+SIGNED_FIELDS = ("content_sha256", "detector", "checked_at")
 Fetch = Callable[[bytes, str, str], Probe]  # (content, content type, accept) -> probe
 
 
@@ -105,6 +106,11 @@ def _signed(fetch: Fetch, sample: bytes, kind: str, url: str) -> CheckResult:
         return CheckResult(id="detection.signed", obligation=CODE_2, status="fail", target=url, title=title,
                            evidence=Evidence(f"Content-Type {kind_seen}: {exc}; body {text[:160]!r}"), fix=fix)
     sha = hashlib.sha256(sample).hexdigest()
+    # Code Measure 2.1: the signed form holds the content hash, the detector's identifier and a timestamp.
+    missing = [key for key in SIGNED_FIELDS if not verified.payload.get(key)]
+    if missing:
+        return CheckResult(id="detection.signed", obligation=CODE_2, status="fail", target=url, title=title,
+                           evidence=Evidence(f"signature valid, but the payload lacks {', '.join(missing)}"), fix=fix)
     if verified.payload.get("content_sha256") != sha:
         return CheckResult(id="detection.signed", obligation=CODE_2, status="fail", target=url, title=title,
                            evidence=Evidence(f"signature valid, but content_sha256 "

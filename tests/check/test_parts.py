@@ -177,3 +177,21 @@ def test_a_review_claim_is_reported_never_judged() -> None:
     result = check_review([probe])
     assert result.status == "n/a" and result.obligation == "Art. 50(4)"
     assert "reviewed-by='Newsroom desk'" in result.evidence.text
+
+
+def test_a_signed_result_must_hold_hash_detector_and_time() -> None:
+    from aiact_transparency.check.detection import detection_checks
+    from aiact_transparency.check.probe import Probe
+
+    def fetch(content: bytes, kind: str, accept: str) -> Probe:
+        import hashlib
+
+        import httpx
+
+        payload = {"verdict": "no-marks-found", "based_on": [], "content_sha256": hashlib.sha256(content).hexdigest()}
+        body = sign_jws(payload) if accept == "application/jose" else json.dumps(payload)
+        return Probe(url="http://x/detect", method="POST", status=200, body=body.encode(),
+                     headers=httpx.Headers({"content-type": accept}))
+
+    (signed,) = [c for c in detection_checks(fetch, "http://x/detect", None) if c.id == "detection.signed"]
+    assert signed.status == "fail" and "lacks detector, checked_at" in signed.evidence.text
