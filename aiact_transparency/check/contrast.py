@@ -102,7 +102,7 @@ def _chain(el: ET.Element, cascade: Cascade) -> list[ET.Element]:
 
 def notice_contrast(el: ET.Element, cascade: Cascade) -> Contrast:
     """The lowest contrast among the notice's own text and its descendants' (a link can be the weak part)."""
-    unresolved = list(cascade.unresolved)
+    unresolved = cascade.unresolved_for(el)
     worst: tuple[float, str] | None = None
     for node in el.iter():
         if not any(t.strip() for t in [node.text or "", *(c.tail or "" for c in node)]):

@@ -17,6 +17,7 @@ PROPERTIES = frozenset({
     "color", "background-color", "background", "display", "visibility", "opacity", "font-size", "height", "width",
     "position", "left", "top", "clip", "clip-path", "transform", "overflow",
 })
+_PSEUDO = re.compile(r"::?[\w-]+(?:\([^)]*\))?")
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _ATTR = r"\[[\w-]+(?:=(?:\"[^\"]*\"|'[^']*'|[\w-]+))?\]"
 _COMPOUND = re.compile(r"([a-zA-Z][a-zA-Z0-9-]*|\*)?((?:#[\w-]+|\.[\w-]+|" + _ATTR + r")*)")
@@ -58,7 +59,21 @@ class _Rule:
 class Cascade:
     rules: list[_Rule] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)  # what might apply but was not resolved
+    # Rules with pseudo-classes (:hover, ::before, :not()...): their selector without them, to tell whether
+    # they can concern the notice at all; only those that can make an answer unresolved.
+    conditional: list[tuple[_Selector, str]] = field(default_factory=list)
     parents: dict[ET.Element, ET.Element] = field(default_factory=dict)
+
+    def unresolved_for(self, el: ET.Element) -> list[str]:
+        """What was not resolved and may concern `el`: sheet-wide gaps, and conditional rules whose selector
+        (pseudo-classes removed) matches `el`, one of its descendants or one of its ancestors."""
+        near = [*el.iter()]
+        up = self.parents.get(el)
+        while up is not None:
+            near.append(up)
+            up = self.parents.get(up)
+        return self.unresolved + [text for selector, text in self.conditional
+                                  if any(_matches(selector, node, self.parents) for node in near)]
 
     def parent(self, el: ET.Element) -> ET.Element | None:
         return self.parents.get(el)
@@ -163,7 +178,12 @@ def _add_sheet(cascade: Cascade, css: str, order: int) -> int:
         for text in block.group(1).split(","):
             selector = _parse_selector(text)
             if selector is None:
-                cascade.unresolved.append(f"rule {text.strip()!r} ({', '.join(declarations)})")
+                description = f"rule {text.strip()!r} ({', '.join(declarations)})"
+                plain = _parse_selector(_PSEUDO.sub("", text)) if ":" in text else None
+                if plain is not None:
+                    cascade.conditional.append((plain, description))
+                else:
+                    cascade.unresolved.append(description)
                 continue
             cascade.rules.append(_Rule(selector, declarations, order))
             order += 1

@@ -195,3 +195,11 @@ def test_a_signed_result_must_hold_hash_detector_and_time() -> None:
 
     (signed,) = [c for c in detection_checks(fetch, "http://x/detect", None) if c.id == "detection.signed"]
     assert signed.status == "fail" and "lacks detector, checked_at" in signed.evidence.text
+
+
+def test_conditional_rules_count_only_where_they_can_concern_the_notice() -> None:
+    html = ("<style>nav a:hover{color:red} aside p::selection{color:#eee}</style><body><nav><a href=/>Home</a></nav>"
+            '<aside role="note" aria-label="AI" style="color:#000;background:#fff"><p>This is AI.</p></aside></body>')
+    notice, cascade = _notice_in(html)
+    result = notice_contrast(notice.element, cascade)  # type: ignore[attr-defined]
+    assert result.unresolved == ["rule 'aside p::selection' (color)"]
