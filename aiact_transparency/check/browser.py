@@ -54,6 +54,7 @@ class Chromium:
         self._events: list[dict[str, Any]] = []
         self._targets: dict[str, str] = {}
         self._stack = contextlib.ExitStack()
+        self._agent: str | None = None
         try:
             port, path = self._devtools_address()
             # As a context manager: websockets 16+ deprecates a bare connect().
@@ -129,7 +130,9 @@ class Chromium:
         self.call("Page.enable", session=session)
         self.call("Network.enable", session=session)
         if language:
-            self.call("Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": language}}, session=session)
+            # The header on every request the page makes (fetch included) and navigator.languages alike.
+            self.call("Emulation.setUserAgentOverride", {"userAgent": self._user_agent(), "acceptLanguage": language},
+                      session=session)
         self.call("Emulation.setDeviceMetricsOverride", {"width": VIEWPORT[0], "height": VIEWPORT[1],
                                                           "deviceScaleFactor": 1, "mobile": False}, session=session)
         self._events.clear()
@@ -137,8 +140,14 @@ class Chromium:
         self.wait_event("Page.loadEventFired", session, self.timeout_s)
         return session
 
+    def _user_agent(self) -> str:
+        if self._agent is None:
+            self._agent = str(self.call("Browser.getVersion")["userAgent"]).replace("HeadlessChrome", "Chrome")
+        return self._agent
+
     def evaluate(self, session: str, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session)
+        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True},
+                           session=session)
         if "exceptionDetails" in result:
             raise RuntimeError(f"script failed: {result['exceptionDetails'].get('text')}")
         return result.get("result", {}).get("value")

@@ -12,16 +12,38 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .ai_words import WORDS, mentions_ai, phrase_language
 from .browser import Chromium
 from .contrast import MIN_RATIO, Unresolved, over, parse_colour, ratio
 from .pages import PageResult
 from .probe import Probe
 from .report import ART_50_5, CheckResult, Evidence, Status
 
-_MEASURE = """(() => {
-  const path = %s, id = %s;
-  let el = id ? document.getElementById(id) : null;
-  if (!el) { el = document.documentElement; for (const i of path) { el = el ? el.children[i] : null; } }
+# Single-page apps (Gradio) re-render the body after the load event: the notice is waited for, up to WAIT_MS.
+WAIT_MS = 8000
+QUIET_MS = 400
+_MEASURE = """(async () => {
+  const path = %s, id = %s, wait = %d;
+  const locate = () => {
+    let el = id ? document.getElementById(id) : null;
+    if (!el && !id) { el = document.documentElement; for (const i of path) { el = el ? el.children[i] : null; } }
+    return el && el.getBoundingClientRect().height > 0 ? el : null;
+  };
+  let el = locate();
+  for (let waited = 0; !el && waited < wait; waited += 100) {
+    await new Promise(resolve => setTimeout(resolve, 100));
+    el = locate();
+  }
+  // Then let the page settle (Gradio swaps in the visitor's language after its load event): measured once
+  // nothing has changed for QUIET ms, or after wait ms at most.
+  await new Promise(resolve => {
+    let timer = setTimeout(done, %d);
+    const observer = new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(done, %d); });
+    const limit = setTimeout(done, wait);
+    function done() { observer.disconnect(); clearTimeout(timer); clearTimeout(limit); resolve(); }
+    observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  });
+  el = locate() || (id ? document.getElementById(id) : null);
   if (!el) return {found: false};
   const r = el.getBoundingClientRect(), cs = getComputedStyle(el);
   let opacity = 1, hiddenBy = null;
@@ -48,7 +70,8 @@ _MEASURE = """(() => {
   }
   return {found: true, x: r.left, y: r.top, w: r.width, h: r.height, vw: innerWidth, vh: innerHeight,
           display: cs.display, visibility: cs.visibility, opacity, hiddenBy, color: cs.color, backgrounds,
-          covered, top, text: (el.innerText || '').trim().slice(0, 160)};
+          covered, top, text: (el.innerText || '').trim().slice(0, 300),
+          lang: (el.closest('[lang]') || {getAttribute: () => null}).getAttribute('lang')};
 })()"""
 
 
@@ -102,12 +125,25 @@ def _judge(m: dict[str, Any], target: str, shot: bytes | None) -> list[CheckResu
     return checks
 
 
+def _language(m: dict[str, Any], language: str, target: str) -> CheckResult:
+    base = language.split("-")[0]
+    lang = (m.get("lang") or "").lower()
+    says = base not in WORDS or mentions_ai(m["text"], base)
+    ok = lang.split("-")[0] == base and says if lang else phrase_language(m["text"]) == base
+    return _result("browser.notice.language", "pass" if ok else "fail", target,
+                   f"Rendered notice in the requested language ({language})",
+                   f"rendered notice lang={lang or '(none)'!r}; text {m['text'][:120]!r}",
+                   f"render the notice in {language} for visitors whose browser asks for it (the served HTML and "
+                   "what scripts render must agree)")
+
+
 def _measure(browser: Chromium, url: str, language: str | None, page: PageResult) -> tuple[Any, bytes]:
     assert page.notice is not None
     session = browser.open(url, language)
     try:
         notice_id = page.notice.element.get("id")
-        measured = browser.evaluate(session, _MEASURE % (json.dumps(page.notice.path), json.dumps(notice_id)))
+        script = _MEASURE % (json.dumps(page.notice.path), json.dumps(notice_id), WAIT_MS, QUIET_MS, QUIET_MS)
+        measured = browser.evaluate(session, script)
         return measured, browser.screenshot(session)
     finally:
         browser.close_tab(session)
@@ -141,4 +177,6 @@ def browser_checks(pages: Sequence[tuple[Probe, str | None, PageResult]], deadli
                                       "a script?)", "keep the notice in the page after scripts run", shot))
                 continue
             checks += _judge(measured, target, shot)
+            if language:
+                checks.append(_language(measured, language, target))
     return checks

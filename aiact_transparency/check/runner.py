@@ -101,13 +101,26 @@ def _probe_all(run: _Run, report: Report) -> None:
     if options.browser and pages:
         from .browser_checks import browser_checks
 
-        report.checks += browser_checks(pages, run.deadline, run.progress)  # per page guarded inside
+        rendered = browser_checks(pages, run.deadline, run.progress)  # per page guarded inside
+        _resolved_by_browser(report.checks, rendered)
+        report.checks += rendered
     if run.skipped:  # not every check ran: compliance is not shown, so a CI gate must not pass
         report.add(CheckResult(id="probe.budget", obligation=ART_50_5, status="fail", target=options.base_url,
                                title="Every probe ran within the time limit",
                                evidence=Evidence(f"{len(run.skipped)} probes skipped after "
                                                  f"{options.total_timeout_s:.0f} s: {', '.join(run.skipped[:5])}"),
                                fix="raise --total-timeout or probe fewer routes"))
+
+
+def _resolved_by_browser(static: list[CheckResult], rendered: list[CheckResult]) -> None:
+    """A static contrast the cascade could not resolve (a warning) is answered by the rendered one: it becomes
+    n/a, pointing at the browser's result, so one question is not reported twice with two answers."""
+    measured = {c.target: c for c in rendered if c.id == "browser.notice.contrast" and c.status in ("pass", "fail")}
+    for check in static:
+        answer = measured.get(check.target)
+        if check.id == "page.notice.contrast" and check.status == "warn" and answer is not None:
+            check.status, check.fix = "n/a", ""
+            check.evidence.text += f"; answered by browser.notice.contrast ({answer.status}: {answer.evidence.text})"
 
 
 def _pages(run: _Run, report: Report, first: Probe, languages: list[str | None], responses: list[Probe]

@@ -92,3 +92,23 @@ def test_a_page_the_browser_cannot_render_is_a_finding(monkeypatch: pytest.Monke
     report = _browser_check(apps.demo())
     assert failing(report) == {"browser.notice.visible"}
     assert "Target crashed" in only(report, "browser.notice.visible")[0].evidence.text
+
+
+SWAP_TO_ENGLISH = ("<script>setTimeout(() => { const a = document.getElementById('aiact-disclosure'); a.lang = 'en';"
+                   " a.querySelector('p').textContent = 'You are interacting with an AI system.'; }, 300)</script>")
+
+
+def test_a_notice_a_script_turns_into_another_language_is_found_after_the_page_settles() -> None:
+    report = _browser_check(apps.demo(body=SWAP_TO_ENGLISH), languages=("fr",))
+    assert failing(report) == {"browser.notice.language"}
+    (rendered,) = only(report, "browser.notice.language")
+    assert "lang='en'" in rendered.evidence.text and only(report, "page.notice.language")[0].status == "pass"
+
+
+def test_an_unresolved_static_contrast_is_answered_by_the_rendered_one() -> None:
+    sheet = '<link rel="stylesheet" href="/missing.css">'
+    report = _browser_check(apps.demo(head=sheet))
+    (static,) = only(report, "page.notice.contrast")
+    assert static.status == "n/a" and "answered by browser.notice.contrast (pass" in static.evidence.text
+    without_browser = check(apps.demo(head=sheet), media=(), streams=())
+    assert only(without_browser, "page.notice.contrast")[0].status == "warn"
