@@ -45,11 +45,16 @@ class Chromium:
         except ImportError as exc:
             raise BrowserUnavailable("--browser needs websockets: pip install 'aiact-transparency[check]'") from exc
         self.timeout_s = timeout_s
+        executable = chromium_path()  # before the profile exists: a missing browser leaves nothing behind
         self._profile = tempfile.mkdtemp(prefix="aiact-check-chromium-")
-        self._process = subprocess.Popen(
-            [chromium_path(), *FLAGS, f"--user-data-dir={self._profile}",
-             f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self._process = subprocess.Popen(
+                [executable, *FLAGS, f"--user-data-dir={self._profile}",
+                 f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "about:blank"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            shutil.rmtree(self._profile, ignore_errors=True)
+            raise BrowserUnavailable(f"Chromium {executable} cannot be started: {exc.strerror or exc}") from exc
         self._next_id = 0
         self._events: list[dict[str, Any]] = []
         self._targets: dict[str, str] = {}

@@ -72,12 +72,17 @@ def test_chromium_is_stopped_and_its_profile_removed() -> None:
 
 
 def test_no_browser_exits_2_naming_the_fix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import glob
+    import tempfile
+
     from aiact_transparency.check import main_check
     from tests.servers import serve
 
+    profiles = set(glob.glob(f"{tempfile.gettempdir()}/aiact-check-chromium-*"))
     monkeypatch.setenv("AIACT_CHROMIUM", "/nonexistent/chromium")
     with serve(apps.demo()) as base:
         assert main_check([base, "--browser", "--json"]) == 2
+    assert set(glob.glob(f"{tempfile.gettempdir()}/aiact-check-chromium-*")) == profiles  # nothing left behind
     assert "--browser needs Chromium (AIACT_CHROMIUM='/nonexistent/chromium' is not an executable)" in \
         capsys.readouterr().err
 
