@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from aiact_transparency.check import StreamProbe
-from aiact_transparency.provenance import c2pa_manifest as cm
 from aiact_transparency.provenance import keys
+from aiact_transparency.provenance.c2pa import manifest as cm
 from aiact_transparency.provenance.image.marker import ImageMarker
 from aiact_transparency.provenance.xmp import DIGITAL_SOURCE_TYPE_VOCABULARY
 from tests.tools import require_module

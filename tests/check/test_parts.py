@@ -7,15 +7,16 @@ import base64
 import json
 
 import pytest
-from aiact_transparency.csp import ATTRIBUTES
 
-from aiact_transparency import Disclosure, i18n
+from aiact_transparency import Disclosure
 from aiact_transparency.check.contrast import notice_contrast, parse_colour, ratio
 from aiact_transparency.check.css import build_cascade
 from aiact_transparency.check.hiding import hidden_reason
 from aiact_transparency.check.jws import JwsError, verify_compact_jws
 from aiact_transparency.check.notice import find_notice, parse_html
 from aiact_transparency.check.sf import parse_disclosure
+from aiact_transparency.disclosure import i18n
+from aiact_transparency.disclosure.csp import ATTRIBUTES
 from tests.tools import require_module
 
 from . import apps
