@@ -1,4 +1,4 @@
-"""`aiact-transparency`: mark, sign and verify files offline; manage the signing keys.
+"""`aiact-transparency`: mark, sign and verify files offline; manage the signing keys; check a deployment.
 
 Exit codes: 0 success (for verify: every file is marked), 1 a file is not marked, 2 an error.
 """
@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="the signing identity", parents=common)
     keys.add_argument("action", choices=["init", "show"],
                       help="init: create the development chain if needed; show: describe the identity (read only)")
+    from ..check.cli import add_arguments as add_check_arguments
+
+    check = commands.add_parser("check", parents=common,
+                                help="probe a running deployment: what it discloses and marks, per Art. 50 obligation")
+    add_check_arguments(check)
     return parser
 
 
@@ -174,9 +179,15 @@ def _keys(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check(args: argparse.Namespace) -> int:
+    from ..check.cli import run_from_args
+
+    return run_from_args(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"mark": _mark, "verify": _verify, "keys": _keys}
+    handlers = {"mark": _mark, "verify": _verify, "keys": _keys, "check": _check}
     from ..provenance.errors import ImageMarkingError
     from ..provenance.keys import KeyConfigError
 

@@ -132,18 +132,15 @@ def test_the_terminal_never_writes_what_the_deployment_sent_as_control_sequences
     assert "Art. 50(1)     0     1     0     0" in out  # the per-obligation summary table
 
 
-def test_wiring_into_the_main_cli_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    import argparse
+def test_the_main_cli_runs_check(capsys: pytest.CaptureFixture[str]) -> None:
+    from aiact_transparency.cli import main
 
-    from aiact_transparency import cli
-    from aiact_transparency.check import add_arguments, run_from_args
-
-    # As the coordinator wires it: the main parser's common options (--config, --json) stay usable.
-    parser = argparse.ArgumentParser(parents=[cli._common_options(top=True)])
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_arguments(commands.add_parser("check", parents=[cli._common_options(top=False)]))
+    # The console script's own parser: --json before or after the command, as for every other command.
     with serve(apps.demo()) as base:
-        assert run_from_args(parser.parse_args(["--json", "check", base])) == 0
+        assert main(["--json", "check", base]) == 0
         assert json.loads(capsys.readouterr().out)["summary"]["compliant"] is True
-        assert run_from_args(parser.parse_args(["check", base])) == 0
+        assert main(["check", base, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["summary"]["compliant"] is True
+        assert main(["check", base]) == 0
     assert "COMPLIANT" in capsys.readouterr().out
+    assert main(["check", "http://127.0.0.1:9"]) == 2  # nothing listens on the discard port: unreachable
