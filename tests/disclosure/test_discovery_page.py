@@ -24,7 +24,6 @@ from starlette.routing import Route
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
 from aiact_transparency.disclosure import i18n
 from aiact_transparency.disclosure.discovery_page import PAGE_STRINGS
-from aiact_transparency.gradio.banner import gradio_routes_config
 from tests.tools import require_module
 
 require_module("html5lib")
@@ -90,17 +89,17 @@ async def test_no_signer_is_claimed_when_nothing_is_signed() -> None:
     [
         [{"path": "/quiet/*", "sse": False}],
         [{"path": "/health", "mode": "none"}, {"path": "/loud/*", "sse": True}],
-        "gradio",
     ],
-    ids=["route-off", "mode-none", "gradio-paths"],
+    ids=["route-off", "mode-none"],
 )
 async def test_sse_notice_claims_match_what_each_route_serves(routes: Any) -> None:
-    base = TransparencyConfig(disclosure={"event_stream": True})
-    if routes == "gradio":
-        config = gradio_routes_config(base, "/gradio")
-    else:
-        rules = [{("event_stream" if k == "sse" else k): v for k, v in rule.items()} for rule in routes]
-        config = TransparencyConfig(disclosure={"event_stream": True, "routes": rules})
+    rules = [{("event_stream" if k == "sse" else k): v for k, v in rule.items()} for rule in routes]
+    await assert_sse_claims_hold(TransparencyConfig(disclosure={"event_stream": True, "routes": rules}))
+
+
+async def assert_sse_claims_hold(config: TransparencyConfig) -> None:
+    """The discovery document's per-route SSE claims are what each route really serves (also used for the
+    routes Gradio's helpers configure: tests/gradio/test_discovery_claims.py)."""
     app = _app(config)
     document = (await _get(app, PATH)).json()["disclosure"]
     claims = {rule["path"]: rule["event_stream_notice"] for rule in document["routes"]}
