@@ -76,3 +76,21 @@ def weaken_etag(headers: Headers) -> None:
     for index, (key, value) in enumerate(headers):
         if key.lower() == b"etag" and not value.startswith(b"W/"):
             headers[index] = (key, b"W/" + value)
+
+
+def accept_weights(accept: str | None) -> dict[str, float]:
+    """The q-value of each media range in an Accept header (RFC 9110 §12.5.1), lowercased; the first
+    occurrence of a range wins. Bounded (2 KB, 32 ranges): the header is the client's to make huge."""
+    weights: dict[str, float] = {}
+    for part in (accept or "")[:2048].split(",")[:32]:
+        kind, *params = part.strip().split(";")
+        q = 1.0
+        for param in params:
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights.setdefault(kind.strip().lower(), q)
+    return weights

@@ -17,7 +17,7 @@ from .._version import __version__
 from ..config import TransparencyConfig
 from ..disclosure import Disclosure, RoutePolicy
 from ..disclosure.discovery_page import discovery_html
-from ..http_messages import Receive, Scope, Send
+from ..http_messages import Receive, Scope, Send, accept_weights
 
 if TYPE_CHECKING:
     from ..provenance.keys import SigningIdentity
@@ -111,20 +111,7 @@ def discovery_document(
 def _prefers_html(accept: str | None, query: bytes) -> bool:
     if b"format=json" in query:
         return False
-    if not accept:
-        return False
-    weights: dict[str, float] = {}
-    for part in accept.split(","):
-        kind, *params = part.strip().split(";")
-        q = 1.0
-        for param in params:
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        weights[kind.strip().lower()] = q
+    weights = accept_weights(accept)
     html = weights.get("text/html", 0.0)
     return html > 0 and html >= max(weights.get("application/json", 0.0), weights.get("application/*", 0.0))
 

@@ -24,7 +24,7 @@ import anyio
 import anyio.to_thread
 
 from ..disclosure import i18n
-from ..http_messages import Receive, Scope, Send, request_header
+from ..http_messages import Receive, Scope, Send, accept_weights, request_header
 from .describe import usage
 from .jws import JWS_MEDIA_TYPE
 from .local import TEXT_TYPE, Detector, TextScorer, UnsupportedContent, rfc3339_now
@@ -54,18 +54,7 @@ def _preferred(accept: str | None, query: str) -> str:
                        ("fragment", FRAGMENT)):
         if f"format={name}" in query.split("&"):
             return kind
-    weights: dict[str, float] = {}
-    for part in (accept or "")[:2048].split(",")[:32]:
-        kind, *params = part.strip().split(";")
-        q = 1.0
-        for param in params:
-            key, _, value = param.strip().partition("=")
-            if key == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        weights.setdefault(kind.strip().lower(), q)
+    weights = accept_weights(accept)
     best = max(_KINDS, key=lambda k: (weights.get(k, 0.0), k == "application/json"))
     return best if weights.get(best, 0.0) > 0 else "application/json"
 
