@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
@@ -27,6 +28,8 @@ __all__ = ["MARK_TIMEOUT", "MarkingService", "MarkingTimeoutError"]
 # a few seconds at most; a signer that never answers (a hung KMS or remote signing service) must not hang the
 # request. Not a config key (yet): set `MarkingService.timeout` to change it.
 MARK_TIMEOUT = 60.0
+# Seconds the worker processes get to exit at shutdown before they are terminated.
+_STOP_GRACE = 5.0
 
 
 class MarkingTimeoutError(ImageMarkingError):
@@ -90,7 +93,16 @@ class MarkingService:
         with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:
+            # shutdown(wait=False) only asks the workers to stop, through the pool's manager thread; on a busy
+            # machine a worker was seen alive 30 s later. The server is stopping: give them a moment, then end
+            # those still there (a hung signer in a worker would otherwise keep the process forever).
+            workers = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
+            deadline = time.monotonic() + _STOP_GRACE
+            for worker in workers:
+                worker.join(max(0.0, deadline - time.monotonic()))
+                if worker.is_alive():
+                    worker.terminate()
 
     def limiter(self) -> anyio.CapacityLimiter:
         # Created on first use: anyio's limiter binds to the running event loop's backend.
