@@ -60,7 +60,10 @@ def main() -> None:
         f"  Verify it:                 curl -s '{base}/generate?prompt=sunset' -o ai.png && "
         ".venv/bin/aiact-transparency verify ai.png\n"
         f"  Gradio demo (wrapped):     {base}/gradio/\n"
-        f"  Discovery document:        {base}/.well-known/ai-disclosure\n",
+        f"  Discovery document:        {base}/.well-known/ai-disclosure\n"
+        f"  Check it as an auditor:    .venv/bin/aiact-transparency check {base} --page / --media "
+        f"'/generate?prompt=sunset' --stream /v1/chat/completions --stream-body "
+        '\'{"stream": true, "messages": [{"role": "user", "content": "hi"}]}\' --lang en,de,fr\n',
         flush=True,
     )
     uvicorn.run(app, host=HOST, port=port, log_level="info")
