@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config.detection import DetectionSettings
 from .jws import JWS_MEDIA_TYPE
 from .local import IMAGE_TYPES, TEXT_TYPE
-from .settings import DetectionSettings
 
 __all__ = ["VERDICTS", "discovery_entry", "usage"]
 
