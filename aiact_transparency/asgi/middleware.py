@@ -40,7 +40,11 @@ _MARKABLE = markable_types()
 class TransparencyMiddleware:
     """``app.add_middleware(TransparencyMiddleware, config=load_config("aiact.yaml"))``."""
 
-    def __init__(self, app: ASGIApp, config: TransparencyConfig | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, config: TransparencyConfig | None = None, *, output_log: OutputLog | None = None
+    ) -> None:
+        """`output_log`: a fingerprint log to write to instead of opening one (Gradio's output hook shares its
+        own); the middleware closes it at lifespan shutdown either way."""
         self.app = app
         self.config = config if config is not None else load_config()
         self.disclosure = Disclosure(self.config)
@@ -55,7 +59,7 @@ class TransparencyMiddleware:
         )
         # After the image service: the document names its signer (trusted or not) without loading it twice.
         self.discovery = DiscoveryEndpoint(self.disclosure, signer=self.images.marker.identity if self.images else None)
-        self.output_log, self.detection = _output_log_and_detector(self.config, self.images)
+        self.output_log, self.detection = _output_log_and_detector(self.config, self.images, output_log)
 
     def close(self) -> None:
         """Stops the marking workers and writes out the fingerprint log (also done at lifespan shutdown)."""
@@ -214,11 +218,12 @@ class TransparencyMiddleware:
 
 
 def _output_log_and_detector(
-    config: TransparencyConfig, images: MarkingService | None
+    config: TransparencyConfig, images: MarkingService | None, output_log: OutputLog | None
 ) -> tuple[OutputLog | None, DetectionEndpoint | None]:
     """The fingerprint log (its writer runs until close()) and the detector, which signs with the media marker's
     signer (never loaded twice) and looks outputs up in the same store."""
-    output_log = OutputLog(config.fingerprints) if config.fingerprints.enabled else None
+    if output_log is None and config.fingerprints.enabled:
+        output_log = OutputLog(config.fingerprints)
     if images is not None:
         images.output_log = output_log
     if not config.detection.enabled:
