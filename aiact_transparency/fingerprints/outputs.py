@@ -107,7 +107,7 @@ class OutputLog:
                 self.writer.submit(record_of(data, media_type, report, route))
             except Exception as exc:  # an undecodable output: logged, counted, the thread goes on
                 self.dropped += 1
-                log.warning("fingerprint log: could not fingerprint a %s output: %s", item[1] if item else "?",
+                log.warning("fingerprint log: could not fingerprint an %s output: %s", item[1] if item else "?",
                             type(exc).__name__)
             finally:
                 self._queue.task_done()
