@@ -1,6 +1,6 @@
 """How to use the detector, in the words the discovery document and the endpoint's GET answer share.
 
-`discovery_entry(settings)` is the discovery document's "detection" member (the coordinator adds it to
+`discovery_entry(settings)` is the discovery document's "detection" member (asgi/discovery.py's
 discovery_document); `usage(settings, url)` is what a GET without Accept: text/html returns.
 """
 
