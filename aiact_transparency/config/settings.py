@@ -56,7 +56,7 @@ class TransparencyConfig(BaseSettings):
     images: ImagesConfig = ImagesConfig()
     text: TextConfig = TextConfig()
     detection: DetectionSettings = DetectionSettings()
-    fingerprints: FingerprintSettings = FingerprintSettings()
+    fingerprints: FingerprintSettings = Field(default_factory=FingerprintSettings)  # store path: read per config
     # Where the config came from; relative paths inside it (model card, keys) resolve against its folder.
     source: Path | None = Field(default=None, exclude=True)
 

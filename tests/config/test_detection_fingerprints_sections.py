@@ -77,3 +77,12 @@ def test_postgres_without_psycopg_names_the_extra(tmp_path: Path, monkeypatch: p
     path = write(tmp_path / "aiact.yaml", "fingerprints: {enabled: true, store: 'postgresql://u@localhost/db'}\n")
     with pytest.raises(ImportError, match=r"aiact-transparency\[postgres\]"):
         load_config(path)
+
+
+def test_default_store_is_the_user_data_dir_when_the_config_is_made(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("AIACT_FINGERPRINTS__ENABLED", "true")
+    config = load_config()
+    assert config.fingerprints.enabled
+    assert config.fingerprints.store == f"sqlite:///{tmp_path / 'data' / 'aiact-transparency' / 'fingerprints.db'}"
