@@ -10,6 +10,7 @@ import os
 
 from .config import ConfigError, TransparencyConfig, config_origin, config_problem, model_facts, parse_config
 from .disclosure import Disclosure
+from .fingerprints.engines import check_store_url
 from .provenance.keys import ENV_CERT_PEM, ENV_KEY_PEM, ENV_KEYS_DIR, KeyConfigError, production_signer
 from .provenance.keys.dev_chain import resolve_keys_dir, unusable_keys_dir
 from .provenance.text.scoring import check_text_watermark
@@ -49,7 +50,10 @@ def check_startup(config: TransparencyConfig) -> None:
     - the production signer, when images are signed: ``images.signing`` PEM files, else the
       ``AIACT_SIGNING_*_PEM`` environment; key and certificate must match and fit C2PA's profile;
     - without one, that the development chain's folder can hold it;
-    - the text watermark's key and tokenizer (``text.watermark``), when set.
+    - the text watermark's key and tokenizer (``text.watermark``), when set;
+    - the detector's ``detection.trust_anchors`` file is readable;
+    - with ``fingerprints.enabled``, the store's engine is installed (psycopg for PostgreSQL: an ImportError
+      naming the ``postgres`` extra) and an SQLite file's folder can be created.
 
     The development chain itself is not touched here (creating it is a side effect, and ``keys show`` loads
     the config too): it is made, or reused, when a marker is built.
@@ -60,6 +64,23 @@ def check_startup(config: TransparencyConfig) -> None:
     except ConfigError as exc:
         raise ConfigError(f"{config_origin(config.source)}: {exc}") from None
     _check_signing(config)
+    _check_detection_and_fingerprints(config)
+
+
+def _check_detection_and_fingerprints(config: TransparencyConfig) -> None:
+    anchors = config.detection.trust_anchors
+    if anchors is not None:
+        path = config.resolve_path(anchors)
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            raise config_problem(config.source, "detection.trust_anchors", f"cannot read {path} "
+                                 f"({exc.strerror or exc}). Fix: name a readable PEM file of trust anchors") from None
+    if config.fingerprints.enabled:
+        problem = check_store_url(config.fingerprints.store)
+        if problem:
+            raise config_problem(config.source, "fingerprints.store", f"{problem}. Fix: point it at a writable "
+                                 "place, e.g. sqlite:///var/lib/app/fingerprints.db, or a postgresql:// URL")
 
 
 def _check_signing(config: TransparencyConfig) -> None:

@@ -31,9 +31,9 @@ import numpy as np
 from PIL import Image
 
 from aiact_transparency import TransparencyConfig
+from aiact_transparency.config import DetectionSettings
 from aiact_transparency.detection.endpoint import DetectionEndpoint
 from aiact_transparency.detection.local import Detector
-from aiact_transparency.detection.settings import DetectionSettings
 from aiact_transparency.provenance.image.marker import ImageMarker
 from aiact_transparency.provenance.verify import verify
 from tests.servers import serve

@@ -16,6 +16,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
         if name.startswith("AIACT_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AIACT_KEYS_DIR", str(tmp_path_factory.mktemp("keys")))
+    # The fingerprint log's default store is in the user data dir (platformdirs reads XDG_DATA_HOME): a
+    # throwaway one too, also for the subprocesses tests start (the demo config turns the log on).
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
     yield
 
 

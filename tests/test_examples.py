@@ -17,6 +17,7 @@ from typing import IO
 import httpx
 
 from aiact_transparency import verify
+from tests.wired.flows import stripped
 
 from .servers import free_port
 
@@ -72,6 +73,16 @@ def test_make_demo_serves_every_example() -> None:
         discovery = httpx.get(base + "/.well-known/ai-disclosure").json()
         assert discovery["marking"]["images"]["c2pa"] is True
         assert discovery["model"]["name"] == "Acme Studio demo generator"
+        assert discovery["fingerprints"]["enabled"] and discovery["fingerprints"]["engine"] == "sqlite"
+        # The demo logs its outputs: the image, turned and stripped of its metadata, is found by fingerprint.
+        turned = stripped(image.content, turn=True)
+        for _ in range(100):  # the record is written off the response path
+            detected = httpx.post(base + discovery["detection"]["url"], content=turned, timeout=60,
+                                  headers={"content-type": "image/jpeg"}).json()
+            if detected["verdict"] != "not-detected":
+                break
+            time.sleep(0.1)
+        assert detected["verdict"] == "generated-by-this-system" and detected["based_on"] == ["fingerprint"]
         assert discovery["model"]["license"] == "apache-2.0" and discovery["model"]["pipeline_tag"] == "text-to-image"
         with httpx.stream(
             "POST",

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..config import TransparencyConfig
+from ..detection.describe import discovery_entry
+from ..detection.page import MESSAGES as DETECTION_MESSAGES
+from ..detection.page import page_language as detection_language
 from ..disclosure import Disclosure, RoutePolicy
 from ..disclosure.discovery_page import discovery_html
 from ..http_messages import Receive, Scope, Send, accept_weights
@@ -100,12 +103,24 @@ def discovery_document(
                 "signer": _signer(signer) if marked and images.c2pa else None,
             }
         },
+        # The detector this middleware serves (Code of Practice, 2.1-2.3) and whether outputs are fingerprinted:
+        # the engine and retention, never the store's URL (it may carry a password).
+        "detection": (discovery_entry(config.detection, signer=_signer(signer) if marked and images.c2pa else None)
+                      if config.detection.enabled else {"enabled": False}),
+        "fingerprints": config.fingerprints.describe() | {
+            "records": "per marked output: perceptual hash (PDQ), SHA-256, watermark payload, C2PA manifest id, "
+                       "media type, size, time, route path; never prompts, client addresses or user ids"},
         "verify": {
             "cli": "pip install aiact-transparency && aiact-transparency verify FILE",
             "c2pa": "any C2PA (Content Credentials) reader, e.g. c2patool or the c2pa-python Reader",
             "xmp": "Iptc4xmpExt:DigitalSourceType, e.g. exiftool -XMP-iptcExt:DigitalSourceType FILE",
         },
     }
+
+
+def _detector_title(language: str) -> str:
+    """The detection page's own title, in the language its page would use for this visitor."""
+    return DETECTION_MESSAGES[detection_language(language)]["title"]
 
 
 def _prefers_html(accept: str | None, query: bytes) -> bool:
@@ -151,7 +166,8 @@ class DiscoveryEndpoint:
             document = discovery_document(disclosure, marking=self._marking, signer=signer)
             as_json = json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
             # Once per language; serving is a lookup. The document describes the system; it is not AI-generated.
-            pages = {lang: discovery_html(disclosure, document, lang) for lang in disclosure.languages}
+            pages = {lang: discovery_html(disclosure, document, lang, detector_title=_detector_title(lang))
+                     for lang in disclosure.languages}
             html = {lang: page for lang, (page, _) in pages.items()}
             written_in = {lang: content.encode("ascii") for lang, (_, content) in pages.items()}
             self._rendered = (document, as_json, html, written_in)

@@ -8,8 +8,11 @@ hands the body to a small per-response rewriter.
 from __future__ import annotations
 
 from ..config import TransparencyConfig
+from ..detection.endpoint import DetectionEndpoint
+from ..detection.wiring import endpoint_for
 from ..disclosure import Disclosure, RoutePolicy
 from ..disclosure.csp import ATTRIBUTES, banner_rendering
+from ..fingerprints.outputs import OutputLog
 from ..http_messages import (
     ASGIApp,
     Message,
@@ -37,7 +40,11 @@ _MARKABLE = markable_types()
 class TransparencyMiddleware:
     """``app.add_middleware(TransparencyMiddleware, config=load_config("aiact.yaml"))``."""
 
-    def __init__(self, app: ASGIApp, config: TransparencyConfig | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, config: TransparencyConfig | None = None, *, output_log: OutputLog | None = None
+    ) -> None:
+        """`output_log`: a fingerprint log to write to instead of opening one (Gradio's output hook shares its
+        own); the middleware closes it at lifespan shutdown either way."""
         self.app = app
         self.config = config if config is not None else load_config()
         self.disclosure = Disclosure(self.config)
@@ -52,10 +59,18 @@ class TransparencyMiddleware:
         )
         # After the image service: the document names its signer (trusted or not) without loading it twice.
         self.discovery = DiscoveryEndpoint(self.disclosure, signer=self.images.marker.identity if self.images else None)
+        self.output_log, self.detection = _output_log_and_detector(self.config, self.images, output_log)
+
+    def close(self) -> None:
+        """Stops the marking workers and writes out the fingerprint log (also done at lifespan shutdown)."""
+        if self.images is not None:
+            self.images.close()
+        if self.output_log is not None:
+            self.output_log.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            if scope["type"] == "lifespan" and self.images is not None:
+            if scope["type"] == "lifespan" and (self.images is not None or self.output_log is not None):
                 await self._lifespan(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
@@ -64,6 +79,9 @@ class TransparencyMiddleware:
         path: str = scope["path"]
         if path == disclosure.discovery_path:
             await self.discovery(scope, receive, send)
+            return
+        if self.detection is not None and path == self.detection.settings.path:
+            await self.detection(scope, receive, send)
             return
         policy = disclosure.policy_for(path)
         if policy.images:
@@ -136,11 +154,10 @@ class TransparencyMiddleware:
         await self.app(scope, receive, send_head)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The app's lifespan, unchanged, plus: the marking pools close once the app has shut down (its own
-        shutdown may still mark images). An app without lifespan support raises before any shutdown, and
-        the exception goes to the server as before (uvicorn's lifespan=auto then carries on without it)."""
-        images = self.images
-        assert images is not None
+        """The app's lifespan, unchanged, plus: the marking pools and the fingerprint log close once the app has
+        shut down (its own shutdown may still mark images). An app without lifespan support raises before any
+        shutdown, and the exception goes to the server as before (uvicorn's lifespan=auto then carries on
+        without it)."""
         shutting_down = False
 
         async def receive_watching() -> Message:
@@ -153,14 +170,14 @@ class TransparencyMiddleware:
         async def send_watching(message: Message) -> None:
             # Closed before the server hears "complete": it may exit right after, leaving the workers behind.
             if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                images.close()
+                self.close()
             await send(message)
 
         try:
             await self.app(scope, receive_watching, send_watching)
         finally:
             if shutting_down:  # also for an app that returns (or raises) without reporting completion
-                images.close()
+                self.close()
 
     def _choose(
         self,
@@ -198,6 +215,23 @@ class TransparencyMiddleware:
         if gets_json_member(kind, charset, policy):
             return JsonMemberResponder(send, start, disclosure.json_key, policy.json_member)
         return None
+
+
+def _output_log_and_detector(
+    config: TransparencyConfig, images: MarkingService | None, output_log: OutputLog | None
+) -> tuple[OutputLog | None, DetectionEndpoint | None]:
+    """The fingerprint log (its writer runs until close()) and the detector, which signs with the media marker's
+    signer (never loaded twice) and looks outputs up in the same store."""
+    if output_log is None and config.fingerprints.enabled:
+        output_log = OutputLog(config.fingerprints)
+    if images is not None:
+        images.output_log = output_log
+    if not config.detection.enabled:
+        return output_log, None
+    image_marker = images.marker.markers.get("image") if images is not None else None
+    signer = getattr(image_marker, "signer", None)
+    store = output_log.store if output_log is not None else None
+    return output_log, endpoint_for(config, signer=signer, store=store)
 
 
 def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) -> tuple[bytes | None, bytes | None]:

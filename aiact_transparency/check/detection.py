@@ -19,8 +19,9 @@ from .jws import JwsError, verify_compact_jws
 from .probe import Probe
 from .report import CODE_2, CheckResult, Evidence, Status
 
+# aiact-transparency's own detector answers generated-by-this-system, marked-by-another-system or not-detected.
 POSITIVE = frozenset({"ai-generated", "ai_generated", "marked", "ai-marked", "detected", "ai", "ai-modified",
-                      "ai-originated", "synthetic"})
+                      "ai-originated", "synthetic", "generated-by-this-system", "marked-by-another-system"})
 NEGATIVE = frozenset({"not-marked", "not_marked", "unmarked", "no-marks", "no_marks", "no-marks-found", "none",
                       "not-ai-generated", "not_ai_generated", "not-detected", "not_detected", "no-ai-marks",
                       "clean", "unknown-origin"})

@@ -1,4 +1,5 @@
-"""`aiact-transparency`: mark, sign and verify files offline; manage the signing keys; check a deployment.
+"""`aiact-transparency`: mark, sign and verify files offline; manage the signing keys; detect (locally or with a
+deployed detector), serve the detector, audit the fingerprint log (cli/detection.py); check a deployment.
 
 Exit codes: 0 success (for verify: every file is marked), 1 a file is not marked, 2 an error.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from .._version import __version__
 from ..config.errors import ConfigError
+from . import detection
 
 EXIT_OK, EXIT_NOT_MARKED, EXIT_ERROR = 0, 1, 2
 
@@ -47,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="the signing identity", parents=common)
     keys.add_argument("action", choices=["init", "show"],
                       help="init: create the development chain if needed; show: describe the identity (read only)")
+    detection.add_commands(commands, common)
     from ..check.cli import add_arguments as add_check_arguments
 
     check = commands.add_parser("check", parents=common,
@@ -187,7 +190,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"mark": _mark, "verify": _verify, "keys": _keys, "check": _check}
+    handlers = {"mark": _mark, "verify": _verify, "keys": _keys, "check": _check, **detection.handlers}
     from ..provenance.errors import ImageMarkingError
     from ..provenance.keys import KeyConfigError
 

@@ -6,8 +6,10 @@ It imports nothing above itself. Parsing only: :func:`aiact_transparency.load_co
 
 from __future__ import annotations
 
+from .detection import DetectionSettings, RateLimitSettings
 from .errors import ConfigError, config_origin, config_problem, format_validation_error
 from .files import read_config_file
+from .fingerprints import FingerprintSettings
 from .modelcard import ModelFacts, model_facts
 from .sections import (
     BannerConfig,
@@ -28,12 +30,15 @@ from .text import TextConfig, TextWatermarkSettings
 __all__ = [
     "BannerConfig",
     "ConfigError",
+    "DetectionSettings",
     "DisclosureConfig",
     "DisclosureMode",
     "FailurePolicy",
+    "FingerprintSettings",
     "ImagesConfig",
     "ModelConfig",
     "ModelFacts",
+    "RateLimitSettings",
     "RiskClass",
     "RouteRule",
     "SigningConfig",

@@ -20,8 +20,10 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .detection import DetectionSettings
 from .errors import ConfigError, format_validation_error
 from .files import read_config_file
+from .fingerprints import FingerprintSettings
 from .sections import BannerConfig, DisclosureConfig, ImagesConfig, ModelConfig, SystemConfig
 from .text import TextConfig
 
@@ -53,6 +55,8 @@ class TransparencyConfig(BaseSettings):
     banner: BannerConfig = BannerConfig()
     images: ImagesConfig = ImagesConfig()
     text: TextConfig = TextConfig()
+    detection: DetectionSettings = DetectionSettings()
+    fingerprints: FingerprintSettings = Field(default_factory=FingerprintSettings)  # store path: read per config
     # Where the config came from; relative paths inside it (model card, keys) resolve against its folder.
     source: Path | None = Field(default=None, exclude=True)
 

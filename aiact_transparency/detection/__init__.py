@@ -6,9 +6,9 @@ HTTP (JSON, a signed JWS, or an accessible page); `remote.detect_remote` asks a 
 
 from __future__ import annotations
 
+from ..config.detection import DetectionSettings, RateLimitSettings
 from .fingerprint import FingerprintIndex, FingerprintMatch
 from .local import DetectionResult, Detector, UnsupportedContent, detect_bytes, detect_text
-from .settings import DetectionSettings, RateLimitSettings
 from .verdict import Verdict, combine
 
 __all__ = [

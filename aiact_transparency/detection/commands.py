@@ -1,4 +1,4 @@
-"""What the CLI's `detect` and `serve-detector` commands run (the coordinator adds the subcommands).
+"""What the CLI's `detect` and `serve-detector` commands run (cli/detection.py adds the subcommands).
 
     aiact-transparency detect FILE... [--url URL] [--json] [--jws]
     aiact-transparency serve-detector --config aiact.yaml [--host 127.0.0.1] [--port 8000]
@@ -23,6 +23,7 @@ from .responses import respond, respond_problem
 if TYPE_CHECKING:
     from ..config import TransparencyConfig
     from .endpoint import DetectionEndpoint
+    from .fingerprint import FingerprintIndex
 
 __all__ = ["EXIT_ERROR", "EXIT_NOT_MARKED", "EXIT_OK", "describe_result", "detect_command", "serve_detector",
            "standalone_app"]
@@ -58,14 +59,15 @@ def _one(path: Path, detector: Detector | None, url: str | None, signed: bool) -
 
 def detect_command(files: Sequence[Path], *, config: TransparencyConfig | None = None, url: str | None = None,
                    as_json: bool = False, as_jws: bool = False, out: TextIO | None = None,
-                   err: TextIO | None = None) -> int:
-    """Check each file locally (with `config` naming "this system") or with the detector at `url`."""
+                   err: TextIO | None = None, fingerprints: FingerprintIndex | None = None) -> int:
+    """Check each file locally (with `config` naming "this system", `fingerprints` its output log) or with the
+    detector at `url`."""
     out, err = out or sys.stdout, err or sys.stderr
     detector = None
     if url is None:
         from ..config import TransparencyConfig
 
-        detector = Detector(config if config is not None else TransparencyConfig())
+        detector = Detector(config if config is not None else TransparencyConfig(), fingerprints=fingerprints)
     answers: dict[str, Any] = {}
     status = EXIT_OK
     for path in files:
@@ -128,6 +130,6 @@ def serve_detector(config: TransparencyConfig, host: str = "127.0.0.1", port: in
         import uvicorn
     except ImportError:  # pragma: no cover - the extra is installed in the test environment
         raise ImportError("serve-detector needs uvicorn: pip install 'aiact-transparency[server]'") from None
-    from .endpoint import DetectionEndpoint
+    from .wiring import endpoint_for
 
-    uvicorn.run(standalone_app(DetectionEndpoint(config)), host=host, port=port, proxy_headers=True)
+    uvicorn.run(standalone_app(endpoint_for(config)), host=host, port=port, proxy_headers=True)

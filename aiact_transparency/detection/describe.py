@@ -1,6 +1,6 @@
 """How to use the detector, in the words the discovery document and the endpoint's GET answer share.
 
-`discovery_entry(settings)` is the discovery document's "detection" member (the coordinator adds it to
+`discovery_entry(settings)` is the discovery document's "detection" member (asgi/discovery.py's
 discovery_document); `usage(settings, url)` is what a GET without Accept: text/html returns.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config.detection import DetectionSettings
 from .jws import JWS_MEDIA_TYPE
 from .local import IMAGE_TYPES, TEXT_TYPE
-from .settings import DetectionSettings
 
 __all__ = ["VERDICTS", "discovery_entry", "usage"]
 

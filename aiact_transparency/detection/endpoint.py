@@ -23,6 +23,7 @@ from urllib.parse import quote
 import anyio
 import anyio.to_thread
 
+from ..config.detection import DetectionSettings
 from ..disclosure import i18n
 from ..http_messages import Receive, Scope, Send, accept_weights, request_header
 from .describe import usage
@@ -31,7 +32,6 @@ from .local import TEXT_TYPE, Detector, TextScorer, UnsupportedContent, rfc3339_
 from .page import render_fragment, render_page
 from .ratelimit import RateLimiter
 from .responses import CORS, respond, respond_json, respond_problem
-from .settings import DetectionSettings
 from .submission import ClientGone, Submission, SubmissionError, read_submission
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class DetectionEndpoint:
     def __init__(self, config: TransparencyConfig, *, settings: DetectionSettings | None = None,
                  detector: Detector | None = None, signer: ManifestSigner | None = None,
                  fingerprints: FingerprintIndex | None = None, text_scorer: TextScorer | None = None) -> None:
-        self.settings = settings if settings is not None else getattr(config, "detection", DetectionSettings())
+        self.settings = settings if settings is not None else config.detection
         self.detector = detector if detector is not None else Detector(
             config, settings=self.settings, signer=signer, fingerprints=fingerprints, text_scorer=text_scorer)
         self.system = config.system.name

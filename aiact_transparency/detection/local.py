@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
+from ..config.detection import DetectionSettings
 from ..provenance.formats import FORMATS, sniff_media_type
 from ..provenance.text.marking import verify_text
 from ..provenance.verify import verify
 from .fingerprint import FingerprintIndex, fingerprint_layer
 from .layers import c2pa_layer, not_applicable, watermark_layer, xmp_layer
-from .settings import DetectionSettings
 from .verdict import combine
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class Detector:
                  signer: ManifestSigner | None = None, fingerprints: FingerprintIndex | None = None,
                  text_scorer: TextScorer | None = None) -> None:
         self.config = config
-        self.settings = settings if settings is not None else getattr(config, "detection", DetectionSettings())
+        self.settings = settings if settings is not None else config.detection
         self.system_name = config.system.name
         self.fingerprints = fingerprints
         self.text_scorer = text_scorer

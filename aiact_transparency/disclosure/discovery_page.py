@@ -84,8 +84,10 @@ def _marks(images: dict[str, Any], t: Mapping[str, str]) -> list[str]:
     return [t[key] for field, key in shown if images.get(field)]
 
 
-def discovery_html(disclosure: Disclosure, document: dict[str, Any], language: str) -> tuple[bytes, str]:
-    """(the page for `language`, the language its sentences are in, for Content-Language)."""
+def discovery_html(disclosure: Disclosure, document: dict[str, Any], language: str, *,
+                   detector_title: str | None = None) -> tuple[bytes, str]:
+    """(the page for `language`, the language its sentences are in, for Content-Language). `detector_title`: the
+    detection page's title in the visitor's language, the text of the link to it (when the document has one)."""
     esc = i18n.to_ascii_html
     lang = page_language(language)
     t = PAGE_STRINGS[lang]
@@ -127,6 +129,10 @@ def discovery_html(disclosure: Disclosure, document: dict[str, Any], language: s
         if images["c2pa"] and signer.get("development"):
             check += f'<p class="warn"><strong>{esc(t["untrusted"])}</strong></p>'
 
+    detector = (document.get("detection") or {}).get("url")
+    if detector:  # the detector page, in the visitor's language too (it negotiates Accept-Language itself)
+        check += f'<p><a href="{esc(detector)}">{esc(detector_title or detector)}</a></p>'
+
     sections = [
         ("what", t["h_what"], "".join(what)),
         ("who", t["h_who"], "".join(who)),
@@ -139,7 +145,8 @@ def discovery_html(disclosure: Disclosure, document: dict[str, Any], language: s
     )
     technical = "".join(
         f"<h3><code>{key}</code></h3>{_details(document[key], t)}"
-        for key in ("system", "model", "disclosure", "marking", "verify")
+        for key in ("system", "model", "disclosure", "marking", "detection", "fingerprints", "verify")
+        if key in document
     )
     about = i18n.get_messages(lang).link
     page = (

@@ -4,12 +4,12 @@ hashing). Output data only; off unless `fingerprints.enabled`."""
 
 from __future__ import annotations
 
+from ..config.fingerprints import FingerprintSettings
 from .audit import export_jsonl, purge_expired, stats
 from .engines import open_store
 from .lookup import LookupAnswer, lookup, lookup_async
 from .pdq import MATCH_THRESHOLD, MIN_QUALITY, PdqHash, dihedral_hashes, hamming, pdq_hash
 from .record import FingerprintRecord, Match, record_for
-from .settings import FingerprintSettings
 from .store import FingerprintStore, StoreError, StoreStats
 from .writer import FingerprintWriter, WriterCounters
 

@@ -33,11 +33,12 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from ..config.fingerprints import MATCH_THRESHOLD
+
 __all__ = ["HASH_BITS", "MATCH_THRESHOLD", "MIN_QUALITY", "PdqHash", "dihedral_hashes", "hamming", "pdq_hash"]
 
 HASH_BITS = 256
 HASH_BYTES = HASH_BITS // 8
-MATCH_THRESHOLD = 31  # PDQ's reference: distance <= 31 is a match
 MIN_QUALITY = 50  # PDQ's reference: hashes of quality <= 49 are too featureless to match on
 _MIN_DIM = 5  # the reference refuses smaller images (quality 0, empty hash)
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)

@@ -54,6 +54,7 @@ Where Gradio itself drops marks (documented, tested in tests/gradio/test_gradio.
 
 from __future__ import annotations
 
+import atexit
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,7 @@ from ..asgi.discovery import DiscoveryEndpoint
 from ..asgi.middleware import TransparencyMiddleware
 from ..config import TransparencyConfig
 from ..disclosure import Disclosure
+from ..fingerprints.outputs import OutputLog
 from ..startup import load_config
 from . import hook as _gradio_hook  # the name tests and readers know it by
 from .banner import add_banner, gradio_routes_config, merge_head
@@ -105,7 +107,7 @@ def wrap(demo: gr.Blocks, config: TransparencyConfig | None = None) -> gr.Blocks
     disclosure = Disclosure(config)
     on = config.disclosure.mode != "none"
     banner = add_banner(demo, disclosure) if on and config.banner.enabled else None
-    marker = OutputMarker(config) if on and disclosure.marks_images else None
+    marker = OutputMarker(config, output_log=_output_log(config)) if on and disclosure.marks_images else None
     if marker is not None:
         _gradio_hook.attach(demo, marker)
     setattr(demo, _STATE_ATTRIBUTE, WrappedDemo(config, disclosure, banner, marker))
@@ -149,9 +151,19 @@ class _GradioAppMiddleware(TransparencyMiddleware):
     def __init__(
         self, app: Any, config: TransparencyConfig, *, marking: TransparencyConfig, marker: OutputMarker | None
     ) -> None:
-        super().__init__(app, config)
+        super().__init__(app, config, output_log=marker.output_log if marker is not None else None)
         signer = marker.marker.identity if marker is not None else None  # the hook's marker exists already
         self.discovery = DiscoveryEndpoint(self.disclosure, marking=marking, signer=signer)
+
+
+def _output_log(config: TransparencyConfig) -> OutputLog | None:
+    """The hook's fingerprint log. launch()'s middleware closes it at lifespan shutdown; when mounted, the
+    parent app's lifespan is not ours to watch, so what is still queued is written at interpreter exit."""
+    if not config.fingerprints.enabled:
+        return None
+    output_log = OutputLog(config.fingerprints)
+    atexit.register(output_log.close)
+    return output_log
 
 
 def _launch_kwargs(

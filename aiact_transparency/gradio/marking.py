@@ -28,6 +28,7 @@ import gradio as gr
 from gradio_client import utils as client_utils
 
 from ..config import TransparencyConfig
+from ..fingerprints.outputs import OutputLog
 from ..provenance.errors import ImageMarkingError
 from ..provenance.media import Marker, MediaMarkers, claimed_by
 
@@ -57,9 +58,13 @@ def _is_file(value: Any) -> bool:
 class OutputMarker:
     """One per wrapped demo: the markers, the thread limiter and a memory of files already marked."""
 
-    def __init__(self, config: TransparencyConfig, marker: Marker | None = None) -> None:
+    def __init__(self, config: TransparencyConfig, marker: Marker | None = None,
+                 output_log: OutputLog | None = None) -> None:
         self.config = config
         self.marker: Marker = marker if marker is not None else MediaMarkers(config)
+        # Every output it marks is fingerprinted here when fingerprints.enabled (the middleware launch() adds
+        # writes to the same log and closes it at shutdown).
+        self.output_log = output_log
         workers = config.images.workers or min(4, os.cpu_count() or 1)
         self.limiter = anyio.CapacityLimiter(workers)
         self.fail_closed = config.images.on_error == "fail-closed"
@@ -140,6 +145,8 @@ class OutputMarker:
             return known
         data = Path(path).read_bytes()
         marked = self.marker.mark(data, mimetypes.guess_type(path)[0])
+        if self.output_log is not None:  # queued, never waited for; Gradio outputs have no route path to log
+            self.output_log.submit(marked, None)
         result = path if marked.report.already_marked else self._write(marked.data, path, block)
         with self._seen_lock:
             self._seen[key] = result

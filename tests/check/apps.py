@@ -62,8 +62,10 @@ async def _events(first: str | None) -> AsyncIterator[bytes]:
     yield b"data: [DONE]\n\n"
 
 
-def inner_app(*, head: str = "", body: str = "", top: str = "", stream_first: str | None = None, signed: bool = True,
-              extra: list[Route] | None = None) -> Starlette:
+def inner_app(*, head: str = "", body: str = "", top: str = "", stream_first: str | None = None,
+              signed: bool | None = None, extra: list[Route] | None = None) -> Starlette:
+    """`signed`: add the stand-in detector of detector_stub.py (signed=False: one that ignores the request for a
+    signed result); by default the middleware's own detector answers at the detection path."""
     async def page(request: Request) -> Response:
         return HTMLResponse(page_html(f"Page {request.path_params.get('n', 0)}", head, body, top))
 
@@ -75,7 +77,9 @@ def inner_app(*, head: str = "", body: str = "", top: str = "", stream_first: st
         return Response(picture_png(int(request.path_params["n"])), media_type="image/png")
 
     routes = [*(extra or []), Route("/", page), Route("/page/{n:int}", page), Route(STREAM, stream, methods=["POST"]),
-              Route("/images/{n:int}.png", image), detector_route(signed=signed)]
+              Route("/images/{n:int}.png", image)]
+    if signed is not None:
+        routes.append(detector_route(signed=signed))
     return Starlette(routes=routes)
 
 
@@ -84,7 +88,8 @@ def with_cors(app: ASGIApp) -> ASGIApp:
 
 
 def demo(**changes: Any) -> ASGIApp:
-    """The correct demo: the real middleware over HTML pages, an SSE stream, images it marks, a detector."""
+    """The correct demo: the real middleware over HTML pages, an SSE stream, images it marks, and the detector
+    it serves."""
     app_keys = ("head", "body", "top", "stream_first", "signed", "extra")
     app_options = {k: changes.pop(k) for k in app_keys if k in changes}
     return with_cors(TransparencyMiddleware(inner_app(**app_options), config=config(**changes)))

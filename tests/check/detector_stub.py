@@ -1,4 +1,4 @@
-"""A stand-in for the detection service (not on main yet): a real detector over the project's verify(), answering
+"""A stand-in detector (the middleware serves the real one): a real detector over the project's verify(), answering
 POSTed content with JSON or, for `Accept: application/jose`, a compact JWS signed with a throwaway ES256 key whose
 x5c chain (leaf issued by a root CA) is generated here with `cryptography`. `signed=False` stands for a detector
 that ignores the request for a signed result."""

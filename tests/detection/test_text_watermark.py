@@ -48,3 +48,23 @@ async def test_watermarked_human_and_short_text(ours: TransparencyConfig, ours_s
 def test_the_scorer_is_optional(ours: TransparencyConfig, ours_signer: keys.LocalKeySigner) -> None:
     layer = Detector(ours, signer=ours_signer).detect_text("words " * 300).layers["watermark"]
     assert not layer["checked"] and "not configured" in layer["based_on"]
+
+
+async def test_the_middleware_detector_scores_text_when_the_watermark_is_configured(
+        settings: TextWatermarkSettings) -> None:
+    from starlette.applications import Starlette
+
+    from aiact_transparency import TransparencyMiddleware
+
+    configured = TransparencyConfig(system={"name": "Acme Studio"}, text={"watermark": settings.model_dump()})
+    plain = TransparencyConfig(system={"name": "Acme Studio"})
+    tokenizer = tokenizers.Tokenizer.from_str(tokenizer_json())
+    generated = tokenizer.decode(sample(bigram_model(), 1, 300, np.random.default_rng(7), key=KEY)[0].tolist())
+    verdicts = []
+    for config in (configured, plain):
+        app = TransparencyMiddleware(Starlette(), config)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            answer = (await http.post(PATH, content=generated.encode(), headers={"content-type": "text/plain"})).json()
+        verdicts.append((answer["verdict"], answer["layers"]["watermark"]["checked"]))
+        app.close()
+    assert verdicts == [("generated-by-this-system", True), ("not-detected", False)]

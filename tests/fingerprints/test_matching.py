@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from aiact_transparency import TransparencyConfig, mark_image
+from aiact_transparency.detection.output_log import UNMARKED_TEST_IMAGES
 from aiact_transparency.fingerprints import FingerprintRecord, FingerprintStore, hamming, lookup, pdq_hash, record_for
 from aiact_transparency.fingerprints.pdq import MATCH_THRESHOLD, dihedral_hashes
 
@@ -164,5 +165,5 @@ def test_unmarked_images_give_no_false_matches(
         print(f"\nfingerprint false matches: {false_matches} of {looked_up} unmarked images ({matchable} matchable, "
               f"8 variants each) against {len(stored)} marked outputs; closest distance {closest}, threshold "
               f"{MATCH_THRESHOLD}")
-    assert looked_up >= 200 and matchable >= 200
+    assert looked_up >= 200 and matchable >= UNMARKED_TEST_IMAGES  # the figure StoreIndex reports rests on it
     assert false_matches == 0

@@ -18,6 +18,7 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
+from ...fingerprints.outputs import OutputLog
 from ...provenance.errors import ImageMarkingError
 from ...provenance.media import MarkedMedia, MediaMarkers, markable_types
 from .marking_processes import mark_in_worker, marking_pool
@@ -66,6 +67,7 @@ class MarkingService:
         self.max_bytes = images.max_bytes
         self.fail_open = images.on_error == "fail-open"
         self.timeout = MARK_TIMEOUT
+        self.output_log: OutputLog | None = None  # set by the middleware when fingerprints.enabled
         self._limiter: anyio.CapacityLimiter | None = None
         self._threads: anyio.CapacityLimiter | None = None
         self.waiting = 0

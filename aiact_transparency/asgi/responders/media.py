@@ -114,6 +114,8 @@ class MediaResponder:
             logger.exception("unexpected error while marking an %s on %s", self._medium, self._path)
             await self._fail(f"unexpected {type(exc).__name__}", complete=True)
             return
+        if self._service.output_log is not None:  # queued for hashing and writing: never waits, never fails
+            self._service.output_log.submit(marked, self._path)
         headers = self._start["headers"]  # the middleware's copy (header_list), ours to change
         for name in _STALE_HEADERS:
             remove_header(headers, name)

@@ -21,12 +21,14 @@ from ..._version import __version__
 from ..formats import MARKABLE_TYPES, canonical
 from ..keys import HASH_FOR_ALG, ManifestSigner
 from ..payload import SOFT_BINDING_ALG
+from .jumbf import active_manifest_label
 from .reading import AI_DISCLOSURE_LABEL, ManifestReport, is_signed_by, read_manifest
 
 __all__ = [
     "AI_DISCLOSURE_LABEL", "GENERATOR_NAME", "SOFT_BINDING_LABEL", "SUPPORTED_MEDIA_TYPES",
     "TRAINED_ALGORITHMIC_MEDIA", "TRAINING_MINING_LABEL", "WATERMARK_ACTION", "C2paSigningError",
     "ManifestReport", "build_manifest", "is_signed_by", "read_manifest", "sign_asset", "sign_manifest",
+    "sign_manifest_labelled",
 ]
 
 GENERATOR_NAME = "aiact-transparency"
@@ -151,7 +153,16 @@ def c2pa_signer(signer: ManifestSigner, failures: list[BaseException]) -> c2pa.S
 def sign_manifest(data: bytes, media_type: str, manifest: Mapping[str, Any], *, signer: ManifestSigner,
                   thumbnail: bool = False, verify_after_sign: bool = False,
                   ingredient: bytes | None = None) -> bytes:
-    """Embed and sign `manifest` in the asset; returns the signed asset bytes.
+    """Embed and sign `manifest` in the asset; returns the signed asset bytes (see `sign_manifest_labelled`)."""
+    return sign_manifest_labelled(data, media_type, manifest, signer=signer, thumbnail=thumbnail,
+                                  verify_after_sign=verify_after_sign, ingredient=ingredient)[0]
+
+
+def sign_manifest_labelled(data: bytes, media_type: str, manifest: Mapping[str, Any], *, signer: ManifestSigner,
+                           thumbnail: bool = False, verify_after_sign: bool = False,
+                           ingredient: bytes | None = None) -> tuple[bytes, str | None]:
+    """Embed and sign `manifest` in the asset; returns the signed asset bytes and the active manifest's label
+    (read from the manifest store `sign` returns: no second reading of the asset).
 
     `ingredient`: the asset as it arrived, when it carried someone else's manifest. It is added as a
     componentOf ingredient, so the earlier provenance stays in the manifest store instead of being replaced
@@ -172,11 +183,11 @@ def sign_manifest(data: bytes, media_type: str, manifest: Mapping[str, Any], *, 
                                        io.BytesIO(ingredient))
             out = io.BytesIO()
             # Pass `out`: without a destination c2pa returns only the manifest and drops the signed asset.
-            builder.sign(c_signer, mt, io.BytesIO(data), out)
+            store = builder.sign(c_signer, mt, io.BytesIO(data), out)
     except c2pa.C2paError as exc:
         cause = failures[0] if failures else exc
         raise C2paSigningError(f"C2PA signing of {mt} failed: {cause}") from cause
-    return out.getvalue()
+    return out.getvalue(), active_manifest_label(store)
 
 
 def sign_asset(data: bytes, media_type: str, *, signer: ManifestSigner, software_agent: str,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._version import __version__
 from ...config.modelcard import ModelFacts, model_facts
-from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
+from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest_labelled
 from ..c2pa.reading import ManifestReport, is_marked_by_system, read_manifest
 from ..errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
 from ..formats import canonical, sniff_media_type, types_of
@@ -48,6 +48,7 @@ class MarkReport:
     visible_label: bool = False
     xmp: bool = False
     c2pa: dict[str, Any] | None = None  # the signer's identity, when signed
+    manifest_id: str | None = None  # the signed asset's active C2PA manifest label (the fingerprint log keeps it)
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +71,7 @@ class _Work:
     label: bool = False
     re_encoded: bool = False
     ingredient: bytes | None = None  # the input, when it carried a foreign manifest to keep
+    manifest_id: str | None = None
 
 
 class ImageMarker:
@@ -153,6 +155,7 @@ class ImageMarker:
             visible_label=work.label,
             xmp=xmp,
             c2pa=c2pa,
+            manifest_id=work.manifest_id,
             notes=tuple(work.notes),
         )
         return MarkedImage(work.data, actual, report)
@@ -219,7 +222,7 @@ class ImageMarker:
             model_facts=self._disclosure,
         )
         try:
-            work.data = sign_manifest(
+            work.data, work.manifest_id = sign_manifest_labelled(
                 work.data, work.media_type, manifest, signer=self.signer, ingredient=work.ingredient
             )
         except (C2paSigningError, ValueError) as exc:

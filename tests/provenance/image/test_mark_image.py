@@ -514,6 +514,16 @@ def test_a_manifest_from_another_signer_is_not_ours(tmp_path: Path, monkeypatch:
     active = store["manifests"][store["active_manifest"]]
     assert [i["relationship"] for i in active["ingredients"]] == ["componentOf"]
     assert verify(other.data).c2pa["valid"]
+    # The report names the active manifest (the new one, not the ingredient's), as c2pa's Reader does.
+    assert other.report.manifest_id == store["active_manifest"] != first.report.manifest_id
+
+
+@pytest.mark.parametrize("name", ["png-rgb", "jpeg-rgb", "webp-lossy"])
+def test_the_report_names_the_active_manifest(name: str, config: TransparencyConfig) -> None:
+    marked = mark_image(sample(name), config=config)
+    with c2pa.Reader(marked.media_type, io.BytesIO(marked.data)) as reader:
+        active = json.loads(reader.json())["active_manifest"]
+    assert active.startswith("urn:") and marked.report.manifest_id == active
 
 
 def test_an_image_of_another_system_on_the_same_chain_is_marked_again() -> None:

@@ -1,6 +1,6 @@
 """The `detection` config section: the detection service every deployment serves (Code of Practice, 2.1).
 
-Plugged into TransparencyConfig as `detection: DetectionSettings = DetectionSettings()`::
+TransparencyConfig.detection (re-exported by aiact_transparency.detection)::
 
     detection:
       enabled: true                          # default true: the Code asks every provider for one

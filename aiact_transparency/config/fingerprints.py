@@ -1,4 +1,4 @@
-"""The `fingerprints:` config section (the coordinator hooks it into TransparencyConfig)::
+"""The `fingerprints:` config section (TransparencyConfig.fingerprints, re-exported by ..fingerprints)::
 
     fingerprints:
       enabled: false                 # off by default; the demo turns it on
@@ -21,9 +21,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .pdq import MATCH_THRESHOLD
+__all__ = ["MATCH_THRESHOLD", "FingerprintSettings", "default_store_url"]
 
-__all__ = ["FingerprintSettings", "default_store_url"]
+# PDQ's reference: distance <= 31 is a match. Here (the lowest layer that needs it) so the config can bound
+# max_distance; fingerprints.pdq re-exports it.
+MATCH_THRESHOLD = 31
 
 
 def default_store_url() -> str:

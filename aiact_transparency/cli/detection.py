@@ -1,0 +1,105 @@
+"""The CLI's `detect`, `serve-detector` and `fingerprints` commands (issue 11).
+
+    aiact-transparency detect FILE... [--url URL] [--json] [--jws]
+    aiact-transparency serve-detector [--host 127.0.0.1] [--port 8000]
+    aiact-transparency fingerprints stats | purge | export [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..startup import load_config
+
+__all__ = ["add_commands", "handlers"]
+
+EXIT_OK = 0
+
+
+def add_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    detect = commands.add_parser("detect", parents=common, help="is this content AI-generated, by this system or "
+                                 "another? exit 0 all detected, 1 one not detected, 2 an error")
+    detect.add_argument("files", type=Path, nargs="+")
+    detect.add_argument("--url", help="ask the detector deployed at this URL instead of checking locally")
+    detect.add_argument("--jws", action="store_true", help="a signed result (compact JWS) per file")
+    serve = commands.add_parser("serve-detector", parents=common, help="run the detection service alone (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    log = commands.add_parser("fingerprints", parents=common, help="the fingerprint log: figures, retention purge, "
+                              "JSON Lines export for audits")
+    log.add_argument("action", choices=["stats", "purge", "export"])
+    log.add_argument("--output", type=Path, help="export: write the JSON Lines here (default: standard output)")
+
+
+def _configured(args: argparse.Namespace) -> bool:
+    return args.config is not None or bool(os.environ.get("AIACT_CONFIG"))
+
+
+# The commands' modules are imported when run, as cli/__init__.py does: `--help` stays quick.
+def _detect(args: argparse.Namespace) -> int:
+    from ..detection.commands import detect_command
+    from ..detection.output_log import StoreIndex
+    from ..fingerprints import open_store
+
+    # As verify: without --config or $AIACT_CONFIG nothing names "our" system, so results stay system-neutral.
+    config = load_config(args.config) if _configured(args) else None
+    index = None
+    if config is not None and config.fingerprints.enabled and args.url is None:
+        settings = config.fingerprints
+        index = StoreIndex(open_store(settings.store, lookup_threads=settings.lookup_threads), settings)
+    try:
+        return detect_command(args.files, config=config, url=args.url, as_json=args.json, as_jws=args.jws,
+                              fingerprints=index)
+    finally:
+        if index is not None:
+            index.store.close()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ..detection.commands import serve_detector
+
+    serve_detector(load_config(args.config), host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def _fingerprints(args: argparse.Namespace) -> int:
+    from ..fingerprints import export_jsonl, open_store, purge_expired, stats
+
+    config = load_config(args.config)
+    settings = config.fingerprints
+    if not settings.enabled:
+        print(f"note: fingerprints.enabled is false; reading the {settings.describe()['engine']} store anyway",
+              file=sys.stderr)
+    with open_store(settings.store) as store:
+        if args.action == "stats":
+            figures = stats(store)
+            if args.json:
+                print(json.dumps(figures, indent=2, sort_keys=True))
+            else:
+                for key, value in figures.items():
+                    print(f"{key:>15}: {value}")
+        elif args.action == "purge":
+            purged = purge_expired(store, settings.retention_days)
+            print(json.dumps({"purged": purged, "retention_days": settings.retention_days}) if args.json else
+                  f"purged {purged} record(s) older than {settings.retention_days} days")
+        else:
+            out = args.output.open("w", encoding="utf-8") if args.output is not None else sys.stdout
+            try:
+                count = 0
+                for line in export_jsonl(store):
+                    out.write(line)
+                    count += 1
+            finally:
+                if args.output is not None:
+                    out.close()
+            if args.output is not None:
+                print(f"exported {count} record(s) to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+handlers = {"detect": _detect, "serve-detector": _serve, "fingerprints": _fingerprints}

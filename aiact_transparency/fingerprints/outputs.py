@@ -1,0 +1,113 @@
+"""The output log as the transports use it: hand over each marked output, never wait, never fail.
+
+`OutputLog(settings)` opens the store and a `FingerprintWriter`. `submit(marked, route)` only queues the
+marked bytes (a reference, no copy); one daemon thread decodes each image, computes its PDQ hash and hands the
+record to the writer, so neither the event loop nor the response waits for hashing or the database. The queue
+is bounded (`MAX_PENDING` outputs, each at most images.max_bytes): beyond it outputs are dropped with a
+counted, rate-limited WARNING, never held without bound.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from PIL import Image
+
+from ..config.fingerprints import FingerprintSettings
+from ..provenance.media import MarkedMedia
+from .engines import open_store
+from .pdq import pdq_hash
+from .record import FingerprintRecord, record_for
+from .store import FingerprintStore
+from .writer import FingerprintWriter
+
+__all__ = ["MAX_PENDING", "OutputLog", "record_of"]
+
+log = logging.getLogger("aiact_transparency.fingerprints")
+MAX_PENDING = 64  # marked outputs waiting to be hashed
+
+
+def record_of(data: bytes, media_type: str, report: Any, route: str | None) -> FingerprintRecord:
+    """The record of one marked output: PDQ of the image as served, the watermark payload and manifest id its
+    report names, the route path. Output data only."""
+    pdq = None
+    if media_type.startswith("image/"):
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            pdq = pdq_hash(image)
+    watermark = getattr(report, "watermark", None) or {}
+    value = watermark.get("value") if isinstance(watermark, dict) else None
+    return record_for(data, media_type, pdq=pdq, payload=bytes.fromhex(value) if isinstance(value, str) else None,
+                      manifest_id=getattr(report, "manifest_id", None), route=route)
+
+
+class OutputLog:
+    def __init__(self, settings: FingerprintSettings, *, store: FingerprintStore | None = None) -> None:
+        self.settings = settings
+        self.store = store if store is not None else open_store(settings.store, lookup_threads=settings.lookup_threads)
+        self._owns_store = store is None
+        self.writer = FingerprintWriter(self.store, retention_days=settings.retention_days,
+                                        queue_size=settings.queue_size, batch_size=settings.batch_size,
+                                        flush_interval=settings.flush_interval)
+        self._queue: queue.Queue[tuple[bytes, str, Any, str | None] | None] = queue.Queue(MAX_PENDING)
+        self.dropped = 0
+        self._last_drop_log = 0.0
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="aiact-fingerprint-hasher", daemon=True)
+        self._thread.start()
+
+    def submit(self, marked: MarkedMedia, route: str | None) -> None:
+        """Queue a marked output; never blocks, never raises. An output returned as is (already ours) is skipped:
+        it is logged from the time it was marked."""
+        try:
+            if marked.report.already_marked or self._closed:
+                return
+            self._queue.put_nowait((marked.data, marked.media_type, marked.report, route))
+        except queue.Full:
+            self.dropped += 1
+            now = time.monotonic()
+            if now - self._last_drop_log >= 10.0:
+                self._last_drop_log = now
+                log.warning("fingerprint log: hashing queue full, %d output(s) not logged so far", self.dropped)
+        except Exception as exc:  # a bug here must never reach the response
+            log.warning("fingerprint log: output not logged: %s", type(exc).__name__)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far is hashed and written (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._queue.unfinished_tasks and self.writer.flush(max(0.0, deadline - time.monotonic()))
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Hash and write what is queued (up to timeout), stop both threads, close the store it opened. Safe
+        to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self.flush(timeout)
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self.writer.close(timeout)
+        if self._owns_store:
+            self.store.close()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                data, media_type, report, route = item
+                self.writer.submit(record_of(data, media_type, report, route))
+            except Exception as exc:  # an undecodable output: logged, counted, the thread goes on
+                self.dropped += 1
+                log.warning("fingerprint log: could not fingerprint an %s output: %s", item[1] if item else "?",
+                            type(exc).__name__)
+            finally:
+                self._queue.task_done()
