@@ -52,7 +52,7 @@ def assert_marked(received: str, visible: str) -> None:
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_chat_json_each_choice_ends_with_its_own_wrapper(client: OpenAI, n: int) -> None:
-    completion = client.chat.completions.create(model="m", messages=MESSAGES, n=n)  # type: ignore[arg-type]
+    completion = client.chat.completions.create(model="m", messages=MESSAGES, n=n)
     assert completion.object == "chat.completion" and len(completion.choices) == n
     for choice in completion.choices:
         assert choice.message.content is not None
@@ -63,7 +63,7 @@ def test_chat_json_each_choice_ends_with_its_own_wrapper(client: OpenAI, n: int)
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_chat_stream_sends_the_wrapper_as_one_delta_before_the_final_chunk(client: OpenAI, n: int) -> None:
-    stream = client.chat.completions.create(model="m", messages=MESSAGES, n=n, stream=True,  # type: ignore[arg-type]
+    stream = client.chat.completions.create(model="m", messages=MESSAGES, n=n, stream=True,
                                             stream_options={"include_usage": True})
     texts: dict[int, list[str]] = {}
     finished: set[int] = set()
@@ -86,11 +86,11 @@ def test_chat_stream_sends_the_wrapper_as_one_delta_before_the_final_chunk(clien
 
 def test_tool_calls_are_left_alone_json_and_stream(client: OpenAI) -> None:
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
-    completion = client.chat.completions.create(model="m", messages=MESSAGES, tools=tools)  # type: ignore[arg-type]
+    completion = client.chat.completions.create(model="m", messages=MESSAGES, tools=tools)
     message = completion.choices[0].message
     assert message.content is None and message.tool_calls is not None
-    assert message.tool_calls[0].function.arguments == '{"city": "Paris"}'  # type: ignore[union-attr]
-    stream = client.chat.completions.create(model="m", messages=MESSAGES, tools=tools, stream=True)  # type: ignore[arg-type]
+    assert message.tool_calls[0].function.arguments == '{"city": "Paris"}'
+    stream = client.chat.completions.create(model="m", messages=MESSAGES, tools=tools, stream=True)
     chunks = list(stream)
     assert not any(c.delta.content for chunk in chunks for c in chunk.choices)
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
@@ -118,9 +118,9 @@ def test_text_plain_is_marked_with_a_matching_content_length(base: str) -> None:
 
 def test_routes_without_text_c2pa_are_not_marked(base: str) -> None:
     client = OpenAI(base_url=base + "/other", api_key="test", max_retries=0)
-    completion = client.chat.completions.create(model="m", messages=MESSAGES)  # type: ignore[arg-type]
+    completion = client.chat.completions.create(model="m", messages=MESSAGES)
     assert completion.choices[0].message.content == answer(0)
-    chunks = list(client.chat.completions.create(model="m", messages=MESSAGES, stream=True))  # type: ignore[arg-type]
+    chunks = list(client.chat.completions.create(model="m", messages=MESSAGES, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == answer(0)
 
 
