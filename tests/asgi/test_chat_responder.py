@@ -145,6 +145,31 @@ async def test_text_in_the_final_chunk_is_covered_by_a_wrapper_sent_after_it() -
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+async def test_escapes_quotes_and_backslashes_in_pieces_assemble_exactly(ensure_ascii: bool) -> None:
+    # Whole one-line events, as servers send them: after the first, pieces are taken without a JSON parse.
+    pieces = ["Say ", '"hi"', " back\\", "slash\\", "\n", "é🙂", '"', "\\", "", " end", "\u2028", "x"]
+    chunks = [{"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m",
+               "choices": [{"index": 0, "delta": {"content": p}, "logprobs": None, "finish_reason": None}]}
+              for p in pieces]
+    chunks.append({**chunks[0], "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]})
+    events = [b"data: " + json.dumps(c, ensure_ascii=ensure_ascii).encode() + b"\n\n" for c in chunks]
+    text = texts_of(await run([*events, b"data: [DONE]\n\n"]))[0]
+    assert strip_c2pa_text(text) == "".join(pieces) and verify_text(text).valid
+
+
+@pytest.mark.anyio
+async def test_a_chunk_whose_string_would_change_the_structure_is_parsed_in_full() -> None:
+    # Same prefix and suffix as the learnt shape, but the middle closes the string and adds a finish_reason.
+    first = b'data: {"choices": [{"index": 0, "delta": {"content": "Hello"}, "finish_reason": null}]}\n\n'
+    sneaky = (b'data: {"choices": [{"index": 0, "delta": {"content": " world", "x": "'
+              b'"}, "finish_reason": null}]}\n\n')
+    raw = await run([first, first, sneaky, b"data: [DONE]\n\n"])
+    text = texts_of(raw)[0]
+    assert strip_c2pa_text(text) == "HelloHello world" and verify_text(text).valid
+
+
+@pytest.mark.anyio
 async def test_completions_stream_is_marked_per_choice() -> None:
     raw = await run(completion_stream_events({"model": "m", "n": 2}))
     for index, text in texts_of(raw).items():
