@@ -22,7 +22,7 @@ from aiact_transparency.http_messages import Message, Receive, Scope, Send
 from aiact_transparency.provenance.text.c2pa_text import strip_c2pa_text
 from aiact_transparency.provenance.text.marking import TextMarker, mark_text, verify_text
 
-from ..tools import http_scope, run_app
+from ..tools import headers_of, http_scope, run_app
 from .openai_app import answer, chat_stream_events, completion_stream_events
 
 SYSTEM = {"name": "Acme Chat", "provider": "Acme GmbH"}
@@ -272,3 +272,21 @@ async def test_a_client_that_disconnects_mid_stream_stops_it_cleanly() -> None:
     # The next response on the same middleware is marked as usual: nothing was left half-held.
     raw = await run(events, middleware=middleware)
     assert verify_text(texts_of(raw)[0]).valid
+
+
+@pytest.mark.anyio
+async def test_head_on_a_text_route_does_not_announce_the_unmarked_length() -> None:
+    # RFC 9110 §8.6 / §9.3.2: GET appends the wrapper, so HEAD may not send the app's length or strong ETag.
+    body = answer(0).encode()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+                   (b"etag", b'"v1"')]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    middleware = TransparencyMiddleware(app, config=text_config())
+    get = headers_of((await run_app(middleware, http_scope("/v1/a")))[0])
+    head = headers_of((await run_app(middleware, http_scope("/v1/a", "HEAD")))[0])
+    assert int(get[b"content-length"][0]) > len(body) and b"content-length" not in head
+    assert head[b"etag"] == get[b"etag"] == [b'W/"v1"']
