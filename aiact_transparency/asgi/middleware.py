@@ -52,7 +52,8 @@ class TransparencyMiddleware:
             if self.disclosure.marks_images
             else None
         )
-        self.text = TextMarkingService.for_config(self.config, self.disclosure.facts)  # routes with `text: c2pa`
+        signer = self.images.marker.signer if self.images else None
+        self.text = TextMarkingService.for_config(self.config, self.disclosure.facts, signer)  # `text: c2pa` routes
         # After the image service: the document names its signer (trusted or not) without loading it twice.
         self.discovery = DiscoveryEndpoint(self.disclosure, signer=self.images.marker.identity if self.images else None)
 

@@ -290,3 +290,10 @@ async def test_head_on_a_text_route_does_not_announce_the_unmarked_length() -> N
     head = headers_of((await run_app(middleware, http_scope("/v1/a", "HEAD")))[0])
     assert int(get[b"content-length"][0]) > len(body) and b"content-length" not in head
     assert head[b"etag"] == get[b"etag"] == [b'W/"v1"']
+
+
+def test_the_text_service_signs_with_the_media_service_s_signer() -> None:
+    # One signer load per start: a second would repeat the key checks and their warnings (expiry, dev chain).
+    middleware = TransparencyMiddleware(app_sending([]), config=text_config())
+    assert middleware.text is not None and middleware.images is not None
+    assert middleware.text.marker.signer is middleware.images.marker.signer

@@ -21,6 +21,7 @@ from .marking_service import MARK_TIMEOUT, run_in_slot
 
 if TYPE_CHECKING:
     from ...config import ModelFacts, TransparencyConfig
+    from ...provenance.keys import ManifestSigner
 
 __all__ = ["MAX_TEXT_CHARS", "TextMarkingService"]
 
@@ -43,11 +44,13 @@ class TextMarkingService:
         self._limiters: tuple[anyio.CapacityLimiter, anyio.CapacityLimiter] | None = None
 
     @classmethod
-    def for_config(cls, config: TransparencyConfig, facts: ModelFacts) -> TextMarkingService | None:
+    def for_config(cls, config: TransparencyConfig, facts: ModelFacts, signer: ManifestSigner | None = None
+                   ) -> TextMarkingService | None:
+        """`signer`: the media service's, so the key is loaded (and checked, and warned about) once."""
         if not any(rule.text == "c2pa" and (rule.mode or config.disclosure.mode) != "none"
                    for rule in config.disclosure.routes):
             return None
-        return cls(TextMarker(config, facts=facts), workers=config.images.workers)
+        return cls(TextMarker(config, facts=facts, signer=signer), workers=config.images.workers)
 
     def _slots(self) -> tuple[anyio.CapacityLimiter, anyio.CapacityLimiter]:
         # Created on first use: anyio's limiter binds to the running event loop's backend.
