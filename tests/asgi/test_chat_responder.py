@@ -297,3 +297,12 @@ def test_the_text_service_signs_with_the_media_service_s_signer() -> None:
     middleware = TransparencyMiddleware(app_sending([]), config=text_config())
     assert middleware.text is not None and middleware.images is not None
     assert middleware.text.marker.signer is middleware.images.marker.signer
+
+
+def test_the_discovery_document_names_the_text_routes_and_how_to_strip() -> None:
+    config = TransparencyConfig(system=SYSTEM, disclosure={"routes": [
+        {"path": "/v1/*", "text": "c2pa"}, {"path": "/quiet/*", "text": "c2pa", "mode": "none"}, {"path": "/x"}]})
+    text = TransparencyMiddleware(app_sending([]), config=config).discovery.document["marking"]["text"]
+    assert text["c2pa_text"] == ["/v1/*"]  # a mode=none route marks nothing as AI-generated
+    assert "strip_c2pa_text" in text["how_to_strip"] and "U+FEFF" in text["how_to_strip"]
+    assert text["documents"]["watermark"] is False
