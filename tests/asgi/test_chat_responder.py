@@ -306,3 +306,17 @@ def test_the_discovery_document_names_the_text_routes_and_how_to_strip() -> None
     assert text["c2pa_text"] == ["/v1/*"]  # a mode=none route marks nothing as AI-generated
     assert "strip_c2pa_text" in text["how_to_strip"] and "U+FEFF" in text["how_to_strip"]
     assert text["documents"]["watermark"] is False
+
+
+@pytest.mark.anyio
+async def test_a_lone_surrogate_in_one_choice_leaves_it_unmarked_and_the_json_intact(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A `\ud800` escape is valid JSON, but the text has no UTF-8 form: that choice cannot be bound.
+    body = (b'{"object": "chat.completion", "choices": [{"index": 0, "message": {"content": "bad \\ud800"}}, '
+            b'{"index": 1, "message": {"content": ' + json.dumps(answer(1)).encode() + b'}}]}')
+    with caplog.at_level(logging.WARNING, "aiact_transparency"):
+        raw = await run([body], b"application/json")
+    choices = json.loads(raw)["choices"]
+    assert choices[0]["message"]["content"] == "bad \ud800" and "unpaired surrogate" in caplog.text
+    assert strip_c2pa_text(choices[1]["message"]["content"]) == answer(1)
+    assert verify_text(choices[1]["message"]["content"]).valid

@@ -244,7 +244,7 @@ class ChatStreamResponder:
             else {"index": index, "delta": {"content": wrapper}, "logprobs": None, "finish_reason": None}
         )
         chunk = {**(self._template or {}), "choices": [choice]}
-        return b"data: " + json.dumps(chunk, ensure_ascii=False, separators=(",", ":")).encode() + self._separator
+        return b"data: " + _dumps(chunk) + self._separator
 
 
 class ChatJsonResponder:
@@ -319,9 +319,7 @@ class ChatJsonResponder:
         if self._member is not None and isinstance(document, dict) and self._member[0] not in document:
             document[self._member[0]] = self._member[1]
             changed = True
-        if not changed:
-            return None
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return _dumps(document) if changed else None
 
     async def _release(self, message: Message | None, *, more_body: bool = True) -> None:
         self._passthrough = True
@@ -334,6 +332,15 @@ class ChatJsonResponder:
 
 
 _UTF8 = frozenset({"", "utf-8", "utf8"})
+
+
+def _dumps(document: Any) -> bytes:
+    """Compact UTF-8 JSON (the wrapper's characters as 4 bytes each, not 12 as escaped surrogate pairs).
+    A lone surrogate (from a `\\ud800` escape the app sent) has no UTF-8 form: then everything is escaped."""
+    try:
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(document, separators=(",", ":")).encode("ascii")
 
 
 def text_responder(send: Send, start: Message, kind: str, charset: str, service: TextMarkingService, path: str,
