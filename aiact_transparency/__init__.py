@@ -10,6 +10,8 @@ from .provenance.errors import ImageMarkingError
 from .provenance.image.marker import ImageMarker, MarkedImage, MarkReport, mark_image
 from .provenance.keys import KeyConfigError, ManifestSigner
 from .provenance.text import TextWatermarkReport, detect_text_watermark, watermark_logits
+from .provenance.text.c2pa_text import strip_c2pa_text
+from .provenance.text.marking import MarkedText, mark_text, verify_text
 from .provenance.verify import VerificationReport, verify
 from .startup import load_config
 
@@ -22,6 +24,7 @@ __all__ = [
     "ManifestSigner",
     "MarkReport",
     "MarkedImage",
+    "MarkedText",
     "TextWatermarkReport",
     "TransparencyConfig",
     "TransparencyMiddleware",
@@ -30,6 +33,9 @@ __all__ = [
     "detect_text_watermark",
     "load_config",
     "mark_image",
+    "mark_text",
+    "strip_c2pa_text",
     "verify",
+    "verify_text",
     "watermark_logits",
 ]

@@ -19,6 +19,8 @@ _MARKABLE = markable_types()
 _NON_ASCII_CHARSETS = ("utf-16", "utf-32", "ucs-2", "ucs-4", "utf-7", "cp037", "ebcdic")
 # JSON is UTF-8 (RFC 8259 §8.1); the member is spliced in as UTF-8 bytes, which would corrupt UTF-16/32 bodies.
 _JSON_CHARSETS = frozenset({"", "utf-8", "utf8"})
+# What a `text: c2pa` route appends the C2PA text wrapper to (asgi/responders/chat.py).
+_TEXT_TYPES = frozenset({"text/event-stream", "application/json", "text/plain"})
 
 
 def _is_json(kind: str) -> bool:
@@ -45,7 +47,8 @@ def like_get(headers: Headers, content_type: bytes | None, policy: RoutePolicy, 
         strip_stale_headers(headers)
         return
     html = gets_banner(kind, charset, policy)
-    if html or (kind == "text/event-stream" and policy.event_stream) or gets_json_member(kind, charset, policy):
+    text = policy.text_c2pa and kind in _TEXT_TYPES and (kind == "text/event-stream" or charset in _JSON_CHARSETS)
+    if html or text or (kind == "text/event-stream" and policy.event_stream) or gets_json_member(kind, charset, policy):
         _changed_body(headers, vary=html)
 
 
@@ -63,7 +66,7 @@ def _untyped_304_like_get(headers: Headers, policy: RoutePolicy, scope: Scope) -
     # No tag to go by (If-Modified-Since alone): judge by the route, as a typed answer there would be judged.
     if policy.images:
         strip_stale_headers(headers)
-    elif policy.banner or policy.json_body or policy.event_stream:
+    elif policy.banner or policy.json_body or policy.event_stream or policy.text_c2pa:
         _changed_body(headers, vary=policy.banner)
 
 

@@ -101,7 +101,16 @@ def discovery_document(
                 "visible_label": images.visible_label,
                 "training_mining": dict(images.training_mining),
                 "signer": _signer(signer) if marked and images.c2pa else None,
-            }
+            },
+            "text": {
+                "c2pa_text": [r.path for r in on.routes if r.text == "c2pa" and (r.mode or on.mode) != "none"],
+                "how": "C2PA text manifest (C2PA 2.3 unstructured text, A.8 in 2.4): invisible characters appended "
+                       "after the visible text, U+FEFF then one variation selector per manifest byte; opt-in per route",
+                "how_to_strip": "aiact_transparency.provenance.text.c2pa_text.strip_c2pa_text(text), or delete U+FEFF "
+                                "with the run of U+FE00-U+FE0F / U+E0100-U+E01EF after it (removes the provenance)",
+                "documents": {"types": ["application/pdf"], "routes": "as images.routes",
+                              "c2pa": marked and images.c2pa, "watermark": False},
+            },
         },
         # The detector this middleware serves (Code of Practice, 2.1-2.3) and whether outputs are fingerprinted:
         # the engine and retention, never the store's URL (it may carry a password).

@@ -29,9 +29,11 @@ from ..startup import load_config
 from .bodiless import gets_banner, gets_json_member, like_get
 from .discovery import DiscoveryEndpoint
 from .html_scanner import HtmlInjector
+from .responders.chat import text_responder
 from .responders.marking_service import MarkingService
 from .responders.media import MediaResponder, prepare_scope
 from .responders.notices import BannerGaps, EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
+from .responders.text_service import TextMarkingService
 
 # What the media responder buffers and marks: the provenance registry's types (canonical and aliases).
 _MARKABLE = markable_types()
@@ -57,6 +59,8 @@ class TransparencyMiddleware:
             if self.disclosure.marks_images
             else None
         )
+        signer = self.images.marker.signer if self.images else None
+        self.text = TextMarkingService.for_config(self.config, self.disclosure.facts, signer)  # `text: c2pa` routes
         # After the image service: the document names its signer (trusted or not) without loading it twice.
         self.discovery = DiscoveryEndpoint(self.disclosure, signer=self.images.marker.identity if self.images else None)
         self.output_log, self.detection = _output_log_and_detector(self.config, self.images, output_log)
@@ -204,6 +208,12 @@ class TransparencyMiddleware:
                 self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
             return None
         disclosure = self.disclosure
+        if policy.text_c2pa and self.text is not None and not html:
+            member = (disclosure.json_key, disclosure.json_object(policy.mode)) if policy.json_body else None
+            notice = disclosure.event_stream_notice if policy.event_stream else None
+            text = text_responder(send, start, kind, charset, self.text, scope["path"], notice=notice, member=member)
+            if text is not None:
+                return text
         if html:
             headers = start["headers"]
             # The banner's language follows Accept-Language, so shared caches must key on it.

@@ -93,6 +93,9 @@ class RouteRule(_Section):
     event_stream: bool | None = None
     # Mark image responses here (true) or never (false); unset: as images.routes says.
     images: bool | None = None
+    # Append a signed C2PA text manifest (the A.8 wrapper) to generated text here: chat/completions JSON and
+    # SSE, text/plain. Opt-in: the wrapper is invisible characters that some consumers drop or count.
+    text: Literal["c2pa", "none"] = "none"
 
     # serialize_by_alias: with nested_model_default_partial_update, the defaults are dumped and merged with the
     # user's keys; dumped by field name, `json_body` would then count as an extra key next to the user's `json`.

@@ -49,10 +49,12 @@ class RoutePolicy:
     event_stream: bool
     images: bool
     json_member: bytes  # `"key":{...}` spliced into JSON object bodies
+    text_c2pa: bool = False  # generated text gets the C2PA text wrapper (a route's `text: c2pa`)
     changes_body: bool = False  # derived in __post_init__: any of the body-changing measures applies
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "changes_body", self.banner or self.json_body or self.event_stream or self.images)
+        changes = self.banner or self.json_body or self.event_stream or self.images or self.text_c2pa
+        object.__setattr__(self, "changes_body", changes)
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
@@ -197,6 +199,7 @@ class Disclosure:
             event_stream=choose(rule.event_stream if rule else None, settings.disclosure.event_stream),
             images=False,
             json_member=self._json_member(mode),
+            text_c2pa=mode != "none" and rule is not None and rule.text == "c2pa",
         )
 
     def _resolve(self, path: str) -> RoutePolicy:

@@ -27,6 +27,8 @@ FORMATS: tuple[Format, ...] = (
     Format("image/png", "image", (".png",), ("image/x-png",)),
     Format("image/jpeg", "image", (".jpg", ".jpeg", ".jpe"), ("image/jpg", "image/pjpeg")),
     Format("image/webp", "image", (".webp",)),
+    # Containerised text: signed with a C2PA manifest only (provenance/document/).
+    Format("application/pdf", "document", (".pdf",)),
 )
 
 ALIASES: dict[str, str] = {alias: fmt.media_type for fmt in FORMATS for alias in fmt.aliases}
@@ -78,4 +80,6 @@ def sniff_media_type(data: bytes) -> str | None:
             return "image/heic"
     if data.startswith(b"BM") and len(data) >= 14:
         return "image/bmp"
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
     return None

@@ -12,11 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .document import DocumentMarker
 from .errors import UnsupportedImageError
 from .formats import ALIASES, canonical, sniff_media_type, types_of
 from .image.marker import ImageMarker
+from .keys.configured import signer_for
 from .per_config import PerConfig
-from .verify import VerificationReport, verify
+from .verify import VerificationReport, verify, verify_document
 
 if TYPE_CHECKING:
     from ..config import ModelFacts, TransparencyConfig
@@ -71,6 +73,15 @@ def _image_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: 
 
 IMAGE = Medium("image", types_of("image"), "image/", _image_marker, verify)
 MEDIA: tuple[Medium, ...] = (IMAGE,)
+
+
+def _document_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: ManifestSigner | None) -> Marker:
+    return DocumentMarker(config, facts=facts, signer=signer)
+
+
+# Containerised text (PDF): a C2PA manifest, no watermark (provenance/document/marker.py says why).
+DOCUMENT = Medium("document", types_of("document"), "application/pdf", _document_marker, verify_document)
+MEDIA += (DOCUMENT,)
 _BY_TYPE: Mapping[str, Medium] = {media_type: medium for medium in MEDIA for media_type in medium.media_types}
 
 
@@ -97,6 +108,10 @@ class MediaMarkers:
     def __init__(self, config: TransparencyConfig, *, facts: ModelFacts | None = None,
                  signer: ManifestSigner | None = None) -> None:
         self.config = config
+        # Loaded once for every medium: a second load would repeat the start-up checks and their warnings.
+        if signer is None and config.images.c2pa:
+            signer = signer_for(config)
+        self.signer = signer
         self.markers: dict[str, Marker] = {m.name: m.marker_factory(config, facts, signer) for m in MEDIA}
 
     @property

@@ -159,3 +159,19 @@ def verify(
         xmp=_xmp_section(data),
         watermark=_watermark_section(data, media_type, candidate_sizes, system_name, max_pixels),
     )
+
+
+def verify_document(data: bytes, *, config: TransparencyConfig | None = None, trust_anchors_pem: bytes | None = None,
+                    **_: Any) -> VerificationReport:
+    """A document's (PDF's) C2PA manifest; documents carry no XMP we write and no watermark (document/marker.py)."""
+    media_type = sniff_media_type(data)
+    if media_type not in types_of("document"):
+        found = f"{media_type} data" if media_type else "unrecognised data"
+        raise UnsupportedImageError(f"not a document: {found}; verify_document reads PDF files")
+    absent = {"found": False, "ai_generated": False}
+    return VerificationReport(
+        media_type=media_type,
+        c2pa=_c2pa_section(data, media_type, trust_anchors_pem),
+        xmp={**absent, "reason": "not read for documents (this library writes none into them)"},
+        watermark={**absent, "reason": "no watermark is embedded in documents: the C2PA manifest is their mark"},
+    )

@@ -36,7 +36,7 @@ def test_every_table_of_image_types_is_the_registry_s() -> None:
     assert set(codec.SUPPORTED) == images  # Pillow's plugin per type
     assert set(xmp._INSERTERS) == set(xmp._EXTRACTORS) == images  # XMP byte surgery per container
     assert manifest.SUPPORTED_MEDIA_TYPES == formats.MARKABLE_TYPES
-    assert media.markable_types() == images | {"image/jpg", "image/pjpeg", "image/x-png"}
+    assert media.markable_types() == images | {"image/jpg", "image/pjpeg", "image/x-png", "application/pdf"}
     assert {formats.SUFFIX_TYPES[s] for s in (".png", ".jpg", ".jpeg", ".webp")} == images
 
 

@@ -86,7 +86,7 @@ EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\n0 0 moveto 16 16 line
     ("data", "found"),
     [
         (EPS, "unrecognised data"),  # Pillow's EPS plugin would hand this to Ghostscript
-        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "unrecognised data"),
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "application/pdf data"),  # a document: verify_document reads it
         (b"", "unrecognised data"),
         (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "unrecognised data"),
         (b"GIF89a" + bytes(20), "image/gif data"),

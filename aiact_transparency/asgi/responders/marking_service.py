@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
+from typing import TypeVar
 
 import anyio
 import anyio.from_thread
@@ -23,7 +25,9 @@ from ...provenance.errors import ImageMarkingError
 from ...provenance.media import MarkedMedia, MediaMarkers, markable_types
 from .marking_processes import mark_in_worker, marking_pool
 
-__all__ = ["MARK_TIMEOUT", "MarkingService", "MarkingTimeoutError"]
+__all__ = ["MARK_TIMEOUT", "MarkingService", "MarkingTimeoutError", "run_in_slot"]
+
+T = TypeVar("T")
 
 # Longest a request waits for its image to be marked, queueing included (seconds). Marking a large image takes
 # a few seconds at most; a signer that never answers (a hung KMS or remote signing service) must not hang the
@@ -144,38 +148,45 @@ class MarkingService:
 
     async def _run(self, data: bytes, media_type: str) -> MarkedMedia:
         limiter = self.limiter()
-        job = _Job()
-        await limiter.acquire_on_behalf_of(job)
+        assert self._threads is not None
+        return await run_in_slot(limiter, self._threads, lambda: self._mark_now(data, media_type))
 
-        def release_from_thread() -> None:
-            # The loop may be gone (server shut down) by the time a hung signer returns: nothing left to free.
-            with suppress(RuntimeError):
-                anyio.from_thread.run_sync(limiter.release_on_behalf_of, job)
 
-        def work() -> MarkedMedia | None:
-            with job.lock:
-                if job.abandoned:
-                    return None  # the request gave up before this thread started; it freed the slot itself
-                job.started = True
-            try:
-                return self._mark_now(data, media_type)
-            finally:
-                with job.lock:
-                    job.finished = True
-                    abandoned = job.abandoned
-                if abandoned:
-                    release_from_thread()
+async def run_in_slot(limiter: anyio.CapacityLimiter, threads: anyio.CapacityLimiter, call: Callable[[], T]) -> T:
+    """`call()` in a worker thread, holding a `limiter` slot until it really returns (see _Job). Shared by the
+    media service and the text marking service (asgi/responders/text_service.py)."""
+    job = _Job()
+    await limiter.acquire_on_behalf_of(job)
 
+    def release_from_thread() -> None:
+        # The loop may be gone (server shut down) by the time a hung signer returns: nothing left to free.
+        with suppress(RuntimeError):
+            anyio.from_thread.run_sync(limiter.release_on_behalf_of, job)
+
+    def work() -> T | None:
+        with job.lock:
+            if job.abandoned:
+                return None  # the request gave up before this thread started; it freed the slot itself
+            job.started = True
         try:
-            # abandon_on_cancel: on timeout the request answers now. Python cannot kill a thread, so a hung
-            # signer keeps running in its worker thread, holding its limiter slot (see _Job) until it returns;
-            # with every slot hung, later images time out in the queue and saturation answers 503.
-            result = await anyio.to_thread.run_sync(work, abandon_on_cancel=True, limiter=self._threads)
+            return call()
         finally:
             with job.lock:
-                job.abandoned = True
-                release_now = job.finished or not job.started
-            if release_now:
-                limiter.release_on_behalf_of(job)
-        assert result is not None  # None only when abandoned, and then this line is never reached
-        return result
+                job.finished = True
+                abandoned = job.abandoned
+            if abandoned:
+                release_from_thread()
+
+    try:
+        # abandon_on_cancel: on timeout the request answers now. Python cannot kill a thread, so a hung
+        # signer keeps running in its worker thread, holding its limiter slot (see _Job) until it returns;
+        # with every slot hung, later jobs time out in the queue and saturation answers 503.
+        result = await anyio.to_thread.run_sync(work, abandon_on_cancel=True, limiter=threads)
+    finally:
+        with job.lock:
+            job.abandoned = True
+            release_now = job.finished or not job.started
+        if release_now:
+            limiter.release_on_behalf_of(job)
+    assert result is not None  # None only when abandoned, and then this line is never reached
+    return result

@@ -1,0 +1,98 @@
+"""DocumentMarker: a PDF gets a signed C2PA manifest (c2pa.created, trainedAlgorithmicMedia), nothing else.
+
+The Code of Practice asks for metadata plus a watermark on containerised text. No watermark is embedded
+here: the document's text was generated before it was laid out, so a text watermark belongs to generation
+(`watermark_logits`), and nothing is drawn or hidden in the page content. The manifest's hard binding covers
+the file's bytes, so any change to the file shows as a broken binding. PDF only for now: c2pa-python
+(0.38) also signs DOCX, but no DOCX format is registered yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from ...config.modelcard import ModelFacts, model_facts
+from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
+from ..c2pa.reading import is_marked_by_system, read_manifest
+from ..errors import ImageTooLargeError, SigningError, UnsupportedImageError
+from ..formats import canonical, sniff_media_type, types_of
+from ..keys import ManifestSigner, SigningIdentity
+from ..keys.configured import signer_for
+
+if TYPE_CHECKING:
+    from ...config import TransparencyConfig
+
+__all__ = ["DocumentMarkReport", "DocumentMarker", "MarkedDocument"]
+
+_DOCUMENT_TYPES = types_of("document")
+NO_WATERMARK = ("no watermark is embedded in documents: the C2PA manifest is their only mark (a text watermark "
+                "belongs to generation time)")
+
+
+@dataclass(frozen=True)
+class DocumentMarkReport:
+    media_type: str
+    already_marked: bool = False
+    c2pa: dict[str, Any] | None = None  # the signer's identity, when signed
+    watermark: bool = False  # never embedded: see the module docstring
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MarkedDocument:
+    data: bytes
+    media_type: str
+    report: DocumentMarkReport
+
+
+class DocumentMarker:
+    """Built once per config (signer, manifest template); `mark` per document, thread-safe."""
+
+    def __init__(self, config: TransparencyConfig, *, facts: ModelFacts | None = None,
+                 signer: ManifestSigner | None = None) -> None:
+        self.config = config
+        facts = facts if facts is not None else model_facts(config)
+        self.signer: ManifestSigner | None = None
+        self.identity: SigningIdentity | None = None
+        if config.images.c2pa:
+            self.signer = signer if signer is not None else signer_for(config)
+            found = getattr(self.signer, "identity", None)
+            self.identity = found if isinstance(found, SigningIdentity) else SigningIdentity.from_chain(
+                self.signer.certificate_chain_pem, self.signer.alg)
+        system = config.system
+        disclosed = {k: v for k, v in facts.to_dict().items() if v not in (None, [], ())}
+        self.manifest = build_manifest(
+            software_agent=f"{system.name} ({facts.label})" if facts.label else system.name,
+            model_facts={"system": system.name, "provider": system.provider, "mode": config.disclosure.mode,
+                         "model": disclosed},
+        )
+
+    def mark(self, data: bytes, media_type: str | None = None) -> MarkedDocument:
+        limit = self.config.images.max_bytes
+        if len(data) > limit:
+            raise ImageTooLargeError(f"the document has {len(data)} bytes, above images.max_bytes = {limit}")
+        actual = sniff_media_type(data)
+        if actual not in _DOCUMENT_TYPES:
+            raise UnsupportedImageError(f"{actual or 'unrecognised data'} is not a markable document; supported: PDF")
+        notes = [NO_WATERMARK]
+        if media_type and canonical(media_type) != actual:
+            notes.append(f"declared as {media_type} but the bytes are {actual}")
+        if self.signer is None or self.identity is None:
+            raise SigningError("images.c2pa is off, and a signed C2PA manifest is the only mark a document gets")
+        existing = read_manifest(data, actual)
+        if existing.found and is_marked_by_system(existing, self.identity, self.config.system.name):
+            return MarkedDocument(data, actual, DocumentMarkReport(actual, already_marked=True, notes=tuple(notes)))
+        ingredient = data if existing.found else None
+        if ingredient is not None:
+            notes.append(f"existing C2PA manifest ({existing.claim_generator or 'unknown generator'}) kept as an "
+                         "ingredient")
+        try:
+            signed = sign_manifest(data, actual, self.manifest, signer=self.signer, ingredient=ingredient)
+        except (C2paSigningError, ValueError) as exc:
+            raise SigningError(str(exc)) from exc
+        return MarkedDocument(signed, actual, DocumentMarkReport(actual, c2pa=self.identity.describe(),
+                                                                 notes=tuple(notes)))
