@@ -21,7 +21,7 @@ from ..http_messages import (
     parse_media_type,
     request_header,
 )
-from ..provenance.media import MediaMarkers, markable_types
+from ..provenance.media import MediaMarkers
 from ..startup import load_config
 from .bodiless import gets_banner, gets_json_member, like_get
 from .discovery import DiscoveryEndpoint
@@ -31,7 +31,6 @@ from .responders.media import MediaResponder, prepare_scope
 from .responders.notices import BannerGaps, EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
 
 # What the media responder buffers and marks: the provenance registry's types (canonical and aliases).
-_MARKABLE = markable_types()
 
 
 class TransparencyMiddleware:
@@ -124,7 +123,7 @@ class TransparencyMiddleware:
             if message["type"] == "http.response.start":
                 content_type, encoding = _add_headers(message, disclosure, policy)
                 kind = parse_media_type(content_type)[0] if content_type else ""
-                refusal = _refusal(message["status"], encoding) if kind in _MARKABLE else None
+                refusal = _refusal(message["status"], encoding) if self._marks(kind) else None
                 if refusal is not None and self.images is not None:
                     refused = MediaResponder(send, message, kind, self.images, scope["path"], refusal=refusal)
                     await refused.begin()
@@ -162,6 +161,10 @@ class TransparencyMiddleware:
             if shutting_down:  # also for an app that returns (or raises) without reporting completion
                 images.close()
 
+    def _marks(self, kind: str) -> bool:
+        """Whether the marking service takes this bare Content-Type (an enabled medium's type or alias)."""
+        return self.images is not None and kind in self.images.types
+
     def _choose(
         self,
         scope: Scope,
@@ -173,7 +176,7 @@ class TransparencyMiddleware:
     ) -> Responder | None:
         kind, charset = parse_media_type(content_type)
         status: int = start["status"]
-        if policy.images and kind in _MARKABLE and self.images is not None:
+        if policy.images and self.images is not None and self._marks(kind):
             refusal = _refusal(status, encoding)
             if refusal is not None:
                 return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .audio import AudioConfig
 from .errors import ConfigError, format_validation_error
 from .files import read_config_file
 from .sections import BannerConfig, DisclosureConfig, ImagesConfig, ModelConfig, SystemConfig
@@ -53,6 +54,7 @@ class TransparencyConfig(BaseSettings):
     banner: BannerConfig = BannerConfig()
     images: ImagesConfig = ImagesConfig()
     text: TextConfig = TextConfig()
+    audio: AudioConfig = AudioConfig()
     # Where the config came from; relative paths inside it (model card, keys) resolve against its folder.
     source: Path | None = Field(default=None, exclude=True)
 

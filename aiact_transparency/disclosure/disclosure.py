@@ -137,7 +137,10 @@ class Disclosure:
         self._rules = [(_glob(rule.path), self._policy(rule), rule.images) for rule in config.disclosure.routes]
         self.default_policy = self._policy(None)
         images = config.images
-        self.marks_images = images.enabled and (images.watermark or images.visible_label or images.xmp or images.c2pa)
+        # Any medium marked: images.routes (with routes[].images) is the route switch for every medium.
+        audio = config.audio
+        self.marks_images = (images.enabled and (images.watermark or images.visible_label or images.xmp or images.c2pa)
+                             ) or (audio.enabled and (audio.watermark or audio.xmp or audio.c2pa))
         self._image_routes = [_glob(p) for p in images.routes]
         self._all_images = self.marks_images and "*" in images.routes
         if not self._rules and (self._all_images or not self.marks_images):

@@ -18,7 +18,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from ...provenance.errors import ImageMarkingError
-from ...provenance.media import MarkedMedia, MediaMarkers, markable_types
+from ...provenance.media import MarkedMedia, MediaMarkers
 from .marking_processes import mark_in_worker, marking_pool
 
 __all__ = ["MARK_TIMEOUT", "MarkingService", "MarkingTimeoutError"]
@@ -55,7 +55,7 @@ class MarkingService:
     def __init__(self, marker: MediaMarkers) -> None:
         images = marker.config.images
         self.marker = marker
-        self.types = markable_types()
+        self.types = marker.types  # the enabled media's types, aliases included
         # Default: one core fewer than the machine has. Pillow's JPEG encoder holds the GIL, so with a worker
         # per core the event loop waited up to tens of ms behind image encodes (bench_image_pipeline [6]).
         self.workers = images.workers or max(1, (os.cpu_count() or 1) - 1)

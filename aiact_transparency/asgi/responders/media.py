@@ -16,7 +16,7 @@ import json
 import logging
 
 from ...http_messages import Message, Scope, Send, remove_header, set_header
-from ...provenance.errors import ImageMarkingError
+from ...provenance.errors import MarkingError
 from ...provenance.media import medium_for
 from .marking_service import MarkingService
 
@@ -107,7 +107,7 @@ class MediaResponder:
     async def _mark(self, data: bytes) -> None:
         try:
             marked = await self._service.mark(data, self._media_type)
-        except ImageMarkingError as exc:
+        except MarkingError as exc:
             await self._fail(str(exc), complete=True, title=exc.title)
             return
         except Exception as exc:  # a bug or a broken signer must not take the response down with it
@@ -125,7 +125,7 @@ class MediaResponder:
         await self._send(self._start)
         await self._send({"type": "http.response.body", "body": marked.data, "more_body": False})
 
-    async def _fail(self, detail: str, *, complete: bool, title: str = ImageMarkingError.title) -> None:
+    async def _fail(self, detail: str, *, complete: bool, title: str = MarkingError.title) -> None:
         """Apply the failure policy. `complete`: the app has sent its whole body already."""
         chunks = self._chunks
         self.close()
