@@ -23,9 +23,16 @@ from ..keys import ManifestSigner, SigningIdentity
 from ..keys.configured import signer_for
 from ..per_config import PerConfig
 from ..xmp import XMP_TYPES, ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp
-from .codec import decode_audio, encode_audio
+from .codec import AudioFormat, decode_audio, encode_audio
 from .errors import AudioTooLongError, CorruptAudioError, UnsupportedAudioError
-from .watermark import SCHEME, AudioWatermarkCapacityError, WatermarkPayload, embed_audio_watermark, system_id_for
+from .watermark import (
+    SCHEME,
+    AudioWatermarkCapacityError,
+    WatermarkPayload,
+    detect_audio_watermark,
+    embed_audio_watermark,
+    system_id_for,
+)
 
 if TYPE_CHECKING:
     from ...config import TransparencyConfig
@@ -137,13 +144,28 @@ class AudioMarker:
             else:
                 work.data = encode_audio(samples, decoded.format)
                 work.re_encoded = True
-                work.watermark = {"scheme": SCHEME, "system_id": payload.system_id, "item_id": payload.image_id,
-                                  "value": payload.to_bytes().hex()}
+                if self._reads_back(work, payload, decoded.format):
+                    work.watermark = {"scheme": SCHEME, "system_id": payload.system_id,
+                                      "item_id": payload.image_id, "value": payload.to_bytes().hex()}
         xmp = audio.xmp and self._add_xmp(work)
         c2pa = self._sign(work) if self.signer is not None else None
         report = AudioMarkReport(actual, re_encoded=work.re_encoded, watermark=work.watermark, xmp=xmp, c2pa=c2pa,
                                  seconds=work.seconds, notes=tuple(work.notes))
         return MarkedAudio(work.data, actual, report)
+
+    def _reads_back(self, work: _Work, payload: WatermarkPayload, fmt: AudioFormat) -> bool:
+        """Whether the watermark survives the clip's own lossy encode. MP3 and AAC at the input's bit rate lose it
+        for some clips (README, robustness table): then it is not claimed (no soft binding, no report entry),
+        because a detector's answer is evidence. Lossless output holds the embedded samples exactly."""
+        if fmt.lossless:
+            return True
+        again = decode_audio(work.data, fmt.media_type, max_seconds=self.config.audio.max_seconds)
+        detection = detect_audio_watermark(again.samples, again.format.rate)
+        if detection.found and detection.payload == payload:
+            return True
+        work.notes.append(f"watermark embedded but not readable after the {fmt.name.upper()} encode at "
+                          f"{(fmt.bit_rate or 0) // 1000} kbit/s: not claimed (no soft binding)")
+        return False
 
     def _existing_manifest(self, data: bytes, media_type: str) -> ManifestReport | None:
         if self.identity is None or b"c2pa" not in data:  # every manifest store is a JUMBF box labelled "c2pa"
