@@ -69,6 +69,7 @@ class Medium:
     verify: Callable[..., VerificationReport]  # (data, *, config=None, ...) -> per-layer report
     enabled: Callable[[TransparencyConfig], bool] = lambda config: True  # its config section's switch
     signs: Callable[[TransparencyConfig], bool] = lambda config: False  # whether its marker signs C2PA
+    section: str = "images"  # the config section with its max_bytes and on_error (what responders apply)
 
 
 def _image_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: ManifestSigner | None) -> Marker:
@@ -112,7 +113,8 @@ def _audio_on(config: TransparencyConfig) -> bool:
 
 
 IMAGE = Medium("image", types_of("image"), "image/", _image_marker, verify, _images_on, lambda c: c.images.c2pa)
-AUDIO = Medium("audio", types_of("audio"), "audio/", _audio_marker, verify, _audio_on, lambda c: c.audio.c2pa)
+AUDIO = Medium("audio", types_of("audio"), "audio/", _audio_marker, verify, _audio_on, lambda c: c.audio.c2pa,
+               "audio")
 MEDIA: tuple[Medium, ...] = (IMAGE, AUDIO)
 _BY_TYPE: Mapping[str, Medium] = {media_type: medium for medium in MEDIA for media_type in medium.media_types}
 

@@ -12,16 +12,21 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
 
 from ...provenance.errors import ImageMarkingError
-from ...provenance.media import MarkedMedia, MediaMarkers
+from ...provenance.media import MEDIA, MarkedMedia, MediaMarkers
 from .marking_processes import mark_in_worker, marking_pool
 
-__all__ = ["MARK_TIMEOUT", "MarkingService", "MarkingTimeoutError"]
+if TYPE_CHECKING:
+    from ...config import TransparencyConfig
+
+__all__ = ["MARK_TIMEOUT", "MarkingService", "MarkingTimeoutError", "MediumLimits"]
 
 # Longest a request waits for its image to be marked, queueing included (seconds). Marking a large image takes
 # a few seconds at most; a signer that never answers (a hung KMS or remote signing service) must not hang the
@@ -45,6 +50,18 @@ class _Job:
         self.started = self.finished = self.abandoned = False
 
 
+@dataclass(frozen=True)
+class MediumLimits:
+    section: str  # "images", "audio": named in errors and logs
+    max_bytes: int
+    fail_open: bool
+
+
+def _limits_of(config: TransparencyConfig, section: str) -> MediumLimits:
+    settings = getattr(config, section)
+    return MediumLimits(section, settings.max_bytes, settings.on_error == "fail-open")
+
+
 class MarkingService:
     """One per middleware, for every markable medium: the markers, the worker limiter and the queue bound.
 
@@ -62,6 +79,8 @@ class MarkingService:
         self.max_queue = images.max_queue
         self.max_bytes = images.max_bytes
         self.fail_open = images.on_error == "fail-open"
+        # Per medium: its own section's buffer limit and failure policy (images.*, audio.*).
+        self._limits = {m.name: _limits_of(marker.config, m.section) for m in MEDIA}
         self.timeout = MARK_TIMEOUT
         self._limiter: anyio.CapacityLimiter | None = None
         self._threads: anyio.CapacityLimiter | None = None
@@ -70,6 +89,10 @@ class MarkingService:
         self._pool_lock = threading.Lock()
         if images.executor == "process":
             self._pool = marking_pool(marker.config, self.workers)
+
+    def limits_for(self, medium: str) -> MediumLimits:
+        """The buffer limit and failure policy for one medium's responses; images.* for anything else."""
+        return self._limits.get(medium) or MediumLimits("images", self.max_bytes, self.fail_open)
 
     def _mark_now(self, data: bytes, media_type: str) -> MarkedMedia:
         """Runs in a worker thread: marks there, or hands the bytes to a worker process and waits (the GIL

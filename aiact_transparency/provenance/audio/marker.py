@@ -154,17 +154,17 @@ class AudioMarker:
         return MarkedAudio(work.data, actual, report)
 
     def _reads_back(self, work: _Work, payload: WatermarkPayload, fmt: AudioFormat) -> bool:
-        """Whether the watermark survives the clip's own lossy encode. MP3 and AAC at the input's bit rate lose it
-        for some clips (README, robustness table): then it is not claimed (no soft binding, no report entry),
-        because a detector's answer is evidence. Lossless output holds the embedded samples exactly."""
-        if fmt.lossless:
-            return True
+        """Whether the detector reads the payload from the encoded output. It does not for some clips and payloads,
+        even lossless and unattacked (short or sparse clips), and more often after the clip's own MP3 or AAC
+        encode (README, robustness table): then the watermark is not claimed (no soft binding, no report entry),
+        because a detector's answer is evidence and the manifest must not promise what is not there."""
         again = decode_audio(work.data, fmt.media_type, max_seconds=self.config.audio.max_seconds)
         detection = detect_audio_watermark(again.samples, again.format.rate)
         if detection.found and detection.payload == payload:
             return True
-        work.notes.append(f"watermark embedded but not readable after the {fmt.name.upper()} encode at "
-                          f"{(fmt.bit_rate or 0) // 1000} kbit/s: not claimed (no soft binding)")
+        rate = f" at {fmt.bit_rate // 1000} kbit/s" if fmt.bit_rate else ""
+        work.notes.append(f"watermark embedded but not readable after the {fmt.name.upper()} encode{rate}: not "
+                          "claimed (no soft binding)")
         return False
 
     def _existing_manifest(self, data: bytes, media_type: str) -> ManifestReport | None:
