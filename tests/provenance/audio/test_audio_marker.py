@@ -90,12 +90,16 @@ def test_every_layer_on_every_format(name: str) -> None:
     assert actions[0]["action"] == "c2pa.created"
 
 
-@pytest.mark.parametrize("name", list(FORMATS))
-def test_the_watermark_is_claimed_for_most_clips(name: str) -> None:
-    # Measured: read back from ~95% of 6 s music clips as WAV/FLAC, ~90% after the clip's own MP3 and ~80% after
-    # its AAC encode at 128 kbit/s; fewer than 2 of 6 would mean the encoder or the read-back broke.
-    claimed = [mark_audio(clip(FORMATS[name], 6.0, seed), config=config()).report.watermark for seed in range(6)]
-    assert sum(w is not None for w in claimed) >= 2
+@pytest.mark.parametrize(("name", "at_least"), [("wav", 5), ("flac", 5), ("mp3", 4), ("m4a", 2)])
+def test_the_watermark_is_claimed_for_most_clips(name: str, at_least: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Item ids fixed (they are random in use), so the count is deterministic. Measured on these 6 s music clips:
+    # nearly all read back as WAV/FLAC, most after the clip's own MP3 encode, about half after AAC (README).
+    from aiact_transparency.provenance.audio import marker
+
+    ids = iter(range(1000, 1000 + 6 * 7919, 7919))
+    monkeypatch.setattr(marker.secrets, "randbits", lambda bits: next(ids))
+    claimed = [AudioMarker(config()).mark(clip(FORMATS[name], 6.0, seed)).report.watermark for seed in range(6)]
+    assert sum(w is not None for w in claimed) >= at_least
 
 
 def test_a_watermark_that_does_not_read_back_is_not_claimed(monkeypatch: pytest.MonkeyPatch) -> None:
