@@ -68,6 +68,7 @@ def gradio_routes_config(config: TransparencyConfig, path: str) -> TransparencyC
         # The whole app is Gradio: its outputs are marked by the hook, and everything else it serves
         # (uploads shown back, examples, assets) is not AI output.
         update["images"] = config.images.model_copy(update={"enabled": False})
+        update["audio"] = config.audio.model_copy(update={"enabled": False})
     return config.model_copy(update=update)
 
 
