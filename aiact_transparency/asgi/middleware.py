@@ -46,7 +46,7 @@ class TransparencyMiddleware:
         # issue generalises both, with RoutePolicy.images becoming a `media` flag).
         self.images = (
             MarkingService(MediaMarkers(self.config, facts=self.disclosure.facts))
-            if self.disclosure.marks_images
+            if self.disclosure.marks_media
             else None
         )
         # After the image service: the document names its signer (trusted or not) without loading it twice.

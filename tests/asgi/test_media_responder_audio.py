@@ -170,3 +170,13 @@ def test_a_streamed_mp3_over_uvicorn_is_collected_and_marked() -> None:
     assert response.status_code == 200 and response.headers["content-type"] == "audio/mpeg"
     assert verify(response.content, config=config).c2pa["valid"]
     assert abs(decode_audio(response.content).seconds - 6.0) < 0.1
+
+
+async def test_the_discovery_document_describes_audio_marking() -> None:
+    document = (await fetch(build_app(make_config()), "/.well-known/ai-disclosure")).json()
+    audio = document["marking"]["audio"]
+    assert audio["enabled"] and audio["c2pa"] and audio["invisible_watermark"] and not audio["spoken_disclaimer"]
+    assert audio["types"] == ["audio/flac", "audio/mp4", "audio/mpeg", "audio/wav"]
+    assert audio["signer"]["development"] is True
+    off = (await fetch(build_app(make_config(enabled=False)), "/.well-known/ai-disclosure")).json()
+    assert off["marking"]["audio"]["enabled"] is False and off["marking"]["audio"]["signer"] is None
