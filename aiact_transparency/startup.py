@@ -49,7 +49,8 @@ def check_startup(config: TransparencyConfig) -> None:
     - the production signer, when images are signed: ``images.signing`` PEM files, else the
       ``AIACT_SIGNING_*_PEM`` environment; key and certificate must match and fit C2PA's profile;
     - without one, that the development chain's folder can hold it;
-    - the text watermark's key and tokenizer (``text.watermark``), when set.
+    - the text watermark's key and tokenizer (``text.watermark``), when set;
+    - the espeak-ng program, when the spoken audio disclaimer is on (``audio.disclaimer.enabled``).
 
     The development chain itself is not touched here (creating it is a side effect, and ``keys show`` loads
     the config too): it is made, or reused, when a marker is built.
@@ -60,6 +61,17 @@ def check_startup(config: TransparencyConfig) -> None:
     except ConfigError as exc:
         raise ConfigError(f"{config_origin(config.source)}: {exc}") from None
     _check_signing(config)
+    _check_disclaimer(config)
+
+
+def _check_disclaimer(config: TransparencyConfig) -> None:
+    if not (config.audio.enabled and config.audio.disclaimer.enabled):
+        return
+    from .provenance.audio.disclaimer import espeak_missing  # the audio extra: needed only when audio is marked
+
+    missing = espeak_missing()
+    if missing is not None:
+        raise ConfigError(f"{config_origin(config.source)}: {missing}")
 
 
 def _check_signing(config: TransparencyConfig) -> None:

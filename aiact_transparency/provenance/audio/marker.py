@@ -1,6 +1,7 @@
 """mark_audio: the watermark, XMP and the signed C2PA manifest on one encoded clip, in the order that keeps them
-all valid: decode -> watermark -> encode in the input's format (rate, channels, bit rate kept; lossless stays
-lossless) -> XMP where the container carries it (WAV) -> C2PA signed last.
+all valid: decode -> optional spoken disclaimer (`disclaimer`) -> watermark -> encode in the input's format
+(rate, channels, bit rate kept; lossless stays lossless) -> XMP where the container carries it (WAV) -> C2PA
+signed last.
 
 The payload word is the images' one (system id + a random item id); the manifest records it as a soft binding
 under `SOFT_BINDING_ALG` below. A clip this system already signed (a valid manifest of ours) is returned as it
@@ -23,7 +24,9 @@ from ..keys import ManifestSigner, SigningIdentity
 from ..keys.configured import signer_for
 from ..per_config import PerConfig
 from ..xmp import XMP_TYPES, ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp
+from ._stft import F32
 from .codec import AudioFormat, decode_audio, encode_audio
+from .disclaimer import disclaimer_text, mix_disclaimer, synthesize
 from .errors import AudioTooLongError, CorruptAudioError, UnsupportedAudioError
 from .watermark import (
     SCHEME,
@@ -55,6 +58,7 @@ class AudioMarkReport:
     xmp: bool = False
     c2pa: dict[str, Any] | None = None  # the signer's identity, when signed
     seconds: float | None = None
+    disclaimer: str | None = None  # the language of the spoken disclaimer, when one was mixed in
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,6 +81,7 @@ class _Work:
     re_encoded: bool = False
     seconds: float | None = None
     ingredient: bytes | None = None
+    disclaimer: str | None = None  # the language of the spoken disclaimer mixed in
 
 
 class AudioMarker:
@@ -135,23 +140,37 @@ class AudioMarker:
         # Decoded even without a watermark: garbage, over-long and unsupported layouts are refused all the same.
         decoded = decode_audio(data, actual, max_seconds=audio.max_seconds)
         work.seconds = decoded.seconds
+        samples, changed = decoded.samples, False
+        if audio.disclaimer.enabled:
+            samples, changed = self._disclaimer(samples, decoded.format.rate, work), True
+        payload = None
         if audio.watermark:
             payload = WatermarkPayload(self.system_id, secrets.randbits(24))
             try:
-                samples = embed_audio_watermark(decoded.samples, decoded.format.rate, payload)
+                samples, changed = embed_audio_watermark(samples, decoded.format.rate, payload), True
             except AudioWatermarkCapacityError as exc:
                 work.notes.append(f"no watermark: {exc}")
-            else:
-                work.data = encode_audio(samples, decoded.format)
-                work.re_encoded = True
-                if self._reads_back(work, payload, decoded.format):
-                    work.watermark = {"scheme": SCHEME, "system_id": payload.system_id,
-                                      "item_id": payload.image_id, "value": payload.to_bytes().hex()}
+                payload = None
+        if changed:
+            work.data = encode_audio(samples, decoded.format)
+            work.re_encoded = True
+        if payload is not None and self._reads_back(work, payload, decoded.format):
+            work.watermark = {"scheme": SCHEME, "system_id": payload.system_id, "item_id": payload.image_id,
+                              "value": payload.to_bytes().hex()}
         xmp = audio.xmp and self._add_xmp(work)
         c2pa = self._sign(work) if self.signer is not None else None
         report = AudioMarkReport(actual, re_encoded=work.re_encoded, watermark=work.watermark, xmp=xmp, c2pa=c2pa,
-                                 seconds=work.seconds, notes=tuple(work.notes))
+                                 seconds=work.seconds, disclaimer=work.disclaimer, notes=tuple(work.notes))
         return MarkedAudio(work.data, actual, report)
+
+    def _disclaimer(self, samples: F32, rate: int, work: _Work, language: str | None = None) -> F32:
+        settings = self.config.audio.disclaimer
+        spoken_language, text = disclaimer_text(language or settings.language, dict(settings.text))
+        voice, voice_rate = synthesize(text, spoken_language)
+        work.disclaimer = spoken_language
+        every = f", repeated every {settings.every_seconds:g} s" if settings.every_seconds else ""
+        work.notes.append(f"spoken disclaimer ({spoken_language}) mixed in at the start{every}")
+        return mix_disclaimer(samples, rate, voice, voice_rate, settings.every_seconds)
 
     def _reads_back(self, work: _Work, payload: WatermarkPayload, fmt: AudioFormat) -> bool:
         """Whether the detector reads the payload from the encoded output. It does not for some clips and payloads,
