@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._version import __version__
 from .asgi import TransparencyMiddleware
 from .config import ConfigError, TransparencyConfig
 from .disclosure import Disclosure
-from .provenance.errors import ImageMarkingError
+from .provenance.errors import ImageMarkingError, MarkingError
 from .provenance.image.marker import ImageMarker, MarkedImage, MarkReport, mark_image
 from .provenance.keys import KeyConfigError, ManifestSigner
+from .provenance.media import MarkedMedia, mark
 from .provenance.text import TextWatermarkReport, detect_text_watermark, watermark_logits
 from .provenance.text.c2pa_text import strip_c2pa_text
 from .provenance.text.marking import MarkedText, mark_text, verify_text
 from .provenance.verify import VerificationReport, verify
 from .startup import load_config
+
+if TYPE_CHECKING:
+    from .provenance.audio.marker import MarkedAudio
+
+
+def mark_audio(data: bytes, *, config: TransparencyConfig, media_type: str | None = None) -> MarkedAudio:
+    """Mark one WAV, FLAC, MP3 or M4A clip with every layer `config.audio` asks for (needs the `audio` extra,
+    imported on the first call so the package works without it)."""
+    from .provenance.audio.marker import mark_audio as _mark_audio
+
+    return _mark_audio(data, config=config, media_type=media_type)
 
 __all__ = [
     "ConfigError",
@@ -24,7 +38,9 @@ __all__ = [
     "ManifestSigner",
     "MarkReport",
     "MarkedImage",
+    "MarkedMedia",
     "MarkedText",
+    "MarkingError",
     "TextWatermarkReport",
     "TransparencyConfig",
     "TransparencyMiddleware",
@@ -32,6 +48,8 @@ __all__ = [
     "__version__",
     "detect_text_watermark",
     "load_config",
+    "mark",
+    "mark_audio",
     "mark_image",
     "mark_text",
     "strip_c2pa_text",

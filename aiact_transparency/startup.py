@@ -54,6 +54,7 @@ def check_startup(config: TransparencyConfig) -> None:
     - the detector's ``detection.trust_anchors`` file is readable;
     - with ``fingerprints.enabled``, the store's engine is installed (psycopg for PostgreSQL: an ImportError
       naming the ``postgres`` extra) and an SQLite file's folder can be created.
+    - the espeak-ng program, when the spoken audio disclaimer is on (``audio.disclaimer.enabled``).
 
     The development chain itself is not touched here (creating it is a side effect, and ``keys show`` loads
     the config too): it is made, or reused, when a marker is built.
@@ -65,6 +66,7 @@ def check_startup(config: TransparencyConfig) -> None:
         raise ConfigError(f"{config_origin(config.source)}: {exc}") from None
     _check_signing(config)
     _check_detection_and_fingerprints(config)
+    _check_disclaimer(config)
 
 
 def _check_detection_and_fingerprints(config: TransparencyConfig) -> None:
@@ -81,6 +83,16 @@ def _check_detection_and_fingerprints(config: TransparencyConfig) -> None:
         if problem:
             raise config_problem(config.source, "fingerprints.store", f"{problem}. Fix: point it at a writable "
                                  "place, e.g. sqlite:///var/lib/app/fingerprints.db, or a postgresql:// URL")
+
+
+def _check_disclaimer(config: TransparencyConfig) -> None:
+    if not (config.audio.enabled and config.audio.disclaimer.enabled):
+        return
+    from .provenance.audio.disclaimer import espeak_missing  # the audio extra: needed only when audio is marked
+
+    missing = espeak_missing()
+    if missing is not None:
+        raise ConfigError(f"{config_origin(config.source)}: {missing}")
 
 
 def _check_signing(config: TransparencyConfig) -> None:

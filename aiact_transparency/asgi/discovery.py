@@ -21,6 +21,7 @@ from ..detection.page import page_language as detection_language
 from ..disclosure import Disclosure, RoutePolicy
 from ..disclosure.discovery_page import discovery_html
 from ..http_messages import Receive, Scope, Send, accept_weights
+from ..provenance.formats import types_of
 
 if TYPE_CHECKING:
     from ..provenance.keys import SigningIdentity
@@ -65,7 +66,9 @@ def discovery_document(
     system = config.system
     marking = marking if marking is not None else config
     images = marking.images
-    marked = Disclosure(marking).marks_images if marking is not config else disclosure.marks_images
+    marking_disclosure = Disclosure(marking) if marking is not config else disclosure
+    marked = marking_disclosure.marks_images
+    audio, audio_marked = marking.audio, marking_disclosure.marks_audio
     on = config.disclosure
     return {
         "schema": "https://github.com/aiact-transparency/aiact-transparency/discovery/v1",
@@ -94,7 +97,7 @@ def discovery_document(
             "images": {
                 "enabled": marked,
                 "routes": list(images.routes),
-                "route_overrides": {rule.path: rule.images for rule in on.routes if rule.images is not None},
+                "route_overrides": {rule.path: rule.media for rule in on.routes if rule.media is not None},
                 "c2pa": images.c2pa,
                 "xmp_digital_source_type": images.xmp,
                 "invisible_watermark": images.watermark,
@@ -110,6 +113,16 @@ def discovery_document(
                                 "with the run of U+FE00-U+FE0F / U+E0100-U+E01EF after it (removes the provenance)",
                 "documents": {"types": ["application/pdf"], "routes": "as images.routes",
                               "c2pa": marked and images.c2pa, "watermark": False},
+            },
+            # On the same routes (images.routes, routes[].media), signed by the same signer.
+            "audio": {
+                "enabled": audio_marked,
+                "types": sorted(types_of("audio")),
+                "c2pa": audio.c2pa,
+                "xmp_digital_source_type": audio.xmp,
+                "invisible_watermark": audio.watermark,
+                "spoken_disclaimer": audio.disclaimer.enabled,
+                "signer": _signer(signer) if audio_marked and audio.c2pa else None,
             },
         },
         # The detector this middleware serves (Code of Practice, 2.1-2.3) and whether outputs are fingerprinted:

@@ -24,7 +24,7 @@ from ..http_messages import (
     parse_media_type,
     request_header,
 )
-from ..provenance.media import MediaMarkers, markable_types
+from ..provenance.media import MediaMarkers
 from ..startup import load_config
 from .bodiless import gets_banner, gets_json_member, like_get
 from .discovery import DiscoveryEndpoint
@@ -36,7 +36,6 @@ from .responders.notices import BannerGaps, EventStreamResponder, HtmlBannerResp
 from .responders.text_service import TextMarkingService
 
 # What the media responder buffers and marks: the provenance registry's types (canonical and aliases).
-_MARKABLE = markable_types()
 
 
 class TransparencyMiddleware:
@@ -56,7 +55,7 @@ class TransparencyMiddleware:
         # issue generalises both, with RoutePolicy.images becoming a `media` flag).
         self.images = (
             MarkingService(MediaMarkers(self.config, facts=self.disclosure.facts))
-            if self.disclosure.marks_images
+            if self.disclosure.marks_media
             else None
         )
         signer = self.images.marker.signer if self.images else None
@@ -146,7 +145,7 @@ class TransparencyMiddleware:
             if message["type"] == "http.response.start":
                 content_type, encoding = _add_headers(message, disclosure, policy)
                 kind = parse_media_type(content_type)[0] if content_type else ""
-                refusal = _refusal(message["status"], encoding) if kind in _MARKABLE else None
+                refusal = _refusal(message["status"], encoding) if self._marks(kind) else None
                 if refusal is not None and self.images is not None:
                     refused = MediaResponder(send, message, kind, self.images, scope["path"], refusal=refusal)
                     await refused.begin()
@@ -183,6 +182,10 @@ class TransparencyMiddleware:
             if shutting_down:  # also for an app that returns (or raises) without reporting completion
                 self.close()
 
+    def _marks(self, kind: str) -> bool:
+        """Whether the marking service takes this bare Content-Type (an enabled medium's type or alias)."""
+        return self.images is not None and kind in self.images.types
+
     def _choose(
         self,
         scope: Scope,
@@ -194,7 +197,7 @@ class TransparencyMiddleware:
     ) -> Responder | None:
         kind, charset = parse_media_type(content_type)
         status: int = start["status"]
-        if policy.images and kind in _MARKABLE and self.images is not None:
+        if policy.images and self.images is not None and self._marks(kind):
             refusal = _refusal(status, encoding)
             if refusal is not None:
                 return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)

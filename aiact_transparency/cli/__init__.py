@@ -34,13 +34,16 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="aiact-transparency", description="Mark AI-generated images (EU AI Act Art. 50) and verify marks.",
+        prog="aiact-transparency",
+        description="Mark AI-generated images and audio (EU AI Act Art. 50) and verify marks.",
         parents=[_common_options(top=True)],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = [_common_options(top=False)]
     commands = parser.add_subparsers(dest="command", required=True)
-    mark = commands.add_parser("mark", help="watermark, label, add XMP and sign an image", parents=common)
+    mark = commands.add_parser(
+        "mark", help="watermark, label, add XMP and sign an image or audio file (WAV, FLAC, MP3, M4A)", parents=common
+    )
     mark.add_argument("input", type=Path)
     mark.add_argument("output", type=Path, help="same format as the input (the CLI does not convert)")
     verify = commands.add_parser("verify", help="report which marks files carry; --json: {file: report}",
@@ -77,7 +80,8 @@ def _mark(args: argparse.Namespace) -> int:
         # Writing PNG bytes to out.jpg would hand on a file whose name lies about its format.
         wanted = next((suffix for suffix, kind in SUFFIX_TYPES.items() if kind == result.media_type),
                       args.input.suffix)
-        print(f"error: {args.output}: the marked image is {result.media_type} (as the input), but the name says "
+        medium = result.media_type.split("/", 1)[0]
+        print(f"error: {args.output}: the marked {medium} is {result.media_type} (as the input), but the name says "
               f"{promised}; nothing written. Fix: name the output {args.output.with_suffix(wanted).name}, or "
               "convert the input to the wanted format before marking it", file=sys.stderr)
         return EXIT_ERROR
@@ -86,8 +90,9 @@ def _mark(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
-    layers = [name for name, done in (("watermark", report["watermark"]), ("visible label", report["visible_label"]),
-                                      ("XMP", report["xmp"]), ("C2PA", report["c2pa"])) if done]
+    done_layers = (("watermark", report["watermark"]), ("visible label", report.get("visible_label")),
+                   ("XMP", report["xmp"]), ("C2PA", report["c2pa"]))
+    layers = [name for name, done in done_layers if done]
     state = "already marked, copied unchanged" if report["already_marked"] else "marked with " + ", ".join(layers)
     print(f"{args.output}: {report['media_type']}, {state}")
     if report["c2pa"] and report["c2pa"].get("development"):
@@ -112,8 +117,10 @@ def _describe(name: str, report: dict[str, Any]) -> str:
     if mark["found"]:
         payload = mark["payload"]
         lines.append(
-            f"  watermark: found, system {payload['system_id']:06x} image {payload['image_id']:06x}, "
-            f"agreement {mark['bit_agreement']:.1%}, false-positive chance <= {mark['false_positive_probability']:.1e}"
+            f"  watermark: found, system {payload['system_id']:06x} "
+            + (f"image {payload['image_id']:06x}, " if "image_id" in payload else f"item {payload['item_id']:06x}, ")
+            + f"agreement {mark['bit_agreement']:.1%}, "
+            f"false-positive chance <= {mark['false_positive_probability']:.1e}"
         )
     else:
         lines.append(f"  watermark: none ({mark['based_on']})")
@@ -121,7 +128,7 @@ def _describe(name: str, report: dict[str, Any]) -> str:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from ..provenance.errors import ImageMarkingError
+    from ..provenance.errors import MarkingError
     from ..provenance.verify import verify
 
     # Without --config or $AIACT_CONFIG nothing names "our" system: the embedded demo defaults would make
@@ -131,12 +138,12 @@ def _verify(args: argparse.Namespace) -> int:
     reports: dict[str, Any] = {}
     status = EXIT_OK
     for path in args.files:
-        # One file that cannot be read or is no image is reported as such; the others are still verified.
+        # One file that cannot be read or is no supported medium is reported as such; the others are still verified.
         try:
             report = verify(path.read_bytes(), config=config).to_dict()
         except OSError as exc:
             error = f"cannot read ({exc.strerror or exc})"
-        except ImageMarkingError as exc:
+        except MarkingError as exc:
             error = str(exc)
         else:
             reports[str(path)] = report
@@ -191,12 +198,12 @@ def _check(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"mark": _mark, "verify": _verify, "keys": _keys, "check": _check, **detection.handlers}
-    from ..provenance.errors import ImageMarkingError
+    from ..provenance.errors import MarkingError
     from ..provenance.keys import KeyConfigError
 
     try:
         return handlers[args.command](args)
-    except (ConfigError, KeyConfigError, ImageMarkingError) as exc:
+    except (ConfigError, KeyConfigError, MarkingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:

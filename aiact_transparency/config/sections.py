@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+logger = logging.getLogger("aiact_transparency.config")
 
 DisclosureMode = Literal["none", "ai-modified", "ai-originated", "machine-generated"]
 RiskClass = Literal["minimal", "limited", "high", "prohibited"]
@@ -91,8 +94,10 @@ class RouteRule(_Section):
     banner: bool | None = None
     json_body: bool | None = Field(default=None, alias="json")
     event_stream: bool | None = None
-    # Mark image responses here (true) or never (false); unset: as images.routes says.
-    images: bool | None = None
+    # Mark media responses (images, audio) here (true) or never (false); unset: as images.routes says.
+    media: bool | None = None
+    # The old name of `media`, from when only images were marked: still read, with a deprecation message.
+    images: bool | None = Field(default=None, exclude=True)
     # Append a signed C2PA text manifest (the A.8 wrapper) to generated text here: chat/completions JSON and
     # SSE, text/plain. Opt-in: the wrapper is invisible characters that some consumers drop or count.
     text: Literal["c2pa", "none"] = "none"
@@ -100,6 +105,19 @@ class RouteRule(_Section):
     # serialize_by_alias: with nested_model_default_partial_update, the defaults are dumped and merged with the
     # user's keys; dumped by field name, `json_body` would then count as an extra key next to the user's `json`.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+    @model_validator(mode="after")
+    def _images_is_media(self) -> RouteRule:
+        if self.images is None:
+            return self
+        if self.media is not None and self.media != self.images:
+            raise ValueError(f"sets both media ({self.media}) and its deprecated name images ({self.images}); "
+                             "keep only media")
+        logger.warning("routes[].images (path %s) is deprecated: rename it to routes[].media (it switches "
+                       "marking for every medium, images and audio)", self.path)
+        object.__setattr__(self, "media", self.images)  # frozen model: set once, while validating
+        object.__setattr__(self, "images", None)
+        return self
 
     @field_validator("path")
     @classmethod

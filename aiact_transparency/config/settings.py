@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .audio import AudioConfig
 from .detection import DetectionSettings
 from .errors import ConfigError, format_validation_error
 from .files import read_config_file
@@ -57,6 +58,7 @@ class TransparencyConfig(BaseSettings):
     text: TextConfig = TextConfig()
     detection: DetectionSettings = DetectionSettings()
     fingerprints: FingerprintSettings = Field(default_factory=FingerprintSettings)  # store path: read per config
+    audio: AudioConfig = AudioConfig()
     # Where the config came from; relative paths inside it (model card, keys) resolve against its folder.
     source: Path | None = Field(default=None, exclude=True)
 

@@ -136,13 +136,17 @@ class Disclosure:
         sse = i18n.MESSAGES["en"].sse.format(system=system.name, provider=system.provider)
         self.event_stream_notice = f": AI-Disclosure: {sse} See {self.discovery_path}\n\n".encode()
         self.json_key = config.disclosure.json_key
-        self._rules = [(_glob(rule.path), self._policy(rule), rule.images) for rule in config.disclosure.routes]
+        self._rules = [(_glob(rule.path), self._policy(rule), rule.media) for rule in config.disclosure.routes]
         self.default_policy = self._policy(None)
         images = config.images
         self.marks_images = images.enabled and (images.watermark or images.visible_label or images.xmp or images.c2pa)
+        audio = config.audio
+        self.marks_audio = audio.enabled and (audio.watermark or audio.xmp or audio.c2pa)
+        # Any medium marked: images.routes (with routes[].media) is the route switch for every medium.
+        self.marks_media = self.marks_images or self.marks_audio
         self._image_routes = [_glob(p) for p in images.routes]
-        self._all_images = self.marks_images and "*" in images.routes
-        if not self._rules and (self._all_images or not self.marks_images):
+        self._all_images = self.marks_media and "*" in images.routes
+        if not self._rules and (self._all_images or not self.marks_media):
             # One policy for every path: skip matching (and caching) on the hot path.
             constant = self._with_images(self.default_policy, self._all_images)
             self.policy_for: Callable[[str], RoutePolicy] = lambda _path: constant
@@ -209,7 +213,7 @@ class Disclosure:
         )
         if images is None:  # the rule leaves it to images.routes
             images = self._all_images or any(p.match(path) for p in self._image_routes)
-        return self._with_images(policy, self.marks_images and images)
+        return self._with_images(policy, self.marks_media and images)
 
     def _with_images(self, policy: RoutePolicy, images: bool) -> RoutePolicy:
         # Nothing on a mode=none route is AI-generated, so nothing there is marked as such.

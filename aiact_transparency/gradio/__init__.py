@@ -107,7 +107,7 @@ def wrap(demo: gr.Blocks, config: TransparencyConfig | None = None) -> gr.Blocks
     disclosure = Disclosure(config)
     on = config.disclosure.mode != "none"
     banner = add_banner(demo, disclosure) if on and config.banner.enabled else None
-    marker = OutputMarker(config, output_log=_output_log(config)) if on and disclosure.marks_images else None
+    marker = OutputMarker(config, output_log=_output_log(config)) if on and disclosure.marks_media else None
     if marker is not None:
         _gradio_hook.attach(demo, marker)
     setattr(demo, _STATE_ATTRIBUTE, WrappedDemo(config, disclosure, banner, marker))

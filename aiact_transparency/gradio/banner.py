@@ -56,7 +56,7 @@ def gradio_routes_config(config: TransparencyConfig, path: str) -> TransparencyC
     """The middleware's config for an app serving Gradio under `path`: HTML banner and SSE notice off there.
 
     The rules go first (first match wins) and keep whatever a user rule says about the same path otherwise.
-    Image responses on those paths are left to the output hook (routes[].images = false): the middleware
+    Image and audio responses on those paths are left to the output hook (routes[].media = false): the middleware
     would otherwise also mark what users uploaded when Gradio serves it back.
     """
     prefix = "/" + path.strip("/") if path.strip("/") else ""
@@ -68,6 +68,7 @@ def gradio_routes_config(config: TransparencyConfig, path: str) -> TransparencyC
         # The whole app is Gradio: its outputs are marked by the hook, and everything else it serves
         # (uploads shown back, examples, assets) is not AI output.
         update["images"] = config.images.model_copy(update={"enabled": False})
+        update["audio"] = config.audio.model_copy(update={"enabled": False})
     return config.model_copy(update=update)
 
 
@@ -78,5 +79,5 @@ def _rule_for(pattern: str, existing: list[RouteRule], sample: str) -> RouteRule
     values: dict[str, Any] = base.model_dump(by_alias=False) if base is not None else {}
     # gradio_client (2.7) raises "Unexpected SSE line" on the comment line the middleware adds to event
     # streams, although comments are valid SSE: on Gradio's queue the headers alone carry the disclosure.
-    values.update(path=pattern, banner=False, event_stream=False, images=False)
+    values.update(path=pattern, banner=False, event_stream=False, media=False)
     return RouteRule(**values)

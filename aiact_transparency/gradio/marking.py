@@ -29,16 +29,18 @@ from gradio_client import utils as client_utils
 
 from ..config import TransparencyConfig
 from ..fingerprints.outputs import OutputLog
-from ..provenance.errors import ImageMarkingError
-from ..provenance.media import Marker, MediaMarkers, claimed_by
+from ..provenance.errors import MarkingError
+from ..provenance.media import MEDIA, Marker, MediaMarkers, Medium, claimed_by
 
 logger = logging.getLogger("aiact_transparency.gradio")
 
 MARKED_DIR = "aiact-marked"
-# Components whose files are outputs people see or download as images.
+# Components whose files are outputs people see, hear or download. gr.Audio: a file path return, or a
+# (rate, numpy) one, which Gradio writes to a WAV file in its cache before this hook sees it.
 _IMAGE_COMPONENTS: tuple[type[Any], ...] = tuple(
     getattr(gr, name)
-    for name in ("Image", "Gallery", "AnnotatedImage", "ImageSlider", "ImageEditor", "File", "DownloadButton")
+    for name in ("Image", "Gallery", "AnnotatedImage", "ImageSlider", "ImageEditor", "File", "DownloadButton",
+                 "Audio")
     if hasattr(gr, name)
 )
 # Gradio's Examples fill the *input* components with these (gradio/helpers.py); their files are not outputs.
@@ -68,6 +70,8 @@ class OutputMarker:
         workers = config.images.workers or min(4, os.cpu_count() or 1)
         self.limiter = anyio.CapacityLimiter(workers)
         self.fail_closed = config.images.on_error == "fail-closed"
+        # The media this config marks (a disabled one's outputs are left alone), each with its own on_error.
+        self._enabled = {m.name for m in MEDIA if m.enabled(config)}
         # (path, size, mtime) -> the path to serve instead. Repeats are common: every output value passes
         # twice per event, chat histories resend old images, cached examples come back on each click.
         self._seen: OrderedDict[tuple[str, int, int], str] = OrderedDict()
@@ -103,10 +107,17 @@ class OutputMarker:
 
     async def _mark_file(self, file: dict[str, Any], block: Any) -> dict[str, Any]:
         path = file.get("path")
-        if file.get("is_stream") or not isinstance(path, str) or not _is_media(file, path):
+        medium = _medium_of(file, path) if isinstance(path, str) else None
+        if medium is None or medium.name not in self._enabled or not isinstance(path, str):
+            return file
+        if file.get("is_stream"):
+            # Streaming outputs (gr.Audio(streaming=True)) reach the browser chunk by chunk, outside this hook:
+            # nothing to mark here, and nothing passes unmarked without saying so.
+            logger.warning("a streamed %s output is served unmarked: streaming outputs cannot be marked; return "
+                           "the whole file instead", medium.name)
             return file
         if client_utils.is_http_url_like(path) or not os.path.isfile(path):
-            return self._failed(file, f"{path} is not a local file in Gradio's cache; it cannot be marked")
+            return self._failed(file, f"{path} is not a local file in Gradio's cache; it cannot be marked", medium)
         if Path(path).parent.parent.name == MARKED_DIR:
             return file  # a copy we wrote
         try:
@@ -114,8 +125,8 @@ class OutputMarker:
             marked_path = self._known(path)
             if marked_path is None:
                 marked_path = await anyio.to_thread.run_sync(self._marked_copy, path, block, limiter=self.limiter)
-        except (ImageMarkingError, OSError) as exc:
-            return self._failed(file, f"{type(exc).__name__}: {exc}")
+        except (MarkingError, OSError) as exc:
+            return self._failed(file, f"{type(exc).__name__}: {exc}", medium)
         if marked_path == path:
             return file
         updated = dict(file)
@@ -168,16 +179,17 @@ class OutputMarker:
             temp_files.add(str(target))  # Gradio deletes its cache files on shutdown; ours with them
         return str(target)
 
-    def _failed(self, file: dict[str, Any], reason: str) -> dict[str, Any]:
-        if self.fail_closed:
-            logger.error("output image not served: it could not be marked (%s)", reason)
+    def _failed(self, file: dict[str, Any], reason: str, medium: Medium) -> dict[str, Any]:
+        word, section = medium.name, medium.section
+        if getattr(self.config, section).on_error == "fail-closed":
+            logger.error("output %s not served: it could not be marked (%s)", word, reason)
             # gr.Error reaches the visitor; the reason (paths, internals) stays in the server log.
-            raise gr.Error("The generated image could not be marked as AI-generated, so it is not shown.")
-        logger.warning("serving an output image unmarked (images.on_error = fail-open): %s", reason)
+            raise gr.Error(f"The generated {word} could not be marked as AI-generated, so it is not shown.")
+        logger.warning("serving an output %s unmarked (%s.on_error = fail-open): %s", word, section, reason)
         return file
 
 
-def _is_media(file: dict[str, Any], path: str) -> bool:
-    """An output of a family a medium claims (the registry): markable, or refused under the failure policy."""
+def _medium_of(file: dict[str, Any], path: str) -> Medium | None:
+    """The medium claiming an output's family (the registry): markable, or refused under the failure policy."""
     media_type = file.get("mime_type") or mimetypes.guess_type(path)[0] or ""
-    return claimed_by(media_type) is not None
+    return claimed_by(media_type)

@@ -1,9 +1,16 @@
-"""Why an image could not be marked. `title` is short and stable (it becomes a problem+json title)."""
+"""Why a file could not be marked. `title` is short and stable (it becomes a problem+json title)."""
 
 from __future__ import annotations
 
 
-class ImageMarkingError(Exception):
+class MarkingError(Exception):
+    """Any medium's marking failure (ImageMarkingError, audio's AudioMarkingError): what responders catch."""
+
+    title = "The content could not be marked as AI-generated"
+    status = 500
+
+
+class ImageMarkingError(MarkingError):
     title = "The image could not be marked as AI-generated"
     status = 500
 

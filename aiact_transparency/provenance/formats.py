@@ -18,7 +18,7 @@ __all__ = [
 @dataclass(frozen=True)
 class Format:
     media_type: str  # canonical, lower case
-    medium: str  # "image" (later "audio", "video"): which Medium in media.py marks it
+    medium: str  # "image", "audio" (later "video"): which Medium in media.py marks it
     suffixes: tuple[str, ...]  # file name suffixes, the first one preferred
     aliases: tuple[str, ...] = ()  # other names clients and servers use for the same bytes
 
@@ -29,6 +29,12 @@ FORMATS: tuple[Format, ...] = (
     Format("image/webp", "image", (".webp",)),
     # Containerised text: signed with a C2PA manifest only (provenance/document/).
     Format("application/pdf", "document", (".pdf",)),
+    # The audio aliases are the names servers and browsers send for the same bytes (audio/x-wav is Python's
+    # mimetypes answer for .wav; audio/mp3 and audio/x-m4a are common in the wild).
+    Format("audio/wav", "audio", (".wav", ".wave"), ("audio/x-wav", "audio/wave", "audio/vnd.wave")),
+    Format("audio/flac", "audio", (".flac",), ("audio/x-flac",)),
+    Format("audio/mpeg", "audio", (".mp3",), ("audio/mp3",)),
+    Format("audio/mp4", "audio", (".m4a", ".mp4a"), ("audio/x-m4a", "audio/m4a")),
 )
 
 ALIASES: dict[str, str] = {alias: fmt.media_type for fmt in FORMATS for alias in fmt.aliases}
@@ -38,7 +44,8 @@ MARKABLE_TYPES: frozenset[str] = frozenset(fmt.media_type for fmt in FORMATS)
 # Types `sniff_media_type` recognises but no medium marks: named in errors, and in the CLI's suffix check.
 _RECOGNISED_ONLY = {
     ".gif": "image/gif", ".tif": "image/tiff", ".tiff": "image/tiff", ".avif": "image/avif", ".heic": "image/heic",
-    ".heif": "image/heif", ".jxl": "image/jxl", ".bmp": "image/bmp",
+    ".heif": "image/heif", ".jxl": "image/jxl", ".bmp": "image/bmp", ".ogg": "audio/ogg", ".opus": "audio/ogg",
+    ".aiff": "audio/aiff", ".aif": "audio/aiff",
 }
 # File name suffix -> the media type the name promises.
 SUFFIX_TYPES: dict[str, str] = {
@@ -59,13 +66,15 @@ def types_of(medium: str) -> frozenset[str]:
 
 
 def sniff_media_type(data: bytes) -> str | None:
-    """Media type from magic bytes; None when unknown. Covers the formats an image service meets."""
+    """Media type from magic bytes; None when unknown. Covers the formats an image or audio service meets."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
     if data[:6] in (b"GIF87a", b"GIF89a"):
         return "image/gif"
     if data[:4] in (b"II*\x00", b"MM\x00*"):
@@ -78,8 +87,27 @@ def sniff_media_type(data: bytes) -> str | None:
             return "image/avif"
         if brand in (b"heic", b"heix", b"heim", b"heis", b"mif1"):
             return "image/heic"
+        if brand in (b"M4A ", b"M4B ", b"mp42", b"isom", b"dash"):  # the audio-only MP4 brands FFmpeg writes
+            return "audio/mp4"
     if data.startswith(b"BM") and len(data) >= 14:
         return "image/bmp"
     if data.startswith(b"%PDF-"):
         return "application/pdf"
-    return None
+    return _sniff_audio(data)
+
+
+def _sniff_audio(data: bytes) -> str | None:
+    """FLAC and MP3 (either may start with an ID3v2 tag), Ogg and AIFF (recognised, not marked)."""
+    if data[:4] == b"OggS":
+        return "audio/ogg"
+    if data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
+        return "audio/aiff"
+    start = 0
+    if len(data) >= 10 and data[:3] == b"ID3":  # 10-byte header + syncsafe size (+ a 10-byte footer)
+        start = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(data[6:10])) + (10 if data[5] & 0x10 else 0)
+    if data[start : start + 4] == b"fLaC":
+        return "audio/flac"
+    head = data[start : start + 2]
+    if len(head) == 2 and head[0] == 0xFF and head[1] & 0xE6 == 0xE2:  # MPEG frame sync, layer III
+        return "audio/mpeg"
+    return "audio/mpeg" if start and len(data) > start else None

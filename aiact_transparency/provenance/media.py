@@ -8,12 +8,13 @@ no new responder, no new list of types.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .document import DocumentMarker
-from .errors import UnsupportedImageError
+from .errors import MarkingError, UnsupportedImageError
 from .formats import ALIASES, canonical, sniff_media_type, types_of
 from .image.marker import ImageMarker
 from .keys.configured import signer_for
@@ -23,6 +24,8 @@ from .verify import VerificationReport, verify, verify_document
 if TYPE_CHECKING:
     from ..config import ModelFacts, TransparencyConfig
     from .keys import ManifestSigner, SigningIdentity
+
+logger = logging.getLogger("aiact_transparency")
 
 __all__ = ["MEDIA", "MarkedMedia", "Marker", "MediaMarkers", "Medium", "mark", "markable_types", "medium_for"]
 
@@ -65,14 +68,54 @@ class Medium:
     # refuses the formats it cannot mark (under the failure policy), rather than passing them unmarked
     marker_factory: MarkerFactory
     verify: Callable[..., VerificationReport]  # (data, *, config=None, ...) -> per-layer report
+    enabled: Callable[[TransparencyConfig], bool] = lambda config: True  # its config section's switch
+    signs: Callable[[TransparencyConfig], bool] = lambda config: False  # whether its marker signs C2PA
+    section: str = "images"  # the config section with its max_bytes and on_error (what responders apply)
 
 
 def _image_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: ManifestSigner | None) -> Marker:
     return ImageMarker(config, facts=facts, signer=signer)
 
 
-IMAGE = Medium("image", types_of("image"), "image/", _image_marker, verify)
-MEDIA: tuple[Medium, ...] = (IMAGE,)
+class _MissingExtra:
+    """The audio medium without the `audio` extra: start-up still works for images, and every clip is refused
+    under the failure policy with the fix named (instead of passing unmarked)."""
+
+    identity = None
+
+    def __init__(self, error: MarkingError) -> None:
+        self.error = error
+
+    def mark(self, data: bytes, media_type: str | None = None) -> MarkedMedia:
+        raise self.error
+
+
+def _audio_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: ManifestSigner | None) -> Marker:
+    try:  # the audio extra (PyAV, soundfile, scipy) is optional: imported when the medium is built
+        from .audio.marker import AudioMarker
+    except ImportError:
+        from .audio.errors import MissingAudioExtraError
+
+        logger.warning("audio responses on media routes will be refused: install aiact-transparency[audio], "
+                       "or set audio.enabled: false")
+        return _MissingExtra(MissingAudioExtraError(
+            "audio marking needs the audio extra: pip install 'aiact-transparency[audio]'"))
+    return AudioMarker(config, facts=facts, signer=signer)
+
+
+def _images_on(config: TransparencyConfig) -> bool:
+    images = config.images
+    return images.enabled and (images.watermark or images.visible_label or images.xmp or images.c2pa)
+
+
+def _audio_on(config: TransparencyConfig) -> bool:
+    audio = config.audio
+    return audio.enabled and (audio.watermark or audio.xmp or audio.c2pa)
+
+
+IMAGE = Medium("image", types_of("image"), "image/", _image_marker, verify, _images_on, lambda c: c.images.c2pa)
+AUDIO = Medium("audio", types_of("audio"), "audio/", _audio_marker, verify, _audio_on, lambda c: c.audio.c2pa,
+               "audio")
 
 
 def _document_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: ManifestSigner | None) -> Marker:
@@ -80,8 +123,9 @@ def _document_marker(config: TransparencyConfig, facts: ModelFacts | None, signe
 
 
 # Containerised text (PDF): a C2PA manifest, no watermark (provenance/document/marker.py says why).
-DOCUMENT = Medium("document", types_of("document"), "application/pdf", _document_marker, verify_document)
-MEDIA += (DOCUMENT,)
+DOCUMENT = Medium("document", types_of("document"), "application/pdf", _document_marker, verify_document,
+                  lambda c: c.images.enabled and c.images.c2pa, lambda c: c.images.c2pa)
+MEDIA: tuple[Medium, ...] = (IMAGE, AUDIO, DOCUMENT)
 _BY_TYPE: Mapping[str, Medium] = {media_type: medium for medium in MEDIA for media_type in medium.media_types}
 
 
@@ -108,11 +152,17 @@ class MediaMarkers:
     def __init__(self, config: TransparencyConfig, *, facts: ModelFacts | None = None,
                  signer: ManifestSigner | None = None) -> None:
         self.config = config
-        # Loaded once for every medium: a second load would repeat the start-up checks and their warnings.
-        if signer is None and config.images.c2pa:
-            signer = signer_for(config)
-        self.signer = signer
-        self.markers: dict[str, Marker] = {m.name: m.marker_factory(config, facts, signer) for m in MEDIA}
+        enabled = [m for m in MEDIA if m.enabled(config)]
+        if signer is None and any(m.signs(config) for m in enabled):
+            signer = signer_for(config)  # loaded once for every medium: one key, one set of start-up warnings
+        self.signer = signer  # the text service signs with it too
+        self.markers: dict[str, Marker] = {
+            m.name: m.marker_factory(config, facts, signer) for m in enabled
+        }
+        # Content-Type values (aliases included) the enabled media mark: what a responder buffers.
+        self.types = frozenset(
+            t for t in markable_types() if (m := medium_for(t)) is not None and m.name in self.markers
+        )
 
     @property
     def identity(self) -> SigningIdentity | None:
@@ -121,9 +171,10 @@ class MediaMarkers:
 
     def mark(self, data: bytes, media_type: str | None = None) -> MarkedMedia:
         medium = medium_for(media_type) or medium_for(sniff_media_type(data))
-        if medium is None:
+        if medium is None or medium.name not in self.markers:
             found = sniff_media_type(data) or "unrecognised data"
-            raise UnsupportedImageError(f"{found} is not markable here; supported: PNG, JPEG and WebP")
+            supported = "PNG, JPEG and WebP" + (", WAV, FLAC, MP3 and M4A" if "audio" in self.markers else "")
+            raise UnsupportedImageError(f"{found} is not markable here; supported: {supported}")
         return self.markers[medium.name].mark(data, media_type)
 
 

@@ -1,10 +1,12 @@
 """verify: which marks a file carries, one section per layer, each saying what its finding is based on.
 
 The Code of Practice asks providers to offer detection that says what its result rests on; this is it.
-Bytes that are not PNG, JPEG or WebP raise UnsupportedImageError ("not an image: ..."): "no AI marks found"
-would be an answer about a medium that was never read. Within those formats nothing raises on hostile input:
-a layer that cannot be read reports why. Pixels are decoded with the sniffed format's Pillow plugin only, so
-an untrusted file never reaches another decoder (EPS would reach Ghostscript).
+Bytes that are not PNG, JPEG, WebP, WAV, FLAC, MP3 or M4A raise UnsupportedImageError ("not a supported
+medium: ..."): "no AI marks found" would be an answer about a medium that was never read. Audio is read with
+the `audio` extra (imported when an audio file arrives, so image verification works without it). Within
+those formats nothing raises on hostile input: a layer that cannot be read reports why. Pixels are decoded
+with the sniffed format's Pillow plugin only, so an untrusted file never reaches another decoder (EPS would
+reach Ghostscript).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .image.watermark import detect_watermark, system_id_for
 from .xmp import (
     COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA_URI,
     TRAINED_ALGORITHMIC_MEDIA_URI,
+    XMP_TYPES,
     ImageFormatError,
     read_digital_source_type,
 )
@@ -46,7 +49,7 @@ _MAX_VERIFY_PIXELS = 40_000_000  # as images.max_pixels: decoding and scanning m
 
 @dataclass(frozen=True)
 class VerificationReport:
-    media_type: str  # image/png, image/jpeg or image/webp: verify raises for anything else
+    media_type: str  # an image or audio type of formats.py: verify raises for anything else
     c2pa: dict[str, Any]
     xmp: dict[str, Any]
     watermark: dict[str, Any]
@@ -128,6 +131,17 @@ def _watermark_section(
     return section
 
 
+def _audio_watermark_section(data: bytes, system_name: str | None, config: TransparencyConfig | None
+                             ) -> dict[str, Any]:
+    try:  # the audio extra is optional: image verification must not need it
+        from .audio.reading import audio_watermark_section
+    except ImportError:
+        return {"found": False, "based_on": "not read: install aiact-transparency[audio] to read audio watermarks"}
+    if config is None:
+        return audio_watermark_section(data, system_name)
+    return audio_watermark_section(data, system_name, config.audio.max_seconds)
+
+
 def verify(
     data: bytes,
     *,
@@ -138,7 +152,7 @@ def verify(
 ) -> VerificationReport:
     """Check every layer. `candidate_sizes` undo rescaling for the watermark; `system_name` names ours.
 
-    Raises UnsupportedImageError (an ImageMarkingError) for bytes that are not PNG, JPEG or WebP.
+    Raises UnsupportedImageError (an ImageMarkingError) for bytes that are not an image or audio file it reads.
 
     With a `config`, both default to what it says (images.generated_sizes, system.name), and its
     images.max_pixels bounds the image the watermark scan decodes (else 40 megapixels).
@@ -150,9 +164,18 @@ def verify(
         # A tiny file can declare tens of megapixels: decoding and scanning one costs seconds and GBs.
         max_pixels = config.images.max_pixels
     media_type = sniff_media_type(data)
+    if media_type in types_of("audio"):
+        return VerificationReport(
+            media_type=media_type,
+            c2pa=_c2pa_section(data, media_type, trust_anchors_pem),
+            xmp=_xmp_section(data) if media_type in XMP_TYPES else {
+                "found": False, "ai_generated": False, "based_on": f"XMP is not read from {media_type} files"},
+            watermark=_audio_watermark_section(data, system_name, config),
+        )
     if media_type not in types_of("image"):
         found = f"{media_type} data" if media_type else "unrecognised data"
-        raise UnsupportedImageError(f"not an image: {found}; verify reads PNG, JPEG and WebP files")
+        raise UnsupportedImageError(
+            f"not a supported medium: {found}; verify reads PNG, JPEG, WebP, WAV, FLAC, MP3 and M4A (AAC) files")
     return VerificationReport(
         media_type=media_type,
         c2pa=_c2pa_section(data, media_type, trust_anchors_pem),

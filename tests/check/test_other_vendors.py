@@ -32,7 +32,7 @@ def test_another_vendors_deployment_gets_findings_not_tracebacks() -> None:
     (status,) = only(report, "probe.status")
     assert status.status == "fail" and "/broken: HTTP 500" in status.evidence.text
     (media,) = only(report, "media.verify")
-    assert media.status == "n/a" and "not an image: image/gif data" in media.evidence.text
+    assert media.status == "n/a" and "not a supported medium: image/gif data" in media.evidence.text
     assert {c.status for c in report.checks if c.id.startswith("detection.") and c.id != "detection.marked"} == {"fail"}
     assert {"page.notice.contrast", "page.notice.accessible", "page.notice.position"} & failing(report) == set()
 

@@ -134,12 +134,13 @@ async def test_raw_asgi_header_tuples_are_accepted(config: TransparencyConfig) -
 async def test_a_reused_response_object_is_not_changed(banner: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     # A module-level response object is sent again for every request, with the same raw_headers list: changing
     # that list in place added one more Link per request and kept the first request's AI-Disclosure date.
-    # Without banner, SSE notice and image marking no route changes bodies: the headers-only path.
+    # Without banner, SSE notice and media marking no route changes bodies: the headers-only path.
     config = TransparencyConfig(
         system={"provider": "Acme GmbH"},
         banner={"enabled": banner},
         disclosure={"event_stream": banner},
         images={"enabled": banner},
+        audio={"enabled": banner},
     )
     assert Disclosure(config).policy_for("/text").changes_body is banner
     shared_text = PlainTextResponse("pong", headers={"ETag": '"t1"'})

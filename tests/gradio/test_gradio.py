@@ -29,7 +29,7 @@ from aiact_transparency import TransparencyConfig, TransparencyMiddleware  # noq
 from aiact_transparency.gradio import hook as _gradio_hook  # noqa: E402
 from aiact_transparency.gradio import mount, wrap  # noqa: E402
 from aiact_transparency.gradio.banner import BANNER_ELEM_ID  # noqa: E402
-from aiact_transparency.gradio.marking import OutputMarker, _is_media, is_example_input_loader  # noqa: E402
+from aiact_transparency.gradio.marking import OutputMarker, _medium_of, is_example_input_loader  # noqa: E402
 from aiact_transparency.gradio.noscript import NoscriptNotice  # noqa: E402
 from aiact_transparency.provenance.verify import verify  # noqa: E402
 from tests.servers import free_port, serve  # noqa: E402
@@ -470,5 +470,6 @@ def test_mount_refuses_a_transparency_middleware_outside_the_compression() -> No
 
 
 def test_every_output_of_a_family_the_media_registry_claims_goes_to_a_marker() -> None:
-    assert _is_media({"mime_type": "image/gif"}, "x.gif")  # refused there under the failure policy, not skipped
-    assert _is_media({}, "out.webp") and not _is_media({}, "notes.txt")
+    assert _medium_of({"mime_type": "image/gif"}, "x.gif")  # refused there under the failure policy, not skipped
+    assert _medium_of({}, "out.webp") and not _medium_of({}, "notes.txt")
+    assert _medium_of({}, "speech.wav") and _medium_of({}, "song.mp3")

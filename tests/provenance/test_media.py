@@ -34,10 +34,16 @@ def test_every_table_of_image_types_is_the_registry_s() -> None:
     images = formats.types_of("image")
     assert images == {"image/png", "image/jpeg", "image/webp"}
     assert set(codec.SUPPORTED) == images  # Pillow's plugin per type
-    assert set(xmp._INSERTERS) == set(xmp._EXTRACTORS) == images  # XMP byte surgery per container
-    assert manifest.SUPPORTED_MEDIA_TYPES == formats.MARKABLE_TYPES
-    assert media.markable_types() == images | {"image/jpg", "image/pjpeg", "image/x-png", "application/pdf"}
+    audio = formats.types_of("audio")
+    assert audio == {"audio/wav", "audio/flac", "audio/mpeg", "audio/mp4"}
+    # XMP byte surgery per container: every image, and WAV among the audio containers
+    assert set(xmp._INSERTERS) == set(xmp._EXTRACTORS) == xmp.XMP_TYPES == images | {"audio/wav"}
+    assert manifest.SUPPORTED_MEDIA_TYPES == formats.MARKABLE_TYPES == images | audio | {"application/pdf"}
+    assert media.markable_types() == images | audio | {
+        "image/jpg", "image/pjpeg", "image/x-png", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/x-flac",
+        "audio/mp3", "audio/x-m4a", "audio/m4a", "application/pdf"}
     assert {formats.SUFFIX_TYPES[s] for s in (".png", ".jpg", ".jpeg", ".webp")} == images
+    assert {formats.SUFFIX_TYPES[s] for s in (".wav", ".flac", ".mp3", ".m4a")} == audio
 
 
 def test_aliases_and_parameters_resolve_to_the_canonical_type() -> None:
@@ -45,7 +51,8 @@ def test_aliases_and_parameters_resolve_to_the_canonical_type() -> None:
     assert manifest.normalize_media_type("image/x-png") == "image/png"
     assert media.medium_for("image/pjpeg") is media.IMAGE
     assert media.medium_for("image/gif") is None and media.claimed_by("image/gif") is media.IMAGE
-    assert media.medium_for(None) is None and media.claimed_by("audio/wav") is None
+    assert media.medium_for(None) is None and media.claimed_by("video/mp4") is None
+    assert media.medium_for("audio/x-wav") is media.AUDIO and media.claimed_by("audio/ogg") is media.AUDIO
 
 
 def test_mark_dispatches_by_declared_or_sniffed_type(config: TransparencyConfig) -> None:

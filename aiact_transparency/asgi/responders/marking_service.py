@@ -14,7 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -22,10 +23,13 @@ import anyio.to_thread
 
 from ...fingerprints.outputs import OutputLog
 from ...provenance.errors import ImageMarkingError
-from ...provenance.media import MarkedMedia, MediaMarkers, markable_types
+from ...provenance.media import MEDIA, MarkedMedia, MediaMarkers
 from .marking_processes import mark_in_worker, marking_pool
 
-__all__ = ["MARK_TIMEOUT", "MarkingService", "MarkingTimeoutError", "run_in_slot"]
+if TYPE_CHECKING:
+    from ...config import TransparencyConfig
+
+__all__ = ["MARK_TIMEOUT", "MarkingService", "MarkingTimeoutError", "MediumLimits", "run_in_slot"]
 
 T = TypeVar("T")
 
@@ -53,6 +57,18 @@ class _Job:
         self.started = self.finished = self.abandoned = False
 
 
+@dataclass(frozen=True)
+class MediumLimits:
+    section: str  # "images", "audio": named in errors and logs
+    max_bytes: int
+    fail_open: bool
+
+
+def _limits_of(config: TransparencyConfig, section: str) -> MediumLimits:
+    settings = getattr(config, section)
+    return MediumLimits(section, settings.max_bytes, settings.on_error == "fail-open")
+
+
 class MarkingService:
     """One per middleware, for every markable medium: the markers, the worker limiter and the queue bound.
 
@@ -63,13 +79,15 @@ class MarkingService:
     def __init__(self, marker: MediaMarkers) -> None:
         images = marker.config.images
         self.marker = marker
-        self.types = markable_types()
+        self.types = marker.types  # the enabled media's types, aliases included
         # Default: one core fewer than the machine has. Pillow's JPEG encoder holds the GIL, so with a worker
         # per core the event loop waited up to tens of ms behind image encodes (bench_image_pipeline [6]).
         self.workers = images.workers or max(1, (os.cpu_count() or 1) - 1)
         self.max_queue = images.max_queue
         self.max_bytes = images.max_bytes
         self.fail_open = images.on_error == "fail-open"
+        # Per medium: its own section's buffer limit and failure policy (images.*, audio.*).
+        self._limits = {m.name: _limits_of(marker.config, m.section) for m in MEDIA}
         self.timeout = MARK_TIMEOUT
         self.output_log: OutputLog | None = None  # set by the middleware when fingerprints.enabled
         self._limiter: anyio.CapacityLimiter | None = None
@@ -79,6 +97,10 @@ class MarkingService:
         self._pool_lock = threading.Lock()
         if images.executor == "process":
             self._pool = marking_pool(marker.config, self.workers)
+
+    def limits_for(self, medium: str) -> MediumLimits:
+        """The buffer limit and failure policy for one medium's responses; images.* for anything else."""
+        return self._limits.get(medium) or MediumLimits("images", self.max_bytes, self.fail_open)
 
     def _mark_now(self, data: bytes, media_type: str) -> MarkedMedia:
         """Runs in a worker thread: marks there, or hands the bytes to a worker process and waits (the GIL

@@ -16,7 +16,7 @@ import json
 import logging
 
 from ...http_messages import Message, Scope, Send, remove_header, set_header
-from ...provenance.errors import ImageMarkingError
+from ...provenance.errors import MarkingError
 from ...provenance.media import medium_for
 from .marking_service import MarkingService
 
@@ -59,6 +59,7 @@ class MediaResponder:
         medium = medium_for(media_type)
         self._medium = medium.name if medium is not None else "file"  # the word errors and logs use
         self._service = service
+        self._limits = service.limits_for(self._medium)
         self._path = path
         self._chunks: list[bytes] = []
         self._size = 0
@@ -96,9 +97,10 @@ class MediaResponder:
         self._chunks.append(message.get("body", b""))
         self._size += len(self._chunks[-1])
         more = message.get("more_body", False)
-        if self._size > self._service.max_bytes:
-            limit = self._service.max_bytes
-            await self._fail(f"the {self._medium} is larger than images.max_bytes = {limit}", complete=not more)
+        if self._size > self._limits.max_bytes:
+            limits = self._limits
+            await self._fail(f"the {self._medium} is larger than {limits.section}.max_bytes = {limits.max_bytes}",
+                             complete=not more)
         elif not more:
             data = b"".join(self._chunks)
             self._chunks = [data]  # one copy of the body held, kept for fail-open
@@ -107,7 +109,7 @@ class MediaResponder:
     async def _mark(self, data: bytes) -> None:
         try:
             marked = await self._service.mark(data, self._media_type)
-        except ImageMarkingError as exc:
+        except MarkingError as exc:
             await self._fail(str(exc), complete=True, title=exc.title)
             return
         except Exception as exc:  # a bug or a broken signer must not take the response down with it
@@ -127,20 +129,21 @@ class MediaResponder:
         await self._send(self._start)
         await self._send({"type": "http.response.body", "body": marked.data, "more_body": False})
 
-    async def _fail(self, detail: str, *, complete: bool, title: str = ImageMarkingError.title) -> None:
+    async def _fail(self, detail: str, *, complete: bool, title: str = MarkingError.title) -> None:
         """Apply the failure policy. `complete`: the app has sent its whole body already."""
         chunks = self._chunks
         self.close()
-        if self._service.fail_open:
+        section = self._limits.section
+        if self._limits.fail_open:
             logger.warning(
-                "serving an UNMARKED %s on %s (images.on_error = fail-open): %s", self._medium, self._path, detail
+                "serving an UNMARKED %s on %s (%s.on_error = fail-open): %s", self._medium, self._path, section, detail
             )
             self._state = "passthrough"
             await self._send(self._start)  # the original headers: they describe the original bytes
             if chunks or complete:
                 await self._send({"type": "http.response.body", "body": b"".join(chunks), "more_body": not complete})
             return
-        logger.error("%s on %s not served (images.on_error = fail-closed): %s", self._medium, self._path, detail)
+        logger.error("%s on %s not served (%s.on_error = fail-closed): %s", self._medium, self._path, section, detail)
         await self._answer(500, title, detail)
 
     async def _answer(self, status: int, title: str, detail: str) -> None:

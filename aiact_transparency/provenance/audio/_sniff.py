@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..formats import sniff_media_type
 from .errors import AudioTypeMismatchError, CorruptAudioError, UnsupportedAudioError
 
 # Content-Type (lower case, parameters stripped) -> our format name.
@@ -20,29 +21,12 @@ MEDIA_TYPES = {
 CANONICAL_TYPE = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
 
 
-def _skip_id3(data: bytes) -> int:
-    """Length of a leading ID3v2 tag (10-byte header + syncsafe size), 0 if none."""
-    if len(data) >= 10 and data[:3] == b"ID3":
-        size = 0
-        for byte in data[6:10]:
-            size = (size << 7) | (byte & 0x7F)
-        return 10 + size + (10 if data[5] & 0x10 else 0)
-    return 0
+_NAMES = {media_type: name for name, media_type in CANONICAL_TYPE.items()}
 
 
 def sniff(data: bytes) -> str | None:
-    """'wav', 'flac', 'mp3', 'm4a', or None when the signature is none of these."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "wav"
-    if data[4:8] == b"ftyp":
-        return "m4a"
-    start = _skip_id3(data)
-    if data[start : start + 4] == b"fLaC":
-        return "flac"
-    head = data[start : start + 2]
-    if len(head) == 2 and head[0] == 0xFF and head[1] & 0xE6 == 0xE2:  # MPEG frame sync, layer III
-        return "mp3"
-    return "mp3" if start and len(data) > start else None
+    """'wav', 'flac', 'mp3', 'm4a', or None when the signature is none of these (formats.py's sniffing)."""
+    return _NAMES.get(sniff_media_type(data) or "")
 
 
 def media_format(data: bytes, content_type: str | None) -> str:

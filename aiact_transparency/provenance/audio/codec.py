@@ -161,6 +161,10 @@ def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
         with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.audio:
                 raise CorruptAudioError(f"the {name.upper()} data holds no audio stream")
+            if container.streams.video:  # an MP4 video sniffed as audio/mp4: re-encoding would drop the picture
+                raise UnsupportedAudioError(
+                    f"the {name.upper()} data holds a video stream: video is not marked as audio; send audio only"
+                )
             stream = container.streams.audio[0]
             rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
             declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None

@@ -3,8 +3,10 @@ names the problem and the fix. Mirrors provenance/errors.py's ImageMarkingError 
 
 from __future__ import annotations
 
+from ..errors import MarkingError
 
-class AudioMarkingError(Exception):
+
+class AudioMarkingError(MarkingError):
     title = "The audio could not be marked as AI-generated"
     status = 500
 

@@ -26,12 +26,14 @@ from .packet import (
     set_properties,
 )
 from .png import extract_png, insert_png
+from .wav import extract_wav, insert_wav
 from .webp import extract_webp, insert_webp
 
 __all__ = [
     "COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA_URI",
     "DIGITAL_SOURCE_TYPE_VOCABULARY",
     "TRAINED_ALGORITHMIC_MEDIA_URI",
+    "XMP_TYPES",
     "ImageFormatError",
     "XmpError",
     "add_ai_xmp",
@@ -46,8 +48,12 @@ DIGITAL_SOURCE_TYPE_VOCABULARY = "http://cv.iptc.org/newscodes/digitalsourcetype
 TRAINED_ALGORITHMIC_MEDIA_URI = DIGITAL_SOURCE_TYPE_VOCABULARY + "trainedAlgorithmicMedia"
 COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA_URI = DIGITAL_SOURCE_TYPE_VOCABULARY + "compositeWithTrainedAlgorithmicMedia"
 
-_INSERTERS = {"image/png": insert_png, "image/jpeg": insert_jpeg, "image/webp": insert_webp}
-_EXTRACTORS = {"image/png": extract_png, "image/jpeg": extract_jpeg, "image/webp": extract_webp}
+_INSERTERS = {"image/png": insert_png, "image/jpeg": insert_jpeg, "image/webp": insert_webp, "audio/wav": insert_wav}
+_EXTRACTORS = {"image/png": extract_png, "image/jpeg": extract_jpeg, "image/webp": extract_webp,
+               "audio/wav": extract_wav}
+# The containers XMP is written into. Not (yet) FLAC, MP3 and M4A: exiftool reads XMP from an ID3v2 PRIV frame
+# and from MP4's uuid box, but those writers are not built; their C2PA manifest carries the source type.
+XMP_TYPES = frozenset(_INSERTERS)
 
 
 def _resolve(data: bytes, media_type: str | None) -> str:
@@ -108,16 +114,16 @@ def insert_xmp(data: bytes, media_type: str, xmp: bytes) -> bytes:
     kind = _resolve(data, media_type)
     inserter = _INSERTERS.get(kind)
     if inserter is None:
-        raise ImageFormatError(f"writing XMP into {kind} is not supported (PNG, JPEG and WebP are)")
+        raise ImageFormatError(f"writing XMP into {kind} is not supported (PNG, JPEG, WebP and WAV are)")
     return inserter(data, xmp)
 
 
 def extract_xmp(data: bytes, media_type: str | None = None) -> bytes | None:
-    """The raw XMP packet of a PNG, JPEG or WebP file, or None when it has none."""
+    """The raw XMP packet of a PNG, JPEG, WebP or WAV file, or None when it has none."""
     kind = _resolve(data, media_type)
     extractor = _EXTRACTORS.get(kind)
     if extractor is None:
-        raise ImageFormatError(f"reading XMP from {kind} is not supported (PNG, JPEG and WebP are)")
+        raise ImageFormatError(f"reading XMP from {kind} is not supported (PNG, JPEG, WebP and WAV are)")
     return extractor(data)
 
 

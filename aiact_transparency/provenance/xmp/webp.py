@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 from .errors import ImageFormatError
+from .riff import riff_chunks_of, riff_file
 
 _XMP = b"XMP "
 _VP8X = b"VP8X"
@@ -14,24 +15,7 @@ _FLAG_ICC, _FLAG_ALPHA, _FLAG_EXIF, _FLAG_XMP = 0x20, 0x10, 0x08, 0x04
 
 def riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     """The top-level (fourcc, payload) chunks of a WebP file; ImageFormatError when the container is malformed."""
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        raise ImageFormatError("not a WebP file (no RIFF/WEBP header)")
-    (riff_size,) = struct.unpack_from("<I", data, 4)
-    riff_end = 8 + riff_size
-    if riff_end > len(data):
-        raise ImageFormatError(f"WebP truncated: RIFF declares {riff_size} bytes, file has {len(data) - 8}")
-    chunks: list[tuple[bytes, bytes]] = []
-    pos = 12
-    while pos < riff_end:
-        if pos + 8 > riff_end:
-            raise ImageFormatError(f"WebP malformed: incomplete chunk header at offset {pos}")
-        fourcc, size = struct.unpack_from("<4sI", data, pos)
-        end = pos + 8 + size
-        if end > riff_end:
-            raise ImageFormatError(f"WebP truncated: chunk {fourcc!r} at offset {pos} runs past the RIFF end")
-        chunks.append((fourcc, data[pos + 8 : end]))
-        # Odd-sized chunks carry a pad byte; some writers omit it on the last chunk, which readers accept.
-        pos = end + (size & 1)
+    chunks = riff_chunks_of(data, b"WEBP", "WebP")
     if not chunks or chunks[0][0] not in (b"VP8 ", b"VP8L", _VP8X):
         raise ImageFormatError("WebP malformed: first chunk is not VP8, VP8L or VP8X")
     if chunks[0][0] == _VP8X and len(chunks[0][1]) < 10:
@@ -78,11 +62,7 @@ def insert_webp(data: bytes, xmp: bytes) -> bytes:
     chunks[0] = (_VP8X, bytes((vp8x[0] | _FLAG_XMP,)) + vp8x[1:])
     # The container spec orders metadata last: ... EXIF, XMP.
     chunks.append((_XMP, xmp))
-    body = b"".join(
-        fourcc + struct.pack("<I", len(payload)) + payload + (b"\x00" if len(payload) & 1 else b"")
-        for fourcc, payload in chunks
-    )
-    return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WEBP" + body
+    return riff_file(b"WEBP", chunks)
 
 
 def webp_is_lossless(data: bytes) -> bool:

@@ -806,7 +806,7 @@ def test_hostile_input_raises_the_documented_error(
 def test_verify_reports_or_refuses_hostile_input(name: str) -> None:
     data, expected, _ = HOSTILE[name]
     if expected is UnsupportedImageError:  # not PNG, JPEG or WebP: an error, never "no AI marks found"
-        with pytest.raises(UnsupportedImageError, match=r"^not an image: "):
+        with pytest.raises(UnsupportedImageError, match=r"^not a supported medium: "):
             verify(data(), config=DEFAULT_CONFIG)
         return
     report = verify(data(), config=DEFAULT_CONFIG)  # a PNG, JPEG or WebP, however broken: a report

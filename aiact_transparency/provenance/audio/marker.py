@@ -1,0 +1,236 @@
+"""mark_audio: the watermark, XMP and the signed C2PA manifest on one encoded clip, in the order that keeps them
+all valid: decode -> optional spoken disclaimer (`disclaimer`) -> watermark -> encode in the input's format
+(rate, channels, bit rate kept; lossless stays lossless) -> XMP where the container carries it (WAV) -> C2PA
+signed last.
+
+The payload word is the images' one (system id + a random item id); the manifest records it as a soft binding
+under `SOFT_BINDING_ALG` below. A clip this system already signed (a valid manifest of ours) is returned as it
+is; a foreign manifest is kept as a componentOf ingredient.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..._version import __version__
+from ...config.modelcard import ModelFacts, model_facts
+from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
+from ..c2pa.reading import ManifestReport, is_marked_by_system, read_manifest
+from ..errors import SigningError
+from ..formats import canonical, sniff_media_type, types_of
+from ..keys import ManifestSigner, SigningIdentity
+from ..keys.configured import signer_for
+from ..per_config import PerConfig
+from ..xmp import XMP_TYPES, ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp
+from ._stft import F32
+from .codec import AudioFormat, decode_audio, encode_audio
+from .disclaimer import disclaimer_text, mix_disclaimer, synthesize
+from .errors import AudioTooLongError, CorruptAudioError, UnsupportedAudioError
+from .watermark import (
+    SCHEME,
+    AudioWatermarkCapacityError,
+    WatermarkPayload,
+    detect_audio_watermark,
+    embed_audio_watermark,
+    system_id_for,
+)
+
+if TYPE_CHECKING:
+    from ...config import TransparencyConfig
+
+__all__ = ["SOFT_BINDING_ALG", "AudioMarkReport", "AudioMarker", "MarkedAudio", "mark_audio"]
+
+# The C2PA soft-binding `alg` for the audio watermark (value: the 10 payload bytes, hex), unregistered and named
+# under this project's prefix like payload.SOFT_BINDING_ALG for images: a reader that only knows the C2PA
+# soft-binding algorithm list cannot decode it, and `verify` reads the watermark itself.
+SOFT_BINDING_ALG = "org.aiact-transparency.audio-ratio-qim.1"
+_AUDIO_TYPES = types_of("audio")
+
+
+@dataclass(frozen=True)
+class AudioMarkReport:
+    media_type: str
+    already_marked: bool = False
+    re_encoded: bool = False
+    watermark: dict[str, Any] | None = None  # scheme and payload, when one was embedded
+    xmp: bool = False
+    c2pa: dict[str, Any] | None = None  # the signer's identity, when signed
+    seconds: float | None = None
+    disclaimer: str | None = None  # the language of the spoken disclaimer, when one was mixed in
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MarkedAudio:
+    data: bytes
+    media_type: str
+    report: AudioMarkReport
+
+
+@dataclass
+class _Work:
+    data: bytes
+    media_type: str
+    notes: list[str] = field(default_factory=list)
+    watermark: dict[str, Any] | None = None
+    re_encoded: bool = False
+    seconds: float | None = None
+    ingredient: bytes | None = None
+    disclaimer: str | None = None  # the language of the spoken disclaimer mixed in
+
+
+class AudioMarker:
+    """Everything constant derived once from the config (signer, identity, model facts); `mark` per clip.
+
+    Thread-safe: `mark` keeps no state on the instance."""
+
+    def __init__(
+        self, config: TransparencyConfig, *, signer: ManifestSigner | None = None, facts: ModelFacts | None = None
+    ) -> None:
+        self.config = config
+        facts = facts if facts is not None else model_facts(config)
+        system = config.system
+        self.system_id = system_id_for(system.name)
+        self.model_label = facts.label
+        self.software_agent = f"{system.name} ({facts.label})" if facts.label else system.name
+        self.creator_tool = f"{system.name} (aiact-transparency {__version__})"
+        self.signer: ManifestSigner | None = None
+        self.identity: SigningIdentity | None = None
+        if config.audio.c2pa:
+            self.signer = signer if signer is not None else signer_for(config)
+            found = getattr(self.signer, "identity", None)
+            self.identity = (
+                found
+                if isinstance(found, SigningIdentity)
+                else SigningIdentity.from_chain(self.signer.certificate_chain_pem, self.signer.alg)
+            )
+        disclosed = {k: v for k, v in facts.to_dict().items() if v not in (None, [], ())}
+        self._disclosure = {"system": system.name, "provider": system.provider, "mode": config.disclosure.mode,
+                            "model": disclosed}
+
+    def mark(self, data: bytes, media_type: str | None = None) -> MarkedAudio:
+        """Mark one encoded clip. The bytes decide the format; a declared `media_type` that lies is noted."""
+        audio = self.config.audio
+        if not data:
+            raise CorruptAudioError("the audio body is empty (zero bytes): send the encoded file")
+        if len(data) > audio.max_bytes:
+            raise AudioTooLongError(f"the audio has {len(data)} bytes, above audio.max_bytes = {audio.max_bytes}")
+        actual = sniff_media_type(data)
+        if actual not in _AUDIO_TYPES:
+            raise UnsupportedAudioError(
+                f"{actual or 'unrecognised data'} is not markable here; supported audio: WAV, FLAC, MP3 and M4A (AAC)"
+            )
+        work = _Work(data, actual)
+        if media_type and canonical(media_type) != actual:
+            work.notes.append(f"declared as {media_type} but the bytes are {actual}")
+        existing = self._existing_manifest(data, actual)
+        if existing is not None and self.identity is not None and is_marked_by_system(
+            existing, self.identity, self.config.system.name
+        ):
+            return MarkedAudio(data, actual, AudioMarkReport(actual, already_marked=True, notes=tuple(work.notes)))
+        if existing is not None:
+            work.ingredient = data
+            work.notes.append(f"existing C2PA manifest ({existing.claim_generator or 'unknown generator'}) kept "
+                              "as an ingredient")
+        # Decoded even without a watermark: garbage, over-long and unsupported layouts are refused all the same.
+        decoded = decode_audio(data, actual, max_seconds=audio.max_seconds)
+        work.seconds = decoded.seconds
+        samples, changed = decoded.samples, False
+        if audio.disclaimer.enabled:
+            samples, changed = self._disclaimer(samples, decoded.format.rate, work), True
+        payload = None
+        if audio.watermark:
+            payload = WatermarkPayload(self.system_id, secrets.randbits(24))
+            try:
+                samples, changed = embed_audio_watermark(samples, decoded.format.rate, payload), True
+            except AudioWatermarkCapacityError as exc:
+                work.notes.append(f"no watermark: {exc}")
+                payload = None
+        if changed:
+            work.data = encode_audio(samples, decoded.format)
+            work.re_encoded = True
+        if payload is not None and self._reads_back(work, payload, decoded.format):
+            work.watermark = {"scheme": SCHEME, "system_id": payload.system_id, "item_id": payload.image_id,
+                              "value": payload.to_bytes().hex()}
+        xmp = audio.xmp and self._add_xmp(work)
+        c2pa = self._sign(work) if self.signer is not None else None
+        report = AudioMarkReport(actual, re_encoded=work.re_encoded, watermark=work.watermark, xmp=xmp, c2pa=c2pa,
+                                 seconds=work.seconds, disclaimer=work.disclaimer, notes=tuple(work.notes))
+        return MarkedAudio(work.data, actual, report)
+
+    def _disclaimer(self, samples: F32, rate: int, work: _Work, language: str | None = None) -> F32:
+        settings = self.config.audio.disclaimer
+        spoken_language, text = disclaimer_text(language or settings.language, dict(settings.text))
+        voice, voice_rate = synthesize(text, spoken_language)
+        work.disclaimer = spoken_language
+        every = f", repeated every {settings.every_seconds:g} s" if settings.every_seconds else ""
+        work.notes.append(f"spoken disclaimer ({spoken_language}) mixed in at the start{every}")
+        return mix_disclaimer(samples, rate, voice, voice_rate, settings.every_seconds)
+
+    def _reads_back(self, work: _Work, payload: WatermarkPayload, fmt: AudioFormat) -> bool:
+        """Whether the detector reads the payload from the encoded output. It does not for some clips and payloads,
+        even lossless and unattacked (short or sparse clips), and more often after the clip's own MP3 or AAC
+        encode (README, robustness table): then the watermark is not claimed (no soft binding, no report entry),
+        because a detector's answer is evidence and the manifest must not promise what is not there."""
+        again = decode_audio(work.data, fmt.media_type, max_seconds=self.config.audio.max_seconds)
+        detection = detect_audio_watermark(again.samples, again.format.rate)
+        if detection.found and detection.payload == payload:
+            return True
+        rate = f" at {fmt.bit_rate // 1000} kbit/s" if fmt.bit_rate else ""
+        work.notes.append(f"watermark embedded but not readable after the {fmt.name.upper()} encode{rate}: not "
+                          "claimed (no soft binding)")
+        return False
+
+    def _existing_manifest(self, data: bytes, media_type: str) -> ManifestReport | None:
+        if self.identity is None or b"c2pa" not in data:  # every manifest store is a JUMBF box labelled "c2pa"
+            return None
+        report = read_manifest(data, media_type)
+        return report if report.found else None
+
+    def _add_xmp(self, work: _Work) -> bool:
+        if work.media_type not in XMP_TYPES:
+            work.notes.append(f"no XMP: not written into {work.media_type} (WAV only); the C2PA manifest "
+                              "declares the digital source type")
+            return False
+        try:
+            existing = extract_xmp(work.data, work.media_type)
+        except XmpError as exc:
+            work.notes.append(f"existing XMP dropped: {exc}")
+            existing = None
+        except ImageFormatError as exc:
+            raise CorruptAudioError(f"the {work.media_type} container is malformed: {exc}") from None
+        try:
+            packet = build_xmp(creator_tool=self.creator_tool, model=self.model_label, existing=existing)
+        except XmpError as exc:
+            work.notes.append(f"existing XMP dropped: {exc}")
+            packet = build_xmp(creator_tool=self.creator_tool, model=self.model_label)
+        work.data = insert_xmp(work.data, work.media_type, packet)
+        return True
+
+    def _sign(self, work: _Work) -> dict[str, Any]:
+        assert self.signer is not None and self.identity is not None
+        soft_binding = None
+        if work.watermark is not None:
+            soft_binding = {"alg": SOFT_BINDING_ALG, "value": work.watermark["value"], "name": SCHEME}
+        manifest = build_manifest(software_agent=self.software_agent, watermark=soft_binding,
+                                  training_mining=self.config.images.training_mining, model_facts=self._disclosure)
+        try:
+            work.data = sign_manifest(work.data, work.media_type, manifest, signer=self.signer,
+                                      ingredient=work.ingredient)
+        except (C2paSigningError, ValueError) as exc:
+            raise SigningError(str(exc)) from exc
+        return dict(self.identity.describe())
+
+
+_markers = PerConfig(AudioMarker)
+
+
+def mark_audio(data: bytes, *, config: TransparencyConfig, media_type: str | None = None) -> MarkedAudio:
+    """Mark one clip with every layer `config.audio` asks for. Reuses one AudioMarker per config object."""
+    return _markers(config).mark(data, media_type)
+
