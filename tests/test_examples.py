@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -25,13 +26,19 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @contextmanager
-def running(args: list[str], port: int, env: dict[str, str] | None = None, ready: str = "/") -> Iterator[str]:
-    """Start an example as a subprocess, wait until it answers on 127.0.0.1:port, stop it afterwards."""
+def running(args: list[str], port: int, env: dict[str, str] | None = None, ready: str = "/",
+            output: list[str] | None = None) -> Iterator[str]:
+    """Start an example as a subprocess, wait until it answers on 127.0.0.1:port, stop it afterwards.
+    `output`, when given, receives what the example printed before it answered."""
     # Output to a file, not a pipe: nobody reads it while the example runs, and a full pipe would block it.
     with tempfile.TemporaryFile(mode="w+") as log:
         proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **(env or {})}, stdout=log, stderr=log)
         try:
-            yield _wait_for(proc, f"http://127.0.0.1:{port}", ready, log)
+            base = _wait_for(proc, f"http://127.0.0.1:{port}", ready, log)
+            if output is not None:
+                log.seek(0)
+                output.append(log.read())
+            yield base
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -58,7 +65,8 @@ def _wait_for(proc: subprocess.Popen[bytes], base: str, ready: str, log: IO[str]
 
 def test_make_demo_serves_every_example() -> None:
     port = free_port()
-    with running([str(EXAMPLES / "demo.py")], port, env={"PORT": str(port)}) as base:
+    printed: list[str] = []
+    with running([str(EXAMPLES / "demo.py")], port, env={"PORT": str(port)}, output=printed) as base:
         page = httpx.get(base + "/", headers={"accept-language": "de"})
         assert '<aside id="aiact-disclosure"' in page.text and 'lang="de"' in page.text
         assert page.headers["ai-disclosure"].startswith("mode=ai-originated")
@@ -95,6 +103,15 @@ def test_make_demo_serves_every_example() -> None:
         tokens = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
         assert tokens and tokens[0]["object"] == "chat.completion.chunk"
         assert lines[-1] == "data: [DONE]"
+        # The check command the demo prints, run as printed (the venv's console script): every obligation passes.
+        command = next(line.split(":", 1)[1] for line in printed[0].splitlines() if "Check it as an auditor" in line)
+        words = shlex.split(command.strip())
+        assert words[0] == ".venv/bin/aiact-transparency" and words[1] == "check"
+        script = Path(sys.executable).with_name("aiact-transparency")
+        checked = subprocess.run([str(script), *words[1:], "--json"], capture_output=True, text=True, timeout=120)
+        assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-2000:]
+        summary = json.loads(checked.stdout)["summary"]
+        assert summary["compliant"] is True and summary["fail"] == 0, summary
 
 
 def test_remote_signing_example_against_the_signing_service(tmp_path: Path) -> None:
