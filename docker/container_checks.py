@@ -129,6 +129,22 @@ def check_gradio(base: str) -> None:
     check(b"aiact-disclosure-banner" in body, "Gradio page carries the disclosure banner component")
 
 
+def check_compliance(base: str, cli: str) -> None:
+    """The project's own auditor, from the host, as `make demo` prints it: every required check must pass."""
+    stream_body = '{"stream": true, "messages": [{"role": "user", "content": "hi"}]}'
+    command = [cli, "check", base, "--page", "/", "--media", "/generate?prompt=sunset", "--stream",
+               "/v1/chat/completions", "--stream-body", stream_body, "--lang", "en,de,fr", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    failed = []
+    try:
+        report = json.loads(done.stdout)
+        failed = [f"{c['id']} {c['target']}" for c in report["checks"] if c["status"] == "fail"]
+    except (ValueError, KeyError):
+        report = {}
+    check(done.returncode == 0 and report.get("summary", {}).get("compliant") is True,
+          "aiact-transparency check finds every obligation met", failed or done.stderr[-500:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("base")
@@ -151,6 +167,7 @@ def main() -> None:
     check_image(args.base, args.work, args.cli, args.config, args.signer_serial)
     if args.gradio:
         check_gradio(args.base)
+    check_compliance(args.base, args.cli)
 
 
 if __name__ == "__main__":

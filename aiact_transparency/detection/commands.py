@@ -66,8 +66,11 @@ def detect_command(files: Sequence[Path], *, config: TransparencyConfig | None =
     detector = None
     if url is None:
         from ..config import TransparencyConfig
+        from .wiring import text_scorer_for
 
-        detector = Detector(config if config is not None else TransparencyConfig(), fingerprints=fingerprints)
+        chosen = config if config is not None else TransparencyConfig()
+        # As the served detector: text is scored for this system's watermark when its tokenizer is configured.
+        detector = Detector(chosen, fingerprints=fingerprints, text_scorer=text_scorer_for(chosen))
     answers: dict[str, Any] = {}
     status = EXIT_OK
     for path in files:

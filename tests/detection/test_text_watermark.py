@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import httpx
 import numpy as np
 import pytest
@@ -68,3 +71,26 @@ async def test_the_middleware_detector_scores_text_when_the_watermark_is_configu
         verdicts.append((answer["verdict"], answer["layers"]["watermark"]["checked"]))
         app.close()
     assert verdicts == [("generated-by-this-system", True), ("not-detected", False)]
+
+
+def test_the_detect_command_scores_a_text_file(settings: TextWatermarkSettings, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # `aiact-transparency detect FILE --config ...`, as a user runs it: the config names the key and tokenizer.
+    from aiact_transparency.cli import main
+
+    config = tmp_path / "aiact.yaml"
+    config.write_text(f"system: {{name: Acme Studio}}\ntext: {{watermark: {{tokenizer: {settings.tokenizer}}}}}\n")
+    tokenizer = tokenizers.Tokenizer.from_str(tokenizer_json())
+    generated = tokenizer.decode(sample(bigram_model(), 1, 300, np.random.default_rng(11), key=KEY)[0].tolist())
+    answer = tmp_path / "answer.txt"
+    answer.write_text(generated, encoding="utf-8")
+    human = tmp_path / "human.txt"
+    human.write_text(" ".join(CORPUS.read_text(encoding="utf-8").splitlines()[200:230]), encoding="utf-8")
+    monkeypatch.setenv("AIACT_TEXT__WATERMARK__KEY", KEY)  # the key from the environment, as the README advises
+    status = main(["detect", str(answer), str(human), "--config", str(config), "--json"])
+    results = json.loads(capsys.readouterr().out)
+    assert results[str(answer)]["verdict"] == "generated-by-this-system"
+    assert results[str(answer)]["based_on"] == ["watermark"]
+    assert results[str(human)]["verdict"] == "not-detected"
+    assert status == 1  # one file not detected, as verify's exit codes
