@@ -88,8 +88,12 @@ def _check_detection_and_fingerprints(config: TransparencyConfig) -> None:
 def _check_disclaimer(config: TransparencyConfig) -> None:
     if not (config.audio.enabled and config.audio.disclaimer.enabled):
         return
-    from .provenance.audio.disclaimer import espeak_missing  # the audio extra: needed only when audio is marked
-
+    try:  # the audio extra: needed only when audio is marked
+        from .provenance.audio.disclaimer import espeak_missing
+    except ImportError:
+        raise config_problem(config.source, "audio.disclaimer.enabled", "the spoken disclaimer needs the audio "
+                             "extra. Fix: pip install 'aiact-transparency[audio]' (and Debian's espeak-ng), or set "
+                             "audio.disclaimer.enabled: false") from None
     missing = espeak_missing()
     if missing is not None:
         raise ConfigError(f"{config_origin(config.source)}: {missing}")

@@ -4,6 +4,7 @@ clicks at the joins, rate and channels kept; a missing espeak-ng is a start-up e
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -111,4 +112,13 @@ def test_a_missing_espeak_ng_is_a_start_up_error_naming_the_package(tmp_path: Pa
     load_config(path)  # espeak-ng is installed here
     monkeypatch.setenv("PATH", str(tmp_path))  # fault: the program is not on the PATH
     with pytest.raises(ConfigError, match="install the Debian package espeak-ng"):
+        load_config(path)
+
+
+def test_a_missing_audio_extra_is_a_start_up_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The demo container has no audio extra: a config that asks for the disclaimer must say so at load_config.
+    path = tmp_path / "aiact.yaml"
+    path.write_text("audio:\n  disclaimer:\n    enabled: true\n")
+    monkeypatch.setitem(sys.modules, "aiact_transparency.provenance.audio.disclaimer", None)  # fault: not installed
+    with pytest.raises(ConfigError, match=r"audio\.disclaimer\.enabled.*aiact-transparency\[audio\]"):
         load_config(path)
