@@ -9,8 +9,7 @@ events, with an INFO line: the manifest then covers exactly the (possibly cut) t
 Whatever cannot be followed exactly (a data event that is not JSON, text beyond the bound, a foreign
 wrapper already sent) makes the rest of the stream pass unchanged, with a WARNING: nothing is corrupted.
 
-JSON (`chat.completion`, `text_completion`): the body is held (bounded), and each choice's
-`message.content` (or `text`) ends with its own wrapper. Tool calls and choices without text stay as they are.
+JSON bodies: chat_json.py. `text_responder` picks the responder for a text route's response.
 """
 
 from __future__ import annotations
@@ -22,7 +21,8 @@ from collections.abc import Callable
 from json import decoder
 from typing import Any
 
-from ...http_messages import Headers, Message, Send, remove_header, set_header, weaken_etag
+from ...http_messages import Headers, Message, Send, remove_header, weaken_etag
+from .chat_json import ChatJsonResponder, dumps_compact
 from .notices import Responder
 from .text_plain import TextPlainResponder
 from .text_service import TextMarkingService
@@ -244,103 +244,10 @@ class ChatStreamResponder:
             else {"index": index, "delta": {"content": wrapper}, "logprobs": None, "finish_reason": None}
         )
         chunk = {**(self._template or {}), "choices": [choice]}
-        return b"data: " + _dumps(chunk) + self._separator
-
-
-class ChatJsonResponder:
-    """application/json on a text route: a chat.completion or text_completion gets a wrapper per choice."""
-
-    def __init__(self, send: Send, start: Message, service: TextMarkingService, path: str,
-                 member: tuple[str, Any] | None = None, limit: int = 16 << 20) -> None:
-        self._send = send
-        self._start = start
-        self._service = service
-        self._path = path
-        self._member = member  # the JSON disclosure member, when the route also asks for it
-        self._limit = limit
-        self._chunks: list[bytes] = []
-        self._size = 0
-        self._passthrough = False
-
-    async def begin(self) -> None:
-        """The start message waits for the whole body: Content-Length changes with the wrappers."""
-
-    async def __call__(self, message: Message) -> None:
-        if self._passthrough:
-            await self._send(message)
-            return
-        if message["type"] != "http.response.body":
-            await self._release(message)
-            return
-        body = message.get("body", b"")
-        self._chunks.append(body)
-        self._size += len(body)
-        more = message.get("more_body", False)
-        if self._size > self._limit:
-            logger.warning("C2PA text manifest not added on %r: the JSON body is larger than %d bytes; it passed "
-                           "unchanged", self._path, self._limit)
-            await self._release(None, more_body=more)
-            return
-        if more:
-            return
-        whole = b"".join(self._chunks)
-        self._chunks = []
-        changed = await self._marked(whole)
-        if changed is not None:
-            headers: Headers = self._start["headers"]
-            set_header(headers, b"content-length", str(len(changed)).encode("ascii"))
-            weaken_etag(headers)
-            whole = changed
-        await self._send(self._start)
-        await self._send({"type": "http.response.body", "body": whole, "more_body": False})
-
-    def close(self) -> None:
-        self._chunks = []
-
-    async def _marked(self, body: bytes) -> bytes | None:
-        try:
-            document = json.loads(body.decode("utf-8"))
-        except ValueError:
-            return None  # not JSON (an error page?): nothing this responder could follow
-        choices = document.get("choices") if isinstance(document, dict) else None
-        changed = False
-        for choice in choices if isinstance(choices, list) else ():
-            if not isinstance(choice, dict):
-                continue
-            holder: Any = choice.get("message") if "message" in choice else choice
-            key = "content" if holder is not choice else "text"
-            text = holder.get(key) if isinstance(holder, dict) else None
-            if not isinstance(text, str) or not text:
-                continue  # tool calls only, refusals, non-text choices
-            wrapped = await self._service.wrap(text, self._path, replace=True)
-            if wrapped is not None and wrapped[1]:
-                holder[key] = wrapped[0] + wrapped[1]
-                changed = True
-        if self._member is not None and isinstance(document, dict) and self._member[0] not in document:
-            document[self._member[0]] = self._member[1]
-            changed = True
-        return _dumps(document) if changed else None
-
-    async def _release(self, message: Message | None, *, more_body: bool = True) -> None:
-        self._passthrough = True
-        await self._send(self._start)
-        if self._chunks or not more_body:
-            await self._send({"type": "http.response.body", "body": b"".join(self._chunks), "more_body": more_body})
-            self._chunks = []
-        if message is not None:
-            await self._send(message)
+        return b"data: " + dumps_compact(chunk) + self._separator
 
 
 _UTF8 = frozenset({"", "utf-8", "utf8"})
-
-
-def _dumps(document: Any) -> bytes:
-    """Compact UTF-8 JSON (the wrapper's characters as 4 bytes each, not 12 as escaped surrogate pairs).
-    A lone surrogate (from a `\\ud800` escape the app sent) has no UTF-8 form: then everything is escaped."""
-    try:
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(document, separators=(",", ":")).encode("ascii")
 
 
 def text_responder(send: Send, start: Message, kind: str, charset: str, service: TextMarkingService, path: str,
