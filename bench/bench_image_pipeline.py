@@ -237,22 +237,22 @@ def build_case(fmt: str, media_type: str, size: tuple[int, int], markers: Marker
     images = marker.config.images
     case = Case(fmt, media_type, size, encode_input(photo_like(*size), fmt))
     data = case.data
-    payload = WatermarkPayload(marker.system_id, secrets.randbits(24))
+    payload = WatermarkPayload(marker.maker.system_id, secrets.randbits(24))
     decoded = _codec.decode(data, media_type, images.max_pixels)
     marked_px = embed_watermark(decoded.image, payload)
     encoded = _codec.encode(marked_px, decoded, images.jpeg_quality)
 
     def add_xmp() -> bytes:
-        packet = build_xmp(creator_tool=marker.creator_tool, model=marker.model_label,
+        packet = build_xmp(creator_tool=marker.maker.creator_tool, model=marker.maker.model_label,
                            existing=extract_xmp(encoded, media_type))
         return insert_xmp(encoded, media_type, packet)
 
     with_xmp = add_xmp()
     manifest = build_manifest(
-        software_agent=marker.software_agent,
+        software_agent=marker.maker.software_agent,
         watermark={"alg": SOFT_BINDING_ALG, "value": payload.to_bytes().hex(), "name": SCHEME},
         training_mining=images.training_mining,
-        model_facts=marker._disclosure,  # the same definition mark() signs
+        model_facts=marker.maker.disclosure,  # the same definition mark() signs
     )
 
     def sign() -> bytes:
@@ -268,7 +268,8 @@ def build_case(fmt: str, media_type: str, size: tuple[int, int], markers: Marker
             case.notes.append("mark() with watermark and label off re-encoded the image")
         if not verify(result.data).c2pa.get("valid"):
             case.notes.append(f"{name}: output C2PA manifest not valid")
-    off_asset = insert_xmp(data, media_type, build_xmp(creator_tool=marker.creator_tool, model=marker.model_label))
+    maker = marker.maker
+    off_asset = insert_xmp(data, media_type, build_xmp(creator_tool=maker.creator_tool, model=maker.model_label))
     case.actions = {
         "check": lambda: read_manifest(data, media_type),
         "decode": lambda: _codec.decode(data, media_type, images.max_pixels),

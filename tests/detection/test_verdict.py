@@ -103,7 +103,7 @@ def test_neither_image_nor_text_is_refused_naming_the_supported_types(detector: 
 
 def test_our_signed_text_is_ours_and_plain_text_is_not(ours: TransparencyConfig, monkeypatch: pytest.MonkeyPatch,
                                                        ours_signer: keys.LocalKeySigner) -> None:
-    monkeypatch.setattr("aiact_transparency.provenance.text.marking.signer_for", lambda _config: ours_signer)
+    monkeypatch.setattr("aiact_transparency.provenance.maker.signer_for", lambda _config: ours_signer)
     marked = mark_text("A paragraph written by the model, long enough to carry a manifest.", config=ours).text
     detector = Detector(ours, signer=ours_signer)
     result = detector.detect_text(marked)

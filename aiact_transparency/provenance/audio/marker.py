@@ -14,14 +14,13 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..._version import __version__
-from ...config.modelcard import ModelFacts, model_facts
+from ...config.modelcard import ModelFacts
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
 from ..c2pa.reading import ManifestReport, is_marked_by_system, read_manifest
 from ..errors import SigningError
 from ..formats import canonical, sniff_media_type, types_of
-from ..keys import ManifestSigner, SigningIdentity
-from ..keys.configured import signer_for
+from ..keys import ManifestSigner
+from ..maker import maker_for
 from ..per_config import PerConfig
 from ..xmp import XMP_TYPES, ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp
 from ._stft import F32
@@ -34,7 +33,6 @@ from .watermark import (
     WatermarkPayload,
     detect_audio_watermark,
     embed_audio_watermark,
-    system_id_for,
 )
 
 if TYPE_CHECKING:
@@ -93,25 +91,8 @@ class AudioMarker:
         self, config: TransparencyConfig, *, signer: ManifestSigner | None = None, facts: ModelFacts | None = None
     ) -> None:
         self.config = config
-        facts = facts if facts is not None else model_facts(config)
-        system = config.system
-        self.system_id = system_id_for(system.name)
-        self.model_label = facts.label
-        self.software_agent = f"{system.name} ({facts.label})" if facts.label else system.name
-        self.creator_tool = f"{system.name} (aiact-transparency {__version__})"
-        self.signer: ManifestSigner | None = None
-        self.identity: SigningIdentity | None = None
-        if config.audio.c2pa:
-            self.signer = signer if signer is not None else signer_for(config)
-            found = getattr(self.signer, "identity", None)
-            self.identity = (
-                found
-                if isinstance(found, SigningIdentity)
-                else SigningIdentity.from_chain(self.signer.certificate_chain_pem, self.signer.alg)
-            )
-        disclosed = {k: v for k, v in facts.to_dict().items() if v not in (None, [], ())}
-        self._disclosure = {"system": system.name, "provider": system.provider, "mode": config.disclosure.mode,
-                            "model": disclosed}
+        self.maker = maker_for(config, signs=config.audio.c2pa, signer=signer, facts=facts)
+        self.signer, self.identity = self.maker.signer, self.maker.identity
 
     def mark(self, data: bytes, media_type: str | None = None) -> MarkedAudio:
         """Mark one encoded clip. The bytes decide the format; a declared `media_type` that lies is noted."""
@@ -145,7 +126,7 @@ class AudioMarker:
             samples, changed = self._disclaimer(samples, decoded.format.rate, work), True
         payload = None
         if audio.watermark:
-            payload = WatermarkPayload(self.system_id, secrets.randbits(24))
+            payload = WatermarkPayload(self.maker.system_id, secrets.randbits(24))
             try:
                 samples, changed = embed_audio_watermark(samples, decoded.format.rate, payload), True
             except AudioWatermarkCapacityError as exc:
@@ -205,10 +186,10 @@ class AudioMarker:
         except ImageFormatError as exc:
             raise CorruptAudioError(f"the {work.media_type} container is malformed: {exc}") from None
         try:
-            packet = build_xmp(creator_tool=self.creator_tool, model=self.model_label, existing=existing)
+            packet = build_xmp(creator_tool=self.maker.creator_tool, model=self.maker.model_label, existing=existing)
         except XmpError as exc:
             work.notes.append(f"existing XMP dropped: {exc}")
-            packet = build_xmp(creator_tool=self.creator_tool, model=self.model_label)
+            packet = build_xmp(creator_tool=self.maker.creator_tool, model=self.maker.model_label)
         work.data = insert_xmp(work.data, work.media_type, packet)
         return True
 
@@ -217,8 +198,8 @@ class AudioMarker:
         soft_binding = None
         if work.watermark is not None:
             soft_binding = {"alg": SOFT_BINDING_ALG, "value": work.watermark["value"], "name": SCHEME}
-        manifest = build_manifest(software_agent=self.software_agent, watermark=soft_binding,
-                                  training_mining=self.config.images.training_mining, model_facts=self._disclosure)
+        manifest = build_manifest(software_agent=self.maker.software_agent, watermark=soft_binding,
+                                  training_mining=self.config.images.training_mining, model_facts=self.maker.disclosure)
         try:
             work.data = sign_manifest(work.data, work.media_type, manifest, signer=self.signer,
                                       ingredient=work.ingredient)

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...config.modelcard import ModelFacts, model_facts
+from ...config.modelcard import ModelFacts
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
 from ..c2pa.reading import is_marked_by_system, read_manifest
 from ..errors import ImageTooLargeError, SigningError, UnsupportedImageError
 from ..formats import canonical, sniff_media_type, types_of
-from ..keys import ManifestSigner, SigningIdentity
-from ..keys.configured import signer_for
+from ..keys import ManifestSigner
+from ..maker import maker_for
 
 if TYPE_CHECKING:
     from ...config import TransparencyConfig
@@ -55,21 +55,9 @@ class DocumentMarker:
     def __init__(self, config: TransparencyConfig, *, facts: ModelFacts | None = None,
                  signer: ManifestSigner | None = None) -> None:
         self.config = config
-        facts = facts if facts is not None else model_facts(config)
-        self.signer: ManifestSigner | None = None
-        self.identity: SigningIdentity | None = None
-        if config.images.c2pa:
-            self.signer = signer if signer is not None else signer_for(config)
-            found = getattr(self.signer, "identity", None)
-            self.identity = found if isinstance(found, SigningIdentity) else SigningIdentity.from_chain(
-                self.signer.certificate_chain_pem, self.signer.alg)
-        system = config.system
-        disclosed = {k: v for k, v in facts.to_dict().items() if v not in (None, [], ())}
-        self.manifest = build_manifest(
-            software_agent=f"{system.name} ({facts.label})" if facts.label else system.name,
-            model_facts={"system": system.name, "provider": system.provider, "mode": config.disclosure.mode,
-                         "model": disclosed},
-        )
+        maker = maker_for(config, signs=config.images.c2pa, signer=signer, facts=facts)
+        self.signer, self.identity = maker.signer, maker.identity
+        self.manifest = build_manifest(software_agent=maker.software_agent, model_facts=maker.disclosure)
 
     def mark(self, data: bytes, media_type: str | None = None) -> MarkedDocument:
         limit = self.config.images.max_bytes

@@ -12,14 +12,14 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..._version import __version__
-from ...config.modelcard import ModelFacts, model_facts
+from ...config.modelcard import ModelFacts
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest_labelled
 from ..c2pa.reading import ManifestReport, is_marked_by_system, read_manifest
 from ..errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
 from ..formats import canonical, sniff_media_type, types_of
-from ..keys import ManifestSigner, SigningIdentity
+from ..keys import ManifestSigner
 from ..keys.configured import signer_for
+from ..maker import maker_for
 from ..per_config import PerConfig
 from ..xmp import ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp
 from . import codec as _codec
@@ -30,7 +30,6 @@ from .watermark import (
     WatermarkCapacityError,
     WatermarkPayload,
     embed_watermark,
-    system_id_for,
 )
 
 if TYPE_CHECKING:
@@ -84,30 +83,8 @@ class ImageMarker:
         self, config: TransparencyConfig, *, signer: ManifestSigner | None = None, facts: ModelFacts | None = None
     ) -> None:
         self.config = config
-        images = config.images
-        facts = facts if facts is not None else model_facts(config)
-        system = config.system
-        self.system_id = system_id_for(system.name)
-        self.model_label = facts.label
-        self.software_agent = f"{system.name} ({facts.label})" if facts.label else system.name
-        self.creator_tool = f"{system.name} (aiact-transparency {__version__})"
-        self.signer: ManifestSigner | None = None
-        self.identity: SigningIdentity | None = None
-        if images.c2pa:
-            self.signer = signer if signer is not None else signer_for(config)
-            found = getattr(self.signer, "identity", None)
-            self.identity = (
-                found
-                if isinstance(found, SigningIdentity)
-                else SigningIdentity.from_chain(self.signer.certificate_chain_pem, self.signer.alg)
-            )
-        disclosed = {k: v for k, v in facts.to_dict().items() if v not in (None, [], ())}
-        self._disclosure = {
-            "system": system.name,
-            "provider": system.provider,
-            "mode": config.disclosure.mode,
-            "model": disclosed,
-        }
+        self.maker = maker_for(config, signs=config.images.c2pa, signer=signer, facts=facts)
+        self.signer, self.identity = self.maker.signer, self.maker.identity
 
     @property
     def changes_pixels(self) -> bool:
@@ -177,7 +154,7 @@ class ImageMarker:
             return
         image = decoded.image
         if images.watermark:
-            payload = WatermarkPayload(self.system_id, secrets.randbits(24))
+            payload = WatermarkPayload(self.maker.system_id, secrets.randbits(24))
             try:
                 image = embed_watermark(image, payload)
                 work.watermark = {"scheme": SCHEME, "system_id": payload.system_id, "image_id": payload.image_id,
@@ -206,7 +183,7 @@ class ImageMarker:
 
     def _add_xmp(self, work: _Work) -> bool:
         existing = self._existing_xmp(work)
-        packet = build_xmp(creator_tool=self.creator_tool, model=self.model_label, existing=existing)
+        packet = build_xmp(creator_tool=self.maker.creator_tool, model=self.maker.model_label, existing=existing)
         work.data = insert_xmp(work.data, work.media_type, packet)
         return True
 
@@ -216,10 +193,10 @@ class ImageMarker:
         if work.watermark is not None:
             soft_binding = {"alg": SOFT_BINDING_ALG, "value": work.watermark["value"], "name": SCHEME}
         manifest = build_manifest(
-            software_agent=self.software_agent,
+            software_agent=self.maker.software_agent,
             watermark=soft_binding,
             training_mining=self.config.images.training_mining,
-            model_facts=self._disclosure,
+            model_facts=self.maker.disclosure,
         )
         try:
             work.data, work.manifest_id = sign_manifest_labelled(

@@ -13,14 +13,14 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...config.modelcard import ModelFacts, model_facts
+from ...config.modelcard import ModelFacts
 from ..c2pa import C2paError
 from ..c2pa.data_hash import data_hash, read_store, sign_store
 from ..c2pa.manifest import C2paSigningError, build_manifest
-from ..c2pa.reading import ManifestReport, is_signed_by, report_from_store
+from ..c2pa.reading import ManifestReport, is_marked_by_system, report_from_store
 from ..errors import SigningError
-from ..keys import ManifestSigner, SigningIdentity
-from ..keys.configured import signer_for
+from ..keys import ManifestSigner
+from ..maker import maker_for
 from .c2pa_text import Wrapper, WrapperScan, encode_wrapper, scan_wrappers, strip_c2pa_text, wrapper_length
 
 if TYPE_CHECKING:
@@ -143,18 +143,10 @@ class TextMarker:
 
     def __init__(self, config: TransparencyConfig, *, signer: ManifestSigner | None = None,
                  facts: ModelFacts | None = None) -> None:
-        facts = facts if facts is not None else model_facts(config)
-        system = config.system
-        self.signer = signer if signer is not None else signer_for(config)
-        found = getattr(self.signer, "identity", None)
-        self.identity = found if isinstance(found, SigningIdentity) else SigningIdentity.from_chain(
-            self.signer.certificate_chain_pem, self.signer.alg)
-        disclosed = {k: v for k, v in facts.to_dict().items() if v not in (None, [], ())}
-        self.manifest = build_manifest(
-            software_agent=f"{system.name} ({facts.label})" if facts.label else system.name,
-            model_facts={"system": system.name, "provider": system.provider, "mode": config.disclosure.mode,
-                         "model": disclosed},
-        )
+        maker = maker_for(config, signs=True, signer=signer, facts=facts)
+        assert maker.signer is not None and maker.identity is not None  # signs=True always loads one
+        self.signer, self.identity, self.system_name = maker.signer, maker.identity, config.system.name
+        self.manifest = build_manifest(software_agent=maker.software_agent, model_facts=maker.disclosure)
         self._store_len = 0  # learnt from the first signature; constant for one marker (see data_hash)
 
     def mark(self, text: str) -> MarkedText:
@@ -172,8 +164,10 @@ class TextMarker:
             wrapper = scan.single
             if wrapper is not None:
                 status, manifest, report = self._existing(nfc, wrapper)
-                if manifest is not None and status == VALID and is_signed_by(manifest, self.identity):
-                    # Idempotent: the same output may pass twice. Only a valid manifest of ours counts.
+                ours = manifest is not None and is_marked_by_system(manifest, self.identity, self.system_name)
+                if ours and status == VALID:
+                    # Idempotent: the same output may pass twice. Only a valid manifest of THIS system counts,
+                    # not one of another system that shares the signing chain (the development chain, say).
                     return MarkedText(nfc, TextMarkReport(already_marked=True, normalized=normalized,
                                                           notes=tuple(notes)))
                 if manifest is not None and wrapper.store is not None:

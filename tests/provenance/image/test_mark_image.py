@@ -535,7 +535,7 @@ def test_an_image_of_another_system_on_the_same_chain_is_marked_again() -> None:
     assert theirs.report.c2pa["serial_number"] == ours.identity.serial_number  # the same certificate
     again = ours.mark(theirs.data)
     assert not again.report.already_marked and again.data != theirs.data
-    assert again.report.watermark is not None and again.report.watermark["system_id"] == ours.system_id
+    assert again.report.watermark is not None and again.report.watermark["system_id"] == ours.maker.system_id
     assert any("kept as an ingredient" in note for note in again.report.notes)
     c2pa = verify(again.data, config=make_config()).c2pa
     assert c2pa["valid"] and c2pa["disclosed_system"] == "Acme Studio", c2pa
@@ -547,12 +547,12 @@ def test_a_manifest_naming_us_over_another_systems_watermark_is_not_ours() -> No
     marker = ImageMarker(make_config())
     assert marker.signer is not None
     foreign = WatermarkPayload(system_id_for("Other Studio"), 7).to_bytes().hex()
-    manifest = build_manifest(software_agent=marker.software_agent, model_facts={"system": "Acme Studio"},
+    manifest = build_manifest(software_agent=marker.maker.software_agent, model_facts={"system": "Acme Studio"},
                               watermark={"alg": SOFT_BINDING_ALG, "value": foreign})
     data = sign_manifest(sample("png-rgb"), "image/png", manifest, signer=marker.signer)
     assert not marker.mark(data).report.already_marked
     # The same manifest with our own watermark id is ours: marking it again changes nothing.
-    own = WatermarkPayload(marker.system_id, 7).to_bytes().hex()
+    own = WatermarkPayload(marker.maker.system_id, 7).to_bytes().hex()
     manifest["assertions"][1]["data"]["blocks"][0]["value"] = own
     data = sign_manifest(sample("png-rgb"), "image/png", manifest, signer=marker.signer)
     assert marker.mark(data).report.already_marked

@@ -134,6 +134,17 @@ def test_marking_twice_is_idempotent(marker: TextMarker) -> None:
     assert twice.report.already_marked and twice.text == once.text
 
 
+def test_another_system_on_the_same_signing_chain_is_not_already_marked(config: TransparencyConfig) -> None:
+    # Every system on the development chain (or on one company's certificate) shares the signer: the text of
+    # "Other Chat" must be marked again by us, its manifest kept as an ingredient, not passed on as ours.
+    other = TextMarker(config.model_copy(update={"system": config.system.model_copy(update={"name": "Other Chat"})}))
+    theirs = other.mark(ANSWER)
+    ours = TextMarker(config).mark(theirs.text)
+    assert not ours.report.already_marked and ours.text != theirs.text
+    assert any("kept as an ingredient" in n for n in ours.report.notes)
+    assert verify_text(ours.text).manifest.disclosed_system == config.system.name  # type: ignore[union-attr]
+
+
 def test_two_wrappers_verify_as_no_manifest_and_marking_replaces_both(marker: TextMarker) -> None:
     first, second = marker.mark("Part one."), marker.mark(" Part two.")
     joined = first.text + second.text
