@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from ...config.modelcard import ModelFacts
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
-from ..c2pa.reading import ManifestReport, is_marked_by_system, read_manifest
 from ..errors import SigningError
 from ..formats import canonical, sniff_media_type, types_of
 from ..keys import ManifestSigner
@@ -109,15 +108,11 @@ class AudioMarker:
         work = _Work(data, actual)
         if media_type and canonical(media_type) != actual:
             work.notes.append(f"declared as {media_type} but the bytes are {actual}")
-        existing = self._existing_manifest(data, actual)
-        if existing is not None and self.identity is not None and is_marked_by_system(
-            existing, self.identity, self.config.system.name
-        ):
+        prior = self.maker.prior(data, actual)
+        if prior.ours:
             return MarkedAudio(data, actual, AudioMarkReport(actual, already_marked=True, notes=tuple(work.notes)))
-        if existing is not None:
-            work.ingredient = data
-            work.notes.append(f"existing C2PA manifest ({existing.claim_generator or 'unknown generator'}) kept "
-                              "as an ingredient")
+        work.ingredient = prior.ingredient
+        work.notes.extend(filter(None, [prior.note]))
         # Decoded even without a watermark: garbage, over-long and unsupported layouts are refused all the same.
         decoded = decode_audio(data, actual, max_seconds=audio.max_seconds)
         work.seconds = decoded.seconds
@@ -166,12 +161,6 @@ class AudioMarker:
         work.notes.append(f"watermark embedded but not readable after the {fmt.name.upper()} encode{rate}: not "
                           "claimed (no soft binding)")
         return False
-
-    def _existing_manifest(self, data: bytes, media_type: str) -> ManifestReport | None:
-        if self.identity is None or b"c2pa" not in data:  # every manifest store is a JUMBF box labelled "c2pa"
-            return None
-        report = read_manifest(data, media_type)
-        return report if report.found else None
 
     def _add_xmp(self, work: _Work) -> bool:
         if work.media_type not in XMP_TYPES:

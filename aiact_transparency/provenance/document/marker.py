@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from ...config.modelcard import ModelFacts
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
-from ..c2pa.reading import is_marked_by_system, read_manifest
 from ..errors import ImageTooLargeError, SigningError, UnsupportedImageError
 from ..formats import canonical, sniff_media_type, types_of
 from ..keys import ManifestSigner
@@ -55,7 +54,7 @@ class DocumentMarker:
     def __init__(self, config: TransparencyConfig, *, facts: ModelFacts | None = None,
                  signer: ManifestSigner | None = None) -> None:
         self.config = config
-        maker = maker_for(config, signs=config.images.c2pa, signer=signer, facts=facts)
+        self.maker = maker = maker_for(config, signs=config.images.c2pa, signer=signer, facts=facts)
         self.signer, self.identity = maker.signer, maker.identity
         self.manifest = build_manifest(software_agent=maker.software_agent, model_facts=maker.disclosure)
 
@@ -71,13 +70,11 @@ class DocumentMarker:
             notes.append(f"declared as {media_type} but the bytes are {actual}")
         if self.signer is None or self.identity is None:
             raise SigningError("images.c2pa is off, and a signed C2PA manifest is the only mark a document gets")
-        existing = read_manifest(data, actual)
-        if existing.found and is_marked_by_system(existing, self.identity, self.config.system.name):
+        prior = self.maker.prior(data, actual, prefilter=False)
+        if prior.ours:
             return MarkedDocument(data, actual, DocumentMarkReport(actual, already_marked=True, notes=tuple(notes)))
-        ingredient = data if existing.found else None
-        if ingredient is not None:
-            notes.append(f"existing C2PA manifest ({existing.claim_generator or 'unknown generator'}) kept as an "
-                         "ingredient")
+        ingredient = prior.ingredient
+        notes.extend(filter(None, [prior.note]))
         try:
             signed = sign_manifest(data, actual, self.manifest, signer=self.signer, ingredient=ingredient)
         except (C2paSigningError, ValueError) as exc:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from ...config.modelcard import ModelFacts
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest_labelled
-from ..c2pa.reading import ManifestReport, is_marked_by_system, read_manifest
 from ..errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
 from ..formats import canonical, sniff_media_type, types_of
 from ..keys import ManifestSigner
@@ -103,17 +102,11 @@ class ImageMarker:
         work = _Work(data, actual)
         if media_type and canonical(media_type) != actual:
             work.notes.append(f"declared as {media_type} but the bytes are {actual}")
-        existing = self._existing_manifest(data, actual)
-        # Idempotent: cached outputs may pass twice. Only a valid manifest of this system counts, never a claim,
-        # and never the certificate alone (other systems on the same chain share it).
-        if existing is not None and self.identity is not None and is_marked_by_system(
-            existing, self.identity, self.config.system.name
-        ):
+        prior = self.maker.prior(data, actual)
+        if prior.ours:
             return MarkedImage(data, actual, MarkReport(actual, already_marked=True, notes=tuple(work.notes)))
-        if existing is not None:
-            work.ingredient = data
-            work.notes.append(f"existing C2PA manifest ({existing.claim_generator or 'unknown generator'}) kept "
-                              "as an ingredient")
+        work.ingredient = prior.ingredient
+        work.notes.extend(filter(None, [prior.note]))
         try:
             if self.changes_pixels:
                 self._mark_pixels(work)
@@ -136,14 +129,6 @@ class ImageMarker:
             notes=tuple(work.notes),
         )
         return MarkedImage(work.data, actual, report)
-
-    def _existing_manifest(self, data: bytes, media_type: str) -> ManifestReport | None:
-        # Every C2PA manifest store is a JUMBF box labelled "c2pa": without those bytes there is nothing to
-        # read, and skipping the Reader saves 0.5-2.5 ms per unsigned image.
-        if self.identity is None or b"c2pa" not in data:
-            return None
-        report = read_manifest(data, media_type)
-        return report if report.found else None
 
     def _mark_pixels(self, work: _Work) -> None:
         images = self.config.images
