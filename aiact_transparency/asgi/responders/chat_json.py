@@ -9,65 +9,30 @@ import json
 import logging
 from typing import Any
 
-from ...http_messages import Headers, Message, Send, set_header, weaken_etag
+from ...http_messages import Message, Send
 from .text_service import TextMarkingService
+from .whole_body import WholeBodyResponder
 
 __all__ = ["ChatJsonResponder", "dumps_compact"]
 
 logger = logging.getLogger("aiact_transparency")
 
 
-class ChatJsonResponder:
+class ChatJsonResponder(WholeBodyResponder):
     """application/json on a text route: a chat.completion or text_completion gets a wrapper per choice."""
 
     def __init__(self, send: Send, start: Message, service: TextMarkingService, path: str,
                  member: tuple[str, Any] | None = None, limit: int = 16 << 20) -> None:
-        self._send = send
-        self._start = start
+        super().__init__(send, start, limit, f"the JSON body is larger than {limit} bytes")
         self._service = service
         self._path = path
         self._member = member  # the JSON disclosure member, when the route also asks for it
-        self._limit = limit
-        self._chunks: list[bytes] = []
-        self._size = 0
-        self._passthrough = False
 
-    async def begin(self) -> None:
-        """The start message waits for the whole body: Content-Length changes with the wrappers."""
+    def gave_up(self, why: str) -> None:
+        if why != "the body did not pass through the middleware (pathsend)":  # nothing to follow there
+            logger.warning("C2PA text manifest not added on %r: %s; it passed unchanged", self._path, why)
 
-    async def __call__(self, message: Message) -> None:
-        if self._passthrough:
-            await self._send(message)
-            return
-        if message["type"] != "http.response.body":
-            await self._release(message)
-            return
-        body = message.get("body", b"")
-        self._chunks.append(body)
-        self._size += len(body)
-        more = message.get("more_body", False)
-        if self._size > self._limit:
-            logger.warning("C2PA text manifest not added on %r: the JSON body is larger than %d bytes; it passed "
-                           "unchanged", self._path, self._limit)
-            await self._release(None, more_body=more)
-            return
-        if more:
-            return
-        whole = b"".join(self._chunks)
-        self._chunks = []
-        changed = await self._marked(whole)
-        if changed is not None:
-            headers: Headers = self._start["headers"]
-            set_header(headers, b"content-length", str(len(changed)).encode("ascii"))
-            weaken_etag(headers)
-            whole = changed
-        await self._send(self._start)
-        await self._send({"type": "http.response.body", "body": whole, "more_body": False})
-
-    def close(self) -> None:
-        self._chunks = []
-
-    async def _marked(self, body: bytes) -> bytes | None:
+    async def rewrite(self, body: bytes) -> bytes | None:
         try:
             document = json.loads(body.decode("utf-8"))
         except ValueError:
@@ -90,15 +55,6 @@ class ChatJsonResponder:
             document[self._member[0]] = self._member[1]
             changed = True
         return dumps_compact(document) if changed else None
-
-    async def _release(self, message: Message | None, *, more_body: bool = True) -> None:
-        self._passthrough = True
-        await self._send(self._start)
-        if self._chunks or not more_body:
-            await self._send({"type": "http.response.body", "body": b"".join(self._chunks), "more_body": more_body})
-            self._chunks = []
-        if message is not None:
-            await self._send(message)
 
 
 def dumps_compact(document: Any) -> bytes:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from ...http_messages import Headers, Message, Send, remove_header, set_header, weaken_etag
 from ..html_scanner import HtmlInjector
+from .whole_body import WholeBodyResponder
 
 logger = logging.getLogger("aiact_transparency")
 
@@ -124,51 +125,20 @@ class EventStreamResponder:
         """Nothing held: every chunk left as it arrived."""
 
 
-class JsonMemberResponder:
+class JsonMemberResponder(WholeBodyResponder):
     """Buffers a JSON response (up to a limit) and adds the disclosure member to top-level objects."""
 
     def __init__(self, send: Send, start: Message, key: str, member: bytes, limit: int = 4 << 20) -> None:
-        self._send = send
-        self._start = start
+        super().__init__(send, start, limit, f"larger than {limit} bytes")
         self._key = key
         self._member = member
-        self._limit = limit
-        self._chunks: list[bytes] = []
-        self._size = 0
-        self._passthrough = False
 
-    async def begin(self) -> None:
-        """The start message waits for the whole body: Content-Length changes when the member is added."""
+    def gave_up(self, why: str) -> None:
+        if why.startswith("larger than"):  # a pathsend body never passes through: nothing to say about it
+            logger.info("AI disclosure not added to a JSON body %s", why)
 
-    async def __call__(self, message: Message) -> None:
-        if self._passthrough:
-            await self._send(message)
-            return
-        if message["type"] != "http.response.body":
-            await self._release(message)
-            return
-        body = message.get("body", b"")
-        self._chunks.append(body)
-        self._size += len(body)
-        more = message.get("more_body", False)
-        if self._size > self._limit:  # streamed or not: parsing it would stall the event loop
-            logger.info("AI disclosure not added to a JSON body larger than %d bytes", self._limit)
-            await self._release(None, more_body=more)
-            return
-        if more:
-            return
-        whole = b"".join(self._chunks)
-        changed = self._with_member(whole)
-        if changed is not None:
-            headers: Headers = self._start["headers"]
-            set_header(headers, b"content-length", str(len(changed)).encode("ascii"))
-            weaken_etag(headers)
-            whole = changed
-        await self._send(self._start)
-        await self._send({"type": "http.response.body", "body": whole, "more_body": False})
-
-    def close(self) -> None:
-        self._chunks = []
+    async def rewrite(self, body: bytes) -> bytes | None:
+        return self._with_member(body)
 
     def _with_member(self, body: bytes) -> bytes | None:
         # Only a UTF-8 top-level object that does not already carry the key; everything else stays as is.
@@ -184,12 +154,3 @@ class JsonMemberResponder:
         end = body.rindex(b"}")
         separator = b"," if document else b""
         return body[:end] + separator + self._member + body[end:]
-
-    async def _release(self, message: Message | None, *, more_body: bool = True) -> None:
-        self._passthrough = True
-        await self._send(self._start)
-        if self._chunks or not more_body:
-            await self._send({"type": "http.response.body", "body": b"".join(self._chunks), "more_body": more_body})
-            self._chunks = []
-        if message is not None:
-            await self._send(message)
