@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from results import RESULTS_ENV
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -70,9 +74,10 @@ def _stop(proc: subprocess.Popen[bytes], sig: int) -> None:
         proc.wait()
 
 
-def run_one(script: Path, timeout: float) -> Outcome:
+def run_one(script: Path, timeout: float, results: Path) -> Outcome:
     print(f"\n{'=' * 100}\n== {script.name}\n{'=' * 100}", flush=True)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")  # so its lines interleave with ours in order
+    # PYTHONUNBUFFERED so its lines interleave with ours in order; the results file collects its table rows.
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **{RESULTS_ENV: str(results)})
     start = time.monotonic()
     # Own process group: a timeout can then stop the script together with anything it spawned.
     proc = subprocess.Popen([python(), str(script)], cwd=ROOT, env=env, start_new_session=True)
@@ -88,6 +93,37 @@ def run_one(script: Path, timeout: float) -> Outcome:
         _stop(proc, signal.SIGINT)
         raise
     return Outcome(script.stem, status, time.monotonic() - start)
+
+
+def read_rows(results: Path) -> list[dict[str, object]]:
+    if not results.exists():
+        return []
+    return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def table(rows: list[dict[str, object]]) -> None:
+    """The one table: each figure, its value, its goal, the baseline measured beside it, PASS or MISS."""
+    print(f"\n{'=' * 100}\n== figures against their goals\n{'=' * 100}")
+    if not rows:
+        print("(no script recorded a figure)")
+        return
+    header = ("issue", "figure", "value", "goal", "baseline", "verdict")
+    cells = [
+        (
+            str(r["issue"]),
+            str(r["figure"]),
+            f"{float(str(r['value'])):.3g} {r['unit']}",
+            str(r["goal"]),
+            str(r["baseline"]),
+            str(r["verdict"]),
+        )
+        for r in rows
+    ]
+    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
+    for line in [header, *cells]:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    verdicts = [c[5] for c in cells]
+    print(f"{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS, {verdicts.count('')} without a goal")
 
 
 def summary(outcomes: list[Outcome], skipped: list[Path]) -> None:
@@ -119,13 +155,17 @@ def main() -> int:
         f" {len(scripts)} scripts: {', '.join(s.stem for s in scripts)}"
     )
     outcomes: list[Outcome] = []
-    try:
-        for script in scripts:
-            outcomes.append(run_one(script, args.timeout))
-    except KeyboardInterrupt:
-        outcomes.append(Outcome(scripts[len(outcomes)].stem, "interrupted", 0.0))
-        summary(outcomes, scripts[len(outcomes) :])
-        return 130
+    with tempfile.TemporaryDirectory(prefix="aiact-bench-") as tmp:
+        results = Path(tmp) / "results.jsonl"
+        try:
+            for script in scripts:
+                outcomes.append(run_one(script, args.timeout, results))
+        except KeyboardInterrupt:
+            outcomes.append(Outcome(scripts[len(outcomes)].stem, "interrupted", 0.0))
+            table(read_rows(results))
+            summary(outcomes, scripts[len(outcomes) :])
+            return 130
+        table(read_rows(results))
     summary(outcomes, [])
     return 1 if any(o.failed for o in outcomes) else 0
 
