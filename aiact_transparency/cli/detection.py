@@ -2,7 +2,7 @@
 
     aiact-transparency detect FILE... [--url URL] [--json] [--jws]
     aiact-transparency serve-detector [--host 127.0.0.1] [--port 8000]
-    aiact-transparency fingerprints stats | purge | export [--output FILE]
+    aiact-transparency fingerprints stats | purge | export [--output FILE] [--manifests]
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def add_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
                               "JSON Lines export for audits")
     log.add_argument("action", choices=["stats", "purge", "export"])
     log.add_argument("--output", type=Path, help="export: write the JSON Lines here (default: standard output)")
+    log.add_argument("--manifests", action="store_true", help="export: the kept C2PA manifest stores (base64) "
+                     "instead of the fingerprint records")
 
 
 def _configured(args: argparse.Namespace) -> bool:
@@ -68,7 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _fingerprints(args: argparse.Namespace) -> int:
-    from ..fingerprints import export_jsonl, open_store, purge_expired, stats
+    from ..fingerprints import export_jsonl, export_manifests_jsonl, open_store, purge_expired, stats
 
     config = load_config(args.config)
     settings = config.fingerprints
@@ -91,14 +93,15 @@ def _fingerprints(args: argparse.Namespace) -> int:
             out = args.output.open("w", encoding="utf-8") if args.output is not None else sys.stdout
             try:
                 count = 0
-                for line in export_jsonl(store):
+                for line in (export_manifests_jsonl if args.manifests else export_jsonl)(store):
                     out.write(line)
                     count += 1
             finally:
                 if args.output is not None:
                     out.close()
             if args.output is not None:
-                print(f"exported {count} record(s) to {args.output}", file=sys.stderr)
+                what = "manifest store(s)" if args.manifests else "record(s)"
+                print(f"exported {count} {what} to {args.output}", file=sys.stderr)
     return EXIT_OK
 
 
