@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from ...fingerprints.store import StoreError
 from ...http_messages import Receive, Scope, Send, request_header
 from ..local import UnsupportedContent
 from ..responses import CORS, respond, respond_json, respond_problem
@@ -142,7 +143,11 @@ class SoftBindingEndpoint:
         except UnsupportedContent as exc:
             await respond_problem(send, 415, "Unsupported Media Type", str(exc), "unsupported_type",
                                   supported=["image/png", "image/jpeg", "image/webp"])
-        except Exception as exc:  # the store or a bug: say so, log the kind of failure, never the query
+        except StoreError as exc:  # its message names the store and the database's error, never data
+            log.error("soft binding resolution failed: %s", exc)
+            await respond_problem(send, 500, "Internal Server Error", "the resolution failed; nothing was kept",
+                                  "failed")
+        except Exception as exc:  # a bug: say so, log the kind of failure, never the query
             log.error("soft binding resolution failed with %s", type(exc).__name__)
             await respond_problem(send, 500, "Internal Server Error", "the resolution failed; nothing was kept",
                                   "failed")
