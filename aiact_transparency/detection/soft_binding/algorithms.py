@@ -42,12 +42,11 @@ ENTRIES: tuple[dict[str, Any], ...] = (
     {
         "alg": WATERMARK_ALG,
         "type": "watermark",
-        "decodedMediaTypes": ["image", "audio"],
+        "decodedMediaTypes": ["image"],
         "entryMetadata": {
             "description": "aiact-transparency invisible watermark: an 81-bit word (24-bit system id, 24-bit item "
                            "id, CRC-32, parity, XOR a public mask) embedded by DWT-SVD quantisation in the luma of "
-                           "images and by a patchwork scheme in audio frames; blind extraction; the soft-binding "
-                           "value is the 10 payload bytes",
+                           "images; blind extraction; the soft-binding value is the 10 payload bytes",
             "dateEntered": "2026-12-01T00:00:00.000Z",
             "contact": "maintainers of aiact-transparency (to be named in the registration pull request)",
             "informationalUrl": _INFO,

@@ -25,7 +25,7 @@ from ...provenance.c2pa.reading import ManifestReport, read_manifest, read_manif
 from ...provenance.formats import sniff_media_type
 from ...provenance.payload import WatermarkPayload
 from ..local import IMAGE_TYPES
-from ..output_log import _decode
+from ..output_log import decode_submitted
 from .algorithms import FINGERPRINT_ALG, WATERMARK_ALG, encode_value
 from .resolver import Resolver
 
@@ -143,7 +143,7 @@ def _bindings(data: bytes) -> list[tuple[str, str, list[str]]]:
     if isinstance(payload, dict) and "image_id" in payload:
         word = WatermarkPayload(int(payload["system_id"]), int(payload["image_id"])).to_bytes()
         found.append(("watermark", WATERMARK_ALG, [encode_value(word)]))
-    image = _decode(data)
+    image = decode_submitted(data)
     if image is not None:
         try:
             hashes = dihedral_hashes(image)

@@ -20,7 +20,7 @@ from ...fingerprints.lookup import lookup
 from ...fingerprints.record import Match
 from ...provenance.c2pa.jumbf import active_manifest_only
 from ...provenance.payload import WatermarkPayload
-from ..output_log import _decode
+from ..output_log import decode_submitted
 from .algorithms import FINGERPRINT_ALG, WATERMARK_ALG, BindingError, check_alg, decode_value
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class Resolver:
             word = WatermarkPayload(int(payload["system_id"]), int(payload["image_id"])).to_bytes()
             scored += [(m.record.manifest_id, 100) for m in self.store.find_exact("payload", word, limit * 2)]
         if alg in (None, FINGERPRINT_ALG):
-            image = _decode(data)
+            image = decode_submitted(data)
             try:
                 answer = lookup(self.store, data=data, image=image, max_distance=self.settings.max_distance,
                                 dihedral=self.settings.dihedral, limit=limit * 2)

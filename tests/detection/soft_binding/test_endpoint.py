@@ -173,3 +173,12 @@ def test_serve_detector_serves_the_api_and_the_discovery_names_it(store_url: str
         member = client.get("/.well-known/ai-disclosure").json()["c2pa_soft_binding"]
         assert member["enabled"] is False and "fingerprints.enabled" in member["reason"]
         assert client.get(f"{API}/services/supportedAlgorithms").status_code == 404  # nothing to resolve
+
+
+@pytest.mark.parametrize(("public_url", "expected"), [
+    ("https://ai.example.com/app/.well-known/ai-disclosure/detect", f"https://ai.example.com/app{API}"),
+    ("https://ai.example.com/checks", f"https://ai.example.com{API}"),
+])
+def test_the_document_names_the_public_base(store_url: str, public_url: str, expected: str) -> None:
+    with TestClient(image_app(make_config(store_url, public_url=public_url))) as client:
+        assert client.get(f"{API}/openapi.json").json()["servers"][0]["url"] == expected
