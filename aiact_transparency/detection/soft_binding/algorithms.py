@@ -7,6 +7,8 @@ informationalUrl, categories?}, softBindingResolutionApis?, deprecated?. Neither
 `ENTRIES` carry no `identifier` (the list assigns it) and say so in `registered`; docs/soft-binding.md is the
 text ready to submit.
 
+The audio watermark's id (AUDIO_WATERMARK_ALG) is resolved the same way, for audio outputs.
+
 Values on the wire: the C2PA Soft Binding Resolution API carries `value` as "a base64-encoded string
 describing, in algorithm specific format, the value of the soft binding" (its OpenAPI document,
 /matches/byBinding). Ours, decoded:
@@ -27,10 +29,15 @@ from typing import Any
 from ...fingerprints.pdq import HASH_BYTES
 from ...provenance.payload import SOFT_BINDING_ALG, PayloadChecksumError, WatermarkPayload
 
-__all__ = ["ENTRIES", "FINGERPRINT_ALG", "WATERMARK_ALG", "BindingError", "check_alg", "decode_value", "encode_value",
-           "supported_algorithms"]
+__all__ = ["AUDIO_WATERMARK_ALG", "ENTRIES", "FINGERPRINT_ALG", "WATERMARK_ALG", "WATERMARK_MEDIA", "BindingError",
+           "check_alg", "decode_value", "encode_value", "supported_algorithms"]
 
-WATERMARK_ALG = SOFT_BINDING_ALG  # "org.aiact-transparency.dwt-svd.1": the id every manifest we sign names
+WATERMARK_ALG = SOFT_BINDING_ALG  # "org.aiact-transparency.dwt-svd.1": the id our image manifests name
+# The audio watermark's id, as provenance/audio/marker.py writes it (not imported: that module needs the `audio`
+# extra; tests/detection/soft_binding check the two are equal). Same 10-byte payload word.
+AUDIO_WATERMARK_ALG = "org.aiact-transparency.audio-ratio-qim.1"
+# Each watermark id resolves the outputs of its own medium only.
+WATERMARK_MEDIA = {WATERMARK_ALG: "image/", AUDIO_WATERMARK_ALG: "audio/"}
 FINGERPRINT_ALG = "org.aiact-transparency.pdq.1"
 # The list asks for a URL that resolves: the project has no published home yet, so this names the document to
 # publish first (docs/soft-binding.md); the registration pull request puts its URL here.
@@ -47,6 +54,21 @@ ENTRIES: tuple[dict[str, Any], ...] = (
             "description": "aiact-transparency invisible watermark: an 81-bit word (24-bit system id, 24-bit item "
                            "id, CRC-32, parity, XOR a public mask) embedded by DWT-SVD quantisation in the luma of "
                            "images; blind extraction; the soft-binding value is the 10 payload bytes",
+            "dateEntered": "2026-12-01T00:00:00.000Z",
+            "contact": "maintainers of aiact-transparency (to be named in the registration pull request)",
+            "informationalUrl": _INFO,
+        },
+        "registered": False,
+    },
+    {
+        "alg": AUDIO_WATERMARK_ALG,
+        "type": "watermark",
+        "decodedMediaTypes": ["audio"],
+        "entryMetadata": {
+            "description": "aiact-transparency audio watermark: the same 81-bit word as the image watermark, "
+                           "rate-1/2 convolutionally coded and embedded by dither modulation of energy ratios of "
+                           "spectral tile pairs (312-7031 Hz at 16 kHz) in 32 ms blocks, repeated over the clip; "
+                           "blind extraction; the soft-binding value is the 10 payload bytes",
             "dateEntered": "2026-12-01T00:00:00.000Z",
             "contact": "maintainers of aiact-transparency (to be named in the registration pull request)",
             "informationalUrl": _INFO,
@@ -77,7 +99,8 @@ class BindingError(ValueError):
 
 def supported_algorithms() -> dict[str, list[dict[str, str]]]:
     """The /services/supportedAlgorithms answer (schema c2pa.softBindingAlgList)."""
-    return {"watermarks": [{"alg": WATERMARK_ALG}], "fingerprints": [{"alg": FINGERPRINT_ALG}]}
+    return {"watermarks": [{"alg": WATERMARK_ALG}, {"alg": AUDIO_WATERMARK_ALG}],
+            "fingerprints": [{"alg": FINGERPRINT_ALG}]}
 
 
 def encode_value(raw: bytes) -> str:
@@ -85,9 +108,10 @@ def encode_value(raw: bytes) -> str:
 
 
 def check_alg(alg: str) -> None:
-    if alg not in (WATERMARK_ALG, FINGERPRINT_ALG):
-        raise BindingError(f"alg {alg[:100]!r} is not resolved here; supported: {WATERMARK_ALG} (watermark), "
-                           f"{FINGERPRINT_ALG} (fingerprint); see /services/supportedAlgorithms")
+    if alg not in WATERMARK_MEDIA and alg != FINGERPRINT_ALG:
+        raise BindingError(f"alg {alg[:100]!r} is not resolved here; supported: {WATERMARK_ALG} (image watermark), "
+                           f"{AUDIO_WATERMARK_ALG} (audio watermark), {FINGERPRINT_ALG} (image fingerprint); see "
+                           "/services/supportedAlgorithms")
 
 
 def decode_value(alg: str, value: str) -> bytes:
@@ -106,9 +130,9 @@ def decode_value(alg: str, value: str) -> bytes:
     if len(raw) == 2 * _WORD_BYTES and _HEX_WORD.fullmatch(raw):
         raw = bytes.fromhex(raw.decode("ascii"))  # the hex form the manifest's soft-binding block carries
     if len(raw) != _WORD_BYTES:
-        raise BindingError(f"a {WATERMARK_ALG} value is the {_WORD_BYTES} payload bytes, got {len(raw)}")
+        raise BindingError(f"a {alg} value is the {_WORD_BYTES} payload bytes, got {len(raw)}")
     try:
         WatermarkPayload.from_bytes(raw)
     except PayloadChecksumError:
-        raise BindingError(f"value fails the {WATERMARK_ALG} checksum: not a payload this watermark writes") from None
+        raise BindingError(f"value fails the {alg} checksum: not a payload this watermark writes") from None
     return raw

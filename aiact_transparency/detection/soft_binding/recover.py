@@ -22,12 +22,11 @@ from typing import Any, Protocol
 from ..._version import __version__
 from ...fingerprints.pdq import dihedral_hashes
 from ...provenance.c2pa.reading import ManifestReport, read_manifest, read_manifest_store
-from ...provenance.formats import sniff_media_type
-from ...provenance.payload import WatermarkPayload
+from ...provenance.formats import sniff_media_type, types_of
 from ..local import IMAGE_TYPES
 from ..output_log import decode_submitted
-from .algorithms import FINGERPRINT_ALG, WATERMARK_ALG, encode_value
-from .resolver import Resolver
+from .algorithms import AUDIO_WATERMARK_ALG, FINGERPRINT_ALG, WATERMARK_ALG, encode_value
+from .resolver import Resolver, payload_word
 
 __all__ = ["HttpResolution", "LocalResolution", "RecoveryError", "RecoveryReport", "recover"]
 
@@ -138,12 +137,12 @@ def _bindings(data: bytes) -> list[tuple[str, str, list[str]]]:
     from ...provenance.verify import verify
 
     found: list[tuple[str, str, list[str]]] = []
-    mark = verify(data).watermark
-    payload = mark.get("payload") if mark.get("found") else None
-    if isinstance(payload, dict) and "image_id" in payload:
-        word = WatermarkPayload(int(payload["system_id"]), int(payload["image_id"])).to_bytes()
-        found.append(("watermark", WATERMARK_ALG, [encode_value(word)]))
-    image = decode_submitted(data)
+    report = verify(data)
+    word = payload_word(report.watermark)
+    audio = report.media_type.startswith("audio/")
+    if word is not None:
+        found.append(("watermark", AUDIO_WATERMARK_ALG if audio else WATERMARK_ALG, [encode_value(word)]))
+    image = None if audio else decode_submitted(data)
     if image is not None:
         try:
             hashes = dihedral_hashes(image)
@@ -165,8 +164,9 @@ def _summary(through: str, report: ManifestReport) -> str:
 
 def recover(data: bytes, resolution: Resolution, *, max_results: int = 5) -> RecoveryReport:
     media_type = sniff_media_type(data)
-    if media_type not in IMAGE_TYPES:
-        raise RecoveryError(f"{media_type or 'unrecognised data'}: recovery reads {', '.join(IMAGE_TYPES)} images")
+    if media_type not in IMAGE_TYPES and media_type not in types_of("audio"):
+        raise RecoveryError(f"{media_type or 'unrecognised data'}: recovery reads images ({', '.join(IMAGE_TYPES)}) "
+                            "and audio")
     embedded = read_manifest(data, media_type)
     if embedded.found:
         return RecoveryReport(True, "embedded", embedded.manifest_id, None, embedded,

@@ -21,13 +21,21 @@ from ...fingerprints.record import Match
 from ...provenance.c2pa.jumbf import active_manifest_only
 from ...provenance.payload import WatermarkPayload
 from ..output_log import decode_submitted
-from .algorithms import FINGERPRINT_ALG, WATERMARK_ALG, BindingError, check_alg, decode_value
+from .algorithms import (
+    AUDIO_WATERMARK_ALG,
+    FINGERPRINT_ALG,
+    WATERMARK_ALG,
+    WATERMARK_MEDIA,
+    BindingError,
+    check_alg,
+    decode_value,
+)
 
 if TYPE_CHECKING:
     from ...config import TransparencyConfig
     from ...fingerprints.store import FingerprintStore
 
-__all__ = ["MAX_RESULTS", "Resolver", "hint_of", "similarity"]
+__all__ = ["MAX_RESULTS", "Resolver", "hint_of", "payload_word", "similarity"]
 
 MAX_RESULTS = 100  # maxResults beyond this is served as this many (the spec sets a minimum of 1, no maximum)
 _PDQ_BITS = 256
@@ -58,8 +66,9 @@ class Resolver:
     def by_binding(self, alg: str, value: str, limit: int) -> list[dict[str, Any]]:
         """Raises BindingError for an unknown alg or a malformed value."""
         raw = decode_value(alg, value)
-        if alg == WATERMARK_ALG:
-            found = self.store.find_exact("payload", raw, limit * 2)
+        if alg in WATERMARK_MEDIA:  # the payload word, of an output of the alg's own medium
+            found = [m for m in self.store.find_exact("payload", raw, limit * 2)
+                     if m.record.media_type.startswith(WATERMARK_MEDIA[alg])]
         else:
             found = self.store.nearest([raw], max_distance=self.settings.max_distance, limit=limit * 2)
         return self._answer(((m.record.manifest_id, similarity(m)) for m in found), limit)
@@ -69,7 +78,7 @@ class Resolver:
         """Our watermark detector and fingerprint lookup on the uploaded image (held in memory only), plus the
         manifest id of a manifest it still carries, plus the hint binding when one is given. `alg` limits the
         search to that algorithm. Raises BindingError (a bad alg or hint) or UnsupportedContent."""
-        from ...provenance.formats import sniff_media_type
+        from ...provenance.formats import sniff_media_type, types_of
         from ...provenance.verify import verify
         from ..local import IMAGE_TYPES, UnsupportedContent
 
@@ -78,18 +87,21 @@ class Resolver:
         scored: list[tuple[str | None, int]] = []
         if hint is not None:
             scored += [(m["manifestId"], m["similarityScore"]) for m in self.by_binding(hint[0], hint[1], limit)]
-        media_type = sniff_media_type(data)
-        if media_type not in IMAGE_TYPES:
+        media_type = sniff_media_type(data) or ""
+        audio = media_type in types_of("audio")
+        if media_type not in IMAGE_TYPES and not audio:
+            audio_types = ", ".join(sorted(types_of("audio")))
             raise UnsupportedContent(f"{media_type or 'unrecognised'} content cannot be resolved here; this service "
-                                     f"reads {', '.join(IMAGE_TYPES)}")
+                                     f"reads {', '.join(IMAGE_TYPES)} and audio ({audio_types})")
         report = verify(data, config=self.config)
         if alg is None and report.c2pa.get("manifest_id"):
             scored.append((str(report.c2pa["manifest_id"]), 100))  # still embedded: the exact manifest
-        payload = report.watermark.get("payload") if report.watermark.get("found") else None
-        if alg in (None, WATERMARK_ALG) and isinstance(payload, dict) and "image_id" in payload:
-            word = WatermarkPayload(int(payload["system_id"]), int(payload["image_id"])).to_bytes()
-            scored += [(m.record.manifest_id, 100) for m in self.store.find_exact("payload", word, limit * 2)]
-        if alg in (None, FINGERPRINT_ALG):
+        word = payload_word(report.watermark)
+        own = AUDIO_WATERMARK_ALG if audio else WATERMARK_ALG
+        if alg in (None, own) and word is not None:
+            scored += [(m.record.manifest_id, 100) for m in self.store.find_exact("payload", word, limit * 2)
+                       if m.record.media_type.startswith(WATERMARK_MEDIA[own])]
+        if alg in (None, FINGERPRINT_ALG) and not audio:
             image = decode_submitted(data)
             try:
                 answer = lookup(self.store, data=data, image=image, max_distance=self.settings.max_distance,
@@ -105,6 +117,15 @@ class Resolver:
         if store is None or not active_only:
             return store
         return active_manifest_only(store)
+
+
+def payload_word(section: dict[str, Any]) -> bytes | None:
+    """The 10 embedded bytes of a watermark `verify` found (images name the item image_id, audio item_id)."""
+    payload = section.get("payload") if section.get("found") else None
+    if not isinstance(payload, dict):
+        return None
+    item = payload.get("image_id", payload.get("item_id"))
+    return WatermarkPayload(int(payload["system_id"]), int(item)).to_bytes() if item is not None else None
 
 
 def hint_of(alg: str | None, value: str | None) -> tuple[str, str] | None:
