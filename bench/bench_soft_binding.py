@@ -24,6 +24,7 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,7 @@ async def measure(app: Any, requests: list[tuple[str, str]]) -> tuple[list[float
 
 def bench_api(url: str, engine: str, total: int, queries: int, samples: tuple[list[bytes], list[str], list[bytes]]
               ) -> None:
+    print(f"  {engine}: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs while measuring", flush=True)
     payloads, ids, hashes = samples
     config = TransparencyConfig(system={"name": "Bench Studio"},
                                 fingerprints={"enabled": True, "store": url},
@@ -174,8 +176,8 @@ def bench_api(url: str, engine: str, total: int, queries: int, samples: tuple[li
         # What keeping the store adds per marked output: the writer thread's put of a 200-store batch.
         blob = store.get_manifest(ids[0]) or b""
         per_store = []
-        for round_ in range(10):
-            batch = [ManifestEntry(f"urn:c2pa:bench-{round_}-{i}", blob) for i in range(200)]
+        for _ in range(10):
+            batch = [ManifestEntry(f"urn:c2pa:{uuid.uuid4()}", blob) for _ in range(200)]  # new ids: real inserts
             start = time.perf_counter()
             store.put_manifests(batch)
             per_store.append((time.perf_counter() - start) / len(batch))
