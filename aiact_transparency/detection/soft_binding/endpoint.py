@@ -12,8 +12,8 @@ document as AdobeDocs/cai-soft-binding-api static/c2pa-original-soft-binding.jso
     GET  /openapi.json                      this service's OpenAPI document (openapi.json beside this file)
 
 Errors are problem+json (RFC 9457) with the spec's status codes (400 invalid query, 404 unknown manifest,
-414 query too long, 415 asset type, 500), plus the detector's own limits: 413, 408, 429 and 503 with
-Retry-After. Every query shares the detector's rate limiter, admission bound and worker threads
+414 query too long on GET /matches/byBinding, 415 asset type, 500), plus the detector's own limits: 413, 408,
+429 and 503 with Retry-After. Every query shares the detector's rate limiter, admission bound and worker threads
 (DetectionEndpoint.admitted / in_worker). Zero retention as for the detector: an uploaded asset lives in
 memory for its request; nothing about a query (value, asset, answer, client) is logged or stored.
 """
@@ -55,11 +55,16 @@ class _BadQuery(ValueError):
 
 
 def _query(scope: Scope) -> dict[str, list[str]]:
-    raw = bytes(scope.get("query_string", b""))
-    if len(raw) > MAX_QUERY_BYTES:
+    # The server bounds the request line (uvicorn/h11: 16 KiB by default), so parsing it all is bounded too.
+    return parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"), keep_blank_values=True)
+
+
+def _short_enough(scope: Scope) -> None:
+    """GET /matches/byBinding's 414 (the spec's "Query too long, consider using POST instead"), checked after
+    the parameters themselves, so a malformed long query is a 400 naming the parameter."""
+    if len(bytes(scope.get("query_string", b""))) > MAX_QUERY_BYTES:
         raise SubmissionError(414, "URI Too Long", f"the query is longer than {MAX_QUERY_BYTES} bytes; send the "
                               "soft binding with POST /matches/byBinding instead", code="query_too_long")
-    return parse_qs(raw.decode("latin-1"), keep_blank_values=True)
 
 
 def _one(query: dict[str, list[str]], name: str, *, required: bool = False) -> str | None:
@@ -160,6 +165,7 @@ class SoftBindingEndpoint:
         limit = _max_results(query)
         if scope.get("method") == "GET":
             alg, value = _one(query, "alg", required=True), _one(query, "value", required=True)
+            _short_enough(scope)
         else:
             alg, value = await self._query_document(scope, receive)
         assert alg is not None and value is not None

@@ -1,10 +1,12 @@
 """Conformance: schemathesis drives every operation of the OpenAPI document the service ships (written from the
 C2PA Soft Binding Resolution API's own) against the middleware's API, with generated valid and invalid
 queries, and checks each answer against the document: status codes, content types, response schemas, no
-server error. The store holds one real marked output, so generated lookups run real queries."""
+server error. The store holds one real marked output, so generated lookups run real queries. The examples are
+derandomized (the same in every CI run); AIACT_CONFORMANCE_EXAMPLES=500 explores more, at random."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,7 +68,8 @@ def test_every_operation_conforms(api_schema: BaseOpenAPISchema, method: str, pa
     operation = api_schema[path][method]
 
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
-    @hypothesis.settings(max_examples=25, deadline=None, database=None,
+    @hypothesis.settings(max_examples=int(os.environ.get("AIACT_CONFORMANCE_EXAMPLES", "25")), deadline=None,
+                         database=None, derandomize=not os.environ.get("AIACT_CONFORMANCE_EXAMPLES"),
                          suppress_health_check=list(hypothesis.HealthCheck))
     def conforms(case: schemathesis.Case) -> None:
         # Not "positive_data_acceptance": a schema-valid string can still be no value of the named algorithm
