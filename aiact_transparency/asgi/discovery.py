@@ -18,6 +18,7 @@ from ..config import TransparencyConfig
 from ..detection.describe import discovery_entry
 from ..detection.page import MESSAGES as DETECTION_MESSAGES
 from ..detection.page import page_language as detection_language
+from ..detection.soft_binding.describe import soft_binding_entry
 from ..disclosure import Disclosure, RoutePolicy
 from ..disclosure.discovery_page import discovery_html
 from ..http_messages import Receive, Scope, Send, accept_weights
@@ -129,6 +130,8 @@ def discovery_document(
         # the engine and retention, never the store's URL (it may carry a password).
         "detection": (discovery_entry(config.detection, signer=_signer(signer) if marked and images.c2pa else None)
                       if config.detection.enabled else {"enabled": False}),
+        # Where a stripped output's manifest can be recovered from its watermark or fingerprint (issue 18).
+        "c2pa_soft_binding": soft_binding_entry(config),
         "fingerprints": config.fingerprints.describe() | {
             "records": "per marked output: perceptual hash (PDQ), SHA-256, watermark payload, C2PA manifest id, "
                        "media type, size, time, route path; never prompts, client addresses or user ids"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..config import TransparencyConfig
 from ..detection.endpoint import DetectionEndpoint
-from ..detection.wiring import endpoint_for
+from ..detection.wiring import endpoint_for, soft_binding_route
 from ..disclosure import Disclosure, RoutePolicy
 from ..disclosure.csp import ATTRIBUTES, banner_rendering
 from ..fingerprints.outputs import OutputLog
@@ -63,6 +63,7 @@ class TransparencyMiddleware:
         # After the image service: the document names its signer (trusted or not) without loading it twice.
         self.discovery = DiscoveryEndpoint(self.disclosure, signer=self.images.marker.identity if self.images else None)
         self.output_log, self.detection = _output_log_and_detector(self.config, self.images, output_log)
+        self.soft_binding, self.soft_binding_prefix = soft_binding_route(self.detection)  # the C2PA resolution API
 
     def close(self) -> None:
         """Stops the marking workers and writes out the fingerprint log (also done at lifespan shutdown)."""
@@ -85,6 +86,9 @@ class TransparencyMiddleware:
             return
         if self.detection is not None and path == self.detection.settings.path:
             await self.detection(scope, receive, send)
+            return
+        if self.soft_binding is not None and path.startswith(self.soft_binding_prefix):
+            await self.soft_binding(scope, receive, send)
             return
         policy = disclosure.policy_for(path)
         if policy.images:

@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="report which marks files carry; --json: {file: report}",
                                  parents=common)
     verify.add_argument("files", type=Path, nargs="+")
+    verify.add_argument("--recover", action="store_true", help="for files without embedded credentials: find "
+                        "them through the watermark or fingerprint (C2PA Soft Binding Resolution API) and validate "
+                        "them against the file; exit 0 recovered, 1 none found, 2 an error")
+    verify.add_argument("--url", help="with --recover: the API's base URL, e.g. https://example.com"
+                        "/.well-known/ai-disclosure/c2pa/v1 (default: the configured fingerprint log)")
     keys = commands.add_parser("keys", help="the signing identity", parents=common)
     keys.add_argument("action", choices=["init", "show"],
                       help="init: create the development chain if needed; show: describe the identity (read only)")
@@ -128,6 +133,11 @@ def _describe(name: str, report: dict[str, Any]) -> str:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if args.recover:
+        return detection.recover(args)
+    if args.url is not None:
+        print("error: --url goes with --recover (the base URL of a Soft Binding Resolution API)", file=sys.stderr)
+        return EXIT_ERROR
     from ..provenance.errors import MarkingError
     from ..provenance.verify import verify
 

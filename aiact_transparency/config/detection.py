@@ -7,6 +7,8 @@ TransparencyConfig.detection (re-exported by aiact_transparency.detection)::
       path: /.well-known/ai-disclosure/detect
       max_bytes: 33554432                    # held in memory up to this, then 413; never written to disk
       rate_limit: {per_client_per_minute: 60}
+      # The C2PA Soft Binding Resolution API (issue 18), served with the fingerprint log on:
+      soft_binding_path: /.well-known/ai-disclosure/c2pa/v1
 
 Memory: at most (workers + max_queue) submissions are admitted at once, each held up to max_bytes, so the
 service never holds more than (workers + max_queue) x max_bytes of submitted content; beyond that it answers
@@ -21,11 +23,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["DEFAULT_PATH", "DetectionSettings", "RateLimitSettings"]
+__all__ = ["DEFAULT_PATH", "DEFAULT_SOFT_BINDING_PATH", "DetectionSettings", "RateLimitSettings"]
 
 DEFAULT_PATH = "/.well-known/ai-disclosure/detect"
+# The base of the C2PA Soft Binding Resolution API: its paths (/matches/byBinding, /manifests/{id}, ...) are
+# relative to it, as to the OpenAPI document's server URL (C2PA Soft Binding API, "servers": ".../v1").
+DEFAULT_SOFT_BINDING_PATH = "/.well-known/ai-disclosure/c2pa/v1"
 _PATH = re.compile(r"/[A-Za-z0-9._~!$&'()+,;=:@/%-]*")
 _PUBLIC_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()+,;=:@/%-]*)?")
 
@@ -58,6 +63,9 @@ class DetectionSettings(BaseModel):
     public_url: str | None = None
     # PEM file of trust anchors: manifests whose signer chains to one are reported "trusted".
     trust_anchors: Path | None = None
+    # Base path of the C2PA Soft Binding Resolution API (served when fingerprints.enabled: the log keeps the
+    # manifest stores it resolves to). Shares the detector's limits, rate limit and zero retention.
+    soft_binding_path: str = DEFAULT_SOFT_BINDING_PATH
 
     @field_validator("path")
     @classmethod
@@ -66,6 +74,23 @@ class DetectionSettings(BaseModel):
             raise ValueError("must be an absolute URL path other than '/', without wildcards, "
                              f"e.g. '{DEFAULT_PATH}'")
         return value
+
+    @field_validator("soft_binding_path")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        if not _PATH.fullmatch(value) or value.startswith("//") or value == "/" or value.endswith("/"):
+            raise ValueError("must be an absolute URL path other than '/', without a trailing '/', e.g. "
+                             f"'{DEFAULT_SOFT_BINDING_PATH}' (the API's paths such as /matches/byBinding follow it)")
+        return value
+
+    @model_validator(mode="after")
+    def _apart(self) -> DetectionSettings:
+        base = self.soft_binding_path
+        if self.path == base or self.path.startswith(base + "/"):
+            raise ValueError(f"detection.path {self.path!r} lies inside detection.soft_binding_path {base!r}: "
+                             "give them different paths (defaults: "
+                             f"{DEFAULT_PATH} and {DEFAULT_SOFT_BINDING_PATH})")
+        return self
 
     @field_validator("public_url")
     @classmethod

@@ -102,8 +102,12 @@ def _payload(token: str) -> bytes:
 
 
 def standalone_app(endpoint: DetectionEndpoint) -> ASGIApp:
-    """The detector alone: its path answers, "/" redirects there, everything else is 404."""
+    """The detector alone: its path answers (and the Soft Binding Resolution API under its base, when the
+    endpoint has one), "/" redirects to the detector, everything else is 404."""
+    from .wiring import soft_binding_route
+
     path = endpoint.settings.path
+    soft_binding, prefix = soft_binding_route(endpoint)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # nothing to start or stop: acknowledge both
@@ -118,6 +122,8 @@ def standalone_app(endpoint: DetectionEndpoint) -> ASGIApp:
             return
         if scope["path"] == path:
             await endpoint(scope, receive, send)
+        elif soft_binding is not None and scope["path"].startswith(prefix):
+            await soft_binding(scope, receive, send)
         elif scope["path"] == "/":
             await respond(send, 307, b"text/plain", b"", [(b"location", path.encode("ascii"))])
         else:

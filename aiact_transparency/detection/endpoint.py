@@ -17,7 +17,8 @@ import codecs
 import logging
 import re
 import secrets
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -25,7 +26,7 @@ import anyio.to_thread
 
 from ..config.detection import DetectionSettings
 from ..disclosure import i18n
-from ..http_messages import Receive, Scope, Send, accept_weights, request_header
+from ..http_messages import ASGIApp, Receive, Scope, Send, accept_weights, request_header
 from .describe import usage
 from .jws import JWS_MEDIA_TYPE
 from .local import TEXT_TYPE, Detector, TextScorer, UnsupportedContent, rfc3339_now
@@ -45,6 +46,7 @@ log = logging.getLogger("aiact_transparency.detection")
 _PORT = r"(?::[0-9]{1,5})?"
 _HOST = re.compile(rf"(?:[A-Za-z0-9-]{{1,63}}\.)*[A-Za-z0-9-]{{1,63}}{_PORT}|\[[0-9A-Fa-f:.]{{2,45}}\]{_PORT}")
 _KINDS = ("application/json", JWS_MEDIA_TYPE, "text/html")
+_T = TypeVar("_T")
 FRAGMENT = "text/html; fragment"  # ?format=fragment: the result region only, for the page's own script
 
 
@@ -75,6 +77,8 @@ class DetectionEndpoint:
         self.max_admitted = self.settings.workers + self.settings.max_queue
         self._admitted = 0
         self._capacity: anyio.CapacityLimiter | None = None  # made on first use, inside the event loop
+        # The C2PA Soft Binding Resolution API sharing these limits, when the output log is there (wiring.py).
+        self.soft_binding: ASGIApp | None = None
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -144,11 +148,17 @@ class DetectionEndpoint:
                                   "content, or GET the page", "method", [(b"allow", b"GET, HEAD, POST, OPTIONS")])
 
     async def _post(self, scope: Scope, receive: Receive, send: Send, kind: str) -> None:
+        await self.admitted(scope, send, kind, lambda: self._detect(scope, receive, send, kind))
+
+    async def admitted(self, scope: Scope, send: Send, kind: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Fair use, shared by every request that costs work here (the detector's POSTs and the Soft Binding
+        Resolution API's queries, soft_binding/endpoint.py): one token bucket per client address (429), at
+        most workers + max_queue admitted at once (503), then `work()`. A client gone mid-body ends quietly."""
         client = (scope.get("client") or ("unknown", 0))[0]
         wait = self.rate_limiter.take(str(client))
         if wait:
             await self._error(scope, send, kind, 429, "Too Many Requests", f"more than "
-                              f"{self.settings.rate_limit.per_client_per_minute} checks a minute from this address; "
+                              f"{self.settings.rate_limit.per_client_per_minute} requests a minute from this address; "
                               f"try again in {wait} s", "rate_limited", retry_after=wait)
             return
         if self._admitted >= self.max_admitted:
@@ -157,11 +167,17 @@ class DetectionEndpoint:
             return
         self._admitted += 1
         try:
-            await self._detect(scope, receive, send, kind)
+            await work()
         except ClientGone:
             return
         finally:
             self._admitted -= 1
+
+    async def in_worker(self, function: Callable[..., _T], *args: Any) -> _T:
+        """`function(*args)` in a worker thread, at most `workers` at once (CPU and database work)."""
+        if self._capacity is None:
+            self._capacity = anyio.CapacityLimiter(self.settings.workers)
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._capacity)
 
     async def _detect(self, scope: Scope, receive: Receive, send: Send, kind: str) -> None:
         settings = self.settings
@@ -174,10 +190,8 @@ class DetectionEndpoint:
         if submission.form and kind == "application/json" and not request_header(scope, b"accept"):
             kind = "text/html"
         url, signed = self.detector_url(scope), kind == JWS_MEDIA_TYPE
-        if self._capacity is None:
-            self._capacity = anyio.CapacityLimiter(settings.workers)
         try:
-            answer = await anyio.to_thread.run_sync(self._work, submission, url, signed, limiter=self._capacity)
+            answer = await self.in_worker(self._work, submission, url, signed)
         except UnsupportedContent as exc:
             await self._error(scope, send, kind, 415, "Unsupported Media Type", str(exc), "unsupported_type",
                               supported=["image/png", "image/jpeg", "image/webp", "text/plain"])

@@ -17,7 +17,7 @@ from ..fingerprints.record import Match
 from ..fingerprints.store import FingerprintStore
 from .fingerprint import FingerprintMatch
 
-__all__ = ["UNMARKED_TEST_IMAGES", "StoreIndex"]
+__all__ = ["UNMARKED_TEST_IMAGES", "StoreIndex", "decode_submitted"]
 
 # tests/fingerprints/test_matching.py looks up at least this many varied unmarked images (8 orientations
 # each) against the marked outputs and finds 0 matches at the reference threshold; with 0 of n, the 95 %
@@ -60,6 +60,9 @@ def _decode(data: bytes) -> Image.Image | None:
         return image
     except Exception:  # whatever Pillow raises on hostile input: the other layers already said what they could
         return None
+
+
+decode_submitted = _decode  # the same guarded decoding for the Soft Binding Resolution API's uploads
 
 
 def _as_match(found: Match, threshold: int) -> FingerprintMatch:

@@ -5,9 +5,10 @@ hashing). Output data only; off unless `fingerprints.enabled`."""
 from __future__ import annotations
 
 from ..config.fingerprints import FingerprintSettings
-from .audit import export_jsonl, purge_expired, stats
+from .audit import export_jsonl, export_manifests_jsonl, purge_expired, stats
 from .engines import open_store
 from .lookup import LookupAnswer, lookup, lookup_async
+from .manifests import ManifestEntry
 from .pdq import MATCH_THRESHOLD, MIN_QUALITY, PdqHash, dihedral_hashes, hamming, pdq_hash
 from .record import FingerprintRecord, Match, record_for
 from .store import FingerprintStore, StoreError, StoreStats
@@ -21,6 +22,7 @@ __all__ = [
     "FingerprintStore",
     "FingerprintWriter",
     "LookupAnswer",
+    "ManifestEntry",
     "Match",
     "PdqHash",
     "StoreError",
@@ -28,6 +30,7 @@ __all__ = [
     "WriterCounters",
     "dihedral_hashes",
     "export_jsonl",
+    "export_manifests_jsonl",
     "hamming",
     "lookup",
     "lookup_async",

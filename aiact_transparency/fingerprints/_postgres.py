@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .manifests import ManifestEntry
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
 from .store import COLUMNS, FingerprintStore, StoreError, chunk_rows, is_indexed, row_values
@@ -159,6 +160,18 @@ class PostgresStore(FingerprintStore):
     def put_manifest(self, manifest_id: str, store: bytes, created_at: float) -> None:
         self._query("INSERT INTO fp_manifests (manifest_id, created_at, store) VALUES (%s, %s, %s) "
                     "ON CONFLICT (manifest_id) DO NOTHING RETURNING manifest_id", (manifest_id, created_at, store))
+
+    def put_manifests(self, entries: Sequence[ManifestEntry]) -> int:
+        if not entries:
+            return 0
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                cur.executemany("INSERT INTO fp_manifests (manifest_id, created_at, store) VALUES (%s, %s, %s) "
+                                "ON CONFLICT (manifest_id) DO NOTHING",
+                                [(e.manifest_id, e.created_at, e.store) for e in entries])
+        except (*self._errors, *self._pool_errors) as exc:
+            raise self._fail(exc) from exc
+        return len(entries)
 
     def optimize(self) -> None:
         # VACUUM also sets the visibility map, which lets the MIH lookups read fp_chunks' index alone.

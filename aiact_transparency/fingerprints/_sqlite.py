@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .manifests import ManifestEntry
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
 from .store import COLUMNS, FingerprintStore, StoreError, chunk_rows, is_indexed, row_values
@@ -154,6 +155,23 @@ class SqliteStore(FingerprintStore):
     def put_manifest(self, manifest_id: str, store: bytes, created_at: float) -> None:
         self._query("INSERT OR IGNORE INTO fp_manifests (manifest_id, created_at, store) VALUES (?, ?, ?)",
                     (manifest_id, created_at, store))
+
+    def put_manifests(self, entries: Sequence[ManifestEntry]) -> int:
+        if not entries:
+            return 0
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("INSERT OR IGNORE INTO fp_manifests (manifest_id, created_at, store) VALUES (?, ?, ?)",
+                                 [(e.manifest_id, e.created_at, e.store) for e in entries])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite fingerprint store {self.path}: {exc}") from exc
+        return len(entries)
 
     def optimize(self) -> None:
         self._query("PRAGMA optimize", ())

@@ -1,5 +1,6 @@
 """What `aiact-transparency fingerprints stats | purge | export` calls: the store's figures, the retention
-purge, and a JSON Lines export for audits (one record per line, constant memory)."""
+purge (records and manifest stores alike), and a JSON Lines export for audits (one record per line, constant
+memory; `--manifests` exports the kept manifest stores instead)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from .store import FingerprintStore
 
-__all__ = ["export_jsonl", "purge_expired", "stats"]
+__all__ = ["export_jsonl", "export_manifests_jsonl", "purge_expired", "stats"]
 
 _DAY = 86400.0
 
@@ -31,3 +32,10 @@ def export_jsonl(store: FingerprintStore, *, since: float | None = None, until: 
     """One JSON object per line (with its newline), oldest first; bytes as hex, times as ISO 8601 UTC."""
     for record in store.export(since, until):
         yield json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def export_manifests_jsonl(store: FingerprintStore, *, since: float | None = None, until: float | None = None
+                           ) -> Iterator[str]:
+    """The kept manifest stores (issue 18), one JSON object per line: id, time, the store base64."""
+    for entry in store.export_manifests(since, until):
+        yield json.dumps(entry.to_dict(), sort_keys=True, separators=(",", ":")) + "\n"

@@ -21,6 +21,7 @@ from PIL import Image
 from ..config.fingerprints import FingerprintSettings
 from ..provenance.media import MarkedMedia
 from .engines import open_store
+from .manifests import manifest_entry_of
 from .pdq import pdq_hash
 from .record import FingerprintRecord, record_for
 from .store import FingerprintStore
@@ -104,7 +105,12 @@ class OutputLog:
                 if item is None:
                     return
                 data, media_type, report, route = item
-                self.writer.submit(record_of(data, media_type, report, route))
+                record = record_of(data, media_type, report, route)
+                # The signed manifest store as well (issue 18), under the record's time: one retention for both.
+                entry = manifest_entry_of(report, record.created_at)
+                if entry is not None:
+                    self.writer.submit(entry)
+                self.writer.submit(record)
             except Exception as exc:  # an undecodable output: logged, counted, the thread goes on
                 self.dropped += 1
                 log.warning("fingerprint log: could not fingerprint an %s output: %s", item[1] if item else "?",

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from .manifests import ManifestEntry
 from .mih import chunk_key_matrix, chunk_keys, probe_keys
 from .pdq import MATCH_THRESHOLD, MIN_QUALITY
 from .record import KINDS, FingerprintRecord, Match
@@ -225,6 +226,40 @@ class FingerprintStore(ABC):
     def get_manifest(self, manifest_id: str) -> bytes | None:
         rows = self._query(f"SELECT store FROM fp_manifests WHERE manifest_id = {self.ph}", (manifest_id,))
         return bytes(rows[0][0]) if rows else None
+
+    # -- manifest stores (issue 18, fingerprints/manifests.py) ---------------------------------------------
+    def put_manifests(self, entries: Sequence[ManifestEntry]) -> int:
+        """Keep signed manifest stores; an id already kept keeps its first store. The backends write a batch
+        in one transaction; this fallback puts them one by one."""
+        for entry in entries:
+            self.put_manifest(entry.manifest_id, entry.store, entry.created_at)
+        return len(entries)
+
+    def kept_manifests(self, manifest_ids: Sequence[str]) -> set[str]:
+        """Which of these ids have a stored manifest (a record can name one that was never kept)."""
+        wanted = sorted(set(manifest_ids))
+        if not wanted:
+            return set()
+        marks = ", ".join([self.ph] * len(wanted))
+        rows = self._query(f"SELECT manifest_id FROM fp_manifests WHERE manifest_id IN ({marks})", wanted)
+        return {str(row[0]) for row in rows}
+
+    def export_manifests(self, since: float | None = None, until: float | None = None) -> Iterator[ManifestEntry]:
+        """Every kept manifest store created in [since, until), by id, page by page (constant memory)."""
+        last = ""
+        low = since if since is not None else float("-inf")
+        high = until if until is not None else float("inf")
+        ph = self.ph
+        while True:
+            rows = self._query(
+                f"SELECT manifest_id, created_at, store FROM fp_manifests WHERE manifest_id > {ph} "
+                f"AND created_at >= {ph} AND created_at < {ph} ORDER BY manifest_id LIMIT {EXPORT_PAGE // 10}",
+                (last, low, high),
+            )
+            yield from (ManifestEntry(str(m), bytes(store), float(at)) for m, at, store in rows)
+            if len(rows) < EXPORT_PAGE // 10:
+                return
+            last = str(rows[-1][0])
 
     def purge(self, older_than: float, batch: int = 5000) -> int:
         """Delete records (and manifests) created before `older_than` (epoch seconds); returns the count."""

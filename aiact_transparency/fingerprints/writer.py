@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .manifests import ManifestEntry
 from .record import FingerprintRecord
 from .store import FingerprintStore
 
@@ -35,6 +36,7 @@ class WriterCounters:
     retried: int  # attempts after a failure
     purged: int
     pending: int  # in the queue or in the batch being written
+    manifests_written: int = 0  # signed manifest stores kept beside the records (ManifestEntry, issue 18)
 
 
 class FingerprintWriter:
@@ -54,7 +56,7 @@ class FingerprintWriter:
             raise ValueError("queue_size and batch_size must be at least 1")
         self.store = store
         self.retention_days = retention_days
-        self._queue: queue.Queue[FingerprintRecord] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[FingerprintRecord | ManifestEntry] = queue.Queue(maxsize=queue_size)
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._max_backoff = max_backoff
@@ -63,7 +65,8 @@ class FingerprintWriter:
         self._stop = threading.Event()
         self._idle = threading.Condition()
         self._count_lock = threading.Lock()  # submit() runs on any thread; += on a dict item is not atomic
-        self._counts = {"submitted": 0, "written": 0, "dropped": 0, "failed": 0, "retried": 0, "purged": 0}
+        self._counts = {"submitted": 0, "written": 0, "dropped": 0, "failed": 0, "retried": 0, "purged": 0,
+                        "manifests_written": 0}
         self._in_flight = 0
         self._last_drop_log = 0.0
         self._thread = threading.Thread(target=self._run, name="aiact-fingerprint-writer", daemon=True)
@@ -73,9 +76,11 @@ class FingerprintWriter:
         with self._count_lock:
             self._counts[name] += n
 
-    def submit(self, record: FingerprintRecord) -> bool:
-        """Queue a record for writing; False (and a counted, rate-limited WARNING) when it had to be dropped."""
-        self._add("submitted")
+    def submit(self, record: FingerprintRecord | ManifestEntry) -> bool:
+        """Queue a record (or a manifest store) for writing; False (and a counted, rate-limited WARNING) when it
+        had to be dropped. Manifest stores share the queue, the batches and the retries of the records."""
+        if isinstance(record, FingerprintRecord):
+            self._add("submitted")
         if not self._stop.is_set():
             try:
                 self._queue.put_nowait(record)
@@ -114,7 +119,7 @@ class FingerprintWriter:
         self._thread.join(timeout)
 
     # -- the thread ----------------------------------------------------------------------------------------
-    def _take_batch(self) -> list[FingerprintRecord]:
+    def _take_batch(self) -> list[FingerprintRecord | ManifestEntry]:
         try:
             batch = [self._queue.get(timeout=self._flush_interval)]
         except queue.Empty:
@@ -126,13 +131,23 @@ class FingerprintWriter:
                 break
         return batch
 
-    def _write(self, batch: list[FingerprintRecord]) -> None:
+    def _write(self, batch: list[FingerprintRecord | ManifestEntry]) -> None:
         backoff = 0.1
         attempt = 0
+        records = [item for item in batch if isinstance(item, FingerprintRecord)]
+        manifests = [item for item in batch if isinstance(item, ManifestEntry)]
+        stored_manifests = False
         while True:
             try:
-                self.store.add_many(batch)
-                self._add("written", len(batch))
+                # Manifests first: a record never names a manifest that a crash kept from being stored, and a
+                # retry after the records failed puts the manifests again harmlessly (the first store stays).
+                if manifests and not stored_manifests:
+                    self.store.put_manifests(manifests)
+                    stored_manifests = True
+                    self._add("manifests_written", len(manifests))
+                if records:
+                    self.store.add_many(records)
+                self._add("written", len(records))
                 return
             except Exception as exc:  # any store failure: keep the batch, log, back off, try again
                 self._add("failed")

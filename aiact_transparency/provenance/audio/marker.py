@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...config.modelcard import ModelFacts
-from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
+from ..c2pa.jumbf import active_manifest_label
+from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest_store
 from ..errors import SigningError
 from ..formats import canonical, sniff_media_type, types_of
 from ..keys import ManifestSigner
@@ -57,9 +58,14 @@ class AudioMarkReport:
     seconds: float | None = None
     disclaimer: str | None = None  # the language of the spoken disclaimer, when one was mixed in
     notes: tuple[str, ...] = ()
+    manifest_id: str | None = None  # the signed clip's active C2PA manifest label (the fingerprint log keeps it)
+    # The signed manifest store embedded in the output, for the Soft Binding Resolution API (as MarkReport's).
+    manifest_store: bytes | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        report = asdict(self)
+        del report["manifest_store"]
+        return report
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class _Work:
     seconds: float | None = None
     ingredient: bytes | None = None
     disclaimer: str | None = None  # the language of the spoken disclaimer mixed in
+    manifest_store: bytes | None = None
 
 
 class AudioMarker:
@@ -136,7 +143,9 @@ class AudioMarker:
         xmp = audio.xmp and self._add_xmp(work)
         c2pa = self._sign(work) if self.signer is not None else None
         report = AudioMarkReport(actual, re_encoded=work.re_encoded, watermark=work.watermark, xmp=xmp, c2pa=c2pa,
-                                 seconds=work.seconds, disclaimer=work.disclaimer, notes=tuple(work.notes))
+                                 seconds=work.seconds, disclaimer=work.disclaimer, notes=tuple(work.notes),
+                                 manifest_id=active_manifest_label(work.manifest_store) if work.manifest_store
+                                 else None, manifest_store=work.manifest_store)
         return MarkedAudio(work.data, actual, report)
 
     def _disclaimer(self, samples: F32, rate: int, work: _Work, language: str | None = None) -> F32:
@@ -190,8 +199,8 @@ class AudioMarker:
         manifest = build_manifest(software_agent=self.maker.software_agent, watermark=soft_binding,
                                   training_mining=self.config.images.training_mining, model_facts=self.maker.disclosure)
         try:
-            work.data = sign_manifest(work.data, work.media_type, manifest, signer=self.signer,
-                                      ingredient=work.ingredient)
+            work.data, work.manifest_store = sign_manifest_store(work.data, work.media_type, manifest,
+                                                                 signer=self.signer, ingredient=work.ingredient)
         except (C2paSigningError, ValueError) as exc:
             raise SigningError(str(exc)) from exc
         return dict(self.identity.describe())

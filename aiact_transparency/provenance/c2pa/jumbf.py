@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["active_manifest_label"]
+__all__ = ["active_manifest_label", "active_manifest_only"]
 
 # The jumd content type UUIDs of a manifest store and of standard / update manifests ("c2pa", "c2ma", "c2um").
 _STORE = bytes.fromhex("6332706100110010800000aa00389b71")
@@ -63,4 +63,24 @@ def active_manifest_label(store: bytes) -> str | None:
         labels = [found[1] for child, begin, stop in _boxes(store, start, end)[1:] if child == b"jumb"
                   and (found := _description(store, begin, stop)) is not None and found[0] in _MANIFESTS]
         return labels[-1] if labels else None
+    return None
+
+
+def active_manifest_only(store: bytes) -> bytes | None:
+    """The store cut down to its description box and its active (last) manifest, for a Soft Binding Resolution
+    API request with returnActiveManifest=true; None when `store` is not a manifest store. A store holding one
+    manifest comes back unchanged."""
+    for kind, start, end in _boxes(store, 0, len(store)):
+        described = _description(store, start, end) if kind == b"jumb" else None
+        if described is None or described[0] != _STORE:
+            continue
+        children = _boxes(store, start, end)
+        manifests = [(begin, stop) for child, begin, stop in children[1:] if child == b"jumb"
+                     and (found := _description(store, begin, stop)) is not None and found[0] in _MANIFESTS]
+        if not manifests:
+            return None
+        # Each child's content range is inside its box: its header is the 8 bytes before (sizes here fit 32 bits).
+        _, d_begin, d_end = children[0]
+        kept = store[d_begin - 8:d_end] + store[manifests[-1][0] - 8:manifests[-1][1]]
+        return struct.pack(">I4s", 8 + len(kept), b"jumb") + kept
     return None

@@ -28,7 +28,7 @@ __all__ = [
     "AI_DISCLOSURE_LABEL", "GENERATOR_NAME", "SOFT_BINDING_LABEL", "SUPPORTED_MEDIA_TYPES",
     "TRAINED_ALGORITHMIC_MEDIA", "TRAINING_MINING_LABEL", "WATERMARK_ACTION", "C2paSigningError",
     "ManifestReport", "build_manifest", "is_signed_by", "read_manifest", "sign_asset", "sign_manifest",
-    "sign_manifest_labelled",
+    "sign_manifest_labelled", "sign_manifest_store",
 ]
 
 GENERATOR_NAME = "aiact-transparency"
@@ -162,7 +162,17 @@ def sign_manifest_labelled(data: bytes, media_type: str, manifest: Mapping[str, 
                            thumbnail: bool = False, verify_after_sign: bool = False,
                            ingredient: bytes | None = None) -> tuple[bytes, str | None]:
     """Embed and sign `manifest` in the asset; returns the signed asset bytes and the active manifest's label
-    (read from the manifest store `sign` returns: no second reading of the asset).
+    (read from the manifest store `sign` returns: no second reading of the asset)."""
+    signed, store = sign_manifest_store(data, media_type, manifest, signer=signer, thumbnail=thumbnail,
+                                        verify_after_sign=verify_after_sign, ingredient=ingredient)
+    return signed, active_manifest_label(store)
+
+
+def sign_manifest_store(data: bytes, media_type: str, manifest: Mapping[str, Any], *, signer: ManifestSigner,
+                        thumbnail: bool = False, verify_after_sign: bool = False,
+                        ingredient: bytes | None = None) -> tuple[bytes, bytes]:
+    """Embed and sign `manifest` in the asset; returns the signed asset bytes and the signed manifest store
+    (the JUMBF bytes embedded in the asset, as `application/c2pa`: what the Soft Binding Resolution API serves).
 
     `ingredient`: the asset as it arrived, when it carried someone else's manifest. It is added as a
     componentOf ingredient, so the earlier provenance stays in the manifest store instead of being replaced
@@ -187,7 +197,7 @@ def sign_manifest_labelled(data: bytes, media_type: str, manifest: Mapping[str, 
     except c2pa.C2paError as exc:
         cause = failures[0] if failures else exc
         raise C2paSigningError(f"C2PA signing of {mt} failed: {cause}") from cause
-    return out.getvalue(), active_manifest_label(store)
+    return out.getvalue(), bytes(store)
 
 
 def sign_asset(data: bytes, media_type: str, *, signer: ManifestSigner, software_agent: str,

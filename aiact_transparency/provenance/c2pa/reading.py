@@ -80,6 +80,24 @@ def read_manifest(data: bytes, media_type: str, *, trust_anchors_pem: bytes | No
         return ManifestReport(found=True, reason=f"C2PA manifest store is malformed ({exc!r})")
 
 
+def read_manifest_store(data: bytes, media_type: str, store: bytes, *, trust_anchors_pem: bytes | None = None
+                        ) -> ManifestReport:
+    """Validate a manifest store kept apart from the asset (a sidecar, or one recovered through a soft binding)
+    against the asset's bytes: c2pa checks the signature and the hard binding as for an embedded one."""
+    try:
+        with reader_context(trust_anchors_pem) as ctx, \
+                c2pa.Reader(media_type, io.BytesIO(data), store, context=ctx) as reader:
+            parsed = json.loads(reader.json())
+    except c2pa.C2paError.NotSupported:
+        return ManifestReport(found=False, reason=f"not a readable {media_type} asset for C2PA")
+    except (c2pa.C2paError, ValueError) as exc:
+        return ManifestReport(found=False, reason=f"the manifest store could not be read: {exc}")
+    try:
+        return report_from_store(parsed)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        return ManifestReport(found=True, reason=f"C2PA manifest store is malformed ({exc!r})")
+
+
 def _failures(store: dict[str, Any]) -> list[dict[str, Any]]:
     results = store.get("validation_results") or {}
     active = results.get("activeManifest") or {}

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...config.modelcard import ModelFacts
-from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest_labelled
+from ..c2pa.jumbf import active_manifest_label
+from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest_store
 from ..errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
 from ..formats import canonical, sniff_media_type, types_of
 from ..keys import ManifestSigner
@@ -48,9 +49,14 @@ class MarkReport:
     c2pa: dict[str, Any] | None = None  # the signer's identity, when signed
     manifest_id: str | None = None  # the signed asset's active C2PA manifest label (the fingerprint log keeps it)
     notes: tuple[str, ...] = ()
+    # The signed manifest store (JUMBF) embedded in the output: the fingerprint log keeps it for the C2PA Soft
+    # Binding Resolution API (issue 18). Bytes, so not part of the JSON report.
+    manifest_store: bytes | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        report = asdict(self)
+        del report["manifest_store"]
+        return report
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class _Work:
     re_encoded: bool = False
     ingredient: bytes | None = None  # the input, when it carried a foreign manifest to keep
     manifest_id: str | None = None
+    manifest_store: bytes | None = None
 
 
 class ImageMarker:
@@ -127,6 +134,7 @@ class ImageMarker:
             c2pa=c2pa,
             manifest_id=work.manifest_id,
             notes=tuple(work.notes),
+            manifest_store=work.manifest_store,
         )
         return MarkedImage(work.data, actual, report)
 
@@ -184,9 +192,10 @@ class ImageMarker:
             model_facts=self.maker.disclosure,
         )
         try:
-            work.data, work.manifest_id = sign_manifest_labelled(
+            work.data, work.manifest_store = sign_manifest_store(
                 work.data, work.media_type, manifest, signer=self.signer, ingredient=work.ingredient
             )
+            work.manifest_id = active_manifest_label(work.manifest_store)
         except (C2paSigningError, ValueError) as exc:
             raise SigningError(str(exc)) from exc
         return dict(self.identity.describe())
