@@ -17,6 +17,7 @@ from ..payload import (
 )
 from .dwt_svd import (
     _CHECK_BITS,
+    _F32,
     _F64,
     _OFFSETS,
     BLOCK_PX,
@@ -79,10 +80,13 @@ class _Reading:
         return self.agreeing / self.blocks
 
 
-def _block_values(luma: npt.NDArray[np.float32], own: tuple[int, int], size: tuple[int, int]) -> _F64:
-    if size != own:
-        luma = np.asarray(Image.fromarray(luma).resize(size, Image.Resampling.BICUBIC), dtype=np.float32)
-    return _dominant(_approx_band(luma)).s0.ravel()
+def _block_values(band: _F32) -> _F64:
+    return _dominant(band, vectors=False).s0.ravel()
+
+
+def _rescaled_band(luma: npt.NDArray[np.float32], size: tuple[int, int]) -> _F32:
+    resized = Image.fromarray(luma).resize(size, Image.Resampling.BICUBIC)
+    return _approx_band(np.asarray(resized, dtype=np.float32))
 
 
 def _read(s0: _F64, size: tuple[int, int], step: float, offset: float) -> _Reading:
@@ -169,10 +173,15 @@ def detect_watermark(
             f"{fp:.1e}, above {FALSE_POSITIVE_LIMIT:.0e}; pass at most {MAX_SIZES} candidate sizes"
         )
         return WatermarkDetection(False, None, 0.0, 1.0, None, based_on, tuple(sizes))
-    luma = _luma(colour)
     best: _Reading | None = None
+    luma: npt.NDArray[np.float32] | None = None  # built once, and only when a candidate size is read
     for size in sizes:
-        s0 = _block_values(luma, work.size, size)
+        if size == work.size:
+            band = _approx_band(colour)  # at its own size the image needs no full-resolution luminance plane
+        else:
+            luma = _luma(colour) if luma is None else luma
+            band = _rescaled_band(luma, size)
+        s0 = _block_values(band)
         for fraction in _OFFSETS:
             reading = _read(s0, size, strength, fraction * strength)
             if reading.payload is not None:

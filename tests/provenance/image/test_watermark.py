@@ -17,6 +17,7 @@ import pytest
 import pywt
 from PIL import Image, ImageDraw, ImageFilter
 
+from aiact_transparency.provenance.image.dwt_svd import _approx_band, _dominant, _luma, _split
 from aiact_transparency.provenance.image.watermark import (
     FALSE_POSITIVE_LIMIT,
     MAX_SIZES,
@@ -25,11 +26,7 @@ from aiact_transparency.provenance.image.watermark import (
     WatermarkCapacityError,
     WatermarkDetection,
     WatermarkPayload,
-    _approx_band,
-    _dominant,
     _embed_bits,
-    _luma,
-    _split,
     detect_watermark,
     embed_watermark,
     system_id_for,
@@ -319,19 +316,29 @@ def test_payload_layout_and_validation() -> None:
 
 
 def test_haar_band_equals_pywavelets() -> None:
-    y = _luma(_split(_img(_photo(264, 200, np.random.default_rng(4))))[1])
-    band = _approx_band(y)
-    hb, _, wb, _ = band.shape
-    reference = pywt.dwt2(y[: hb * 8, : wb * 8].astype(np.float64), "haar")[0]
-    np.testing.assert_allclose(band.reshape(hb * 4, wb * 4), reference, atol=1e-3)
+    # The band is taken from the colour planes (pairs summed before Y): it must equal the haar DWT of Y.
+    photo = _img(_photo(264, 200, np.random.default_rng(4)))
+    for image in (photo, photo.convert("L")):
+        colour = _split(image)[1]
+        y = _luma(colour)
+        band = _approx_band(colour)
+        hb, _, wb, _ = band.shape
+        reference = pywt.dwt2(y[: hb * 8, : wb * 8].astype(np.float64), "haar")[0]
+        np.testing.assert_allclose(band.reshape(hb * 4, wb * 4), reference, atol=1e-3)
+        np.testing.assert_allclose(_approx_band(y), band, atol=1e-3)  # a luminance plane (rescaled reading)
 
 
 def test_power_iteration_matches_svd_and_dct_changes_nothing() -> None:
-    y = _luma(_split(_img(_photo(256, 256, np.random.default_rng(5)) * 0.3))[1])
-    band = _approx_band(y)
-    blocks = band.transpose(0, 2, 1, 3).reshape(-1, 4, 4)
-    exact = np.linalg.svd(blocks, compute_uv=False)
-    np.testing.assert_allclose(_dominant(band).s0.ravel(), exact[:, 0], atol=1e-3)
+    band = _approx_band(_split(_img(_photo(256, 256, np.random.default_rng(5)) * 0.3))[1])
+    blocks = band.transpose(0, 2, 1, 3).reshape(-1, 4, 4).astype(np.float64)
+    u, exact, vt = np.linalg.svd(blocks)
+    dom = _dominant(band)
+    np.testing.assert_allclose(dom.s0.ravel(), exact[:, 0], atol=1e-3)
+    np.testing.assert_allclose(dom.rest.ravel(), np.sqrt((exact[:, 1:] ** 2).sum(axis=1)), atol=0.05)
+    # The singular vectors (up to sign) the rank-one update uses: u0 v0^T of every block.
+    outer = np.einsum("nk,ni->nki", u[:, :, 0], vt[:, 0, :])
+    ours = np.einsum("khw,ihw->hwki", dom.u, dom.v).reshape(-1, 4, 4)
+    np.testing.assert_allclose(ours, outer, atol=1e-4)
     # The reference scheme takes the SVD after an orthonormal 4x4 DCT-II: singular values do not change.
     k, n = np.meshgrid(np.arange(4), np.arange(4), indexing="ij")
     dct = np.sqrt(np.where(k == 0, 0.25, 0.5)) * np.cos(np.pi * (2 * n + 1) * k / 8)
