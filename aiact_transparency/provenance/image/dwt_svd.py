@@ -3,6 +3,7 @@ haar approximation band, its dominant singular vectors)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ DEFAULT_STRENGTH = 36.0
 MIN_BLOCKS = 256  # about 3 copies of the 81-bit word: fewer and JPEG errors stop averaging out
 FALSE_POSITIVE_LIMIT = 1e-6
 BLOCK_PX = 8
+_STRIP_BLOCKS = 16384  # 8x8 blocks per strip: 1 MP
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # Offsets added to s0 at detection, as fractions of the step, nearest to "no edit" first: 1/16 apart, so the
 # worst residual shift (2.25 units at step 36) leaves most of the 9-unit margin for other damage.
@@ -75,6 +77,19 @@ def _luma(colour: _U8) -> npt.NDArray[np.float32]:
 
 def _grid(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[0] // BLOCK_PX, shape[1] // BLOCK_PX
+
+
+def _strips(shape: tuple[int, ...]) -> Iterator[slice]:
+    """Pixel rows in strips of whole block rows, about a megapixel each, top to bottom.
+
+    Blocks are independent and numbered in raster order, so a strip is a contiguous run of block numbers.
+    Working a strip at a time keeps the temporaries near the cache size: on a 4 MP image at once they
+    spill, and every stage gets about twice as slow per pixel (measured, bench/bench_watermark.py).
+    """
+    hb, wb = _grid(shape)
+    rows = max(1, _STRIP_BLOCKS // max(wb, 1))
+    for top in range(0, hb, rows):
+        yield slice(top * BLOCK_PX, min(hb, top + rows) * BLOCK_PX)
 
 
 def _approx_band(planes: npt.NDArray[np.uint8] | npt.NDArray[np.float32]) -> _F32:

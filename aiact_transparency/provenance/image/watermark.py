@@ -87,6 +87,7 @@ from .dwt_svd import (
     _dominant,
     _grid,
     _split,
+    _strips,
 )
 from .watermark_detect import FALSE_POSITIVE_LIMIT, MAX_SIZES, SCHEME, WatermarkDetection, detect_watermark
 
@@ -192,10 +193,14 @@ def _embed_bits(image: Image.Image, bits: Sequence[int], strength: float) -> Ima
     hb, wb = _grid(colour.shape)
     if hb * wb < MIN_BLOCKS:
         raise WatermarkCapacityError(work.size)
-    dom = _dominant(_approx_band(colour))
     block_bits = np.resize(np.asarray(bits, dtype=np.float64), hb * wb).reshape(hb, wb)  # bit n mod 81
-    target = _targets(dom, block_bits, strength, _headroom(colour))
-    marked = _add_to_colour(colour, _pixel_steps(dom, target))
+    marked = colour.copy()  # rows below the block grid stay as they are
+    for rows in _strips(colour.shape):
+        strip = colour[rows]
+        dom = _dominant(_approx_band(strip))
+        strip_bits = block_bits[rows.start // BLOCK_PX : rows.stop // BLOCK_PX]
+        target = _targets(dom, strip_bits, strength, _headroom(strip))
+        marked[rows] = _add_to_colour(strip, _pixel_steps(dom, target))
     return _rebuild(work, marked, alpha)
 
 

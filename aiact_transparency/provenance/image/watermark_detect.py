@@ -17,7 +17,6 @@ from ..payload import (
 )
 from .dwt_svd import (
     _CHECK_BITS,
-    _F32,
     _F64,
     _OFFSETS,
     BLOCK_PX,
@@ -32,6 +31,7 @@ from .dwt_svd import (
     _dominant,
     _luma,
     _split,
+    _strips,
 )
 
 # The detector's public names, with the bounds its answers are given under (re-exported by watermark.py).
@@ -80,13 +80,14 @@ class _Reading:
         return self.agreeing / self.blocks
 
 
-def _block_values(band: _F32) -> _F64:
-    return _dominant(band, vectors=False).s0.ravel()
+def _block_values(planes: npt.NDArray[np.uint8] | npt.NDArray[np.float32]) -> _F64:
+    """s0 of every block in raster order: colour planes, or a luminance plane, a strip at a time."""
+    return np.concatenate([_dominant(_approx_band(planes[rows]), vectors=False).s0.ravel()
+                           for rows in _strips(planes.shape)])
 
 
-def _rescaled_band(luma: npt.NDArray[np.float32], size: tuple[int, int]) -> _F32:
-    resized = Image.fromarray(luma).resize(size, Image.Resampling.BICUBIC)
-    return _approx_band(np.asarray(resized, dtype=np.float32))
+def _rescaled_luma(luma: npt.NDArray[np.float32], size: tuple[int, int]) -> npt.NDArray[np.float32]:
+    return np.asarray(Image.fromarray(luma).resize(size, Image.Resampling.BICUBIC), dtype=np.float32)
 
 
 def _readings(s0: _F64, size: tuple[int, int], step: float) -> Iterator[_Reading]:
@@ -187,11 +188,11 @@ def detect_watermark(
     luma: npt.NDArray[np.float32] | None = None  # built once, and only when a candidate size is read
     for size in sizes:
         if size == work.size:
-            band = _approx_band(colour)  # at its own size the image needs no full-resolution luminance plane
+            s0 = _block_values(colour)  # at its own size the image needs no full-resolution luminance plane
         else:
             luma = _luma(colour) if luma is None else luma
-            band = _rescaled_band(luma, size)
-        for reading in _readings(_block_values(band), size, strength):
+            s0 = _block_values(_rescaled_luma(luma, size))
+        for reading in _readings(s0, size, strength):
             if reading.payload is not None:
                 return _found(reading, fp, work.size, sizes)
             if best is None or reading.agreement > best.agreement:

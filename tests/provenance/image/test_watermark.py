@@ -17,7 +17,7 @@ import pytest
 import pywt
 from PIL import Image, ImageDraw, ImageFilter
 
-from aiact_transparency.provenance.image.dwt_svd import _approx_band, _dominant, _luma, _split
+from aiact_transparency.provenance.image.dwt_svd import _approx_band, _dominant, _luma, _split, _strips
 from aiact_transparency.provenance.image.watermark import (
     FALSE_POSITIVE_LIMIT,
     MAX_SIZES,
@@ -31,6 +31,7 @@ from aiact_transparency.provenance.image.watermark import (
     embed_watermark,
     system_id_for,
 )
+from aiact_transparency.provenance.image.watermark_detect import _block_values
 from aiact_transparency.provenance.payload import WORD_BITS, checksum
 
 PAYLOAD = WatermarkPayload(system_id_for("studio-xl"), 0x5A17C3)
@@ -390,6 +391,23 @@ def test_small_images_raise_a_typed_capacity_error() -> None:
     embed_watermark(Image.new("RGB", (128, 128), (90, 90, 90)), PAYLOAD)  # the documented minimum works
     result = detect_watermark(Image.new("RGB", (100, 100)))
     assert not result.found and "too small" in result.based_on and result.sizes_tried == ()
+
+
+def test_strips_join_seamlessly() -> None:
+    # 2052x1100: 256 blocks a row, so strips of 64 block rows: 64 + 64 + 9, then margins of 4 pixels (right and
+    # bottom). Every block is marked once, in raster order, and the margins are left alone.
+    image = _img(_photo(2052, 1100, np.random.default_rng(15)))
+    colour = _split(image)[1]
+    assert [rows.stop - rows.start for rows in _strips(colour.shape)] == [512, 512, 72]
+    np.testing.assert_allclose(_block_values(colour), _dominant(_approx_band(colour)).s0.ravel(), rtol=1e-6)
+    marked = embed_watermark(image, PAYLOAD)
+    assert detect_watermark(marked).payload == PAYLOAD
+    s0 = _block_values(_split(marked)[1])
+    bits = (np.mod(s0, 36.0) > 18).astype(int)
+    expected = np.resize(np.asarray(PAYLOAD.to_bits()), bits.size)
+    assert np.mean(bits == expected) > 0.99  # block n carries bit n mod 81 across the strip boundary too
+    before, after = np.asarray(image), np.asarray(marked)
+    assert np.array_equal(before[1096:], after[1096:]) and np.array_equal(before[:, 2048:], after[:, 2048:])
 
 
 def test_marking_twice_is_idempotent() -> None:
