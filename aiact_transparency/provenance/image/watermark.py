@@ -4,8 +4,10 @@ Scheme (the `dwtDctSvd` method of ShieldMnt/invisible-watermark, re-derived, not
 
 1. Luminance Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, the Y of OpenCV's BGR2YUV); L images are Y.
 2. One-level haar DWT of Y cropped to whole 8x8 pixel blocks; only the approximation band cA is used.
-   cA is computed with a reshape (the sum of each 2x2 pixel group / 2), which equals
-   `pywt.dwt2(y, "haar")[0]` (the tests check it) at a fraction of the cost: the detail bands are never used.
+   cA is the sum of each 2x2 pixel group / 2, which equals `pywt.dwt2(y, "haar")[0]` (the tests check it) at
+   a fraction of the cost: the detail bands are never used. Y being linear, the pixel pairs are summed in
+   integers before Y is taken, so no full-resolution luminance plane is built; a megapixel strip of block
+   rows is worked at a time.
 3. cA is cut into 4x4 blocks in raster order (block n covers pixels 8i..8i+7, 8j..8j+7); block n
    carries bit n mod 81 of the word, so the word repeats over the whole image (soft voting reads it).
 4. The largest singular value s0 of each block is quantised with step `strength` (default 36, the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from aiact_transparency.provenance.image import codec
-from aiact_transparency.provenance.image.png_writer import can_write, filter_rows, write_png
+from aiact_transparency.provenance.image.png_writer import _strategy, can_write, filter_rows, write_png
 
 from ...tools import require_tool
 from .test_watermark import _GENERATORS, _img
@@ -116,3 +117,13 @@ def test_codec_uses_it_for_the_plain_modes_and_pillow_for_the_rest() -> None:
     assert _decode(out).info.get("transparency") == (0, 0, 0)
     palette = rgb.convert("P")
     assert _decode(codec.encode(palette, decoded, 90)).mode == "P"
+
+
+def test_runs_of_zeros_choose_rle_and_photographs_huffman_only() -> None:
+    def strategy(name: str) -> int:
+        image = _content(name, 512, 384)
+        return _strategy(filter_rows(np.asarray(image).reshape(384, 512 * 3), 3))
+
+    assert strategy("photo") == zlib.Z_HUFFMAN_ONLY
+    for name in ("cartoon", "text", "flat-white", "sky"):
+        assert strategy(name) == zlib.Z_RLE, name
