@@ -49,6 +49,15 @@ def test_tiny_and_odd_shapes() -> None:
         assert np.array_equal(np.asarray(_decode(write_png(image))), np.asarray(image))
 
 
+def test_strips_join_seamlessly() -> None:
+    # 700 x 1200 RGB: rows of 2100 bytes, so about 500 rows a strip and two seams, where Up and Average rows
+    # read the last row of the strip before.
+    image = _content("photo", 700, 1200)
+    scanlines = filter_rows(np.asarray(image).reshape(1200, 2100), 3)
+    assert set(scanlines[[499, 998], 0].tolist()) & {2, 3}  # the first rows of the second and third strip
+    assert np.array_equal(np.asarray(_decode(write_png(image))), np.asarray(image))
+
+
 def test_every_filter_is_chosen_and_undone() -> None:
     # Rows of different kinds: flat (None), a horizontal ramp (Sub), a copy of the row above (Up), a smooth
     # photo (Average or Up): the mixture must decode exactly whatever each row's filter is.
