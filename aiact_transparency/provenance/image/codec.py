@@ -17,6 +17,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from ..errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from ..xmp.errors import ImageFormatError
 from ..xmp.webp import webp_is_lossless
+from . import png_writer
 
 # Pillow's name for each image type formats.py lists (a test keeps the two equal).
 SUPPORTED = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
@@ -126,6 +127,12 @@ def encode(image: Image.Image, decoded: Decoded, jpeg_quality: int) -> bytes:
         options["dpi"] = decoded.dpi
     kind = decoded.media_type
     if kind == "image/png":
+        if png_writer.can_write(image):
+            # Pillow's writer would add the image's own ICC profile when the input had none to keep.
+            icc = decoded.icc_profile or image.info.get("icc_profile")
+            return png_writer.write_png(
+                image, icc_profile=icc, text=decoded.png_text, dpi=decoded.dpi, exif=decoded.exif
+            )
         if decoded.png_text:
             info = PngImagePlugin.PngInfo()
             for key, value in decoded.png_text.items():

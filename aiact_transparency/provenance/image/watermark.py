@@ -4,8 +4,10 @@ Scheme (the `dwtDctSvd` method of ShieldMnt/invisible-watermark, re-derived, not
 
 1. Luminance Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, the Y of OpenCV's BGR2YUV); L images are Y.
 2. One-level haar DWT of Y cropped to whole 8x8 pixel blocks; only the approximation band cA is used.
-   cA is computed with a reshape (the sum of each 2x2 pixel group / 2), which equals
-   `pywt.dwt2(y, "haar")[0]` (the tests check it) at a fraction of the cost: the detail bands are never used.
+   cA is the sum of each 2x2 pixel group / 2, which equals `pywt.dwt2(y, "haar")[0]` (the tests check it) at
+   a fraction of the cost: the detail bands are never used. Y being linear, the pixel pairs are summed in
+   integers before Y is taken, so no full-resolution luminance plane is built; a megapixel strip of block
+   rows is worked at a time.
 3. cA is cut into 4x4 blocks in raster order (block n covers pixels 8i..8i+7, 8j..8j+7); block n
    carries bit n mod 81 of the word, so the word repeats over the whole image (soft voting reads it).
 4. The largest singular value s0 of each block is quantised with step `strength` (default 36, the
@@ -64,6 +66,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from ..payload import (
@@ -85,8 +88,8 @@ from .dwt_svd import (
     _Dominant,
     _dominant,
     _grid,
-    _luma,
     _split,
+    _strips,
 )
 from .watermark_detect import FALSE_POSITIVE_LIMIT, MAX_SIZES, SCHEME, WatermarkDetection, detect_watermark
 
@@ -111,25 +114,36 @@ __all__ = [
 def _headroom(colour: _U8) -> tuple[_F64, _F64]:
     """Per block: how far the brightest channel may rise and the darkest may fall before clipping."""
     hb, wb = _grid(colour.shape)
-    px = colour[: hb * BLOCK_PX, : wb * BLOCK_PX]
-    hi, lo = px[:, :, 0], px[:, :, 0]
-    for c in range(1, px.shape[2]):  # np.maximum per plane: max(axis=2) over 3 values is ~20x slower
-        hi, lo = np.maximum(hi, px[:, :, c]), np.minimum(lo, px[:, :, c])
-    # Pairwise halving is ~15x faster than reducing a (hb, 8, wb, 8) view over its inner axes.
+    channels = colour.shape[2]
+    hi: _U8 = colour[: hb * BLOCK_PX, : wb * BLOCK_PX].reshape(hb * BLOCK_PX, wb * BLOCK_PX * channels)
+    lo: _U8 = hi
+    # Pairwise halving, rows first: whole contiguous rows keep numpy's vector loops busy, and the strided
+    # steps across pixels and channels then run on an eighth of the data.
     for _ in range(3):
-        hi, lo = np.maximum(hi[:, 0::2], hi[:, 1::2]), np.minimum(lo[:, 0::2], lo[:, 1::2])
         hi, lo = np.maximum(hi[0::2], hi[1::2]), np.minimum(lo[0::2], lo[1::2])
-    return 255.0 - hi.astype(np.float64), lo.astype(np.float64)
+    hi, lo = hi.reshape(hb, wb, BLOCK_PX * channels), lo.reshape(hb, wb, BLOCK_PX * channels)
+    for _ in range(3):
+        half = hi.shape[2] // 2
+        hi, lo = np.maximum(hi[:, :, :half], hi[:, :, half:]), np.minimum(lo[:, :, :half], lo[:, :, half:])
+    hi_px, lo_px = hi[:, :, 0], lo[:, :, 0]
+    for c in range(1, channels):
+        hi_px, lo_px = np.maximum(hi_px, hi[:, :, c]), np.minimum(lo_px, lo[:, :, c])
+    return 255.0 - hi_px.astype(np.float64), lo_px.astype(np.float64)
 
 
-def _targets(dom: _Dominant, bits: _F64, step: float, outer: _F64, room: tuple[_F64, _F64]) -> _F64:
+def _outer_extremes(dom: _Dominant) -> tuple[_F64, _F64]:
+    """Per block, the largest and smallest entry of u0 v0^T: products of the extremes of u0 and v0."""
+    corners = [a * b for a in (dom.u.max(axis=0), dom.u.min(axis=0)) for b in (dom.v.max(axis=0), dom.v.min(axis=0))]
+    return np.maximum.reduce(corners).astype(np.float64), np.minimum.reduce(corners).astype(np.float64)
+
+
+def _targets(dom: _Dominant, bits: _F64, step: float, room: tuple[_F64, _F64]) -> _F64:
     """New s0 per block: the cheapest lattice point of the block's bit that keeps s0 largest and avoids clipping."""
     offset = step * (0.25 + 0.5 * bits)
     low = np.floor((dom.s0 - offset) / step) * step + offset  # the lattice point just below s0
     cands = low[..., None] + step * np.arange(3.0)
     ds = cands - dom.s0[..., None]
-    pmax = outer.max(axis=(-2, -1))[..., None]
-    pmin = outer.min(axis=(-2, -1))[..., None]
+    pmax, pmin = (x[..., None] for x in _outer_extremes(dom))
     # A change ds of s0 moves the pixels of 2x2 group (i, j) by ds * (u0 v0^T)_ij / 2 (haar synthesis).
     rise = np.where(ds > 0, ds * pmax, ds * pmin) * 0.5
     fall = np.where(ds > 0, ds * pmin, ds * pmax) * 0.5
@@ -141,15 +155,28 @@ def _targets(dom: _Dominant, bits: _F64, step: float, outer: _F64, room: tuple[_
     return chosen
 
 
-def _add_to_colour(colour: _U8, approx_change: _F64) -> _U8:
-    """Add a change of the approximation band (hb*4 x wb*4), as luminance, to every colour plane."""
+def _pixel_steps(dom: _Dominant, target: _F64) -> npt.NDArray[np.int16]:
+    """The rank-one update B + (t - s0) u0 v0^T, as the whole-unit change of each pixel: shaped (hb*4, wb*4),
+    one value per 2x2 pixel group (inverse haar with untouched detail bands gives each pixel half of the
+    change of its cA coefficient). The update sets the largest singular value to t and leaves the others."""
+    scaled = ((target - dom.s0) * 0.5).astype(np.float32) * dom.u  # (4, hb, wb): rows k of the block
+    change = scaled[:, None] * dom.v[None, :]  # (4, 4, hb, wb): entry (k, i) of every block
+    _, _, hb, wb = change.shape
+    steps: npt.NDArray[np.int16] = np.rint(change).astype(np.int16).transpose(2, 0, 3, 1).reshape(hb * 4, wb * 4)
+    return steps
+
+
+def _add_to_colour(colour: _U8, steps: npt.NDArray[np.int16]) -> _U8:
+    """Add the per-2x2-group luminance steps to every colour plane, clipped to 0..255.
+
+    The pixels are integers, so rounding the change alone equals rounding the changed pixel; the steps are
+    repeated along each row once (small), then added to pairs of whole rows, where numpy's loops are fast.
+    """
     hb, wb = _grid(colour.shape)
-    out = colour.astype(np.float32)
-    # Inverse haar with untouched detail bands: each cA change spreads half of itself to its 2x2 pixels.
-    half = (approx_change * 0.5).astype(np.float32)
-    region = out[: hb * BLOCK_PX, : wb * BLOCK_PX].reshape(hb * 4, 2, wb * 4, 2, out.shape[2])
-    region += half[:, None, :, None, None]
-    np.rint(out, out=out)
+    channels = colour.shape[2]
+    out = colour.astype(np.int16)
+    region = out[: hb * BLOCK_PX, : wb * BLOCK_PX].reshape(hb * 4, 2, wb * BLOCK_PX * channels)
+    region += np.repeat(steps, 2 * channels, axis=1)[:, None, :]
     np.clip(out, 0, 255, out=out)
     return out.astype(np.uint8)
 
@@ -168,13 +195,14 @@ def _embed_bits(image: Image.Image, bits: Sequence[int], strength: float) -> Ima
     hb, wb = _grid(colour.shape)
     if hb * wb < MIN_BLOCKS:
         raise WatermarkCapacityError(work.size)
-    dom = _dominant(_approx_band(_luma(colour)))
-    outer = dom.u[..., :, None] * dom.v[..., None, :]  # (hb, wb, 4, 4): u0 v0^T of every block
     block_bits = np.resize(np.asarray(bits, dtype=np.float64), hb * wb).reshape(hb, wb)  # bit n mod 81
-    target = _targets(dom, block_bits, strength, outer, _headroom(colour))
-    # The rank-one update B + (t - s0) u0 v0^T sets the largest singular value to t, leaving the others.
-    change = (target - dom.s0)[..., None, None] * outer
-    marked = _add_to_colour(colour, change.transpose(0, 2, 1, 3).reshape(hb * 4, wb * 4))
+    marked = colour.copy()  # rows below the block grid stay as they are
+    for rows in _strips(colour.shape):
+        strip = colour[rows]
+        dom = _dominant(_approx_band(strip))
+        strip_bits = block_bits[rows.start // BLOCK_PX : rows.stop // BLOCK_PX]
+        target = _targets(dom, strip_bits, strength, _headroom(strip))
+        marked[rows] = _add_to_colour(strip, _pixel_steps(dom, target))
     return _rebuild(work, marked, alpha)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +31,7 @@ from .dwt_svd import (
     _dominant,
     _luma,
     _split,
+    _strips,
 )
 
 # The detector's public names, with the bounds its answers are given under (re-exported by watermark.py).
@@ -79,24 +80,38 @@ class _Reading:
         return self.agreeing / self.blocks
 
 
-def _block_values(luma: npt.NDArray[np.float32], own: tuple[int, int], size: tuple[int, int]) -> _F64:
-    if size != own:
-        luma = np.asarray(Image.fromarray(luma).resize(size, Image.Resampling.BICUBIC), dtype=np.float32)
-    return _dominant(_approx_band(luma)).s0.ravel()
+def _block_values(planes: npt.NDArray[np.uint8] | npt.NDArray[np.float32]) -> _F64:
+    """s0 of every block in raster order: colour planes, or a luminance plane, a strip at a time."""
+    return np.concatenate([_dominant(_approx_band(planes[rows]), vectors=False).s0.ravel()
+                           for rows in _strips(planes.shape)])
 
 
-def _read(s0: _F64, size: tuple[int, int], step: float, offset: float) -> _Reading:
-    phase = np.mod(s0 + offset, step) / step
-    position = np.arange(phase.size) % WORD_BITS
-    # Soft vote: -sin(2 pi phase) is +1 at phase 3/4 (a 1), -1 at 1/4 (a 0) and 0 on the decision edges.
-    votes = np.bincount(position, weights=-np.sin(2 * np.pi * phase), minlength=WORD_BITS)
-    word = votes > 0
-    agreeing = int(np.count_nonzero((phase > 0.5) == word[position]))
-    try:
-        payload: WatermarkPayload | None = WatermarkPayload.from_bits([int(bit) for bit in word])
-    except PayloadChecksumError:
-        payload = None
-    return _Reading(size, offset, payload, agreeing, int(phase.size))
+def _rescaled_luma(luma: npt.NDArray[np.float32], size: tuple[int, int]) -> npt.NDArray[np.float32]:
+    return np.asarray(Image.fromarray(luma).resize(size, Image.Resampling.BICUBIC), dtype=np.float32)
+
+
+def _readings(s0: _F64, size: tuple[int, int], step: float) -> Iterator[_Reading]:
+    """The reading at each offset of `_OFFSETS`, in that order (lazily: the caller stops at the first that passes).
+
+    Soft vote per block: -sin(2 pi phase), phase = ((s0 + offset) mod step) / step, which is +1 at phase 3/4
+    (a 1), -1 at 1/4 (a 0) and 0 on the decision edges. Since sin(a + b) = sin a cos b + cos a sin b, every
+    offset's sums per bit come from two sums taken once; only the hard bits (phase > 1/2, for the agreement
+    figure) are recomputed per offset.
+    """
+    turns = s0 / step
+    position = np.arange(s0.size) % WORD_BITS
+    angle = 2 * np.pi * turns
+    sin_sum = np.bincount(position, weights=np.sin(angle), minlength=WORD_BITS)
+    cos_sum = np.bincount(position, weights=np.cos(angle), minlength=WORD_BITS)
+    for fraction in _OFFSETS:
+        shift = 2 * np.pi * fraction
+        word = -(sin_sum * np.cos(shift) + cos_sum * np.sin(shift)) > 0
+        agreeing = int(np.count_nonzero((np.mod(turns + fraction, 1.0) > 0.5) == word[position]))
+        try:
+            payload: WatermarkPayload | None = WatermarkPayload.from_bits([int(bit) for bit in word])
+        except PayloadChecksumError:
+            payload = None
+        yield _Reading(size, fraction * step, payload, agreeing, int(s0.size))
 
 
 def _false_positive(readings: int) -> float:
@@ -169,12 +184,15 @@ def detect_watermark(
             f"{fp:.1e}, above {FALSE_POSITIVE_LIMIT:.0e}; pass at most {MAX_SIZES} candidate sizes"
         )
         return WatermarkDetection(False, None, 0.0, 1.0, None, based_on, tuple(sizes))
-    luma = _luma(colour)
     best: _Reading | None = None
+    luma: npt.NDArray[np.float32] | None = None  # built once, and only when a candidate size is read
     for size in sizes:
-        s0 = _block_values(luma, work.size, size)
-        for fraction in _OFFSETS:
-            reading = _read(s0, size, strength, fraction * strength)
+        if size == work.size:
+            s0 = _block_values(colour)  # at its own size the image needs no full-resolution luminance plane
+        else:
+            luma = _luma(colour) if luma is None else luma
+            s0 = _block_values(_rescaled_luma(luma, size))
+        for reading in _readings(s0, size, strength):
             if reading.payload is not None:
                 return _found(reading, fp, work.size, sizes)
             if best is None or reading.agreement > best.agreement:

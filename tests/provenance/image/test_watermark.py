@@ -17,6 +17,7 @@ import pytest
 import pywt
 from PIL import Image, ImageDraw, ImageFilter
 
+from aiact_transparency.provenance.image.dwt_svd import _approx_band, _dominant, _luma, _split, _strips
 from aiact_transparency.provenance.image.watermark import (
     FALSE_POSITIVE_LIMIT,
     MAX_SIZES,
@@ -25,15 +26,12 @@ from aiact_transparency.provenance.image.watermark import (
     WatermarkCapacityError,
     WatermarkDetection,
     WatermarkPayload,
-    _approx_band,
-    _dominant,
     _embed_bits,
-    _luma,
-    _split,
     detect_watermark,
     embed_watermark,
     system_id_for,
 )
+from aiact_transparency.provenance.image.watermark_detect import _block_values
 from aiact_transparency.provenance.payload import WORD_BITS, checksum
 
 PAYLOAD = WatermarkPayload(system_id_for("studio-xl"), 0x5A17C3)
@@ -319,19 +317,29 @@ def test_payload_layout_and_validation() -> None:
 
 
 def test_haar_band_equals_pywavelets() -> None:
-    y = _luma(_split(_img(_photo(264, 200, np.random.default_rng(4))))[1])
-    band = _approx_band(y)
-    hb, _, wb, _ = band.shape
-    reference = pywt.dwt2(y[: hb * 8, : wb * 8].astype(np.float64), "haar")[0]
-    np.testing.assert_allclose(band.reshape(hb * 4, wb * 4), reference, atol=1e-3)
+    # The band is taken from the colour planes (pairs summed before Y): it must equal the haar DWT of Y.
+    photo = _img(_photo(264, 200, np.random.default_rng(4)))
+    for image in (photo, photo.convert("L")):
+        colour = _split(image)[1]
+        y = _luma(colour)
+        band = _approx_band(colour)
+        hb, _, wb, _ = band.shape
+        reference = pywt.dwt2(y[: hb * 8, : wb * 8].astype(np.float64), "haar")[0]
+        np.testing.assert_allclose(band.reshape(hb * 4, wb * 4), reference, atol=1e-3)
+        np.testing.assert_allclose(_approx_band(y), band, atol=1e-3)  # a luminance plane (rescaled reading)
 
 
 def test_power_iteration_matches_svd_and_dct_changes_nothing() -> None:
-    y = _luma(_split(_img(_photo(256, 256, np.random.default_rng(5)) * 0.3))[1])
-    band = _approx_band(y)
-    blocks = band.transpose(0, 2, 1, 3).reshape(-1, 4, 4)
-    exact = np.linalg.svd(blocks, compute_uv=False)
-    np.testing.assert_allclose(_dominant(band).s0.ravel(), exact[:, 0], atol=1e-3)
+    band = _approx_band(_split(_img(_photo(256, 256, np.random.default_rng(5)) * 0.3))[1])
+    blocks = band.transpose(0, 2, 1, 3).reshape(-1, 4, 4).astype(np.float64)
+    u, exact, vt = np.linalg.svd(blocks)
+    dom = _dominant(band)
+    np.testing.assert_allclose(dom.s0.ravel(), exact[:, 0], atol=1e-3)
+    np.testing.assert_allclose(dom.rest.ravel(), np.sqrt((exact[:, 1:] ** 2).sum(axis=1)), atol=0.05)
+    # The singular vectors (up to sign) the rank-one update uses: u0 v0^T of every block.
+    outer = np.einsum("nk,ni->nki", u[:, :, 0], vt[:, 0, :])
+    ours = np.einsum("khw,ihw->hwki", dom.u, dom.v).reshape(-1, 4, 4)
+    np.testing.assert_allclose(ours, outer, atol=1e-4)
     # The reference scheme takes the SVD after an orthonormal 4x4 DCT-II: singular values do not change.
     k, n = np.meshgrid(np.arange(4), np.arange(4), indexing="ij")
     dct = np.sqrt(np.where(k == 0, 0.25, 0.5)) * np.cos(np.pi * (2 * n + 1) * k / 8)
@@ -383,6 +391,23 @@ def test_small_images_raise_a_typed_capacity_error() -> None:
     embed_watermark(Image.new("RGB", (128, 128), (90, 90, 90)), PAYLOAD)  # the documented minimum works
     result = detect_watermark(Image.new("RGB", (100, 100)))
     assert not result.found and "too small" in result.based_on and result.sizes_tried == ()
+
+
+def test_strips_join_seamlessly() -> None:
+    # 2052x1100: 256 blocks a row, so strips of 64 block rows: 64 + 64 + 9, then margins of 4 pixels (right and
+    # bottom). Every block is marked once, in raster order, and the margins are left alone.
+    image = _img(_photo(2052, 1100, np.random.default_rng(15)))
+    colour = _split(image)[1]
+    assert [rows.stop - rows.start for rows in _strips(colour.shape)] == [512, 512, 72]
+    np.testing.assert_allclose(_block_values(colour), _dominant(_approx_band(colour)).s0.ravel(), rtol=1e-6)
+    marked = embed_watermark(image, PAYLOAD)
+    assert detect_watermark(marked).payload == PAYLOAD
+    s0 = _block_values(_split(marked)[1])
+    bits = (np.mod(s0, 36.0) > 18).astype(int)
+    expected = np.resize(np.asarray(PAYLOAD.to_bits()), bits.size)
+    assert np.mean(bits == expected) > 0.99  # block n carries bit n mod 81 across the strip boundary too
+    before, after = np.asarray(image), np.asarray(marked)
+    assert np.array_equal(before[1096:], after[1096:]) and np.array_equal(before[:, 2048:], after[:, 2048:])
 
 
 def test_marking_twice_is_idempotent() -> None:
