@@ -4,6 +4,7 @@ real middleware (httpx ASGITransport, and uvicorn for a streamed body), checked 
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 from collections.abc import AsyncIterator
@@ -45,6 +46,9 @@ def clip(name: str, seconds: float = 3.0) -> bytes:
     return encode_audio(samples, fmt)
 
 
+# Cached: libsndfile stamps float WAVs (PEAK chunk) with the current second, so two calls straddling a second
+# differ and the "the original is sent" comparison would fail at random.
+@functools.cache
 def _wav(channels: int = 1, rate: int = 48_000, seconds: float = 3.0, subtype: str = "PCM_16") -> bytes:
     out = io.BytesIO()
     noise = 0.1 * np.random.default_rng(1).standard_normal((int(rate * seconds), channels))
