@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
-from .store import COLUMNS, FingerprintStore, StoreError, chunk_rows, is_indexed, row_values
+from .store import (
+    COLUMNS,
+    FingerprintStore,
+    StoreError,
+    band_rows,
+    chunk_rows,
+    is_indexed,
+    purged_bands,
+    row_values,
+)
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -42,6 +51,11 @@ CREATE TABLE IF NOT EXISTS fp_chunks (
     fp_id BIGINT NOT NULL,
     perceptual BYTEA NOT NULL,
     PRIMARY KEY (key, fp_id) INCLUDE (perceptual)
+);
+CREATE TABLE IF NOT EXISTS fp_text_bands (
+    key BIGINT NOT NULL,
+    fp_id BIGINT NOT NULL,
+    PRIMARY KEY (key, fp_id)
 );
 CREATE TABLE IF NOT EXISTS fp_manifests (
     manifest_id TEXT PRIMARY KEY,
@@ -107,6 +121,11 @@ class PostgresStore(FingerprintStore):
                 with cur.copy("COPY fp_chunks (key, fp_id, perceptual) FROM STDIN") as copy:
                     for row in chunk_rows(ids, records):
                         copy.write_row(row)
+                bands = band_rows(ids, records)
+                if bands:
+                    with cur.copy("COPY fp_text_bands (key, fp_id) FROM STDIN") as copy:
+                        for band in bands:
+                            copy.write_row(band)
         except (*self._errors, *self._pool_errors) as exc:
             raise self._fail(exc) from exc
 
@@ -144,6 +163,10 @@ class PostgresStore(FingerprintStore):
                             fp_ids.append(fp_id)
                 cur.execute("DELETE FROM fp_chunks USING unnest(%s::bigint[], %s::bigint[]) AS gone(key, fp_id) "
                             "WHERE fp_chunks.key = gone.key AND fp_chunks.fp_id = gone.fp_id", (keys, fp_ids))
+                gone = purged_bands(rows)
+                cur.execute("DELETE FROM fp_text_bands USING unnest(%s::bigint[], %s::bigint[]) AS gone(key, fp_id) "
+                            "WHERE fp_text_bands.key = gone.key AND fp_text_bands.fp_id = gone.fp_id",
+                            ([key for key, _ in gone], [fp_id for _, fp_id in gone]))
                 cur.execute("DELETE FROM fp_fingerprints WHERE id = ANY(%s::bigint[])", ([r[0] for r in rows],))
                 cur.execute("DELETE FROM fp_manifests WHERE created_at < %s", (cutoff,))
         except (*self._errors, *self._pool_errors) as exc:
@@ -153,7 +176,7 @@ class PostgresStore(FingerprintStore):
     def _bytes_on_disk(self) -> int:
         (size,), = self._query(
             "SELECT pg_total_relation_size('fp_fingerprints') + pg_total_relation_size('fp_chunks')"
-            " + pg_total_relation_size('fp_manifests')", ())
+            " + pg_total_relation_size('fp_text_bands') + pg_total_relation_size('fp_manifests')", ())
         return int(size)
 
     def put_manifest(self, manifest_id: str, store: bytes, created_at: float) -> None:
