@@ -163,6 +163,9 @@ def test_a_marked_text_answer_is_found_after_the_wrapper_is_stripped_and_edited(
         assert layer["record"]["route"] == "/v1/answer" and "text fingerprint" in layer["based_on"]
         assert layer["false_match_rate"] == pytest.approx(3 / UNRELATED_TEST_PASSAGES)
         assert result.layers["c2pa"]["found"] is False
+        assert result.explanation.endswith("that is the text fingerprint (MinHash of its words) in this system's log")
+        signed = detector.detect_text(served)  # as served: the wrapper (and the exact SHA-256) decide
+        assert "the C2PA text manifest" in signed.explanation
         unrelated = detector.detect_text(unrelated_passages(60)[0])
         assert unrelated.verdict == "not-detected"
     finally:
