@@ -10,9 +10,12 @@ counted, rate-limited WARNING, never held without bound.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 from typing import Any
@@ -32,6 +35,16 @@ __all__ = ["MAX_PENDING", "OutputLog", "record_of"]
 
 log = logging.getLogger("aiact_transparency.fingerprints")
 MAX_PENDING = 64  # marked outputs waiting to be hashed
+# The hashing thread's nice value (Linux: each thread has its own): hashing waits for idle CPU, so the marking
+# of the next output and the event loop go first. The bounded queue keeps what waits (MAX_PENDING).
+HASHER_NICE = 10
+
+
+def _yield_cpu() -> None:
+    if sys.platform.startswith("linux"):
+        # A sandbox may forbid it (OSError): hashing at normal priority is still correct.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHER_NICE)
 
 
 def record_of(data: bytes | str, media_type: str, report: Any, route: str | None) -> FingerprintRecord:
@@ -115,6 +128,7 @@ class OutputLog:
             self.store.close()
 
     def _run(self) -> None:
+        _yield_cpu()
         while True:
             item = self._queue.get()
             try:
