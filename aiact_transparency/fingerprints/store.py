@@ -41,6 +41,7 @@ _SELECT = "id, " + ", ".join(COLUMNS)
 EXACT_FIELDS = ("sha256", "payload", "manifest_id")
 EXPORT_PAGE = 1000
 _T = TypeVar("_T")
+_I = TypeVar("_I")
 
 
 class StoreError(RuntimeError):
@@ -195,15 +196,18 @@ class FingerprintStore(ABC):
         if not 0 <= max_distance <= MATCH_THRESHOLD:
             raise ValueError(f"max_distance must be 0-{MATCH_THRESHOLD} (the index guarantees no more)")
         code = KINDS[kind]
-        # One query per variant: its candidates are checked against that variant only (8x less arithmetic
-        # than checking every candidate against all 8), and the variants run on lookup_threads connections.
-        def search(variant: int) -> list[tuple[bytes, int, int]]:
-            digest = digests[variant]
-            return [(h, d, variant) for h, d in closest(self._candidates(probe_keys([digest], code)), digest,
-                                                         max_distance)]
+        # Each variant's candidates are checked against that variant only (8x less arithmetic than checking
+        # every candidate against all 8). The variants are split into lookup_threads groups, each group one
+        # round trip on its own connection (_candidates_each), the groups in parallel.
+        def search(group: Sequence[int]) -> list[tuple[bytes, int, int]]:
+            blobs = self._candidates_each([probe_keys([digests[v]], code) for v in group])
+            return [(h, d, v) for v, blob in zip(group, blobs, strict=True)
+                    for h, d in closest(blob, digests[v], max_distance)]
 
+        parts = min(self.lookup_threads, len(digests))
+        groups = [range(len(digests))[n::parts] for n in range(parts)]
         best: dict[bytes, tuple[int, int]] = {}
-        for hits in self._fan_out(search, range(len(digests))):
+        for hits in self._fan_out(search, groups):
             for digest, distance, variant in hits:
                 if digest not in best or (distance, variant) < best[digest]:
                     best[digest] = (distance, variant)
@@ -237,7 +241,11 @@ class FingerprintStore(ABC):
         return [Match(record_from_row(row), "text", similarity=score) for score, _, row in scored
                 if score >= min_similarity][:limit]
 
-    def _fan_out(self, work: Callable[[int], _T], items: Sequence[int]) -> Iterator[_T]:
+    def _candidates_each(self, key_sets: Sequence[Sequence[int]]) -> list[bytes]:
+        """`_candidates` of several key sets (one per orientation), in one round trip where the backend can."""
+        return [self._candidates(keys) for keys in key_sets]
+
+    def _fan_out(self, work: Callable[[_I], _T], items: Sequence[_I]) -> Iterator[_T]:
         """work(item) for each item, on up to `lookup_threads` connections at once (the database searches
         with the GIL released, so the variants of one lookup really run in parallel)."""
         if self.lookup_threads < 2 or len(items) < 2:
