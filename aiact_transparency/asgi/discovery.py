@@ -130,8 +130,9 @@ def discovery_document(
         "detection": (discovery_entry(config.detection, signer=_signer(signer) if marked and images.c2pa else None)
                       if config.detection.enabled else {"enabled": False}),
         "fingerprints": config.fingerprints.describe() | {
-            "records": "per marked output: perceptual hash (PDQ), SHA-256, watermark payload, C2PA manifest id, "
-                       "media type, size, time, route path; never prompts, client addresses or user ids"},
+            "records": "per marked output: perceptual hash (PDQ; for texts of 200 words or more a MinHash of their "
+                       "words), SHA-256, watermark payload, C2PA manifest id, media type, size, time, route path; "
+                       "never prompts, client addresses or user ids"},
         "verify": {
             "cli": "pip install aiact-transparency && aiact-transparency verify FILE",
             "c2pa": "any C2PA (Content Credentials) reader, e.g. c2patool or the c2pa-python Reader",

@@ -11,16 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
-from .store import (
-    COLUMNS,
-    FingerprintStore,
-    StoreError,
-    band_rows,
-    chunk_rows,
-    is_indexed,
-    purged_bands,
-    row_values,
-)
+from .store import COLUMNS, FingerprintStore, StoreError, band_rows, chunk_rows, is_indexed, purged_bands, row_values
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool

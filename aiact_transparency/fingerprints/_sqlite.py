@@ -10,16 +10,7 @@ from typing import Any
 
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
-from .store import (
-    COLUMNS,
-    FingerprintStore,
-    StoreError,
-    band_rows,
-    chunk_rows,
-    is_indexed,
-    purged_bands,
-    row_values,
-)
+from .store import COLUMNS, FingerprintStore, StoreError, band_rows, chunk_rows, is_indexed, purged_bands, row_values
 
 __all__ = ["SqliteStore"]
 
