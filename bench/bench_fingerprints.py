@@ -31,6 +31,8 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from results import record  # noqa: E402
+
 from aiact_transparency.fingerprints import (  # noqa: E402
     FingerprintRecord,
     FingerprintStore,
@@ -40,6 +42,7 @@ from aiact_transparency.fingerprints import (  # noqa: E402
     record_for,
 )
 from aiact_transparency.fingerprints.mih import CHUNK_BITS, CHUNKS  # noqa: E402
+from aiact_transparency.fingerprints.minhash import normalised_words, text_signature  # noqa: E402
 
 BATCH = 5000
 ROWS: list[tuple[str, str, str, str]] = []  # figure, engine, value, goal (with PASS/MISS)
@@ -78,6 +81,21 @@ def bench_hashing() -> None:
     record_ms = median_ms(lambda: record_for(data, "image/jpeg", pdq=pdq_hash(image)))
     row("PDQ hash, 1 MP image (PIL)", "-", f"{hash_ms:.2f} ms")
     row("fingerprint record (PDQ + SHA-256), 1 MP", "-", f"{record_ms:.2f} ms", "<= 3 ms", record_ms <= 3.0)
+    record("fingerprint record (PDQ + SHA-256), 1 MP image", record_ms, "ms", goal="<= 3 ms",
+           baseline=f"PDQ alone {hash_ms:.2f} ms", passed=record_ms <= 3.0, issue="11")
+
+
+def bench_text_fingerprint() -> None:
+    """MinHash of a 1,000-word text (issue 14: <= 1 ms per 1,000 words), beside the word split it starts with."""
+    from tests.fingerprints.passages import unrelated_passages
+
+    text = " ".join(unrelated_passages(4))  # 1,000 words of real prose
+    words = len(normalised_words(text))
+    per_1000 = median_ms(lambda: text_signature(text), runs=200) * 1000 / words
+    split = median_ms(lambda: normalised_words(text), runs=200) * 1000 / words
+    row("text fingerprint (MinHash), per 1,000 words", "-", f"{per_1000:.3f} ms", "<= 1 ms", per_1000 <= 1.0)
+    record("text fingerprint (MinHash), per 1,000 words", per_1000, "ms", goal="<= 1 ms",
+           baseline=f"normalising and splitting the words alone {split:.3f} ms", passed=per_1000 <= 1.0, issue="14")
 
 
 async def _lag(duration: float, period: float = 0.001) -> list[float]:
@@ -95,9 +113,9 @@ async def _lag_while_submitting(writer: FingerprintWriter | None, records: list[
     """Loop lag while records are submitted: at `rate` per second (a busy service), or all at once (a burst
     far beyond any real output rate: the writer then works flat out for the whole measurement)."""
     async def produce() -> None:
-        for n, record in enumerate(records):
+        for n, item in enumerate(records):
             if writer is not None:
-                writer.submit(record)
+                writer.submit(item)
             if rate is not None:
                 await asyncio.sleep(1 / rate)
             elif n % 50 == 0:
@@ -122,6 +140,9 @@ def bench_event_loop(url: str, engine: str) -> None:
             writer.close(timeout=120)
             row(f"event-loop lag p99, writer, {label}", engine, f"{lag:.2f} ms", "no lag added (< +2 ms)",
                 lag - baseline < 2.0)
+            record(f"event-loop lag p99 with the fingerprint writer, {label} ({engine})", lag, "ms",
+                   goal="< +2 ms over no writer", baseline=f"no writer {baseline:.2f} ms", passed=lag - baseline < 2.0,
+                   issue="11")
 
 
 def synthetic(rng: np.random.Generator, n: int, created_at: float | None = None) -> FingerprintRecord:
@@ -146,6 +167,9 @@ def fill(store: FingerprintStore, engine: str, total: int) -> list[bytes]:
     store.optimize()  # what the writer does after each purge; autovacuum would get there on its own
     size = store.stats().bytes_on_disk
     row(f"database size at {total:,}", engine, f"{size / 2**20:,.0f} MiB")
+    record(f"fingerprint insert throughput, batches of {BATCH} ({engine})", total / seconds, "rec/s",
+           goal="reported (issue 11)", baseline=f"database {size / 2**20:,.0f} MiB at {total:,}", passed=None,
+           issue="11")
     row("  per stored fingerprint", engine, f"{size / total:,.0f} B")
     return kept
 
@@ -176,16 +200,23 @@ def _lookup_times(store: FingerprintStore, kept: list[bytes], queries: int, vari
 
 def bench_lookups(url: str, engine: str, kept: list[bytes], queries: int, total: int) -> None:
     rng = np.random.default_rng(6)
+    p99s: dict[tuple[str, str], float] = {}
     for label, variants, threads in (("8 variants, 2 threads", 8, 2), ("8 variants, 1 thread", 8, 1),
                                      ("1 variant", 1, 1)):
         with open_store(url, lookup_threads=threads) as store:
             for kind in ("near", "far"):
                 times, found = _lookup_times(store, kept, queries, variants, kind)
                 p50, p99 = (float(np.percentile(times, p)) * 1000 for p in (50, 99))
+                p99s[label, kind] = p99
                 row(f"lookup {kind}, {label}: p50", engine, f"{p50:.2f} ms")
                 row(f"lookup {kind}, {label}: p99 at {total:,}", engine, f"{p99:.2f} ms", "<= 10 ms", p99 <= 10.0)
                 if kind == "near":
                     row(f"  near queries found ({label})", engine, f"{found}/{queries}", "all", found == queries)
+    for kind in ("near", "far"):
+        p99 = p99s["8 variants, 2 threads", kind]
+        record(f"fingerprint lookup p99, 8 orientations, {kind} query, {total:,} stored ({engine})", p99, "ms",
+               goal="<= 10 ms", baseline=f"1 orientation {p99s['1 variant', kind]:.2f} ms; 8 on 1 thread "
+               f"{p99s['8 variants, 1 thread', kind]:.2f} ms", passed=p99 <= 10.0, issue="11")
     store = open_store(url)
     exact = []
     for _ in range(queries):
@@ -196,6 +227,8 @@ def bench_lookups(url: str, engine: str, kept: list[bytes], queries: int, total:
     store.close()
     p99 = float(np.percentile(exact, 99)) * 1000
     row("exact lookup by manifest id: p99", engine, f"{p99:.2f} ms", "<= 5 ms", p99 <= 5.0)
+    record(f"exact lookup by manifest id p99, {total:,} stored ({engine})", p99, "ms", goal="<= 5 ms",
+           baseline=f"perceptual, 1 orientation {p99s['1 variant', 'far']:.2f} ms", passed=p99 <= 5.0, issue="11")
 
 
 def bench_skew() -> None:
@@ -249,6 +282,7 @@ def main() -> int:
     print(f"fingerprint bench: {args.records:,} records, {args.queries} queries per kind; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     bench_hashing()
+    bench_text_fingerprint()
     bench_skew()
     with tempfile.TemporaryDirectory(prefix="aiact-fp-bench-") as tmp:
         if args.only in (None, "sqlite"):

@@ -133,8 +133,9 @@ def discovery_document(
         # Where a stripped output's manifest can be recovered from its watermark or fingerprint (issue 18).
         "c2pa_soft_binding": soft_binding_entry(config),
         "fingerprints": config.fingerprints.describe() | {
-            "records": "per marked output: perceptual hash (PDQ), SHA-256, watermark payload, C2PA manifest id, "
-                       "media type, size, time, route path; never prompts, client addresses or user ids"},
+            "records": "per marked output: perceptual hash (PDQ; for texts of 200 words or more a MinHash of their "
+                       "words), SHA-256, watermark payload, C2PA manifest id, media type, size, time, route path; "
+                       "never prompts, client addresses or user ids"},
         "verify": {
             "cli": "pip install aiact-transparency && aiact-transparency verify FILE",
             "c2pa": "any C2PA (Content Credentials) reader, e.g. c2patool or the c2pa-python Reader",

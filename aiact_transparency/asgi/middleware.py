@@ -64,6 +64,8 @@ class TransparencyMiddleware:
         self.discovery = DiscoveryEndpoint(self.disclosure, signer=self.images.marker.identity if self.images else None)
         self.output_log, self.detection = _output_log_and_detector(self.config, self.images, output_log)
         self.soft_binding, self.soft_binding_prefix = soft_binding_route(self.detection)  # the C2PA resolution API
+        if self.text is not None:  # marked texts are fingerprinted too (MinHash, when long enough)
+            self.text.output_log = self.output_log
 
     def close(self) -> None:
         """Stops the marking workers and writes out the fingerprint log (also done at lifespan shutdown)."""

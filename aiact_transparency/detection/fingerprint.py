@@ -19,13 +19,14 @@ OFF = "fingerprint log off: this deployment keeps no log of its outputs"
 @dataclass(frozen=True)
 class FingerprintMatch:
     distance: int  # Hamming distance of the perceptual hashes (0: the same hash, or an exact SHA-256 match)
-    threshold: int  # the largest distance the index counts as a match
+    threshold: float  # the largest distance the index counts as a match (text: the smallest similarity)
     false_match_rate: float  # measured on the tests' unmarked set at `threshold`
     algorithm: str  # e.g. "pdq" or "sha256"
     # What the log holds about the stored output: media type, when it was served, manifest id, watermark
     # payload, route. Never the content itself.
     record: Mapping[str, Any] = field(default_factory=dict)
     measured_on: str = "the unmarked test set"
+    similarity: float | None = None  # a text fingerprint (MinHash): the estimated Jaccard similarity, 0-1
 
 
 @runtime_checkable
@@ -42,7 +43,7 @@ def fingerprint_layer(index: FingerprintIndex | None, data: bytes, media_type: s
     if found is None:
         return {"found": False, "checked": True, "ai_mark": False, "this_system": False,
                 "based_on": "no output within the match threshold in this system's fingerprint log"}
-    return {
+    layer = {
         "found": True,
         "checked": True,
         "ai_mark": True,  # the log holds this system's AI outputs only
@@ -56,3 +57,10 @@ def fingerprint_layer(index: FingerprintIndex | None, data: bytes, media_type: s
                      f"{found.threshold}) of an output in this system's log; false-match rate at that threshold "
                      f"{found.false_match_rate:.1e}, measured on {found.measured_on}"),
     }
+    if found.similarity is not None:
+        del layer["distance"]
+        layer["similarity"] = found.similarity
+        layer["based_on"] = (f"text fingerprint ({found.algorithm} of the words) {found.similarity:.2f} similar (match "
+                             f"threshold {found.threshold:.2f}) to a text in this system's log; false-match rate at "
+                             f"that threshold {found.false_match_rate:.1e}, measured on {found.measured_on}")
+    return layer

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
@@ -35,6 +35,8 @@ IMAGE_TYPES = tuple(fmt.media_type for fmt in FORMATS if fmt.medium == "image")
 TEXT_TYPE = "text/plain"
 LOCAL_DETECTOR = f"aiact-transparency/{__version__} (local, command line)"
 TextScorer = Callable[[str], "TextWatermarkReport"]
+TEXT_EVIDENCE = {"c2pa": "the C2PA text manifest", "watermark": "the text watermark",
+                 "fingerprint": "the text fingerprint (MinHash of its words) in this system's log"}
 
 
 class UnsupportedContent(ValueError):
@@ -159,7 +161,13 @@ class Detector:
                   "xmp": not_applicable("not applicable: plain text carries no XMP"),
                   "watermark": _text_watermark(text, self.text_scorer),
                   "fingerprint": fingerprint_layer(self.fingerprints, raw, TEXT_TYPE)}
-        return self._result(layers, TEXT_TYPE, raw, ())
+        result = self._result(layers, TEXT_TYPE, raw, ())
+        key = "this_system" if result.verdict == "generated-by-this-system" else "ai_mark"
+        rests_on = [TEXT_EVIDENCE[name] for name, layer in layers.items() if layer.get(key) and name in TEXT_EVIDENCE]
+        if not rests_on:
+            return result
+        # "metadata" and "fingerprint" alone do not say which text mark it was: name it (issue 14 item 5).
+        return replace(result, explanation=f"{result.explanation}; for this text that is {' and '.join(rests_on)}")
 
     @staticmethod
     def _result(layers: dict[str, dict[str, Any]], media_type: str, data: bytes,

@@ -11,7 +11,7 @@ from typing import Any
 from .manifests import ManifestEntry
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
-from .store import COLUMNS, FingerprintStore, StoreError, chunk_rows, is_indexed, row_values
+from .store import COLUMNS, FingerprintStore, StoreError, band_rows, chunk_rows, is_indexed, purged_bands, row_values
 
 __all__ = ["SqliteStore"]
 
@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS fp_chunks (
     key INTEGER NOT NULL,
     fp_id INTEGER NOT NULL,
     perceptual BLOB NOT NULL,
+    PRIMARY KEY (key, fp_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fp_text_bands (
+    key INTEGER NOT NULL,
+    fp_id INTEGER NOT NULL,
     PRIMARY KEY (key, fp_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fp_manifests (
@@ -102,6 +107,7 @@ class SqliteStore(FingerprintStore):
                 )
                 conn.executemany("INSERT INTO fp_chunks (key, fp_id, perceptual) VALUES (?, ?, ?)",
                                  chunk_rows(ids, records))
+                conn.executemany("INSERT INTO fp_text_bands (key, fp_id) VALUES (?, ?)", band_rows(ids, records))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -139,6 +145,7 @@ class SqliteStore(FingerprintStore):
                 # The chunk rows are found by their primary key (key, fp_id), recomputed from the hash: no
                 # second index on fp_id is needed.
                 conn.executemany("DELETE FROM fp_chunks WHERE key = ? AND fp_id = ?", pairs)
+                conn.executemany("DELETE FROM fp_text_bands WHERE key = ? AND fp_id = ?", purged_bands(rows))
                 conn.executemany("DELETE FROM fp_fingerprints WHERE id = ?", [(r[0],) for r in rows])
                 conn.execute("DELETE FROM fp_manifests WHERE created_at < ?", (cutoff,))
                 conn.execute("COMMIT")

@@ -110,6 +110,10 @@ def _luma(image: Image.Image | NDArray[Any]) -> NDArray[np.float32]:
     if isinstance(image, Image.Image):
         if image.mode not in ("RGB", "L"):
             image = image.convert("RGBA").convert("RGB") if "A" in image.getbands() else image.convert("RGB")
+        if image.mode == "RGB":
+            # Pillow's RGB -> "F" is this very luminance ((299 R + 587 G + 114 B) / 1000 as float32), in one C
+            # pass: about half the time of the numpy lines below, equal to them to the last bit or two.
+            return np.asarray(image.convert("F"), dtype=np.float32)
         array = np.asarray(image)
     else:
         array = np.asarray(image)

@@ -11,13 +11,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .minhash import KIND as TEXT_KIND
+from .minhash import SIGNATURE_BYTES, TextSignature
 from .pdq import HASH_BYTES, PdqHash
 
-__all__ = ["KINDS", "FingerprintRecord", "Match", "record_for"]
+__all__ = ["KINDS", "FingerprintRecord", "Match", "record_for", "text_record_for"]
 
-# Perceptual hash algorithms by name, each with a small code that keeps its index keys apart. Audio, video and
-# text will bring their own kinds; "none" marks outputs logged by SHA-256 only.
-KINDS: dict[str, int] = {"none": 0, "pdq": 1}
+# Perceptual hash algorithms by name, each with a small code that keeps its index keys apart. Audio and video
+# will bring their own kinds; "none" marks outputs logged by SHA-256 only. "minhash": text (minhash.py), indexed
+# in its own band table.
+KINDS: dict[str, int] = {"none": 0, "pdq": 1, TEXT_KIND: 2}
 _MAX_PAYLOAD = 64
 _MAX_TEXT = 512
 
@@ -42,6 +45,8 @@ class FingerprintRecord:
             raise ValueError(f"unknown fingerprint kind {self.kind!r}; known: {', '.join(sorted(KINDS))}")
         if self.kind == "pdq" and self.perceptual is not None and len(self.perceptual) != HASH_BYTES:
             raise ValueError(f"a PDQ hash is {HASH_BYTES} bytes, got {len(self.perceptual)}")
+        if self.kind == TEXT_KIND and self.perceptual is not None and len(self.perceptual) != SIGNATURE_BYTES:
+            raise ValueError(f"a text MinHash signature is {SIGNATURE_BYTES} bytes, got {len(self.perceptual)}")
         if self.kind == "none" and self.perceptual is not None:
             raise ValueError("kind 'none' carries no perceptual hash")
         if self.payload is not None and not 0 < len(self.payload) <= _MAX_PAYLOAD:
@@ -76,9 +81,10 @@ class Match:
     3: the query turned 270 degrees matches, i.e. the output had been turned 90 degrees)."""
 
     record: FingerprintRecord
-    by: str  # "sha256" | "payload" | "manifest_id" | "perceptual"
+    by: str  # "sha256" | "payload" | "manifest_id" | "perceptual" | "text"
     distance: int | None = None
     variant: int | None = None
+    similarity: float | None = None  # by "text": the estimated Jaccard similarity of the word shingles
 
 
 def record_for(
@@ -99,6 +105,28 @@ def record_for(
         perceptual=pdq.digest if pdq is not None else None,
         quality=pdq.quality if pdq is not None else None,
         payload=payload,
+        manifest_id=manifest_id,
+        route=route,
+    )
+
+
+def text_record_for(
+    text: str,
+    *,
+    signature: TextSignature | None,
+    manifest_id: str | None = None,
+    route: str | None = None,
+) -> FingerprintRecord:
+    """The record of a marked text as served (wrapper included: its SHA-256 is of those UTF-8 bytes); the
+    MinHash signature only when the text is long enough to carry one (`TextSignature.indexable`)."""
+    data = text.encode("utf-8", "surrogatepass")
+    indexed = signature is not None and signature.indexable
+    return FingerprintRecord(
+        sha256=hashlib.sha256(data).digest(),
+        media_type="text/plain",
+        size=len(data),
+        kind=TEXT_KIND if indexed else "none",
+        perceptual=signature.digest if signature is not None and indexed else None,
         manifest_id=manifest_id,
         route=route,
     )

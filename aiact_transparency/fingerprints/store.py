@@ -7,6 +7,8 @@ Tables (names prefixed fp_ so the log can share a database):
     fp_chunks        (key, fp_id, perceptual): the multi-index hashing table (mih.py), 16 rows per matchable
                      hash; the hash is repeated in each row so a lookup reads candidates from this one
                      B-tree (clustered in SQLite, an index-only scan in PostgreSQL), never the main table
+    fp_text_bands    (key, fp_id): the LSH band table of text MinHash signatures (minhash.py), 32 rows per text
+                     of at least 200 words; a lookup reads the few candidates' signatures from fp_fingerprints
     fp_manifests     manifest_id -> signed C2PA manifest store bytes (issue 18: soft-binding lookups go
                      through fp_fingerprints' payload and perceptual columns, then here by manifest id)
 
@@ -27,6 +29,8 @@ from numpy.typing import NDArray
 
 from .manifests import ManifestEntry
 from .mih import chunk_key_matrix, chunk_keys, probe_keys
+from .minhash import KIND as TEXT_KIND
+from .minhash import MATCH_SIMILARITY, band_keys, similarity
 from .pdq import MATCH_THRESHOLD, MIN_QUALITY
 from .record import KINDS, FingerprintRecord, Match
 
@@ -38,6 +42,7 @@ _SELECT = "id, " + ", ".join(COLUMNS)
 EXACT_FIELDS = ("sha256", "payload", "manifest_id")
 EXPORT_PAGE = 1000
 _T = TypeVar("_T")
+_I = TypeVar("_I")
 
 
 class StoreError(RuntimeError):
@@ -77,6 +82,18 @@ def chunk_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list
     owner = (order // keys.shape[1]).tolist()  # which record each sorted key belongs to
     fp_ids = [picked[i][0] for i in owner]
     return list(zip(flat[order].tolist(), fp_ids, [digests[i] for i in owner], strict=True))
+
+
+def band_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list[tuple[int, int]]:
+    """The fp_text_bands rows of a batch: (band key, fingerprint id) for each band of each text signature."""
+    return sorted((key, fp_id) for fp_id, r in zip(ids, records, strict=True)
+                  if r.kind == TEXT_KIND and r.perceptual is not None for key in band_keys(r.perceptual))
+
+
+def purged_bands(rows: Sequence[Sequence[Any]]) -> list[tuple[int, int]]:
+    """(band key, fingerprint id) of the text records among purged (id, kind, perceptual, quality) rows."""
+    return [(key, int(fp_id)) for fp_id, kind, perceptual, _ in rows
+            if kind == TEXT_KIND and perceptual is not None for key in band_keys(bytes(perceptual))]
 
 
 def row_values(record: FingerprintRecord) -> tuple[Any, ...]:
@@ -180,15 +197,18 @@ class FingerprintStore(ABC):
         if not 0 <= max_distance <= MATCH_THRESHOLD:
             raise ValueError(f"max_distance must be 0-{MATCH_THRESHOLD} (the index guarantees no more)")
         code = KINDS[kind]
-        # One query per variant: its candidates are checked against that variant only (8x less arithmetic
-        # than checking every candidate against all 8), and the variants run on lookup_threads connections.
-        def search(variant: int) -> list[tuple[bytes, int, int]]:
-            digest = digests[variant]
-            return [(h, d, variant) for h, d in closest(self._candidates(probe_keys([digest], code)), digest,
-                                                         max_distance)]
+        # Each variant's candidates are checked against that variant only (8x less arithmetic than checking
+        # every candidate against all 8). The variants are split into lookup_threads groups, each group one
+        # round trip on its own connection (_candidates_each), the groups in parallel.
+        def search(group: Sequence[int]) -> list[tuple[bytes, int, int]]:
+            blobs = self._candidates_each([probe_keys([digests[v]], code) for v in group])
+            return [(h, d, v) for v, blob in zip(group, blobs, strict=True)
+                    for h, d in closest(blob, digests[v], max_distance)]
 
+        parts = min(self.lookup_threads, len(digests))
+        groups = [range(len(digests))[n::parts] for n in range(parts)]
         best: dict[bytes, tuple[int, int]] = {}
-        for hits in self._fan_out(search, range(len(digests))):
+        for hits in self._fan_out(search, groups):
             for digest, distance, variant in hits:
                 if digest not in best or (distance, variant) < best[digest]:
                     best[digest] = (distance, variant)
@@ -206,7 +226,27 @@ class FingerprintStore(ABC):
                 break
         return matches[:limit]
 
-    def _fan_out(self, work: Callable[[int], _T], items: Sequence[int]) -> Iterator[_T]:
+    def similar_texts(self, signature: bytes, *, min_similarity: float = MATCH_SIMILARITY, limit: int = 10
+                      ) -> list[Match]:
+        """Stored texts whose MinHash signature is at least `min_similarity` like this one, most similar
+        first: the candidates sharing a band key (one indexed IN list), then each signature compared in full."""
+        if not 0 < min_similarity <= 1:
+            raise ValueError("min_similarity must be in (0, 1]")
+        keys = band_keys(signature)
+        marks = ", ".join([self.ph] * len(keys))
+        rows = self._query(f"SELECT {_SELECT} FROM fp_fingerprints WHERE id IN "
+                           f"(SELECT fp_id FROM fp_text_bands WHERE key IN ({marks}))", keys)
+        scored = [(similarity(bytes(row[3]), signature), -int(row[0]), row) for row in rows
+                  if row[2] == TEXT_KIND and row[3] is not None]
+        scored.sort(reverse=True)
+        return [Match(record_from_row(row), "text", similarity=score) for score, _, row in scored
+                if score >= min_similarity][:limit]
+
+    def _candidates_each(self, key_sets: Sequence[Sequence[int]]) -> list[bytes]:
+        """`_candidates` of several key sets (one per orientation), in one round trip where the backend can."""
+        return [self._candidates(keys) for keys in key_sets]
+
+    def _fan_out(self, work: Callable[[_I], _T], items: Sequence[_I]) -> Iterator[_T]:
         """work(item) for each item, on up to `lookup_threads` connections at once (the database searches
         with the GIL released, so the variants of one lookup really run in parallel)."""
         if self.lookup_threads < 2 or len(items) < 2:

@@ -58,3 +58,15 @@ def procedural(seed: int, size: int = 256) -> Image.Image:
     base += 60 * np.cos(angle) * xx[..., None] + 60 * np.sin(angle) * yy[..., None]
     base += rng.normal(0, rng.uniform(0, 12), base.shape)
     return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+
+
+def crops(image: Image.Image, seed: int, count: int) -> Iterator[Image.Image]:
+    """`count` crops of random size (a quarter to nine tenths of each side, aspect varied) and position."""
+    rng = np.random.default_rng(seed)
+    width, height = image.size
+    for _ in range(count):
+        fraction = rng.uniform(0.25, 0.9)
+        w = min(width, max(16, int(width * fraction)))
+        h = min(height, max(16, int(height * fraction * rng.uniform(0.7, 1.3))))
+        x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
+        yield image.crop((x, y, x + w, y + h))

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,7 +15,7 @@ import pytest
 from aiact_transparency import TransparencyConfig, mark_image
 from aiact_transparency.config import FingerprintSettings
 from aiact_transparency.fingerprints import FingerprintRecord, export_jsonl, open_store
-from aiact_transparency.fingerprints.outputs import MAX_PENDING, OutputLog
+from aiact_transparency.fingerprints.outputs import HASHER_NICE, MAX_PENDING, OutputLog
 from aiact_transparency.provenance.image.marker import MarkedImage, MarkReport
 
 from ..wired.flows import photo_png
@@ -93,3 +97,17 @@ def test_an_undecodable_output_is_logged_not_raised(tmp_path: Path, caplog: pyte
         log.flush()
     log.close()
     assert log.dropped == 1 and "could not fingerprint an image/png output" in caplog.text
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_hashing_yields_the_cpu_to_marking(tmp_path: Path) -> None:
+    log = OutputLog(_settings(tmp_path))
+    try:
+        (hasher,) = [t for t in threading.enumerate() if t.name == "aiact-fingerprint-hasher" and t.is_alive()]
+        deadline = time.monotonic() + 5
+        while os.getpriority(os.PRIO_PROCESS, hasher.native_id or 0) < HASHER_NICE and time.monotonic() < deadline:
+            time.sleep(0.01)  # the thread lowers its own priority as it starts
+        assert os.getpriority(os.PRIO_PROCESS, hasher.native_id or 0) >= HASHER_NICE
+        assert os.getpriority(os.PRIO_PROCESS, 0) < HASHER_NICE  # the rest of the process is untouched
+    finally:
+        log.close()

@@ -40,6 +40,9 @@ def test_hash_and_quality_equal_the_reference(name: str) -> None:
     ours = pdq_hash(array)
     assert (hamming(ours.digest, ref_hash), ours.quality) == (0, ref_quality)
     assert [v.digest for v in dihedral_hashes(array)] == ref_variants  # same variants, same order
+    # A PIL image takes Pillow's luminance conversion (faster): the same hash.
+    from_pil = pdq_hash(Image.fromarray(array))
+    assert (from_pil.digest, from_pil.quality) == (ours.digest, ours.quality)
 
 
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "rocket"])

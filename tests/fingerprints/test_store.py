@@ -23,6 +23,8 @@ from aiact_transparency.fingerprints import (
 )
 from aiact_transparency.fingerprints.mih import max_distance_supported
 
+from .pg_server import PostgresServer
+
 RNG_SEED = 7
 
 
@@ -228,3 +230,20 @@ async def test_lookup_async_runs_in_a_worker_thread(store: FingerprintStore, mon
     answer = await lookup_async(store, manifest_id="urn:c2pa:async")
     assert [m.record for m in answer.matches] == [target]
     assert seen and seen[0] != threading.main_thread().name
+
+
+def test_one_round_trip_answers_several_orientations_as_separate_queries_would(store: FingerprintStore) -> None:
+    from aiact_transparency.fingerprints.mih import probe_keys
+
+    rng = np.random.default_rng(21)
+    digests = [random_hash(rng) for _ in range(300)]
+    store.add_many([record(n, d) for n, d in enumerate(digests)])
+    key_sets = [probe_keys([flip_bits(digests[n], [n, n + 40])], 1) for n in range(4)] + [probe_keys([bytes(32)], 1)]
+    together = store._candidates_each(key_sets)
+    assert together == [store._candidates(keys) for keys in key_sets]
+    assert all(digests[n] in [blob[i : i + 32] for i in range(0, len(blob), 32)] for n, blob in enumerate(together[:4]))
+
+
+def test_postgres_lookups_never_start_parallel_workers(postgres_server: PostgresServer) -> None:
+    with open_store(postgres_server.url) as store:
+        assert store._query("SHOW max_parallel_workers_per_gather", ()) == [("0",)]

@@ -21,6 +21,7 @@ from .marking_service import MARK_TIMEOUT, run_in_slot
 
 if TYPE_CHECKING:
     from ...config import ModelFacts, TransparencyConfig
+    from ...fingerprints.outputs import OutputLog
     from ...provenance.keys import ManifestSigner
 
 __all__ = ["MAX_TEXT_CHARS", "TextMarkingService"]
@@ -41,6 +42,7 @@ class TextMarkingService:
         self.workers = workers or max(1, (os.cpu_count() or 1) - 1)
         self.max_chars = MAX_TEXT_CHARS
         self.timeout = MARK_TIMEOUT
+        self.output_log: OutputLog | None = None  # set by the middleware when fingerprints.enabled
         self._limiters: tuple[anyio.CapacityLimiter, anyio.CapacityLimiter] | None = None
 
     @classmethod
@@ -89,4 +91,7 @@ class TextMarkingService:
                            "allows one per text)", path)
             return None
         wrapper = marked.text[marked.text.rindex(MARKER):]
-        return (strip_c2pa_text(text) if foreign else text), wrapper
+        kept = strip_c2pa_text(text) if foreign else text
+        if self.output_log is not None:  # the text as served; queued for hashing, never waited for
+            self.output_log.submit_text(kept + wrapper, path)
+        return kept, wrapper
