@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -103,7 +102,7 @@ def test_an_undecodable_output_is_logged_not_raised(tmp_path: Path, caplog: pyte
 def test_hashing_yields_the_cpu_to_marking(tmp_path: Path) -> None:
     log = OutputLog(_settings(tmp_path))
     try:
-        (hasher,) = [t for t in threading.enumerate() if t.name == "aiact-fingerprint-hasher" and t.is_alive()]
+        hasher = log._thread  # this log's own: other tests' logs may still be closing theirs
         deadline = time.monotonic() + 5
         while os.getpriority(os.PRIO_PROCESS, hasher.native_id or 0) < HASHER_NICE and time.monotonic() < deadline:
             time.sleep(0.01)  # the thread lowers its own priority as it starts
