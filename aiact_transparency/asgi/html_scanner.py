@@ -67,6 +67,57 @@ _SCRIPT_STATES = (
 _SCRIPT_KEEP = len(b"</script")  # a match cut off by the end of the data starts at most this far back
 _SPECIAL: dict[bytes, int] = {b"body": _BODY, b"head": _HEAD, b"plaintext": _PLAINTEXT}
 
+# Fast path for the first chunk: the prefix up to the end of the first <body ...> tag in one C-level match, group 1
+# ending right after the first <head ...> tag when there is one, group 2 right after the <body ...> tag. Each
+# construct is a strict subset of what the exact scanner below reads, ending at the same byte: tags, comments
+# without "--" inside, declarations, processing instructions, raw text elements up to their end tag (script
+# data without "<!--"). Every construct starts with "<" and the bytes after it choose the one alternative that
+# can match; text is one [^<]* between constructs. So a match has exactly one parse, and a construct that does
+# not match as a whole is given back whole (no possessive quantifiers or atomic groups: Python 3.10 lacks them).
+# The match stops at the first "<" it cannot read (something unusual, a <plaintext>, a construct cut off by
+# the end of the chunk); the exact scanner continues from there, in the same state it would have reached.
+_WS = rb"[\t\n\f\r ]"
+# Attributes and the tag's end, flatter than _SKIP's grammar (fewer steps per attribute) and as strict: a quote
+# or "=" may appear only as `=value` right after an attribute name's last byte (the tag name must end first),
+# and an unquoted value must end at whitespace or ">". Then every quote opens a quoted value, as in the
+# tokenizer, and the tag ends at the same ">". Runs of other bytes (names, whitespace, "/") need no structure:
+# none of them can change where the tag ends.
+_ATTRS = (
+    rb"(?=[\t\n\f\r />])[^>\"'=]*"
+    rb"(?:(?<=[^\t\n\f\r /\"'=])=(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r >\"'=<`]+(?=[\t\n\f\r >]))[^>\"'=]*)*>"
+)
+_DELIMITED = rb"(?=[\t\n\f\r />])"
+_SPECIAL_NAMES = rb"head|body|plaintext|script|style|xmp|iframe|noembed|noframes|noscript|title|textarea"
+
+
+def _raw_text_element(name: bytes, *, script: bool) -> bytes:
+    # After the "<": the start tag, then text up to (not into) the first "</name" + [ws / >], which the next
+    # construct reads as an end tag. Script data must not hold "<!--": its escapes are left to the exact scanner.
+    end = rb"/(?i:" + name + rb")[\t\n\f\r />]"
+    not_end = rb"<(?!" + end + (rb"|!--" if script else b"") + rb")"
+    return rb"(?i:" + name + rb")" + _DELIMITED + _ATTRS + rb"[^<]*(?:" + not_end + rb"[^<]*)*(?=<" + end + rb")"
+
+
+# What may follow the "<" of a construct, most frequent first.
+_CONSTRUCT = rb"<(?:" + b"|".join(
+    (
+        rb"(?!(?i:" + _SPECIAL_NAMES + rb")" + _DELIMITED + rb")[A-Za-z][^\t\n\f\r />]*" + _ATTRS,  # start tag
+        rb"/[A-Za-z][^\t\n\f\r />]*" + _ATTRS,  # end tag
+        *(_raw_text_element(name, script=name == b"script") for name in _RAW_ELEMENTS),
+        rb"!--(?!-?>)[^-]*(?:-[^-]+)*-->",  # no "--" inside: it ends at the first "-->", never at "--!>"
+        rb"!(?!--)[^>]*>",  # DOCTYPE, CDATA and other declarations: a bogus comment up to the first ">"
+        rb"\?[^>]*>",  # a processing instruction is a bogus comment too
+        rb"(?=[^!?/A-Za-z])",  # a "<" that starts nothing is text (what follows it must be there to tell)
+    )
+) + rb")"
+_HEAD_TAG = rb"<(?i:head)" + _DELIMITED + _ATTRS
+# Never fails: group 2 took part only when the <body> tag was reached; group 1 only when a <head> tag was first.
+_FIRST_BODY = re.compile(
+    rb"[^<]*(?:" + _CONSTRUCT + rb"[^<]*)*"
+    rb"(?:(" + _HEAD_TAG + rb")[^<]*(?:(?:" + _CONSTRUCT + rb"|" + _HEAD_TAG + rb")[^<]*)*)?"
+    rb"(<(?i:body)" + _DELIMITED + _ATTRS + rb")?"
+)
+
 # _scan results that are not an insertion point.
 _NEED_MORE = -1
 _PLAINTEXT_SEEN = -2
@@ -127,6 +178,18 @@ class HtmlInjector:
             return chunk  # pass-through: no copy once the decision is made
         if not chunk:
             return b""
+        if not self._seen:
+            # The first chunk usually holds the whole head: one match finds both points, and the chunk is
+            # neither copied into the buffer nor scanned step by step. Otherwise the exact scanner resumes where
+            # the match stopped, in the state it would have reached there itself.
+            first = _FIRST_BODY.match(chunk, 0, self._limit)
+            assert first is not None  # every part is optional
+            if first.end(2) >= 0:
+                self._seen = len(chunk)
+                return self._release_first(chunk, first.end(1), first.end(2))
+            self._pos = first.end()
+            if first.end(1) >= 0:
+                self._head_at = first.end(1)
         self._buf += chunk
         self._seen += len(chunk)
         # Only the first `limit` bytes of the stream are ever scanned, so the outcome does not depend on how
@@ -156,6 +219,17 @@ class HtmlInjector:
             out = b"".join((buf[start:head], self._head_snippet, buf[head:at], self._body_snippet, buf[at:]))
         self._injected = True
         self._finish_up()
+        return out
+
+    def _release_first(self, chunk: bytes, head: int, at: int) -> bytes:
+        # Views, so that the join is the only copy of the chunk.
+        view = memoryview(chunk)
+        if head < 0:
+            out = b"".join((view[:at], self._body_snippet, view[at:]))
+        else:
+            out = b"".join((view[:head], self._head_snippet, view[head:at], self._body_snippet, view[at:]))
+        self._injected = True
+        self._done = True
         return out
 
     def _give_up(self, reason: str) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..config import TransparencyConfig
 from ..detection.endpoint import DetectionEndpoint
 from ..detection.wiring import endpoint_for
-from ..disclosure import Disclosure, RoutePolicy
+from ..disclosure import MEASURE_IMAGES, Disclosure, RoutePolicy
 from ..disclosure.csp import ATTRIBUTES, banner_rendering
 from ..fingerprints.outputs import OutputLog
 from ..http_messages import (
@@ -26,7 +26,7 @@ from ..http_messages import (
 )
 from ..provenance.media import MediaMarkers
 from ..startup import load_config
-from .bodiless import gets_banner, gets_json_member, like_get
+from .bodiless import gets_banner, gets_json_member, like_get, measures_for
 from .discovery import DiscoveryEndpoint
 from .html_scanner import HtmlInjector
 from .responders.chat import text_responder
@@ -35,7 +35,9 @@ from .responders.media import MediaResponder, prepare_scope
 from .responders.notices import BannerGaps, EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
 from .responders.text_service import TextMarkingService
 
-# What the media responder buffers and marks: the provenance registry's types (canonical and aliases).
+# Distinct Content-Type values whose measures are remembered: apps send few, but the bound keeps an app that
+# varies them per response (a boundary parameter, say) from growing the table.
+_TYPE_MEASURES_CACHED = 256
 
 
 class TransparencyMiddleware:
@@ -63,6 +65,7 @@ class TransparencyMiddleware:
         # After the image service: the document names its signer (trusted or not) without loading it twice.
         self.discovery = DiscoveryEndpoint(self.disclosure, signer=self.images.marker.identity if self.images else None)
         self.output_log, self.detection = _output_log_and_detector(self.config, self.images, output_log)
+        self._type_measures: dict[bytes, int] = {}  # Content-Type value -> the measures that may change its body
 
     def close(self) -> None:
         """Stops the marking workers and writes out the fingerprint log (also done at lifespan shutdown)."""
@@ -109,6 +112,7 @@ class TransparencyMiddleware:
         # Closures rather than a per-response object: this runs for every response on most routes, and the
         # closure measured about 0.5 us cheaper per request.
         rewriter: Responder | None = None
+        type_measures = self._type_measures
 
         async def send_maybe_rewritten(message: Message) -> None:
             nonlocal rewriter
@@ -119,7 +123,11 @@ class TransparencyMiddleware:
                 content_type, encoding = _add_headers(message, disclosure, policy)
                 if message["status"] == 304:
                     like_get(message["headers"], content_type, policy, scope)
-                elif content_type is not None:
+                elif content_type is not None and policy.measures & (
+                    type_measures.get(content_type) or self._measures(content_type)
+                ):
+                    # Only a type one of the route's measures applies to gets here: most responses (JSON on a
+                    # banner route, say) skip the responder choice with one lookup.
                     rewriter = self._choose(scope, send, message, content_type, encoding, policy)
                     if rewriter is not None:
                         await rewriter.begin()
@@ -181,6 +189,15 @@ class TransparencyMiddleware:
         finally:
             if shutting_down:  # also for an app that returns (or raises) without reporting completion
                 self.close()
+
+    def _measures(self, content_type: bytes) -> int:
+        """The RoutePolicy.measures bits that may change a body of this Content-Type (remembered per value)."""
+        kind, charset = parse_media_type(content_type)
+        measures = measures_for(kind, charset) | (MEASURE_IMAGES if self._marks(kind) else 0)
+        if len(self._type_measures) >= _TYPE_MEASURES_CACHED:
+            self._type_measures.clear()
+        self._type_measures[content_type] = measures
+        return measures
 
     def _marks(self, kind: str) -> bool:
         """Whether the marking service takes this bare Content-Type (an enabled medium's type or alias)."""

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aiact_transparency.asgi import html_scanner
 from aiact_transparency.asgi.html_scanner import HtmlInjector
 from tests.tools import require_module
 
@@ -263,3 +264,34 @@ def test_any_split_matches_reference(doc: bytes, cuts: list[int], limit: int) ->
 def test_realistic_page_any_split(cuts: list[int], limit: int) -> None:
     out, _ = run(split(PAGE, cuts), limit)
     assert out == (expected(PAGE, PAGE_HEAD_END, PAGE_BODY_END) if limit >= PAGE_BODY_END else PAGE)
+
+
+# --- the first-chunk fast path (_FIRST_BODY): exact, or it hands over to the scanner where it stopped -------------
+
+WELL_FORMED = [
+    b"<!DOCTYPE html>", b"<html lang=en>", b"<head>", b"<HEAD a='1'>", b'<meta charset="utf-8">', b"<title>x<y</title>",
+    b"<title>", b"</title>", b"<script>a<b</script>", b"<script>", b"</script>", b"<!--", b"-->", b"<!-- c -->",
+    b"<!---->", b"<!-- a -- b -->", b"<style>p>q{}</style>", b"<link rel=x href=/a/b/>", b"<a b=c/d>",
+    b'<a b="x>y" c>', b'<p a="x"b="<body>">', b"<a b=c<body>", b'<a ="x>">', b'<a b=c"d>', b"<a b=c=d>",
+    b'<a b=c="d>">', b'<x/="y>">', b"<a b ='x>'>", b"text", b" ", b"<", b"< ", b"<?x>", b"<![CDATA[<body>]]>", b"</>",
+    b"</ x>", b"<noscript><body></noscript>", b"<textarea>", b"</textarea >", b"<body>", b"<BODY x=y>", b"<body",
+    b"'", b'"', b"=", b"<div data-x='<body>'>", b"<plaintext>", b"<script><!--</script>", b"<xmp></xmp/>", b"-", b"!",
+    b"/", b"<i a='>' b=\"'\">",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=st.lists(st.sampled_from(WELL_FORMED), max_size=25).map(b"".join))
+def test_first_chunk_fast_path_matches_reference(doc: bytes) -> None:
+    # Whole: the fast path reads as far as it can; one byte first: the scanner reads (almost) everything.
+    whole = inject(doc)
+    assert run([doc[:1], doc[1:]])[0] == whole
+    head, body = reference(doc)
+    assert whole == (expected(doc, head, body) if body is not None else doc)
+
+
+def test_fast_path_reads_a_realistic_head_whole() -> None:
+    # Not a speed test: the exactness tests above would pass vacuously if the fast path never took a real page.
+    first = html_scanner._FIRST_BODY.match(PAGE)
+    assert first is not None
+    assert (first.end(1), first.end(2)) == (PAGE_HEAD_END, PAGE_BODY_END)
