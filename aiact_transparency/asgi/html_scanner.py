@@ -48,7 +48,8 @@ _DATA, _COMMENT, _BOGUS, _RAW, _SCRIPT = range(5)
 
 # Special element kinds, by lower-cased tag name.
 _BODY, _HEAD, _PLAINTEXT = range(3)
-_RAW_ELEMENTS = (b"script", b"style", b"xmp", b"iframe", b"noembed", b"noframes", b"noscript", b"title", b"textarea")
+# Those common in a <head> first: the fast path below tries them in this order.
+_RAW_ELEMENTS = (b"title", b"script", b"style", b"noscript", b"textarea", b"iframe", b"xmp", b"noembed", b"noframes")
 # Raw text (script, style, ...) and RCDATA (title, textarea) both end only at "</name" + [ws / >]; character
 # references in RCDATA do not matter to us, so both get the same end pattern.
 _RAW_END: dict[bytes, tuple[re.Pattern[bytes], int]] = {
@@ -90,6 +91,8 @@ _DELIMITED = rb"(?=[\t\n\f\r />])"
 _SPECIAL_NAMES = rb"head|body|plaintext|script|style|xmp|iframe|noembed|noframes|noscript|title|textarea"
 
 
+
+
 def _raw_text_element(name: bytes, *, script: bool) -> bytes:
     # After the "<": the start tag, then text up to (not into) the first "</name" + [ws / >], which the next
     # construct reads as an end tag. Script data must not hold "<!--": its escapes are left to the exact scanner.
@@ -101,12 +104,14 @@ def _raw_text_element(name: bytes, *, script: bool) -> bytes:
 # What may follow the "<" of a construct, most frequent first.
 _CONSTRUCT = rb"<(?:" + b"|".join(
     (
-        rb"(?!(?i:" + _SPECIAL_NAMES + rb")" + _DELIMITED + rb")[A-Za-z][^\t\n\f\r />]*" + _ATTRS,  # start tag
+        # A start tag; a name whose first letter starts no special name (not b h i n p s t x) needs no look further.
+        rb"(?:[ac-gj-moqru-wyzAC-GJ-MOQRU-WYZ]|(?!(?i:" + _SPECIAL_NAMES + rb")" + _DELIMITED + rb")[A-Za-z])"
+        rb"[^\t\n\f\r />]*" + _ATTRS,
         rb"/[A-Za-z][^\t\n\f\r />]*" + _ATTRS,  # end tag
-        *(_raw_text_element(name, script=name == b"script") for name in _RAW_ELEMENTS),
         rb"!--(?!-?>)[^-]*(?:-[^-]+)*-->",  # no "--" inside: it ends at the first "-->", never at "--!>"
         rb"!(?!--)[^>]*>",  # DOCTYPE, CDATA and other declarations: a bogus comment up to the first ">"
         rb"\?[^>]*>",  # a processing instruction is a bogus comment too
+        *(_raw_text_element(name, script=name == b"script") for name in _RAW_ELEMENTS),
         rb"(?=[^!?/A-Za-z])",  # a "<" that starts nothing is text (what follows it must be there to tell)
     )
 ) + rb")"
@@ -137,29 +142,30 @@ class HtmlInjector:
     returns its argument itself. One instance per response; not thread-safe.
     """
 
+    # The scanner's starting state, as class attributes: a page the fast path takes whole never sets them, and
+    # each set on the instance only once it changes (every value here is immutable).
+    _base = 0  # absolute stream offset of _buf[0]; all other positions are relative to _buf, shifted on trims
+    _seen = 0  # total bytes fed
+    _emitted = 0  # _buf[:_emitted] was already returned to the caller
+    _pos = 0  # where the scanner resumes
+    _mode = _DATA
+    _comment_start = 0  # first byte of comment text: "--!>" may only start there
+    _raw_end: tuple[re.Pattern[bytes], int] | None = None
+    _script_state = _SCRIPT_DATA
+    _tag_wait = -1  # an incomplete tag cannot finish before a ">" at or after this position
+    _head_at: int | None = None
+    _body_end = -1  # set by _tag: the insertion point right after the <body ...> tag
+    _done = False
+    _injected = False
+    _gave_up_reason: str | None = None
+
     def __init__(self, *, head_snippet: bytes, body_snippet: bytes, limit: int = 16384) -> None:
         if limit <= 0:
             raise ValueError(f"limit must be a positive number of bytes, got {limit}")
         self._head_snippet = head_snippet
         self._body_snippet = body_snippet
         self._limit = limit
-        # Bytes kept for scanning and/or held back, starting at absolute stream offset _base. All other
-        # positions below are relative to _buf, shifted when its front is trimmed.
-        self._buf = bytearray()
-        self._base = 0
-        self._seen = 0  # total bytes fed
-        self._emitted = 0  # _buf[:_emitted] was already returned to the caller
-        self._pos = 0  # where the scanner resumes
-        self._mode = _DATA
-        self._comment_start = 0  # first byte of comment text: "--!>" may only start there
-        self._raw_end: tuple[re.Pattern[bytes], int] | None = None
-        self._script_state = _SCRIPT_DATA
-        self._tag_wait = -1  # an incomplete tag cannot finish before a ">" at or after this position
-        self._head_at: int | None = None
-        self._body_end = -1  # set by _tag: the insertion point right after the <body ...> tag
-        self._done = False
-        self._injected = False
-        self._gave_up_reason: str | None = None
+        self._buf = bytearray()  # bytes kept for scanning and/or held back
 
     @property
     def injected(self) -> bool:
