@@ -90,12 +90,13 @@ class TransparencyMiddleware:
             await self.detection(scope, receive, send)
             return
         policy = disclosure.policy_for(path)
+        head = scope["method"] == "HEAD"
         if policy.images:
             scope = prepare_scope(scope)  # HEAD too: it must be answered as the GET would be (no 206, no encoding)
-            if scope["method"] == "HEAD":
+            if head:
                 await self._head_on_image_route(scope, receive, send, policy)
                 return
-        if not policy.changes_body or scope["method"] == "HEAD":
+        if head or not policy.changes_body:
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -266,7 +267,10 @@ def _output_log_and_detector(
 
 def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) -> tuple[bytes | None, bytes | None]:
     """Adds AI-Disclosure and Link; returns (Content-Type, Content-Encoding), read in the same single pass."""
-    headers = header_list(start)
+    raw = start.get("headers")
+    # header_list(start), inline: this runs for every response. Lists are copied, never changed in place.
+    headers = raw.copy() if type(raw) is list else header_list(start)
+    start["headers"] = headers
     content_type = content_encoding = None
     has_disclosure = False
     for name, value in headers:

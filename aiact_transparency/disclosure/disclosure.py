@@ -200,12 +200,15 @@ class Disclosure:
         per request was a measurable share of the middleware's cost.
         """
         now = int(time.time())
-        if now != self._stamped_second:
+        prefix = policy.header_prefix
+        if now == self._stamped_second:
+            value = self._stamped.get(prefix)
+            if value is not None:
+                return value
+        else:
             self._stamped_second = now
             self._stamped = {}
-        value = self._stamped.get(policy.header_prefix)
-        if value is None:
-            value = self._stamped[policy.header_prefix] = b"%s, date=@%d" % (policy.header_prefix, now)
+        value = self._stamped[prefix] = b"%s, date=@%d" % (prefix, now)
         return value
 
     # -- routes ------------------------------------------------------------------------------------------
