@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -53,6 +53,17 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     errors: int  # socket errors plus non-2xx/3xx responses: any of these makes the run suspect
+    requests: int = 0
+    cpu_us: float = float("nan")  # the server's CPU time (user + system) per request, from /proc
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_split() -> tuple[set[int] | None, set[int] | None]:
@@ -120,8 +131,8 @@ def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: IO[bytes], deadli
 
 
 @contextmanager
-def serve(app: str, http_impl: str, cpus: set[int] | None) -> Iterator[int]:
-    """A single-worker uvicorn serving apps:<app>; yields its port and always stops it."""
+def serve(app: str, http_impl: str, cpus: set[int] | None) -> Iterator[tuple[int, int]]:
+    """A single-worker uvicorn serving apps:<app>; yields (port, pid) and always stops it."""
     # Start from a clean environment for the config: AIACT_* variables would change what `wrapped` does.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIACT_")}
     for _attempt in range(3):
@@ -135,7 +146,7 @@ def serve(app: str, http_impl: str, cpus: set[int] | None) -> Iterator[int]:
             proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env, preexec_fn=_preexec(cpus))
             try:
                 if _wait_ready(proc, port, log, time.monotonic() + 30):
-                    yield port
+                    yield port, proc.pid
                     return
             finally:
                 _stop(proc)
@@ -174,10 +185,17 @@ def parse_wrk(output: str) -> WrkResult:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    return WrkResult(float(rps[1]), _ms(p50[1]), _ms(p99[1]), errors + (int(non2xx[1]) if non2xx else 0))
+    requests = re.search(r"(\d+) requests in", output)
+    return WrkResult(float(rps[1]), _ms(p50[1]), _ms(p99[1]), errors + (int(non2xx[1]) if non2xx else 0),
+                     int(requests[1]) if requests else 0)  # fmt: skip
 
 
-def run_wrk(port: int, path: str, args: argparse.Namespace, cpus: set[int] | None, duration: int) -> WrkResult:
+def run_wrk(
+    server: tuple[int, int], path: str, args: argparse.Namespace, cpus: set[int] | None, duration: int
+) -> WrkResult:
+    """One wrk run against (port, pid); also the server's CPU time per request over the run."""
+    port, pid = server
+    cpu_before = _cpu_seconds(pid)
     cmd = [
         "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}s", "--latency", "--timeout", "5s",
         "-H", f"Accept-Language: {ACCEPT_LANGUAGE}", f"http://{HOST}:{port}{path}",
@@ -186,13 +204,15 @@ def run_wrk(port: int, path: str, args: argparse.Namespace, cpus: set[int] | Non
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30, preexec_fn=_preexec(cpus))
     if done.returncode != 0:
         raise RuntimeError(f"wrk exited with {done.returncode}: {done.stderr.strip() or done.stdout.strip()}")
-    return parse_wrk(done.stdout)
+    result = parse_wrk(done.stdout)
+    cpu = _cpu_seconds(pid) - cpu_before
+    return replace(result, cpu_us=cpu / result.requests * 1e6) if result.requests else result
 
 
 Results = dict[str, dict[str, list[WrkResult]]]  # route -> side -> one result per round
 
 
-def measure(ports: dict[str, int], args: argparse.Namespace, wrk_cpus: set[int] | None) -> Results:
+def measure(ports: dict[str, tuple[int, int]], args: argparse.Namespace, wrk_cpus: set[int] | None) -> Results:
     results: Results = {path: {side: [] for side in ports} for path in args.routes}
     sides = list(ports)
     for path in args.routes:
@@ -205,7 +225,8 @@ def measure(ports: dict[str, int], args: argparse.Namespace, wrk_cpus: set[int] 
                 results[path][side].append(result)
                 print(
                     f"  {path:<6} round {r + 1} {side:<9} {result.rps:9.0f} req/s  p50 {result.p50_ms:6.2f} ms"
-                    f"  p99 {result.p99_ms:6.2f} ms" + (f"  ERRORS {result.errors}" if result.errors else ""),
+                    f"  p99 {result.p99_ms:6.2f} ms  server CPU {result.cpu_us:6.1f} us/req"
+                    + (f"  ERRORS {result.errors}" if result.errors else ""),
                     flush=True,
                 )
     return results
@@ -214,9 +235,11 @@ def measure(ports: dict[str, int], args: argparse.Namespace, wrk_cpus: set[int] 
 def report(results: Results, http_impl: str) -> None:
     # Two ratios: of the medians, and the median of per-round ratios. The second pairs runs taken seconds
     # apart, so background load that drifts over minutes (other jobs on a shared box) cancels out better.
+    # The server's CPU time per request says where throughput goes when the CPU it runs on is shared: a
+    # saturated single-worker server serves 1 / (CPU per request), whatever else runs beside it.
     print(
         f"\n{'route':<6} {'side':<9} {'req/s median':>12} {'min..max':>12} {'x bare':>7} {'paired':>7}"
-        f" {'(per-round range)':>18} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'(per-round range)':>18} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10}"
     )
     paired: dict[tuple[str, str], float] = {}
     for path, by_side in results.items():
@@ -230,6 +253,7 @@ def report(results: Results, http_impl: str) -> None:
                 f" {statistics.median(rps) / statistics.median(bare):7.3f} {paired[path, side]:7.3f}"
                 f" {f'{min(per_round):.2f}..{max(per_round):.2f}':>18}"
                 f" {statistics.median(r.p50_ms for r in runs):7.2f} {statistics.median(r.p99_ms for r in runs):7.2f}"
+                f" {statistics.median(r.cpu_us for r in runs):10.1f}"
             )
     print()
     for path in results:
@@ -240,8 +264,15 @@ def report(results: Results, http_impl: str) -> None:
             + (f"; goal >= {goal}: {'PASS' if ratio >= goal else 'MISS'}" if goal else "")
         )
         bare_rps = statistics.median(r.rps for r in results[path]["bare"])
+        bare_cpu = statistics.median(r.cpu_us for r in results[path]["bare"])
+        added_cpu = statistics.median(
+            w.cpu_us - b.cpu_us for w, b in zip(results[path]["wrapped"], results[path]["bare"], strict=True)
+        )
+        print(f"{path:<6} server CPU per request: bare {bare_cpu:.1f} us, TransparencyMiddleware +{added_cpu:.1f} us"
+              f" (paired median), i.e. {bare_cpu / (bare_cpu + added_cpu):.3f}x bare when CPU-bound")  # fmt: skip
         record(f"uvicorn {http_impl} {path}: wrapped/bare throughput", ratio, "x",
-               goal=f">= {goal}" if goal else "(context)", baseline=f"bare {bare_rps:.0f} req/s",
+               goal=f">= {goal}" if goal else "(context)",
+               baseline=f"bare {bare_rps:.0f} req/s; server CPU bare {bare_cpu:.0f} us/req, wrapped +{added_cpu:.1f}",
                passed=ratio >= goal if goal else None, issue="17")  # fmt: skip
     if any(r.errors for by_side in results.values() for runs in by_side.values() for r in runs):
         print("WARNING: wrk saw socket errors or non-2xx responses; the numbers above are suspect")
@@ -276,9 +307,9 @@ def main() -> int:
                 f" load average {os.getloadavg()[0]:.2f}"
             )
             with ExitStack() as stack:
-                ports = {side: stack.enter_context(serve(side, http_impl, server_cpus)) for side in SIDES}
-                check(ports)
-                report(measure(ports, args, wrk_cpus), http_impl)
+                servers = {side: stack.enter_context(serve(side, http_impl, server_cpus)) for side in SIDES}
+                check({side: port for side, (port, _) in servers.items()})
+                report(measure(servers, args, wrk_cpus), http_impl)
     except KeyboardInterrupt:
         # Ctrl+C reaches wrk too, which may exit first and surface as an error: either way, we were stopped.
         print("bench_wrk: interrupted; servers stopped", file=sys.stderr)
