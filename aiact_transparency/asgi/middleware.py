@@ -274,12 +274,14 @@ def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) ->
     content_type = content_encoding = None
     has_disclosure = False
     for name, value in headers:
-        name = name.lower()
-        if name == b"content-type":
-            content_type = value
-        elif name == b"content-encoding":
-            content_encoding = value
-        elif name == b"ai-disclosure":
+        size = len(name)  # before lower(), which makes a new object: most names differ in length
+        if size == 12:
+            if name.lower() == b"content-type":
+                content_type = value
+        elif size == 16:
+            if name.lower() == b"content-encoding":
+                content_encoding = value
+        elif size == 13 and name.lower() == b"ai-disclosure":
             has_disclosure = True
     # An AI-Disclosure the app set itself describes this response better than the config does.
     if not has_disclosure:

@@ -103,10 +103,10 @@ def _fix_headers(headers: Headers, length: int, *, streamed: bool) -> None:
     drop_length = streamed or length >= 0
     kept: Headers = []
     for name, value in headers:
-        lower = name.lower()
-        if lower == b"etag" and not value.startswith(b"W/"):
+        size = len(name)  # before lower(), which makes a new object: most names differ in length
+        if size == 4 and not value.startswith(b"W/") and name.lower() == b"etag":
             value = b"W/" + value
-        elif lower == b"content-length" and drop_length:
+        elif size == 14 and drop_length and name.lower() == b"content-length":
             continue
         kept.append((name, value))
     if length >= 0:
