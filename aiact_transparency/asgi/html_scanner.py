@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["HtmlInjector"]
+__all__ = ["HeadCache", "HtmlInjector"]
 
 # A start or end tag up to (not including) its closing ">", exactly as the WHATWG tokenizer reads it: tag name,
 # then attribute names (which may hold quotes or start with "=") and values (a quote opens a value only right
@@ -132,6 +132,30 @@ def _is_letter(c: int) -> bool:
     return 0x61 <= (c | 0x20) <= 0x7A
 
 
+class HeadCache:
+    """The prefixes (up to the end of the <body> tag) of recent first chunks the fast path took whole, with
+    their insertion points. A page served again (an app's HTML shell, a landing page) is then recognised by
+    one bytes comparison per entry instead of a scan. Exact: how the scanner reads a prefix depends on no byte
+    after it. Bounded: at most `size` entries of at most `limit` bytes each; shared by the responses of one
+    middleware (one lookahead limit), safe to read while another thread replaces the list.
+    """
+
+    def __init__(self, limit: int, size: int = 8) -> None:
+        self.limit = limit
+        self._size = size
+        self._entries: list[tuple[bytes, int, int]] = []  # (prefix, head insertion point or -1, body one)
+
+    def find(self, chunk: bytes) -> tuple[int, int] | None:
+        for prefix, head, body in self._entries:
+            if chunk.startswith(prefix):
+                return head, body
+        return None
+
+    def add(self, chunk: bytes, head: int, body: int) -> None:
+        # The newest first; one assignment, so a concurrent find() sees the old list or the new one.
+        self._entries = [(chunk[:body], head, body), *self._entries[: self._size - 1]]
+
+
 class HtmlInjector:
     """Inserts `head_snippet` right after the <head ...> open tag (only when <head> comes before <body>) and
     `body_snippet` right after the <body ...> open tag, in a byte stream fed chunk by chunk.
@@ -159,12 +183,15 @@ class HtmlInjector:
     _injected = False
     _gave_up_reason: str | None = None
 
-    def __init__(self, *, head_snippet: bytes, body_snippet: bytes, limit: int = 16384) -> None:
+    def __init__(
+        self, *, head_snippet: bytes, body_snippet: bytes, limit: int = 16384, heads: HeadCache | None = None
+    ) -> None:
         if limit <= 0:
             raise ValueError(f"limit must be a positive number of bytes, got {limit}")
         self._head_snippet = head_snippet
         self._body_snippet = body_snippet
         self._limit = limit
+        self._heads = heads if heads is not None and heads.limit == limit else None
         self._buf = bytearray()  # bytes kept for scanning and/or held back
 
     @property
@@ -185,13 +212,20 @@ class HtmlInjector:
         if not chunk:
             return b""
         if not self._seen:
-            # The first chunk usually holds the whole head: one match finds both points, and the chunk is
-            # neither copied into the buffer nor scanned step by step. Otherwise the exact scanner resumes where
-            # the match stopped, in the state it would have reached there itself.
+            # The first chunk usually holds the whole head: one match finds both points (or a cached prefix
+            # does), and the chunk is neither copied into the buffer nor scanned step by step. Otherwise the
+            # exact scanner resumes where the match stopped, in the state it would have reached there itself.
+            heads = self._heads if type(chunk) is bytes else None
+            known = heads.find(chunk) if heads is not None else None
+            if known is not None:
+                self._seen = len(chunk)
+                return self._release_first(chunk, *known)
             first = _FIRST_BODY.match(chunk, 0, self._limit)
             assert first is not None  # every part is optional
             if first.end(2) >= 0:
                 self._seen = len(chunk)
+                if heads is not None:
+                    heads.add(chunk, first.end(1), first.end(2))
                 return self._release_first(chunk, first.end(1), first.end(2))
             self._pos = first.end()
             if first.end(1) >= 0:

@@ -28,7 +28,7 @@ from ..provenance.media import MediaMarkers
 from ..startup import load_config
 from .bodiless import gets_banner, gets_json_member, like_get, measures_for
 from .discovery import DiscoveryEndpoint
-from .html_scanner import HtmlInjector
+from .html_scanner import HeadCache, HtmlInjector
 from .responders.chat import text_responder
 from .responders.marking_service import MarkingService
 from .responders.media import MediaResponder, prepare_scope
@@ -66,6 +66,7 @@ class TransparencyMiddleware:
         self.discovery = DiscoveryEndpoint(self.disclosure, signer=self.images.marker.identity if self.images else None)
         self.output_log, self.detection = _output_log_and_detector(self.config, self.images, output_log)
         self._type_measures: dict[bytes, int] = {}  # Content-Type value -> the measures that may change its body
+        self._heads = HeadCache(self.config.banner.max_lookahead)  # pages served again skip the scan
 
     def close(self) -> None:
         """Stops the marking workers and writes out the fingerprint log (also done at lifespan shutdown)."""
@@ -239,7 +240,7 @@ class TransparencyMiddleware:
             headers = start["headers"]
             # The banner's language follows Accept-Language, so shared caches must key on it.
             headers.append((b"vary", b"Accept-Language"))
-            injector = _injector(disclosure, scope, headers)
+            injector = _injector(disclosure, scope, headers, self._heads)
             return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
         if kind == "text/event-stream" and policy.event_stream:
             return EventStreamResponder(send, start, disclosure.event_stream_notice)
@@ -291,14 +292,17 @@ def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) ->
     return content_type, content_encoding
 
 
-def _injector(disclosure: Disclosure, scope: Scope, headers: list[tuple[bytes, bytes]]) -> HtmlInjector:
+def _injector(
+    disclosure: Disclosure, scope: Scope, headers: list[tuple[bytes, bytes]], heads: HeadCache
+) -> HtmlInjector:
     language = disclosure.negotiate(request_header(scope, b"accept-language"))
     policies = get_all(headers, b"content-security-policy")
     rendering = banner_rendering([p.decode("latin-1") for p in policies]) if policies else ATTRIBUTES
     return HtmlInjector(
         head_snippet=disclosure.meta_tag,
         body_snippet=disclosure.banner_html(language, rendering),
-        limit=disclosure.config.banner.max_lookahead,
+        limit=heads.limit,
+        heads=heads,
     )
 
 

@@ -295,3 +295,53 @@ def test_fast_path_reads_a_realistic_head_whole() -> None:
     first = html_scanner._FIRST_BODY.match(PAGE)
     assert first is not None
     assert (first.end(1), first.end(2)) == (PAGE_HEAD_END, PAGE_BODY_END)
+
+
+# --- HeadCache: a page served again is recognised by its prefix, with the same result -------------------------
+
+
+def cached(doc: bytes, heads: html_scanner.HeadCache, chunks: int = 1) -> bytes:
+    inj = HtmlInjector(head_snippet=HS, body_snippet=BS, limit=heads.limit, heads=heads)
+    step = -(-len(doc) // chunks) or 1
+    out = b"".join(inj.feed(doc[i : i + step]) for i in range(0, len(doc), step)) + inj.finish()
+    assert inj.done
+    return out
+
+
+def test_head_cache_recognises_a_page_served_again() -> None:
+    heads = html_scanner.HeadCache(16384, size=3)
+    first = cached(PAGE, heads)
+    assert first == expected(PAGE, PAGE_HEAD_END, PAGE_BODY_END)
+    assert cached(PAGE, heads) == first and len(heads._entries) == 1  # found, not added again
+    # Same prefix up to the <body> tag, another body: the cached points hold.
+    other_body = PAGE[:PAGE_BODY_END] + b"<p>another answer</p></body></html>"
+    assert cached(other_body, heads) == expected(other_body, PAGE_HEAD_END, PAGE_BODY_END)
+    # A head that differs before the <body> tag (here: the <body> tag hidden in a comment) is read afresh.
+    hidden = PAGE[: PAGE_BODY_END - 1] + b"<!-- <body> -->>" + b"<body>x"
+    assert cached(hidden, heads) == inject(hidden)
+    for i in range(5):  # bounded
+        page = PAGE.replace(b"<title>", b"<title>%d " % i)
+        assert cached(page, heads) == inject(page)
+    assert len(heads._entries) == 3
+
+
+def test_head_cache_of_another_limit_is_not_used() -> None:
+    heads = html_scanner.HeadCache(16384)
+    cached(PAGE, heads)
+    # A limit the cached prefix exceeds: the injector must give up as without the cache.
+    inj = HtmlInjector(head_snippet=HS, body_snippet=BS, limit=64, heads=heads)
+    assert inj.feed(PAGE) + inj.finish() == PAGE and not inj.injected
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    docs=st.lists(st.lists(st.sampled_from(WELL_FORMED), max_size=20).map(b"".join), min_size=1, max_size=6),
+    tails=st.lists(st.sampled_from(WELL_FORMED), max_size=6).map(b"".join),
+    chunks=st.integers(min_value=1, max_value=3),
+)
+def test_head_cache_never_changes_the_result(docs: list[bytes], tails: bytes, chunks: int) -> None:
+    # Each document, then the same with more bytes after it (the prefix a cache entry holds, then anything),
+    # through one shared cache: every result equals the uncached scanner's.
+    heads = html_scanner.HeadCache(16384, size=4)
+    for doc in docs + [doc + tails for doc in docs] + docs:
+        assert cached(doc, heads, chunks) == inject(doc)
