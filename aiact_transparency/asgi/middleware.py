@@ -286,9 +286,9 @@ def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) ->
             has_disclosure = True
     # An AI-Disclosure the app set itself describes this response better than the config does.
     if not has_disclosure:
-        headers.append((b"ai-disclosure", disclosure.header_value(policy)))
+        headers.append(disclosure.header_field(policy))
     # A separate field line appends to any Link the app sent (RFC 9110 §5.3 combines them), never replaces.
-    headers.append((b"link", disclosure.link_value))
+    headers.append(disclosure.link_field)
     return content_type, content_encoding
 
 

@@ -133,8 +133,9 @@ class Disclosure:
         system = config.system
         self.discovery_path = config.disclosure.discovery_path
         self.link_value = f'<{self.discovery_path}>; rel="describedby"'.encode("latin-1")
-        self._stamped_second = -1
-        self._stamped: dict[bytes, bytes] = {}
+        self.link_field = (b"link", self.link_value)  # the header field line, as ASGI sends it
+        self._stamped_from = -2.0  # the start of the second the cached values are for
+        self._stamped: dict[bytes, tuple[bytes, bytes]] = {}
         self._prefixes = {
             mode: self._header_prefix(mode) for mode in ("none", "ai-modified", "ai-originated", "machine-generated")
         }
@@ -194,22 +195,26 @@ class Disclosure:
         return sf_dictionary(self._members(mode)).encode("ascii")
 
     def header_value(self, policy: RoutePolicy) -> bytes:
-        """The full AI-Disclosure value: constant members plus `date` as the response's epoch (RFC 9651 Date).
+        """The full AI-Disclosure value: constant members plus `date` as the response's epoch (RFC 9651 Date)."""
+        return self.header_field(policy)[1]
 
-        Values are cached for the current second: the date is the only part that changes, and formatting it
-        per request was a measurable share of the middleware's cost.
+    def header_field(self, policy: RoutePolicy) -> tuple[bytes, bytes]:
+        """The AI-Disclosure field line, (name, value), as ASGI sends it.
+
+        Cached for the current second: the date is the only part that changes, and formatting it per request
+        was a measurable share of the middleware's cost.
         """
-        now = int(time.time())
+        now = time.time()
         prefix = policy.header_prefix
-        if now == self._stamped_second:
-            value = self._stamped.get(prefix)
-            if value is not None:
-                return value
+        if self._stamped_from <= now < self._stamped_from + 1.0:  # a float comparison, no int() per response
+            field_line = self._stamped.get(prefix)
+            if field_line is not None:
+                return field_line
         else:
-            self._stamped_second = now
+            self._stamped_from = float(int(now))
             self._stamped = {}
-        value = self._stamped[prefix] = b"%s, date=@%d" % (prefix, now)
-        return value
+        field_line = self._stamped[prefix] = (b"ai-disclosure", b"%s, date=@%d" % (prefix, self._stamped_from))
+        return field_line
 
     # -- routes ------------------------------------------------------------------------------------------
 

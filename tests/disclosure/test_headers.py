@@ -197,3 +197,15 @@ def test_negotiated_languages_are_remembered_within_bounds() -> None:
     for value in values * 2:
         assert disclosure.negotiate(value) == i18n.negotiate(value, disclosure.languages, disclosure.default_language)
     assert 0 < len(disclosure._negotiated) <= disclosure_module._CACHED_ACCEPT_LANGUAGES
+
+
+def test_the_date_member_follows_the_clock_also_backwards(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The value is cached for the current second; a clock set back (NTP) must not keep a later second's date.
+    disclosure = Disclosure(TransparencyConfig(system={"provider": "Acme GmbH"}))
+    clock = iter([1_800_000_000.2, 1_800_000_000.9, 1_799_999_999.5, 1_800_000_001.0])
+    monkeypatch.setattr(disclosure_module, "time", SimpleNamespace(time=lambda: next(clock)))
+    dates = [
+        http_sf.parse(disclosure.header_value(disclosure.default_policy), tltype="dictionary")["date"][0]
+        for _ in range(4)
+    ]
+    assert [int(d.timestamp()) for d in dates] == [1_800_000_000, 1_800_000_000, 1_799_999_999, 1_800_000_001]
