@@ -38,19 +38,25 @@ def request_header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+# Lookups compare lengths before lowercasing: most names differ in length, and lower() makes a new object.
+
+
 def get_header(headers: Headers, name: bytes) -> bytes | None:
+    size = len(name)
     for key, value in headers:
-        if key.lower() == name:
+        if len(key) == size and key.lower() == name:
             return value
     return None
 
 
 def get_all(headers: Headers, name: bytes) -> list[bytes]:
-    return [value for key, value in headers if key.lower() == name]
+    size = len(name)
+    return [value for key, value in headers if len(key) == size and key.lower() == name]
 
 
 def remove_header(headers: Headers, name: bytes) -> None:
-    headers[:] = [(key, value) for key, value in headers if key.lower() != name]
+    size = len(name)
+    headers[:] = [(key, value) for key, value in headers if len(key) != size or key.lower() != name]
 
 
 def set_header(headers: Headers, name: bytes, value: bytes) -> None:

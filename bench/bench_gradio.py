@@ -41,6 +41,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
+from results import record
+
 from aiact_transparency import TransparencyConfig
 from tests.servers import free_port
 
@@ -200,6 +202,8 @@ def main() -> None:
     print(f"  added by wrapping      {added:8.1f} ms   ratio added/pipeline-in-server {added / served_med:.2f}x")
     verdict = "OK" if overhead <= 10 else "OVER TARGET"
     print(f"  beyond the pipeline    {overhead:8.1f} ms   target <= 10 ms: {verdict}")
+    record("Gradio 1 MP prediction, wrapped - unwrapped - pipeline", overhead, "ms", goal="<= 10 ms",
+           baseline=f"unwrapped {plain_med:.1f} ms, pipeline in server {served_med:.1f} ms", passed=overhead <= 10)
 
 
 if __name__ == "__main__":

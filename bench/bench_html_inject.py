@@ -1,6 +1,9 @@
 """Cost of HtmlInjector on a realistic 100 KB page streamed in 16 chunks, against a plain pass-through.
 
 Run: .venv/bin/python bench/bench_html_inject.py
+
+No goal of its own (issue 17's are for the whole middleware, bench_middleware.py): its rows go to the table
+as context, and show whether the cost follows the head (the <body> tag's position) rather than the page.
 """
 
 from __future__ import annotations
@@ -8,6 +11,8 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+
+from results import record
 
 from aiact_transparency.asgi.html_scanner import HtmlInjector
 
@@ -77,6 +82,8 @@ def report(label: str, page: bytes) -> None:
     median_ns(injected, chunks)  # warm-up
     base = median_ns(baseline, chunks)
     with_inj = median_ns(injected, chunks)
+    record(f"HtmlInjector alone, {label}", (with_inj - base) / 1000, "us/page", goal="(context)",
+           baseline=f"pass-through {base / 1000:.2f} us", passed=None, issue="17")
     print(
         f"{label:<34} {len(page) / 1000:.0f} KB, inserted at {body_at:>6}: "
         f"baseline {base / 1000:7.2f} us  injector {with_inj / 1000:7.2f} us  "

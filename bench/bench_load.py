@@ -40,6 +40,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from results import record
+
 BENCH_DIR = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 TIME_BUDGET = 60.0  # seconds for the whole script, servers included
@@ -446,7 +448,14 @@ def report(results: dict[str, SideResult], verified: int, verify_failures: list[
             print(f"{side:<8} ERRORS: {len(errors)}, e.g. {sorted(set(errors))[:5]}")
         if growing:
             ok = False
+        requests = sum(len(s.latencies) for s in result.stats.values())
+        record(f"mixed load, {side}: errors", len(errors), "", goal="0", baseline=f"of {requests} requests",
+               passed=not errors)
+        record(f"mixed load, {side}: RSS slope after warm-up", slope * 60, "MB/min", goal="flat within noise",
+               baseline=f"median {first:.0f} -> {second:.0f} MB", passed=not growing)
     print(f"\nsampled images verified: {verified - len(verify_failures)} of {verified} (1 in {SAMPLE_EVERY})")
+    record("mixed load, wrapped: sampled images that verify", verified - len(verify_failures), "", goal="all sampled",
+           baseline=f"of {verified} sampled", passed=bool(verified) and not verify_failures)
     if verify_failures or not verified:
         ok = False
         print("  FAILED:", verify_failures or "no image was sampled")

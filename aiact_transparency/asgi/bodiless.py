@@ -6,12 +6,12 @@ fields of the GET, with no Content-Length that differs from GET's.
 
 from __future__ import annotations
 
-from ..disclosure import RoutePolicy
+from ..disclosure import MEASURE_BANNER, MEASURE_EVENT_STREAM, MEASURE_JSON_BODY, MEASURE_TEXT_C2PA, RoutePolicy
 from ..http_messages import Headers, Scope, get_header, parse_media_type, remove_header, request_header, weaken_etag
 from ..provenance.media import markable_types
 from .responders.media import strip_stale_headers
 
-__all__ = ["gets_banner", "gets_json_member", "like_get"]
+__all__ = ["gets_banner", "gets_json_member", "like_get", "measures_for"]
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _MARKABLE = markable_types()
@@ -27,12 +27,32 @@ def _is_json(kind: str) -> bool:
     return kind == "application/json" or kind.endswith("+json")
 
 
+def _banner_type(kind: str, charset: str) -> bool:
+    return kind in _HTML_TYPES and not charset.startswith(_NON_ASCII_CHARSETS)
+
+
+def _json_member_type(kind: str, charset: str) -> bool:
+    return _is_json(kind) and charset in _JSON_CHARSETS
+
+
 def gets_banner(kind: str, charset: str, policy: RoutePolicy) -> bool:
-    return kind in _HTML_TYPES and policy.banner and not charset.startswith(_NON_ASCII_CHARSETS)
+    return policy.banner and _banner_type(kind, charset)
 
 
 def gets_json_member(kind: str, charset: str, policy: RoutePolicy) -> bool:
-    return policy.json_body and _is_json(kind) and charset in _JSON_CHARSETS
+    return policy.json_body and _json_member_type(kind, charset)
+
+
+def measures_for(kind: str, charset: str) -> int:
+    """The RoutePolicy.measures bits (other than media marking) that may change a body of this type: a
+    response whose type shares no bit with its route's measures gets no rewriter. `text: c2pa` routes always
+    look (their responder picks the types it takes)."""
+    return (
+        MEASURE_TEXT_C2PA
+        | (MEASURE_BANNER if _banner_type(kind, charset) else 0)
+        | (MEASURE_EVENT_STREAM if kind == "text/event-stream" else 0)
+        | (MEASURE_JSON_BODY if _json_member_type(kind, charset) else 0)
+    )
 
 
 def like_get(headers: Headers, content_type: bytes | None, policy: RoutePolicy, scope: Scope) -> None:

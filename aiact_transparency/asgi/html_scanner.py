@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["HtmlInjector"]
+__all__ = ["HeadCache", "HtmlInjector"]
 
 # A start or end tag up to (not including) its closing ">", exactly as the WHATWG tokenizer reads it: tag name,
 # then attribute names (which may hold quotes or start with "=") and values (a quote opens a value only right
@@ -48,7 +48,8 @@ _DATA, _COMMENT, _BOGUS, _RAW, _SCRIPT = range(5)
 
 # Special element kinds, by lower-cased tag name.
 _BODY, _HEAD, _PLAINTEXT = range(3)
-_RAW_ELEMENTS = (b"script", b"style", b"xmp", b"iframe", b"noembed", b"noframes", b"noscript", b"title", b"textarea")
+# Those common in a <head> first: the fast path below tries them in this order.
+_RAW_ELEMENTS = (b"title", b"script", b"style", b"noscript", b"textarea", b"iframe", b"xmp", b"noembed", b"noframes")
 # Raw text (script, style, ...) and RCDATA (title, textarea) both end only at "</name" + [ws / >]; character
 # references in RCDATA do not matter to us, so both get the same end pattern.
 _RAW_END: dict[bytes, tuple[re.Pattern[bytes], int]] = {
@@ -67,6 +68,61 @@ _SCRIPT_STATES = (
 _SCRIPT_KEEP = len(b"</script")  # a match cut off by the end of the data starts at most this far back
 _SPECIAL: dict[bytes, int] = {b"body": _BODY, b"head": _HEAD, b"plaintext": _PLAINTEXT}
 
+# Fast path for the first chunk: the prefix up to the end of the first <body ...> tag in one C-level match, group 1
+# ending right after the first <head ...> tag when there is one, group 2 right after the <body ...> tag. Each
+# construct is a strict subset of what the exact scanner below reads, ending at the same byte: tags, comments
+# without "--" inside, declarations, processing instructions, raw text elements up to their end tag (script
+# data without "<!--"). Every construct starts with "<" and the bytes after it choose the one alternative that
+# can match; text is one [^<]* between constructs. So a match has exactly one parse, and a construct that does
+# not match as a whole is given back whole (no possessive quantifiers or atomic groups: Python 3.10 lacks them).
+# The match stops at the first "<" it cannot read (something unusual, a <plaintext>, a construct cut off by
+# the end of the chunk); the exact scanner continues from there, in the same state it would have reached.
+_WS = rb"[\t\n\f\r ]"
+# Attributes and the tag's end, flatter than _SKIP's grammar (fewer steps per attribute) and as strict: a quote
+# or "=" may appear only as `=value` right after an attribute name's last byte (the tag name must end first),
+# and an unquoted value must end at whitespace or ">". Then every quote opens a quoted value, as in the
+# tokenizer, and the tag ends at the same ">". Runs of other bytes (names, whitespace, "/") need no structure:
+# none of them can change where the tag ends.
+_ATTRS = (
+    rb"(?=[\t\n\f\r />])[^>\"'=]*"
+    rb"(?:(?<=[^\t\n\f\r /\"'=])=(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r >\"'=<`]+(?=[\t\n\f\r >]))[^>\"'=]*)*>"
+)
+_DELIMITED = rb"(?=[\t\n\f\r />])"
+_SPECIAL_NAMES = rb"head|body|plaintext|script|style|xmp|iframe|noembed|noframes|noscript|title|textarea"
+
+
+
+
+def _raw_text_element(name: bytes, *, script: bool) -> bytes:
+    # After the "<": the start tag, then text up to (not into) the first "</name" + [ws / >], which the next
+    # construct reads as an end tag. Script data must not hold "<!--": its escapes are left to the exact scanner.
+    end = rb"/(?i:" + name + rb")[\t\n\f\r />]"
+    not_end = rb"<(?!" + end + (rb"|!--" if script else b"") + rb")"
+    return rb"(?i:" + name + rb")" + _DELIMITED + _ATTRS + rb"[^<]*(?:" + not_end + rb"[^<]*)*(?=<" + end + rb")"
+
+
+# What may follow the "<" of a construct, most frequent first.
+_CONSTRUCT = rb"<(?:" + b"|".join(
+    (
+        # A start tag; a name whose first letter starts no special name (not b h i n p s t x) needs no look further.
+        rb"(?:[ac-gj-moqru-wyzAC-GJ-MOQRU-WYZ]|(?!(?i:" + _SPECIAL_NAMES + rb")" + _DELIMITED + rb")[A-Za-z])"
+        rb"[^\t\n\f\r />]*" + _ATTRS,
+        rb"/[A-Za-z][^\t\n\f\r />]*" + _ATTRS,  # end tag
+        rb"!--(?!-?>)[^-]*(?:-[^-]+)*-->",  # no "--" inside: it ends at the first "-->", never at "--!>"
+        rb"!(?!--)[^>]*>",  # DOCTYPE, CDATA and other declarations: a bogus comment up to the first ">"
+        rb"\?[^>]*>",  # a processing instruction is a bogus comment too
+        *(_raw_text_element(name, script=name == b"script") for name in _RAW_ELEMENTS),
+        rb"(?=[^!?/A-Za-z])",  # a "<" that starts nothing is text (what follows it must be there to tell)
+    )
+) + rb")"
+_HEAD_TAG = rb"<(?i:head)" + _DELIMITED + _ATTRS
+# Never fails: group 2 took part only when the <body> tag was reached; group 1 only when a <head> tag was first.
+_FIRST_BODY = re.compile(
+    rb"[^<]*(?:" + _CONSTRUCT + rb"[^<]*)*"
+    rb"(?:(" + _HEAD_TAG + rb")[^<]*(?:(?:" + _CONSTRUCT + rb"|" + _HEAD_TAG + rb")[^<]*)*)?"
+    rb"(<(?i:body)" + _DELIMITED + _ATTRS + rb")?"
+)
+
 # _scan results that are not an insertion point.
 _NEED_MORE = -1
 _PLAINTEXT_SEEN = -2
@@ -74,6 +130,30 @@ _PLAINTEXT_SEEN = -2
 
 def _is_letter(c: int) -> bool:
     return 0x61 <= (c | 0x20) <= 0x7A
+
+
+class HeadCache:
+    """The prefixes (up to the end of the <body> tag) of recent first chunks the fast path took whole, with
+    their insertion points. A page served again (an app's HTML shell, a landing page) is then recognised by
+    one bytes comparison per entry instead of a scan. Exact: how the scanner reads a prefix depends on no byte
+    after it. Bounded: at most `size` entries of at most `limit` bytes each; shared by the responses of one
+    middleware (one lookahead limit), safe to read while another thread replaces the list.
+    """
+
+    def __init__(self, limit: int, size: int = 8) -> None:
+        self.limit = limit
+        self._size = size
+        self._entries: list[tuple[bytes, int, int]] = []  # (prefix, head insertion point or -1, body one)
+
+    def find(self, chunk: bytes) -> tuple[int, int] | None:
+        for prefix, head, body in self._entries:
+            if chunk.startswith(prefix):
+                return head, body
+        return None
+
+    def add(self, chunk: bytes, head: int, body: int) -> None:
+        # The newest first; one assignment, so a concurrent find() sees the old list or the new one.
+        self._entries = [(chunk[:body], head, body), *self._entries[: self._size - 1]]
 
 
 class HtmlInjector:
@@ -86,29 +166,33 @@ class HtmlInjector:
     returns its argument itself. One instance per response; not thread-safe.
     """
 
-    def __init__(self, *, head_snippet: bytes, body_snippet: bytes, limit: int = 16384) -> None:
+    # The scanner's starting state, as class attributes: a page the fast path takes whole never sets them, and
+    # each set on the instance only once it changes (every value here is immutable).
+    _base = 0  # absolute stream offset of _buf[0]; all other positions are relative to _buf, shifted on trims
+    _seen = 0  # total bytes fed
+    _emitted = 0  # _buf[:_emitted] was already returned to the caller
+    _pos = 0  # where the scanner resumes
+    _mode = _DATA
+    _comment_start = 0  # first byte of comment text: "--!>" may only start there
+    _raw_end: tuple[re.Pattern[bytes], int] | None = None
+    _script_state = _SCRIPT_DATA
+    _tag_wait = -1  # an incomplete tag cannot finish before a ">" at or after this position
+    _head_at: int | None = None
+    _body_end = -1  # set by _tag: the insertion point right after the <body ...> tag
+    _done = False
+    _injected = False
+    _gave_up_reason: str | None = None
+
+    def __init__(
+        self, *, head_snippet: bytes, body_snippet: bytes, limit: int = 16384, heads: HeadCache | None = None
+    ) -> None:
         if limit <= 0:
             raise ValueError(f"limit must be a positive number of bytes, got {limit}")
         self._head_snippet = head_snippet
         self._body_snippet = body_snippet
         self._limit = limit
-        # Bytes kept for scanning and/or held back, starting at absolute stream offset _base. All other
-        # positions below are relative to _buf, shifted when its front is trimmed.
-        self._buf = bytearray()
-        self._base = 0
-        self._seen = 0  # total bytes fed
-        self._emitted = 0  # _buf[:_emitted] was already returned to the caller
-        self._pos = 0  # where the scanner resumes
-        self._mode = _DATA
-        self._comment_start = 0  # first byte of comment text: "--!>" may only start there
-        self._raw_end: tuple[re.Pattern[bytes], int] | None = None
-        self._script_state = _SCRIPT_DATA
-        self._tag_wait = -1  # an incomplete tag cannot finish before a ">" at or after this position
-        self._head_at: int | None = None
-        self._body_end = -1  # set by _tag: the insertion point right after the <body ...> tag
-        self._done = False
-        self._injected = False
-        self._gave_up_reason: str | None = None
+        self._heads = heads if heads is not None and heads.limit == limit else None
+        self._buf = bytearray()  # bytes kept for scanning and/or held back
 
     @property
     def injected(self) -> bool:
@@ -127,6 +211,25 @@ class HtmlInjector:
             return chunk  # pass-through: no copy once the decision is made
         if not chunk:
             return b""
+        if not self._seen:
+            # The first chunk usually holds the whole head: one match finds both points (or a cached prefix
+            # does), and the chunk is neither copied into the buffer nor scanned step by step. Otherwise the
+            # exact scanner resumes where the match stopped, in the state it would have reached there itself.
+            heads = self._heads if type(chunk) is bytes else None
+            known = heads.find(chunk) if heads is not None else None
+            if known is not None:
+                self._seen = len(chunk)
+                return self._release_first(chunk, *known)
+            first = _FIRST_BODY.match(chunk, 0, self._limit)
+            assert first is not None  # every part is optional
+            if first.end(2) >= 0:
+                self._seen = len(chunk)
+                if heads is not None:
+                    heads.add(chunk, first.end(1), first.end(2))
+                return self._release_first(chunk, first.end(1), first.end(2))
+            self._pos = first.end()
+            if first.end(1) >= 0:
+                self._head_at = first.end(1)
         self._buf += chunk
         self._seen += len(chunk)
         # Only the first `limit` bytes of the stream are ever scanned, so the outcome does not depend on how
@@ -156,6 +259,17 @@ class HtmlInjector:
             out = b"".join((buf[start:head], self._head_snippet, buf[head:at], self._body_snippet, buf[at:]))
         self._injected = True
         self._finish_up()
+        return out
+
+    def _release_first(self, chunk: bytes, head: int, at: int) -> bytes:
+        # Views, so that the join is the only copy of the chunk.
+        view = memoryview(chunk)
+        if head < 0:
+            out = b"".join((view[:at], self._body_snippet, view[at:]))
+        else:
+            out = b"".join((view[:head], self._head_snippet, view[head:at], self._body_snippet, view[at:]))
+        self._injected = True
+        self._done = True
         return out
 
     def _give_up(self, reason: str) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..config import TransparencyConfig
 from ..detection.endpoint import DetectionEndpoint
 from ..detection.wiring import endpoint_for, soft_binding_route
-from ..disclosure import Disclosure, RoutePolicy
+from ..disclosure import MEASURE_IMAGES, Disclosure, RoutePolicy
 from ..disclosure.csp import ATTRIBUTES, banner_rendering
 from ..fingerprints.outputs import OutputLog
 from ..http_messages import (
@@ -26,16 +26,18 @@ from ..http_messages import (
 )
 from ..provenance.media import MediaMarkers
 from ..startup import load_config
-from .bodiless import gets_banner, gets_json_member, like_get
+from .bodiless import gets_banner, gets_json_member, like_get, measures_for
 from .discovery import DiscoveryEndpoint
-from .html_scanner import HtmlInjector
+from .html_scanner import HeadCache, HtmlInjector
 from .responders.chat import text_responder
 from .responders.marking_service import MarkingService
 from .responders.media import MediaResponder, prepare_scope
 from .responders.notices import BannerGaps, EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
 from .responders.text_service import TextMarkingService
 
-# What the media responder buffers and marks: the provenance registry's types (canonical and aliases).
+# Distinct Content-Type values whose measures are remembered: apps send few, but the bound keeps an app that
+# varies them per response (a boundary parameter, say) from growing the table.
+_TYPE_MEASURES_CACHED = 256
 
 
 class TransparencyMiddleware:
@@ -66,6 +68,8 @@ class TransparencyMiddleware:
         self.soft_binding, self.soft_binding_prefix = soft_binding_route(self.detection)  # the C2PA resolution API
         if self.text is not None:  # marked texts are fingerprinted too (MinHash, when long enough)
             self.text.output_log = self.output_log
+        self._type_measures: dict[bytes, int] = {}  # Content-Type value -> the measures that may change its body
+        self._heads = HeadCache(self.config.banner.max_lookahead)  # pages served again skip the scan
 
     def close(self) -> None:
         """Stops the marking workers and writes out the fingerprint log (also done at lifespan shutdown)."""
@@ -93,12 +97,13 @@ class TransparencyMiddleware:
             await self.soft_binding(scope, receive, send)
             return
         policy = disclosure.policy_for(path)
+        head = scope["method"] == "HEAD"
         if policy.images:
             scope = prepare_scope(scope)  # HEAD too: it must be answered as the GET would be (no 206, no encoding)
-            if scope["method"] == "HEAD":
+            if head:
                 await self._head_on_image_route(scope, receive, send, policy)
                 return
-        if not policy.changes_body or scope["method"] == "HEAD":
+        if head or not policy.changes_body:
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -115,6 +120,7 @@ class TransparencyMiddleware:
         # Closures rather than a per-response object: this runs for every response on most routes, and the
         # closure measured about 0.5 us cheaper per request.
         rewriter: Responder | None = None
+        type_measures = self._type_measures
 
         async def send_maybe_rewritten(message: Message) -> None:
             nonlocal rewriter
@@ -125,7 +131,11 @@ class TransparencyMiddleware:
                 content_type, encoding = _add_headers(message, disclosure, policy)
                 if message["status"] == 304:
                     like_get(message["headers"], content_type, policy, scope)
-                elif content_type is not None:
+                elif content_type is not None and policy.measures & (
+                    type_measures.get(content_type) or self._measures(content_type)
+                ):
+                    # Only a type one of the route's measures applies to gets here: most responses (JSON on a
+                    # banner route, say) skip the responder choice with one lookup.
                     rewriter = self._choose(scope, send, message, content_type, encoding, policy)
                     if rewriter is not None:
                         await rewriter.begin()
@@ -188,6 +198,15 @@ class TransparencyMiddleware:
             if shutting_down:  # also for an app that returns (or raises) without reporting completion
                 self.close()
 
+    def _measures(self, content_type: bytes) -> int:
+        """The RoutePolicy.measures bits that may change a body of this Content-Type (remembered per value)."""
+        kind, charset = parse_media_type(content_type)
+        measures = measures_for(kind, charset) | (MEASURE_IMAGES if self._marks(kind) else 0)
+        if len(self._type_measures) >= _TYPE_MEASURES_CACHED:
+            self._type_measures.clear()
+        self._type_measures[content_type] = measures
+        return measures
+
     def _marks(self, kind: str) -> bool:
         """Whether the marking service takes this bare Content-Type (an enabled medium's type or alias)."""
         return self.images is not None and kind in self.images.types
@@ -227,7 +246,7 @@ class TransparencyMiddleware:
             headers = start["headers"]
             # The banner's language follows Accept-Language, so shared caches must key on it.
             headers.append((b"vary", b"Accept-Language"))
-            injector = _injector(disclosure, scope, headers)
+            injector = _injector(disclosure, scope, headers, self._heads)
             return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
         if kind == "text/event-stream" and policy.event_stream:
             return EventStreamResponder(send, start, disclosure.event_stream_notice)
@@ -255,33 +274,41 @@ def _output_log_and_detector(
 
 def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) -> tuple[bytes | None, bytes | None]:
     """Adds AI-Disclosure and Link; returns (Content-Type, Content-Encoding), read in the same single pass."""
-    headers = header_list(start)
+    raw = start.get("headers")
+    # header_list(start), inline: this runs for every response. Lists are copied, never changed in place.
+    headers = raw.copy() if type(raw) is list else header_list(start)
+    start["headers"] = headers
     content_type = content_encoding = None
     has_disclosure = False
     for name, value in headers:
-        name = name.lower()
-        if name == b"content-type":
-            content_type = value
-        elif name == b"content-encoding":
-            content_encoding = value
-        elif name == b"ai-disclosure":
+        size = len(name)  # before lower(), which makes a new object: most names differ in length
+        if size == 12:
+            if name.lower() == b"content-type":
+                content_type = value
+        elif size == 16:
+            if name.lower() == b"content-encoding":
+                content_encoding = value
+        elif size == 13 and name.lower() == b"ai-disclosure":
             has_disclosure = True
     # An AI-Disclosure the app set itself describes this response better than the config does.
     if not has_disclosure:
-        headers.append((b"ai-disclosure", disclosure.header_value(policy)))
+        headers.append(disclosure.header_field(policy))
     # A separate field line appends to any Link the app sent (RFC 9110 §5.3 combines them), never replaces.
-    headers.append((b"link", disclosure.link_value))
+    headers.append(disclosure.link_field)
     return content_type, content_encoding
 
 
-def _injector(disclosure: Disclosure, scope: Scope, headers: list[tuple[bytes, bytes]]) -> HtmlInjector:
+def _injector(
+    disclosure: Disclosure, scope: Scope, headers: list[tuple[bytes, bytes]], heads: HeadCache
+) -> HtmlInjector:
     language = disclosure.negotiate(request_header(scope, b"accept-language"))
     policies = get_all(headers, b"content-security-policy")
     rendering = banner_rendering([p.decode("latin-1") for p in policies]) if policies else ATTRIBUTES
     return HtmlInjector(
         head_snippet=disclosure.meta_tag,
         body_snippet=disclosure.banner_html(language, rendering),
-        limit=disclosure.config.banner.max_lookahead,
+        limit=heads.limit,
+        heads=heads,
     )
 
 

@@ -5,6 +5,22 @@ It imports only the config layer.
 
 from __future__ import annotations
 
-from .disclosure import Disclosure, RoutePolicy
+from .disclosure import (
+    MEASURE_BANNER,
+    MEASURE_EVENT_STREAM,
+    MEASURE_IMAGES,
+    MEASURE_JSON_BODY,
+    MEASURE_TEXT_C2PA,
+    Disclosure,
+    RoutePolicy,
+)
 
-__all__ = ["Disclosure", "RoutePolicy"]
+__all__ = [
+    "MEASURE_BANNER",
+    "MEASURE_EVENT_STREAM",
+    "MEASURE_IMAGES",
+    "MEASURE_JSON_BODY",
+    "MEASURE_TEXT_C2PA",
+    "Disclosure",
+    "RoutePolicy",
+]

@@ -10,7 +10,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -38,6 +38,10 @@ _BANNER_CSS = {
 }
 
 
+# RoutePolicy.measures bits.
+MEASURE_BANNER, MEASURE_JSON_BODY, MEASURE_EVENT_STREAM, MEASURE_IMAGES, MEASURE_TEXT_C2PA = 1, 2, 4, 8, 16
+
+
 @dataclass(frozen=True)
 class RoutePolicy:
     """What a response on a given path carries. One instance per distinct outcome, shared by requests."""
@@ -51,10 +55,20 @@ class RoutePolicy:
     json_member: bytes  # `"key":{...}` spliced into JSON object bodies
     text_c2pa: bool = False  # generated text gets the C2PA text wrapper (a route's `text: c2pa`)
     changes_body: bool = False  # derived in __post_init__: any of the body-changing measures applies
+    # Derived too: the measures as MEASURE_* bits, so the middleware can test a response's media type against
+    # all of them at once (one AND) instead of calling a predicate per measure on every response.
+    measures: int = field(default=0, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        changes = self.banner or self.json_body or self.event_stream or self.images or self.text_c2pa
-        object.__setattr__(self, "changes_body", changes)
+        measures = (
+            (MEASURE_BANNER if self.banner else 0)
+            | (MEASURE_JSON_BODY if self.json_body else 0)
+            | (MEASURE_EVENT_STREAM if self.event_stream else 0)
+            | (MEASURE_IMAGES if self.images else 0)
+            | (MEASURE_TEXT_C2PA if self.text_c2pa else 0)
+        )
+        object.__setattr__(self, "measures", measures)
+        object.__setattr__(self, "changes_body", measures != 0)
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
@@ -98,6 +112,9 @@ def _header_text(config: TransparencyConfig, field: str, value: str) -> str:
 # bound keeps the cache's keys under ~4096 x 256 characters, where full-length keys let 4096 distinct 16 KB
 # paths pin 66 MB.
 _CACHED_PATH_CHARS = 256
+# Accept-Language values remembered by Disclosure.negotiate: at most this many, of at most this many characters.
+_CACHED_ACCEPT_LANGUAGES = 1024
+_CACHED_ACCEPT_LANGUAGE_CHARS = 256
 
 
 def _cached_for_short_paths(resolve: Callable[[str], RoutePolicy]) -> Callable[[str], RoutePolicy]:
@@ -116,8 +133,9 @@ class Disclosure:
         system = config.system
         self.discovery_path = config.disclosure.discovery_path
         self.link_value = f'<{self.discovery_path}>; rel="describedby"'.encode("latin-1")
-        self._stamped_second = -1
-        self._stamped: dict[bytes, bytes] = {}
+        self.link_field = (b"link", self.link_value)  # the header field line, as ASGI sends it
+        self._stamped_from = -2.0  # the start of the second the cached values are for
+        self._stamped: dict[bytes, tuple[bytes, bytes]] = {}
         self._prefixes = {
             mode: self._header_prefix(mode) for mode in ("none", "ai-modified", "ai-originated", "machine-generated")
         }
@@ -130,7 +148,12 @@ class Disclosure:
                 f"{self.default_language!r} has no text. Fix: use one of "
                 f"{', '.join(self.languages)} or add banner.text.{self.default_language}",
             )
-        self._banners = {lang: self._render_banner(lang) for lang in self.languages}
+        # Encoded once: the bytes every page of a language gets (the nonce variant is built per response).
+        self._banner_bytes = {
+            lang: {style: html.encode("ascii") for style, html in self._render_banner(lang).items()}
+            for lang in self.languages
+        }
+        self._negotiated: dict[str, str] = {}
         meta = sf_dictionary(self._members(config.disclosure.mode))
         self.meta_tag = f'<meta name="ai-disclosure" content="{i18n.to_ascii_html(meta)}" />'.encode("ascii")
         sse = i18n.MESSAGES["en"].sse.format(system=system.name, provider=system.provider)
@@ -172,19 +195,26 @@ class Disclosure:
         return sf_dictionary(self._members(mode)).encode("ascii")
 
     def header_value(self, policy: RoutePolicy) -> bytes:
-        """The full AI-Disclosure value: constant members plus `date` as the response's epoch (RFC 9651 Date).
+        """The full AI-Disclosure value: constant members plus `date` as the response's epoch (RFC 9651 Date)."""
+        return self.header_field(policy)[1]
 
-        Values are cached for the current second: the date is the only part that changes, and formatting it
-        per request was a measurable share of the middleware's cost.
+    def header_field(self, policy: RoutePolicy) -> tuple[bytes, bytes]:
+        """The AI-Disclosure field line, (name, value), as ASGI sends it.
+
+        Cached for the current second: the date is the only part that changes, and formatting it per request
+        was a measurable share of the middleware's cost.
         """
-        now = int(time.time())
-        if now != self._stamped_second:
-            self._stamped_second = now
+        now = time.time()
+        prefix = policy.header_prefix
+        if self._stamped_from <= now < self._stamped_from + 1.0:  # a float comparison, no int() per response
+            field_line = self._stamped.get(prefix)
+            if field_line is not None:
+                return field_line
+        else:
+            self._stamped_from = float(int(now))
             self._stamped = {}
-        value = self._stamped.get(policy.header_prefix)
-        if value is None:
-            value = self._stamped[policy.header_prefix] = b"%s, date=@%d" % (policy.header_prefix, now)
-        return value
+        field_line = self._stamped[prefix] = (b"ai-disclosure", b"%s, date=@%d" % (prefix, self._stamped_from))
+        return field_line
 
     # -- routes ------------------------------------------------------------------------------------------
 
@@ -253,14 +283,25 @@ class Disclosure:
         return {"attributes": styled, "plain": plain}
 
     def negotiate(self, accept_language: str | None) -> str:
-        return i18n.negotiate(accept_language, self.languages, self.default_language)
+        """The banner language for an Accept-Language value. Remembered per value: browsers send a handful of
+        distinct ones, and negotiating was the largest per-page cost after the scan. Bounded like the route
+        cache: long values are negotiated each time, and a full table starts over."""
+        if accept_language is None or len(accept_language) > _CACHED_ACCEPT_LANGUAGE_CHARS:
+            return i18n.negotiate(accept_language, self.languages, self.default_language)
+        language = self._negotiated.get(accept_language)
+        if language is None:
+            language = i18n.negotiate(accept_language, self.languages, self.default_language)
+            if len(self._negotiated) >= _CACHED_ACCEPT_LANGUAGES:
+                self._negotiated.clear()
+            self._negotiated[accept_language] = language
+        return language
 
     def banner_html(self, language: str, rendering: BannerRendering) -> bytes:
-        variants = self._banners.get(language) or self._banners[self.default_language]
+        variants = self._banner_bytes.get(language) or self._banner_bytes[self.default_language]
         if rendering.style == "nonce" and rendering.nonce:
             css = "#{id}{{{box}}}#{id} p{{{p}}}#{id} a{{{a}}}".format(id=BANNER_ID, **_BANNER_CSS)
-            return f'<style nonce="{rendering.nonce}">{css}</style>{variants["plain"]}'.encode("ascii")
-        return variants[rendering.style if rendering.style == "attributes" else "plain"].encode("ascii")
+            return f'<style nonce="{rendering.nonce}">{css}</style>'.encode("ascii") + variants["plain"]
+        return variants[rendering.style if rendering.style == "attributes" else "plain"]
 
     # -- JSON --------------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aiact_transparency.asgi import html_scanner
 from aiact_transparency.asgi.html_scanner import HtmlInjector
 from tests.tools import require_module
 
@@ -263,3 +264,84 @@ def test_any_split_matches_reference(doc: bytes, cuts: list[int], limit: int) ->
 def test_realistic_page_any_split(cuts: list[int], limit: int) -> None:
     out, _ = run(split(PAGE, cuts), limit)
     assert out == (expected(PAGE, PAGE_HEAD_END, PAGE_BODY_END) if limit >= PAGE_BODY_END else PAGE)
+
+
+# --- the first-chunk fast path (_FIRST_BODY): exact, or it hands over to the scanner where it stopped -------------
+
+WELL_FORMED = [
+    b"<!DOCTYPE html>", b"<html lang=en>", b"<head>", b"<HEAD a='1'>", b'<meta charset="utf-8">', b"<title>x<y</title>",
+    b"<title>", b"</title>", b"<script>a<b</script>", b"<script>", b"</script>", b"<!--", b"-->", b"<!-- c -->",
+    b"<!---->", b"<!-- a -- b -->", b"<style>p>q{}</style>", b"<link rel=x href=/a/b/>", b"<a b=c/d>",
+    b'<a b="x>y" c>', b'<p a="x"b="<body>">', b"<a b=c<body>", b'<a ="x>">', b'<a b=c"d>', b"<a b=c=d>",
+    b'<a b=c="d>">', b'<x/="y>">', b"<a b ='x>'>", b"text", b" ", b"<", b"< ", b"<?x>", b"<![CDATA[<body>]]>", b"</>",
+    b"</ x>", b"<noscript><body></noscript>", b"<textarea>", b"</textarea >", b"<body>", b"<BODY x=y>", b"<body",
+    b"'", b'"', b"=", b"<div data-x='<body>'>", b"<plaintext>", b"<script><!--</script>", b"<xmp></xmp/>", b"-", b"!",
+    b"/", b"<i a='>' b=\"'\">",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=st.lists(st.sampled_from(WELL_FORMED), max_size=25).map(b"".join))
+def test_first_chunk_fast_path_matches_reference(doc: bytes) -> None:
+    # Whole: the fast path reads as far as it can; one byte first: the scanner reads (almost) everything.
+    whole = inject(doc)
+    assert run([doc[:1], doc[1:]])[0] == whole
+    head, body = reference(doc)
+    assert whole == (expected(doc, head, body) if body is not None else doc)
+
+
+def test_fast_path_reads_a_realistic_head_whole() -> None:
+    # Not a speed test: the exactness tests above would pass vacuously if the fast path never took a real page.
+    first = html_scanner._FIRST_BODY.match(PAGE)
+    assert first is not None
+    assert (first.end(1), first.end(2)) == (PAGE_HEAD_END, PAGE_BODY_END)
+
+
+# --- HeadCache: a page served again is recognised by its prefix, with the same result -------------------------
+
+
+def cached(doc: bytes, heads: html_scanner.HeadCache, chunks: int = 1) -> bytes:
+    inj = HtmlInjector(head_snippet=HS, body_snippet=BS, limit=heads.limit, heads=heads)
+    step = -(-len(doc) // chunks) or 1
+    out = b"".join(inj.feed(doc[i : i + step]) for i in range(0, len(doc), step)) + inj.finish()
+    assert inj.done
+    return out
+
+
+def test_head_cache_recognises_a_page_served_again() -> None:
+    heads = html_scanner.HeadCache(16384, size=3)
+    first = cached(PAGE, heads)
+    assert first == expected(PAGE, PAGE_HEAD_END, PAGE_BODY_END)
+    assert cached(PAGE, heads) == first and len(heads._entries) == 1  # found, not added again
+    # Same prefix up to the <body> tag, another body: the cached points hold.
+    other_body = PAGE[:PAGE_BODY_END] + b"<p>another answer</p></body></html>"
+    assert cached(other_body, heads) == expected(other_body, PAGE_HEAD_END, PAGE_BODY_END)
+    # A head that differs before the <body> tag (here: the <body> tag hidden in a comment) is read afresh.
+    hidden = PAGE[: PAGE_BODY_END - 1] + b"<!-- <body> -->>" + b"<body>x"
+    assert cached(hidden, heads) == inject(hidden)
+    for i in range(5):  # bounded
+        page = PAGE.replace(b"<title>", b"<title>%d " % i)
+        assert cached(page, heads) == inject(page)
+    assert len(heads._entries) == 3
+
+
+def test_head_cache_of_another_limit_is_not_used() -> None:
+    heads = html_scanner.HeadCache(16384)
+    cached(PAGE, heads)
+    # A limit the cached prefix exceeds: the injector must give up as without the cache.
+    inj = HtmlInjector(head_snippet=HS, body_snippet=BS, limit=64, heads=heads)
+    assert inj.feed(PAGE) + inj.finish() == PAGE and not inj.injected
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    docs=st.lists(st.lists(st.sampled_from(WELL_FORMED), max_size=20).map(b"".join), min_size=1, max_size=6),
+    tails=st.lists(st.sampled_from(WELL_FORMED), max_size=6).map(b"".join),
+    chunks=st.integers(min_value=1, max_value=3),
+)
+def test_head_cache_never_changes_the_result(docs: list[bytes], tails: bytes, chunks: int) -> None:
+    # Each document, then the same with more bytes after it (the prefix a cache entry holds, then anything),
+    # through one shared cache: every result equals the uncached scanner's.
+    heads = html_scanner.HeadCache(16384, size=4)
+    for doc in docs + [doc + tails for doc in docs] + docs:
+        assert cached(doc, heads, chunks) == inject(doc)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -13,7 +14,15 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
-from aiact_transparency.disclosure import Disclosure
+from aiact_transparency.disclosure import (
+    MEASURE_BANNER,
+    MEASURE_EVENT_STREAM,
+    MEASURE_IMAGES,
+    MEASURE_JSON_BODY,
+    MEASURE_TEXT_C2PA,
+    Disclosure,
+    i18n,
+)
 from aiact_transparency.disclosure import disclosure as disclosure_module
 
 pytestmark = pytest.mark.anyio
@@ -162,3 +171,41 @@ async def test_a_reused_response_object_is_not_changed(banner: bool, monkeypatch
         dates.append(http_sf.parse(response.headers["ai-disclosure"].encode(), tltype="dictionary")["date"][0])
     assert len(set(dates)) == 4, dates  # every response has its own date
     assert (shared_text.raw_headers, shared_page.raw_headers) == originals
+
+
+# -- what is derived once and remembered ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["banner", "json_body", "event_stream", "images", "text_c2pa"])
+def test_route_policy_measures_follow_its_flags_also_after_replace(field: str) -> None:
+    # The middleware tests a response's type against these bits instead of the flags: they must agree, also for
+    # the copies dataclasses.replace makes (images routes).
+    bits = {"banner": MEASURE_BANNER, "json_body": MEASURE_JSON_BODY, "event_stream": MEASURE_EVENT_STREAM,
+            "images": MEASURE_IMAGES, "text_c2pa": MEASURE_TEXT_C2PA}  # fmt: skip
+    config = TransparencyConfig(system={"provider": "Acme GmbH"}, banner={"enabled": False},
+                                disclosure={"event_stream": False}, images={"enabled": False})  # fmt: skip
+    none = Disclosure(config).default_policy
+    assert none.measures == 0 and not none.changes_body
+    one = dataclasses.replace(none, **{field: True})
+    assert one.measures == bits[field] and one.changes_body
+    assert dataclasses.replace(one, **{field: False}).measures == 0
+
+
+def test_negotiated_languages_are_remembered_within_bounds() -> None:
+    disclosure = Disclosure(TransparencyConfig(system={"provider": "Acme GmbH"}))
+    values = [f"xx-{i},de;q=0.{i % 9 + 1},fr;q=0.5" for i in range(3000)] + ["de-AT", "x" * 300 + ",de", None]
+    for value in values * 2:
+        assert disclosure.negotiate(value) == i18n.negotiate(value, disclosure.languages, disclosure.default_language)
+    assert 0 < len(disclosure._negotiated) <= disclosure_module._CACHED_ACCEPT_LANGUAGES
+
+
+def test_the_date_member_follows_the_clock_also_backwards(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The value is cached for the current second; a clock set back (NTP) must not keep a later second's date.
+    disclosure = Disclosure(TransparencyConfig(system={"provider": "Acme GmbH"}))
+    clock = iter([1_800_000_000.2, 1_800_000_000.9, 1_799_999_999.5, 1_800_000_001.0])
+    monkeypatch.setattr(disclosure_module, "time", SimpleNamespace(time=lambda: next(clock)))
+    dates = [
+        http_sf.parse(disclosure.header_value(disclosure.default_policy), tltype="dictionary")["date"][0]
+        for _ in range(4)
+    ]
+    assert [int(d.timestamp()) for d in dates] == [1_800_000_000, 1_800_000_000, 1_799_999_999, 1_800_000_001]

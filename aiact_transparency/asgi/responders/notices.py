@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Protocol
 
-from ...http_messages import Headers, Message, Send, remove_header, set_header, weaken_etag
+from ...http_messages import Headers, Message, Send, remove_header, weaken_etag
 from ..html_scanner import HtmlInjector
 from .whole_body import WholeBodyResponder
 
@@ -67,8 +67,9 @@ class HtmlBannerResponder:
             await self._send(message)
             return
         injector = self._injector
-        if injector.done and self._start is None:
-            await self._send(message)
+        start = self._start
+        if start is None and injector.done:
+            await self._send(message)  # after the decision: the app's own message, untouched
             return
         more = message.get("more_body", False)
         out = injector.feed(message.get("body", b""))
@@ -79,19 +80,11 @@ class HtmlBannerResponder:
             out += injector.finish()
             if injector.gave_up_reason:  # the whole body had no <body>: a fragment (htmx, a partial), no gap
                 self._gaps.log(self._path, injector.gave_up_reason, level=logging.INFO)
-        if self._start is not None:
-            self._fix_headers(self._start["headers"], len(out), single=not more)
-            await self._flush_start()
+        if start is not None:
+            self._start = None
+            _fix_headers(start["headers"], len(out) if not more and injector.injected else -1, streamed=more)
+            await self._send(start)
         await self._send({"type": "http.response.body", "body": out, "more_body": more})
-
-    def _fix_headers(self, headers: Headers, length: int, *, single: bool) -> None:
-        # Weak even when nothing was inserted (a fragment without <body>): HEAD cannot see the body, so it always
-        # sends the weak tag, and GET must agree with it (RFC 9110 §9.3.2).
-        weaken_etag(headers)
-        if not single:  # streamed: the final length is unknown when the headers must leave
-            remove_header(headers, b"content-length")
-        elif self._injector.injected:
-            set_header(headers, b"content-length", str(length).encode("ascii"))
 
     def close(self) -> None:
         """Nothing held beyond the injector's lookahead, freed with it."""
@@ -100,6 +93,25 @@ class HtmlBannerResponder:
         if self._start is not None:
             start, self._start = self._start, None
             await self._send(start)
+
+
+def _fix_headers(headers: Headers, length: int, *, streamed: bool) -> None:
+    """One pass: the ETag weakened, even when nothing was inserted (a fragment without <body>: HEAD cannot see
+    the body, so it always sends the weak tag, and GET must agree with it, RFC 9110 §9.3.2); Content-Length
+    dropped when streamed (the final length is unknown when the headers must leave) or replaced, at the end,
+    by `length` unless that is -1 (nothing inserted: the app's own stays where it was)."""
+    drop_length = streamed or length >= 0
+    kept: Headers = []
+    for name, value in headers:
+        size = len(name)  # before lower(), which makes a new object: most names differ in length
+        if size == 4 and not value.startswith(b"W/") and name.lower() == b"etag":
+            value = b"W/" + value
+        elif size == 14 and drop_length and name.lower() == b"content-length":
+            continue
+        kept.append((name, value))
+    if length >= 0:
+        kept.append((b"content-length", b"%d" % length))
+    headers[:] = kept
 
 
 class EventStreamResponder:
