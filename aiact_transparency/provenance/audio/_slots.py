@@ -15,7 +15,7 @@ from ._stft import F32
 SLOTS = 6
 CODED_BITS = coded_length(WORD_BITS)  # 174: the word, a zero tail, rate 1/2
 PERIOD = CODED_BITS // SLOTS  # blocks per coded word: 29 blocks, 0.93 s
-BAND = (10, 226)  # STFT bins [lo, hi) at 16 kHz / 512: 312.5 Hz to 7031 Hz
+BAND = (6, 226)  # STFT bins [lo, hi) at 16 kHz / 512: 187.5 Hz to 7031 Hz (both codecs keep 187-312 Hz best)
 TILE = 2  # adjacent bins per tile (62.5 Hz): narrow enough that every slot has strong tiles in speech
 _GATE_DB = -60.0  # frames this far below the clip's loud frames carry (and are read for) nothing
 _PATTERN_LABEL = b"aiact-transparency/audio-watermark/v1"

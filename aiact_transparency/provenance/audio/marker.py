@@ -43,7 +43,7 @@ __all__ = ["SOFT_BINDING_ALG", "AudioMarkReport", "AudioMarker", "MarkedAudio", 
 # The C2PA soft-binding `alg` for the audio watermark (value: the 10 payload bytes, hex), unregistered and named
 # under this project's prefix like payload.SOFT_BINDING_ALG for images: a reader that only knows the C2PA
 # soft-binding algorithm list cannot decode it, and `verify` reads the watermark itself.
-SOFT_BINDING_ALG = "org.aiact-transparency.audio-ratio-qim.1"
+SOFT_BINDING_ALG = "org.aiact-transparency.audio-ratio-qim.2"
 _AUDIO_TYPES = types_of("audio")
 
 
