@@ -20,7 +20,7 @@ Scheme (re-derived from the textbook patchwork and dither-modulation ideas; no o
    the local spectrum (masked where the sound is, absent where it is not: silence carries nothing). It is
    applied through a hop-256 sqrt-Hann STFT (frame 2j aligned with block j takes block j's gains, frame
    2j+1 the mean of its two blocks', so gains vary smoothly); the embedder re-reads its result and corrects
-   it (`_PASSES`, over-relaxed), caps the gains, and finally scales the mark down if needed so that every
+   it (`_embed`, over-relaxed), caps the gains, and finally scales the mark down if needed so that every
    clip keeps MIN_SNR_DB against the original. The same gains scale every channel's own spectrum, so a
    silent channel stays silent and the mid carries exactly the mark; nothing outside the band changes.
 
@@ -50,21 +50,18 @@ import numpy.typing as npt
 
 from ..payload import SCRAMBLE_MASK, WORD_BITS, PayloadChecksumError, WatermarkPayload, system_id_for
 from ._conv import encode, viterbi
+from ._embed import gains_share, mark_of, passes
 from ._slots import (
-    BAND,
     DITHER,
-    MINUS,
     PERIOD,
-    PLUS,
     SLOTS,
-    TILE,
     bit_index,
     projections,
     slot_reliability,
     tile_power,
     vote_weights,
 )
-from ._stft import F32, FRAME, WORK_RATE, block_count, blocks, frame_count, istft, resample, stft
+from ._stft import F32, FRAME, WORK_RATE, block_count, blocks, frame_count, resample, stft
 
 __all__ = [
     "DEFAULT_STRENGTH",
@@ -85,8 +82,6 @@ MIN_SECONDS = 2.0
 MIN_SNR_DB = 30.5  # the issue asks >= 30 dB against the original; half a dB of headroom
 FALSE_POSITIVE_LIMIT = 1e-6
 OFFSET_STEP = 16  # at most 8 samples (0.5 ms) off the block grid: 16 cost up to 6 % of the votes
-_PASSES = 6  # embedder re-reads and corrections
-_RELAX = 2.0  # the overlapping synthesis frames realise about half of a requested change: ask for twice
 _READ_CHECK_BITS = 33  # CRC-32 + parity
 _SEARCH_SECONDS = 4.0  # clips over twice this long choose their offsets on an excerpt of this length
 _KEEP_OFFSETS = 4
@@ -146,53 +141,6 @@ def _as_2d(samples: npt.ArrayLike) -> F32:
 
 
 
-def _tile_gains(log_gain: F32, share: F32) -> F32:
-    """Per block and tile, the log amplitude gain that moves each slot's projection by 2 x `log_gain`: the +1
-    tiles take `share` of the move, the -1 tiles the rest."""
-    move = 2.0 * log_gain
-    per_tile: F32 = ((move * share) @ PLUS.T - (move * (1.0 - share)) @ MINUS.T).astype(np.float32)
-    return per_tile
-
-
-def _apply(spectra: list[npt.NDArray[np.complex64]], per_tile: F32, frames: int) -> list[npt.NDArray[np.complex64]]:
-    """Scale each tile of the hop-256 synthesis frames: frame 2j (aligned with block j) by block j's gain,
-    frame 2j+1 (straddling blocks j and j+1) by their geometric mean, so the gain varies smoothly."""
-    frame_gain = np.zeros((frames, per_tile.shape[1]), dtype=np.float32)
-    frame_gain[0 : 2 * len(per_tile) : 2] = per_tile[: (frames + 1) // 2]
-    odd = 0.5 * (per_tile[:-1] + per_tile[1:])
-    frame_gain[1 : 2 * len(odd) + 1 : 2] = odd[: frames // 2]
-    gain = np.repeat(np.exp(frame_gain), TILE, axis=1)
-    out = []
-    for spec in spectra:
-        marked = spec.copy()
-        marked[:, BAND[0] : BAND[1]] *= gain
-        out.append(marked)
-    return out
-
-
-def _passes(mid: F32, mid_spectra: npt.NDArray[np.complex64], frames: int, proj: F32, target: F32,
-            where: npt.NDArray[np.bool_], share: F32, strength: float) -> F32:
-    """The log-gain per block and slot that brings the mid's projections to `target` where `where` is set:
-    re-read and corrected `_PASSES` times (the overlapping synthesis frames blur each block's change)."""
-    count = len(proj)
-    total = np.zeros((count, SLOTS), dtype=np.float32)  # log-gain per block and slot, accumulated
-    for _ in range(_PASSES):
-        # +d on the +1 tiles and -d on the -1 tiles move the projection by 2d
-        total += np.where(where, _RELAX * 0.5 * (target - proj), 0.0).astype(np.float32)
-        # An ideal change is at most strength / 4 per side; where the passes ask for far more (a slot whose
-        # tiles hold almost nothing the synthesis can scale) they would only add audible distortion.
-        np.clip(total, -0.5 * strength, 0.5 * strength, out=total)
-        mark_mid = istft(_apply([mid_spectra], _tile_gains(total, share), frames)[0] - mid_spectra, len(mid))
-        proj, _ = projections(tile_power(blocks(mid + mark_mid)[:count]))
-    return total
-
-
-def _mark(channel_spectra: list[npt.NDArray[np.complex64]], total: F32, share: F32, frames: int, length: int) -> F32:
-    """The mark itself at the working rate, (length, channels): each channel's spectrum scaled by the same gains."""
-    marked = _apply(channel_spectra, _tile_gains(total, share), frames)
-    return np.stack([istft(m - s, length) for m, s in zip(marked, channel_spectra, strict=True)], axis=1)
-
-
 def embed_audio_watermark(
     samples: npt.ArrayLike, rate: int, payload: WatermarkPayload, *, strength: float = DEFAULT_STRENGTH
 ) -> F32:
@@ -215,20 +163,15 @@ def embed_audio_watermark(
     mid = np.ascontiguousarray(work.mean(axis=1))
     host_power = tile_power(blocks(mid)[:count])
     proj, active = projections(host_power)
-    # Who takes the move: the side with less energy, mostly. Moving p by m costs about m^2 E+ E- / (E+ + E-)
-    # when the +1 tiles take the share E- / (E+ + E-), against m^2 (E+ + E-) / 4 for an even split: 1-5 dB
-    # less mark for the same move (measured: 3 dB on speech), which buys the larger lattice step. Kept within
-    # [0.1, 0.9] so that a side with nothing in it still gets a little (an empty side cannot be scaled).
-    plus, minus = host_power @ PLUS, host_power @ MINUS
-    share = np.clip(minus / (plus + minus + 1e-20), 0.1, 0.9).astype(np.float32)
+    share = gains_share(host_power)
     # The nearest lattice point of the right bit, fixed once: the passes then only correct the blur that the
     # overlapping synthesis frames add, instead of hopping between lattice points.
-    target = np.round((proj - offset) / strength) * strength + offset
+    target: F32 = (np.round((proj - offset) / strength) * strength + offset).astype(np.float32)
     mid_spectra = np.mean(channel_spectra, axis=0)  # the STFT is linear: the mid's spectrum, marked, is the
     # mean of the marked channels', so the passes need only the mid
     where = np.broadcast_to(active[:, None], proj.shape)
-    total = _passes(mid, mid_spectra, frames, proj, target, where, share, strength)
-    mark_work = _mark(channel_spectra, total, share, frames, len(work))
+    total = passes(mid, mid_spectra, frames, proj, target, where, share, strength)
+    mark_work = mark_of(channel_spectra, total, share, frames, len(work))
     mark = resample(mark_work, WORK_RATE, rate)[: len(x)]
     # Guard: the mark never exceeds MIN_SNR_DB below the clip's own energy, whatever the passes asked for.
     signal_energy, mark_energy = float(np.sum(np.square(x, dtype=np.float64))), float(np.sum(np.square(mark)))
