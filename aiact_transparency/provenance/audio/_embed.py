@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ._slots import BAND, MINUS, PLUS, SLOTS, TILE, projections, tile_power
+from ._slots import BAND, MINUS_TILES, PLUS_TILES, SIGNS, SLOTS, TILE, projections, side_sums, spread, tile_power
 from ._stft import F32, blocks, istft
 
 _PASSES = 6  # embedder re-reads and corrections
@@ -20,7 +20,7 @@ def gains_share(power: F32) -> F32:
     take E- / (E+ + E-) of it, against m^2 (E+ + E-) / 4 for an even split: 1-5 dB less mark for the same move
     (3 dB measured on speech), which pays for scheme v2's larger lattice step. Kept within [0.1, 0.9] so that
     a side with nothing in it still gets a little (an empty side cannot be scaled)."""
-    plus, minus = power @ PLUS, power @ MINUS
+    plus, minus = side_sums(power, PLUS_TILES), side_sums(power, MINUS_TILES)
     share: F32 = np.clip(minus / (plus + minus + 1e-20), 0.1, 0.9).astype(np.float32)
     return share
 
@@ -29,7 +29,7 @@ def _tile_gains(log_gain: F32, share: F32) -> F32:
     """Per block and tile, the log amplitude gain that moves each slot's projection by 2 x `log_gain`: the +1
     tiles take `share` of the move, the -1 tiles the rest."""
     move = 2.0 * log_gain
-    per_tile: F32 = ((move * share) @ PLUS.T - (move * (1.0 - share)) @ MINUS.T).astype(np.float32)
+    per_tile: F32 = spread(move * share, -move * (1.0 - share), len(SIGNS))
     return per_tile
 
 
