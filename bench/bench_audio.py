@@ -30,13 +30,13 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import record  # noqa: E402
+from results import record
 
-from aiact_transparency import TransparencyConfig, TransparencyMiddleware  # noqa: E402
-from aiact_transparency.provenance.audio.codec import AudioFormat, decode_audio, encode_audio  # noqa: E402
-from aiact_transparency.provenance.audio.marker import AudioMarker  # noqa: E402
-from aiact_transparency.provenance.audio.watermark import detect_audio_watermark, embed_audio_watermark  # noqa: E402
-from aiact_transparency.provenance.payload import WatermarkPayload  # noqa: E402
+from aiact_transparency import TransparencyConfig, TransparencyMiddleware
+from aiact_transparency.provenance.audio.codec import AudioFormat, decode_audio, encode_audio
+from aiact_transparency.provenance.audio.marker import AudioMarker
+from aiact_transparency.provenance.audio.watermark import detect_audio_watermark, embed_audio_watermark
+from aiact_transparency.provenance.payload import WatermarkPayload
 
 PAYLOAD = WatermarkPayload(0x123456, 0x654321)
 RATE = 48_000
