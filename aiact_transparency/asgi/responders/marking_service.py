@@ -107,6 +107,8 @@ class MarkingService:
         is free while it waits, so the event loop is not delayed by the encoders)."""
         pool = self._pool
         if pool is None:
+            if accept_language is None:  # the common case keeps the plain two-argument call
+                return self.marker.mark(data, media_type)
             return self.marker.mark(data, media_type, accept_language=accept_language)
         try:
             return pool.submit(mark_in_worker, data, media_type, accept_language).result()
