@@ -8,7 +8,7 @@
 4. event-loop lag p99 while 8 clips are marked at once through TransparencyMiddleware (in-process ASGI over
    httpx, `images.executor: process`): <= 5 ms; baseline: the same loop idle, measured in the same run.
 
-Run: .venv/bin/python bench/bench_audio.py [--runs 5]
+Run: .venv/bin/python bench/bench_audio.py [--runs 5] [--lag-only]
 Each figure goes to bench/results.py record(); the detail is printed too. Medians of --runs runs after a warm-up,
 in CPU time of this process (see `median_ms`), the wall clock printed beside.
 """
@@ -189,10 +189,12 @@ async def _lag_rows() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--lag-only", action="store_true", help="only the event-loop lag row")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as keys:
         os.environ.setdefault("AIACT_KEYS_DIR", keys)  # the development signing chain, made once, for this run
-        marking_rows(args.runs)
+        if not args.lag_only:
+            marking_rows(args.runs)
         asyncio.run(_lag_rows())
 
 
