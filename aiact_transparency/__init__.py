@@ -22,12 +22,14 @@ if TYPE_CHECKING:
     from .provenance.audio.marker import MarkedAudio
 
 
-def mark_audio(data: bytes, *, config: TransparencyConfig, media_type: str | None = None) -> MarkedAudio:
+def mark_audio(data: bytes, *, config: TransparencyConfig, media_type: str | None = None,
+               accept_language: str | None = None) -> MarkedAudio:
     """Mark one WAV, FLAC, MP3 or M4A clip with every layer `config.audio` asks for (needs the `audio` extra,
-    imported on the first call so the package works without it)."""
+    imported on the first call so the package works without it). `accept_language`: an Accept-Language value
+    that picks the spoken disclaimer's language when `audio.disclaimer.language` is not set."""
     from .provenance.audio.marker import mark_audio as _mark_audio
 
-    return _mark_audio(data, config=config, media_type=media_type)
+    return _mark_audio(data, config=config, media_type=media_type, accept_language=accept_language)
 
 __all__ = [
     "ConfigError",

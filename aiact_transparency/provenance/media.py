@@ -57,6 +57,13 @@ class Marker(Protocol):
     def mark(self, data: bytes, media_type: str | None = None) -> MarkedMedia: ...
 
 
+class SpeakingMarker(Protocol):
+    """A marker whose output may speak (the audio disclaimer): it takes the request's Accept-Language."""
+
+    def mark(self, data: bytes, media_type: str | None = None, *, accept_language: str | None = None
+             ) -> MarkedMedia: ...
+
+
 MarkerFactory = Callable[["TransparencyConfig", "ModelFacts | None", "ManifestSigner | None"], Marker]
 
 
@@ -71,6 +78,9 @@ class Medium:
     enabled: Callable[[TransparencyConfig], bool] = lambda config: True  # its config section's switch
     signs: Callable[[TransparencyConfig], bool] = lambda config: False  # whether its marker signs C2PA
     section: str = "images"  # the config section with its max_bytes and on_error (what responders apply)
+    # Whether its marker takes the request's Accept-Language (`mark(..., accept_language=...)`): audio speaks
+    # its disclaimer in the visitor's language.
+    speaks: bool = False
 
 
 def _image_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: ManifestSigner | None) -> Marker:
@@ -115,7 +125,7 @@ def _audio_on(config: TransparencyConfig) -> bool:
 
 IMAGE = Medium("image", types_of("image"), "image/", _image_marker, verify, _images_on, lambda c: c.images.c2pa)
 AUDIO = Medium("audio", types_of("audio"), "audio/", _audio_marker, verify, _audio_on, lambda c: c.audio.c2pa,
-               "audio")
+               "audio", speaks=True)
 
 
 def _document_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: ManifestSigner | None) -> Marker:
@@ -169,13 +179,18 @@ class MediaMarkers:
         """Who signs the manifests (every medium signs with the same signer)."""
         return next((m.identity for m in self.markers.values() if m.identity is not None), None)
 
-    def mark(self, data: bytes, media_type: str | None = None) -> MarkedMedia:
+    def mark(self, data: bytes, media_type: str | None = None, *, accept_language: str | None = None) -> MarkedMedia:
+        """`accept_language`: the request's Accept-Language, for the media that speak (`Medium.speaks`)."""
         medium = medium_for(media_type) or medium_for(sniff_media_type(data))
         if medium is None or medium.name not in self.markers:
             found = sniff_media_type(data) or "unrecognised data"
             supported = "PNG, JPEG and WebP" + (", WAV, FLAC, MP3 and M4A" if "audio" in self.markers else "")
             raise UnsupportedImageError(f"{found} is not markable here; supported: {supported}")
-        return self.markers[medium.name].mark(data, media_type)
+        marker = self.markers[medium.name]
+        if medium.speaks and accept_language is not None and not isinstance(marker, _MissingExtra):
+            speaker: SpeakingMarker = marker  # type: ignore[assignment]  # `speaks` says it takes the language
+            return speaker.mark(data, media_type, accept_language=accept_language)
+        return marker.mark(data, media_type)
 
 
 _markers = PerConfig(MediaMarkers)

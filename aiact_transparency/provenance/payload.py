@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AUDIO_SOFT_BINDING_ALG",
     "CRC_BITS",
     "IMAGE_ID_BITS",
     "MASK_LABEL",
@@ -50,6 +51,9 @@ __all__ = [
 # prefix. c2pa-rs signs and validates it (soft-binding values are not checked); a reader that only knows the
 # list cannot decode the value. The one id for every manifest this library writes.
 SOFT_BINDING_ALG = "org.aiact-transparency.dwt-svd.1"
+# The audio watermark's id (provenance/audio), here so the soft-binding API can name it without the audio extra.
+# The version follows the audio scheme: v2 does not read v1 marks.
+AUDIO_SOFT_BINDING_ALG = "org.aiact-transparency.audio-ratio-qim.2"
 SYSTEM_ID_BITS = 24
 IMAGE_ID_BITS = 24
 CRC_BITS = 32

@@ -23,7 +23,7 @@ from aiact_transparency.provenance.audio.codec import AudioFormat, decode_audio,
 
 from ..provenance.audio.clips import _stereo, music
 from ..servers import serve
-from ..tools import require_module
+from ..tools import require_module, require_tool
 
 pytestmark = pytest.mark.anyio
 require_module("av")
@@ -184,3 +184,59 @@ async def test_the_discovery_document_describes_audio_marking() -> None:
     assert audio["signer"]["development"] is True
     off = (await fetch(build_app(make_config(enabled=False)), "/.well-known/ai-disclosure")).json()
     assert off["marking"]["audio"]["enabled"] is False and off["marking"]["audio"]["signer"] is None
+
+
+def _hum_wav(rate: int = 16_000, seconds: float = 4.0) -> tuple[bytes, np.ndarray]:
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.05 * np.sin(2 * np.pi * 220 * t))[:, None].astype(np.float32)
+    out = io.BytesIO()
+    sf.write(out, samples, rate, subtype="PCM_16", format="WAV")
+    return out.getvalue(), decode_audio(out.getvalue()).samples
+
+
+def _spoken_in(data: bytes, original: np.ndarray, rate: int) -> str:
+    """Which language's disclaimer the marked WAV carries: the one whose mix (before the watermark, which sits
+    30 dB down) matches the output; espeak-ng renders each sentence the same every time."""
+    from aiact_transparency.disclosure.i18n import AUDIO_DISCLAIMERS
+    from aiact_transparency.provenance.audio.disclaimer import mix_disclaimer, synthesize
+
+    out = decode_audio(data).samples
+    errors = {}
+    for language in ("de", "en", "fr", "pl"):
+        voice, voice_rate = synthesize(AUDIO_DISCLAIMERS[language], language)
+        expected = mix_disclaimer(original, rate, voice, voice_rate, None)
+        errors[language] = float(np.sum((out - expected) ** 2) / np.sum(expected**2))
+    best = min(errors, key=errors.__getitem__)
+    assert errors[best] < 0.01, errors  # the output is that mix plus the faint watermark, nothing else
+    return best
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_the_spoken_disclaimer_follows_accept_language(executor: str) -> None:
+    require_tool("espeak-ng")
+    data, original = _hum_wav()
+
+    async def hum(request: Request) -> Response:
+        return Response(data, media_type="audio/wav")
+
+    def app(**disclaimer: Any) -> TransparencyMiddleware:
+        config = TransparencyConfig(system={"name": "Acme Voice"}, images={"routes": ["/audio/*"], "executor": executor,
+                                                                           "workers": 1},
+                                    audio={"disclaimer": {"enabled": True, **disclaimer}})
+        return TransparencyMiddleware(Starlette(routes=[Route("/audio/hum.wav", hum)]), config=config)
+
+    negotiated, fixed = app(), app(language="pl")
+    try:
+        with serve(negotiated, log_config=None) as base, httpx.Client(base_url=base, timeout=60) as client:
+            spoken = {accept: _spoken_in(client.get("/audio/hum.wav", headers=headers).content, original, 16_000)
+                      for accept, headers in (("de-AT, fr;q=0.5", {"accept-language": "de-AT, fr;q=0.5"}),
+                                              ("ja, fr;q=0.3", {"accept-language": "ja, fr;q=0.3"}),
+                                              ("none", {}))}
+        assert spoken == {"de-AT, fr;q=0.5": "de", "ja, fr;q=0.3": "fr", "none": "en"}
+        # A language configured for the content wins over the visitor's preference.
+        with serve(fixed, log_config=None) as base, httpx.Client(base_url=base, timeout=60) as client:
+            response = client.get("/audio/hum.wav", headers={"accept-language": "de"})
+        assert _spoken_in(response.content, original, 16_000) == "pl"
+    finally:
+        negotiated.close()
+        fixed.close()

@@ -29,9 +29,9 @@ def _start_worker(config: TransparencyConfig) -> None:
     _worker_marker = MediaMarkers(config)
 
 
-def _mark(data: bytes, media_type: str) -> MarkedMedia:
+def _mark(data: bytes, media_type: str, accept_language: str | None = None) -> MarkedMedia:
     assert _worker_marker is not None, "worker started without its marker"
-    return _worker_marker.mark(data, media_type)
+    return _worker_marker.mark(data, media_type, accept_language=accept_language)
 
 
 def _ready() -> bool:

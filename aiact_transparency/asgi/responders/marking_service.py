@@ -102,14 +102,16 @@ class MarkingService:
         """The buffer limit and failure policy for one medium's responses; images.* for anything else."""
         return self._limits.get(medium) or MediumLimits("images", self.max_bytes, self.fail_open)
 
-    def _mark_now(self, data: bytes, media_type: str) -> MarkedMedia:
+    def _mark_now(self, data: bytes, media_type: str, accept_language: str | None = None) -> MarkedMedia:
         """Runs in a worker thread: marks there, or hands the bytes to a worker process and waits (the GIL
         is free while it waits, so the event loop is not delayed by the encoders)."""
         pool = self._pool
         if pool is None:
-            return self.marker.mark(data, media_type)
+            if accept_language is None:  # the common case keeps the plain two-argument call
+                return self.marker.mark(data, media_type)
+            return self.marker.mark(data, media_type, accept_language=accept_language)
         try:
-            return pool.submit(mark_in_worker, data, media_type).result()
+            return pool.submit(mark_in_worker, data, media_type, accept_language).result()
         except BrokenProcessPool:
             with self._pool_lock:  # one replacement for all the jobs that saw the same broken pool
                 if self._pool is pool:
@@ -157,21 +159,22 @@ class MarkingService:
     def release(self) -> None:
         self.waiting -= 1
 
-    async def mark(self, data: bytes, media_type: str) -> MarkedMedia:
+    async def mark(self, data: bytes, media_type: str, accept_language: str | None = None) -> MarkedMedia:
         """Mark in a worker thread; MarkingTimeoutError when that (queueing included) takes over `timeout` s.
-        The caller holds a place (admit) for the whole time."""
+        The caller holds a place (admit) for the whole time. `accept_language`: the request's, for audio's
+        spoken disclaimer."""
         try:
             with anyio.fail_after(self.timeout):
-                return await self._run(data, media_type)
+                return await self._run(data, media_type, accept_language)
         except TimeoutError:
             raise MarkingTimeoutError(
                 f"marking did not finish within {self.timeout:g} s (a slow or unresponsive signer?)"
             ) from None
 
-    async def _run(self, data: bytes, media_type: str) -> MarkedMedia:
+    async def _run(self, data: bytes, media_type: str, accept_language: str | None = None) -> MarkedMedia:
         limiter = self.limiter()
         assert self._threads is not None
-        return await run_in_slot(limiter, self._threads, lambda: self._mark_now(data, media_type))
+        return await run_in_slot(limiter, self._threads, lambda: self._mark_now(data, media_type, accept_language))
 
 
 async def run_in_slot(limiter: anyio.CapacityLimiter, threads: anyio.CapacityLimiter, call: Callable[[], T]) -> T:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 
 from ...http_messages import Message, Scope, Send, remove_header, set_header
 from ...provenance.errors import MarkingError
@@ -29,6 +30,13 @@ _DIRECT_SEND = ("http.response.pathsend", "http.response.zerocopysend")
 _REQUEST_HEADERS_TO_DROP = frozenset({b"range", b"if-range", b"accept-encoding"})
 # Headers that would describe the unmarked original: its validator, its byte ranges, its transfer.
 _STALE_HEADERS = (b"content-length", b"etag", b"accept-ranges", b"content-range", b"content-md5", b"digest")
+# The Accept-Language of the request being answered on a media route (None: it sent none), for audio's spoken
+# disclaimer. Set by `prepare_scope`, which the middleware calls with every media-route request before the app
+# runs, in the request's own task: the responder, built in that task's send (or a task the app started
+# later, which copies the context), reads the request's own value; the next media request sets it anew.
+_ACCEPT_LANGUAGE: ContextVar[str | None] = ContextVar("aiact_accept_language", default=None)
+
+
 def problem(status: int, title: str, detail: str) -> tuple[Message, Message]:
     body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
     headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
@@ -65,6 +73,7 @@ class MediaResponder:
         self._size = 0
         self._state = "collecting"  # -> "passthrough" (sending the original on) or "discarding" (answered)
         self._admitted = False
+        self._accept_language = _ACCEPT_LANGUAGE.get()
 
     async def begin(self) -> None:
         if self._refusal is not None:
@@ -108,7 +117,7 @@ class MediaResponder:
 
     async def _mark(self, data: bytes) -> None:
         try:
-            marked = await self._service.mark(data, self._media_type)
+            marked = await self._service.mark(data, self._media_type, self._accept_language)
         except MarkingError as exc:
             await self._fail(str(exc), complete=True, title=exc.title)
             return
@@ -163,7 +172,10 @@ def prepare_scope(scope: Scope) -> Scope:
     of the unmarked original; RFC 9110 lets a server ignore Range, so the app answers with the whole image.
     Accept-Encoding goes too: a compressing middleware inside would send encoded bytes we cannot mark (and
     PNG, JPEG and WebP are compressed already, so little is lost).
+    It also notes the request's Accept-Language for the responder (`_ACCEPT_LANGUAGE`).
     """
+    language = next((v for k, v in scope.get("headers") or () if k == b"accept-language"), None)
+    _ACCEPT_LANGUAGE.set(None if language is None else language.decode("latin-1"))
     extensions = scope.get("extensions")
     if extensions and ("http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions):
         scope = dict(scope)

@@ -27,15 +27,13 @@ import re
 from typing import Any
 
 from ...fingerprints.pdq import HASH_BYTES
-from ...provenance.payload import SOFT_BINDING_ALG, PayloadChecksumError, WatermarkPayload
+from ...provenance.payload import AUDIO_SOFT_BINDING_ALG, SOFT_BINDING_ALG, PayloadChecksumError, WatermarkPayload
 
 __all__ = ["AUDIO_WATERMARK_ALG", "ENTRIES", "FINGERPRINT_ALG", "WATERMARK_ALG", "WATERMARK_MEDIA", "BindingError",
            "check_alg", "decode_value", "encode_value", "supported_algorithms"]
 
 WATERMARK_ALG = SOFT_BINDING_ALG  # "org.aiact-transparency.dwt-svd.1": the id our image manifests name
-# The audio watermark's id, as provenance/audio/marker.py writes it (not imported: that module needs the `audio`
-# extra; tests/detection/soft_binding check the two are equal). Same 10-byte payload word.
-AUDIO_WATERMARK_ALG = "org.aiact-transparency.audio-ratio-qim.1"
+AUDIO_WATERMARK_ALG = AUDIO_SOFT_BINDING_ALG  # the id our audio manifests name; same 10-byte payload word
 # Each watermark id resolves the outputs of its own medium only.
 WATERMARK_MEDIA = {WATERMARK_ALG: "image/", AUDIO_WATERMARK_ALG: "audio/"}
 FINGERPRINT_ALG = "org.aiact-transparency.pdq.1"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from fractions import Fraction
 from types import ModuleType
 from typing import Any
 
@@ -234,6 +235,11 @@ def _encode_lossy(arr: F32, fmt: AudioFormat) -> bytes:
         planar = np.ascontiguousarray(arr.T)
         frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
         frame.sample_rate = fmt.rate
+        # A timestamp on the first sample lets the encoder give its priming packets negative timestamps (AAC:
+        # 1024 samples, LAME: 1105), from which the MP4 muxer writes an edit list that tells every decoder to
+        # skip them. Without one the priming became part of the sound: +1024 samples (21-23 ms) per round trip.
+        frame.pts = 0
+        frame.time_base = Fraction(1, fmt.rate)
         for packet in stream.encode(frame):
             container.mux(packet)
         for packet in stream.encode(None):

@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...config.modelcard import ModelFacts
+from ...disclosure.i18n import AUDIO_DISCLAIMERS, DEFAULT_LANGUAGE, negotiate
 from ..c2pa.jumbf import active_manifest_label
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest_store
 from ..errors import SigningError
 from ..formats import canonical, sniff_media_type, types_of
 from ..keys import ManifestSigner
 from ..maker import maker_for
+from ..payload import AUDIO_SOFT_BINDING_ALG
 from ..per_config import PerConfig
 from ..xmp import XMP_TYPES, ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp
 from ._stft import F32
@@ -43,7 +45,7 @@ __all__ = ["SOFT_BINDING_ALG", "AudioMarkReport", "AudioMarker", "MarkedAudio", 
 # The C2PA soft-binding `alg` for the audio watermark (value: the 10 payload bytes, hex), unregistered and named
 # under this project's prefix like payload.SOFT_BINDING_ALG for images: a reader that only knows the C2PA
 # soft-binding algorithm list cannot decode it, and `verify` reads the watermark itself.
-SOFT_BINDING_ALG = "org.aiact-transparency.audio-ratio-qim.1"
+SOFT_BINDING_ALG = AUDIO_SOFT_BINDING_ALG
 _AUDIO_TYPES = types_of("audio")
 
 
@@ -99,9 +101,16 @@ class AudioMarker:
         self.config = config
         self.maker = maker_for(config, signs=config.audio.c2pa, signer=signer, facts=facts)
         self.signer, self.identity = self.maker.signer, self.maker.identity
+        # What Accept-Language chooses among (when audio.disclaimer.language is not set): the shipped sentences
+        # and the configured ones; with nothing matching, the banner's default language, as for the banner.
+        self._languages = tuple(sorted(set(AUDIO_DISCLAIMERS) | set(config.audio.disclaimer.text)))
+        banner_default = config.banner.default_language
+        self._default_language = banner_default if banner_default in self._languages else DEFAULT_LANGUAGE
 
-    def mark(self, data: bytes, media_type: str | None = None) -> MarkedAudio:
-        """Mark one encoded clip. The bytes decide the format; a declared `media_type` that lies is noted."""
+    def mark(self, data: bytes, media_type: str | None = None, *, accept_language: str | None = None) -> MarkedAudio:
+        """Mark one encoded clip. The bytes decide the format; a declared `media_type` that lies is noted.
+        `accept_language`: the request's Accept-Language (the middleware passes it), which picks the spoken
+        disclaimer's language unless `audio.disclaimer.language` fixes one."""
         audio = self.config.audio
         if not data:
             raise CorruptAudioError("the audio body is empty (zero bytes): send the encoded file")
@@ -125,7 +134,7 @@ class AudioMarker:
         work.seconds = decoded.seconds
         samples, changed = decoded.samples, False
         if audio.disclaimer.enabled:
-            samples, changed = self._disclaimer(samples, decoded.format.rate, work), True
+            samples, changed = self._disclaimer(samples, decoded.format.rate, work, accept_language), True
         payload = None
         if audio.watermark:
             payload = WatermarkPayload(self.maker.system_id, secrets.randbits(24))
@@ -148,9 +157,10 @@ class AudioMarker:
                                  else None, manifest_store=work.manifest_store)
         return MarkedAudio(work.data, actual, report)
 
-    def _disclaimer(self, samples: F32, rate: int, work: _Work, language: str | None = None) -> F32:
+    def _disclaimer(self, samples: F32, rate: int, work: _Work, accept_language: str | None) -> F32:
         settings = self.config.audio.disclaimer
-        spoken_language, text = disclaimer_text(language or settings.language, dict(settings.text))
+        language = settings.language or negotiate(accept_language, self._languages, self._default_language)
+        spoken_language, text = disclaimer_text(language, dict(settings.text))
         voice, voice_rate = synthesize(text, spoken_language)
         work.disclaimer = spoken_language
         every = f", repeated every {settings.every_seconds:g} s" if settings.every_seconds else ""
@@ -209,7 +219,9 @@ class AudioMarker:
 _markers = PerConfig(AudioMarker)
 
 
-def mark_audio(data: bytes, *, config: TransparencyConfig, media_type: str | None = None) -> MarkedAudio:
-    """Mark one clip with every layer `config.audio` asks for. Reuses one AudioMarker per config object."""
-    return _markers(config).mark(data, media_type)
+def mark_audio(data: bytes, *, config: TransparencyConfig, media_type: str | None = None,
+               accept_language: str | None = None) -> MarkedAudio:
+    """Mark one clip with every layer `config.audio` asks for. Reuses one AudioMarker per config object.
+    `accept_language` (an Accept-Language value) picks the spoken disclaimer's language when none is configured."""
+    return _markers(config).mark(data, media_type, accept_language=accept_language)
 

@@ -70,6 +70,34 @@ def test_lossy_round_trip_keeps_format_rate_channels_and_bit_rate(name: str, rat
     assert abs(decoded.seconds - 2.5) < 0.1
 
 
+def _lag(reference: np.ndarray, test: np.ndarray, rate: int, search: int = 3000) -> int:
+    """Samples by which `test` is late against `reference` (cross-correlation of a 4000-sample excerpt)."""
+    piece = reference[rate : rate + 4000, 0]
+    scores = [float(np.dot(test[rate + k : rate + k + 4000, 0], piece)) for k in range(-search, search)]
+    return int(np.argmax(scores)) - search
+
+
+@pytest.mark.parametrize("name", ["mp3", "m4a"])
+@pytest.mark.parametrize("rate", [44_100, 48_000])
+def test_lossy_round_trips_neither_grow_nor_shift(name: str, rate: int) -> None:
+    # A random walk, high-passed: no periodicity, so the cross-correlation peak is unambiguous.
+    walk = np.cumsum(np.random.default_rng(1).standard_normal(3 * rate))
+    walk -= np.convolve(walk, np.ones(200) / 200, "same")
+    samples = np.repeat((0.3 * walk / np.max(np.abs(walk)))[:, None], 2, axis=1).astype(np.float32)
+    fmt = AudioFormat(name, rate, 2, bit_rate=128_000, lossless=False)
+    once = encode_audio(samples, fmt)
+    twice = encode_audio(decode_audio(once, fmt.media_type).samples, fmt)
+    for data in (once, twice):  # the encoder's priming (AAC 1024 samples, LAME 1105) is skipped on decode
+        decoded = decode_audio(data, fmt.media_type).samples
+        assert len(decoded) == len(samples)
+        assert _lag(samples, decoded, rate) == 0
+    # FFmpeg's own command line reads the same start: the edit list / encoder-delay header is in the file
+    require_tool("ffmpeg")
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", "-", "-f", "f32le", "-ac", "1", "-"], input=twice,
+                         capture_output=True, check=True).stdout
+    assert _lag(samples, np.frombuffer(raw, "<f4")[:, None] * 2, rate) == 0
+
+
 def test_mp3_is_written_by_lame() -> None:
     data = encode_audio(tone(), AudioFormat("mp3", 44_100, 2, bit_rate=128_000, lossless=False))
     assert b"LAME" in data[:4096] or b"Lavc" in data[:4096]

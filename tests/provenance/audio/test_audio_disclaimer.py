@@ -122,3 +122,18 @@ def test_a_missing_audio_extra_is_a_start_up_error_naming_it(tmp_path: Path, mon
     monkeypatch.setitem(sys.modules, "aiact_transparency.provenance.audio.disclaimer", None)  # fault: not installed
     with pytest.raises(ConfigError, match=r"audio\.disclaimer\.enabled.*aiact-transparency\[audio\]"):
         load_config(path)
+
+
+def test_the_language_is_negotiated_unless_one_is_configured() -> None:
+    clip = _wav(_quiet_hum(3.0, 16_000, 1), 16_000)
+    assert mark_audio(clip, config=_config(), accept_language="sv-FI, de;q=0.8").report.disclaimer == "sv"
+    assert mark_audio(clip, config=_config(), accept_language="ja").report.disclaimer == "en"
+    assert mark_audio(clip, config=_config(language="pl"), accept_language="de").report.disclaimer == "pl"
+    # A configured sentence in a language without a shipped one is negotiable too.
+    assert mark_audio(clip, config=_config(text={"eo": "Tiun sonon generis AI."}),
+                      accept_language="eo").report.disclaimer == "eo"
+    # Nothing matching: the banner's default language, as for the banner.
+    german = TransparencyConfig(system={"name": "Acme Voice"}, banner={"default_language": "de"},
+                                audio={"disclaimer": {"enabled": True}})
+    assert mark_audio(clip, config=german, accept_language="ja").report.disclaimer == "de"
+    assert mark_audio(clip, config=german).report.disclaimer == "de"

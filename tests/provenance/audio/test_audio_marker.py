@@ -90,10 +90,10 @@ def test_every_layer_on_every_format(name: str) -> None:
     assert actions[0]["action"] == "c2pa.created"
 
 
-@pytest.mark.parametrize(("name", "at_least"), [("wav", 5), ("flac", 5), ("mp3", 4), ("m4a", 2)])
+@pytest.mark.parametrize(("name", "at_least"), [("wav", 6), ("flac", 6), ("mp3", 6), ("m4a", 6)])
 def test_the_watermark_is_claimed_for_most_clips(name: str, at_least: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Item ids fixed (they are random in use), so the count is deterministic. Measured on these 6 s music clips:
-    # nearly all read back as WAV/FLAC, most after the clip's own MP3 encode, about half after AAC (README).
+    # Item ids fixed (they are random in use), so the count is deterministic. Measured on these 6 s music clips
+    # with watermark v2: all read back, also after the clip's own MP3 and AAC encode (v1: 5, 5, 4 and 2 of 6).
     from aiact_transparency.provenance.audio import marker
 
     ids = iter(range(1000, 1000 + 6 * 7919, 7919))

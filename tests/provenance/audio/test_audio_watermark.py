@@ -26,12 +26,11 @@ from .clips import clip_set, music, speech
 
 OURS = WatermarkPayload(system_id_for("aiact-test-system"), 0x00BEEF)
 THEIRS = WatermarkPayload(system_id_for("someone-else"), 0x00BEEF)
-# Measured on this clip set when the marker was set; the scheme does not reach 95 % there yet. Strict: an
-# attack that starts passing fails the run until its marker is removed.
+# Measured on this clip set with scheme v2 (v1: MP3 88 %, AAC 72 %, noise 75 %); it does not reach 95 % there
+# yet. Strict: an attack that starts passing fails the run until its marker is removed.
 BELOW_TARGET = {
-    "mp3-128k": "found in 88% of clips (misses: 44.1/48 kHz stereo, brown noise)",
-    "aac-128k": "found in 72% of clips (misses: 44.1/48 kHz stereo, brown noise)",
-    "noise-20dB": "found in 75% of clips (misses: mostly 16/22.05 kHz mono)",
+    "aac-128k": "found in 88% of clips (misses: 44.1/48 kHz stereo speech and music with gaps, rain)",
+    "noise-20dB": "found in 85% of clips (misses: brown noise and music at 16/22.05 kHz, speech with gaps)",
 }
 
 
