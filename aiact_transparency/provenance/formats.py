@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "ALIASES", "FORMATS", "MARKABLE_TYPES", "SUFFIX_TYPES", "Format", "canonical", "sniff_media_type", "types_of",
+    "ALIASES", "FORMATS", "MARKABLE_TYPES", "SUFFIX_TYPES", "Format", "canonical", "iso_index_missing", "sniff_media_type",
+    "types_of",
 ]
 
 
@@ -125,6 +126,11 @@ def _top_box(data: bytes, kind: bytes) -> bytes | None:
             return data[pos + header : pos + size]
         pos += size
     return None
+
+
+def iso_index_missing(data: bytes) -> bool:
+    """An ISO BMFF (MP4, MOV) file without its index (moov box): cut short before it, or an unfinished upload."""
+    return data[4:8] == b"ftyp" and _top_box(data, b"moov") is None
 
 
 def _iso_media(data: bytes, brand: bytes) -> str | None:

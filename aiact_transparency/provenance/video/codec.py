@@ -214,6 +214,16 @@ def transcode(data: bytes, media_type: str, limits: VideoLimits, *, on_frame: Ca
     `on_audio` gets the decoded soundtrack and returns what to encode; without it the audio is re-encoded as
     it is (its packets cannot be copied: the output's timeline is the encoder's)."""
     av = _av()
+    try:
+        return _transcode(data, media_type, limits, on_frame, on_audio)
+    except av.error.FFmpegError as exc:  # a soundtrack cut short, a packet the decoder refuses
+        raise CorruptVideoError(f"the video data cannot be decoded (truncated or corrupt): {exc}; send the complete "
+                                "file") from None
+
+
+def _transcode(data: bytes, media_type: str, limits: VideoLimits, on_frame: Callable[[Any, int], None],
+               on_audio: Callable[[AudioTrack], AudioTrack] | None) -> Transcoded:
+    av = _av()
     timings = dict.fromkeys(("decode", "frames", "encode", "audio"), 0.0)
     container, facts = open_video(data, limits)
     options = {"movflags": "+faststart"} if media_type == "video/mp4" else {}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ...config.modelcard import ModelFacts
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
 from ..errors import SigningError
-from ..formats import canonical, sniff_media_type, types_of
+from ..formats import canonical, iso_index_missing, sniff_media_type, types_of
 from ..keys import ManifestSigner
 from ..maker import maker_for
 from ..payload import WatermarkPayload
@@ -104,6 +104,9 @@ class VideoMarker:
         if len(data) > video.max_bytes:
             raise VideoTooLargeError(f"the video has {len(data)} bytes, above video.max_bytes = {video.max_bytes}")
         actual = sniff_media_type(data)
+        if actual in (None, "audio/mp4") and iso_index_missing(data):  # an index-less MP4 cannot say what it holds
+            raise CorruptVideoError("the MP4/MOV file has no index (moov box): truncated or an unfinished upload; "
+                                    "send the complete file")
         if actual not in _VIDEO_TYPES:
             raise UnsupportedVideoError(f"{actual or 'unrecognised data'} is not markable here; supported video: "
                                         "MP4 and MOV (QuickTime)")
