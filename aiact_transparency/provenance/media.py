@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .document import DocumentMarker
-from .errors import MarkingError, UnsupportedImageError
-from .formats import ALIASES, canonical, sniff_media_type, types_of
+from .errors import MarkingError, TruncatedMediaError, UnsupportedImageError
+from .formats import ALIASES, canonical, iso_index_missing, sniff_media_type, types_of
 from .image.marker import ImageMarker
 from .keys.configured import signer_for
 from .per_config import PerConfig
@@ -190,6 +190,9 @@ class MediaMarkers:
         return next((m.identity for m in self.markers.values() if m.identity is not None), None)
 
     def mark(self, data: bytes, media_type: str | None = None) -> MarkedMedia:
+        if media_type is None and iso_index_missing(data):  # neither the bytes nor a type say audio or video
+            raise TruncatedMediaError("the MP4/MOV file has no index (moov box): truncated or an unfinished "
+                                      "upload; send the complete file")
         medium = medium_for(media_type) or medium_for(sniff_media_type(data))
         if medium is None or medium.name not in self.markers:
             found = sniff_media_type(data) or "unrecognised data"

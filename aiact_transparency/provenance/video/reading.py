@@ -90,6 +90,7 @@ def video_watermark_section(data: bytes, system_name: str | None, *, seconds: fl
     if found:
         first = layers[found[0]]
         section["payload"] = first["payload"]
+        section["bit_agreement"] = first["bit_agreement"]
         section["false_positive_probability"] = bound
         section["found_by"] = found
         section["based_on"] = f"watermark found in the {' and the '.join(found)}: " + "; ".join(
@@ -98,6 +99,7 @@ def video_watermark_section(data: bytes, system_name: str | None, *, seconds: fl
             section["system_matches"] = first["payload"]["system_id"] == system_id_for(system_name)
     else:
         section["false_positive_probability"] = 1.0
+        section["bit_agreement"] = 0.0
         section["based_on"] = "no watermark in the frames" + (" or the soundtrack" if soundtrack else "") + ": " + \
             "; ".join(f"{name}: {layer['based_on']}" for name, layer in layers.items())
     return section
