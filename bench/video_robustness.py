@@ -98,8 +98,8 @@ def main() -> int:
             ratios.append(marked.report.bit_rate_ratio or 0.0)
             cells = []
             for name in ATTACKS:
-                section = video_watermark_section(attack(marked_path, name, folder / f"a-{name}.mp4", ffmpeg).read_bytes(),
-                                                  config.system.name)
+                attacked = attack(marked_path, name, folder / f"a-{name}.mp4", ffmpeg).read_bytes()
+                section = video_watermark_section(attacked, config.system.name)
                 hit = bool(section["found"] and section.get("system_matches"))
                 found[name] += hit
                 for layer in section.get("found_by", []):
@@ -111,7 +111,8 @@ def main() -> int:
                 checks += 1
             false_hits += bool(video_watermark_section(original, None)["found"])
             checks += 1
-            print(f"{spec.name:44} {psnr:6.1f} {end_to_end[-1]:5.1f} {ratios[-1]:5.2f}  " + " ".join(f"{c:>11}" for c in cells), flush=True)
+            print(f"{spec.name:44} {psnr:6.1f} {end_to_end[-1]:5.1f} {ratios[-1]:5.2f}  "
+                  + " ".join(f"{c:>11}" for c in cells), flush=True)
     total = len(specs)
     print(f"\n{total} clips in {time.monotonic() - start:.0f} s")
     for name in ATTACKS:

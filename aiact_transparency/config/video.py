@@ -13,12 +13,17 @@
       max_seconds: 300
       max_pixels: 8294400      # per frame (3840x2160)
       detect_seconds: 4        # how much of a video the detector reads
+      executor: process        # marking runs in worker processes (thread: in the responders' worker threads)
+      workers: 1               # video marking processes (each uses about one core; x264 adds threads)
+      mark_timeout: 300        # seconds a response waits for its video to be marked, queueing included
 
 The marker (provenance/video/marker.py) reads these; the limits bound what it decodes. Re-encoding settings
 (codec, pixel format, frame rate, bit rate) are not configurable: they follow the input.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,3 +45,6 @@ class VideoConfig(BaseModel):
     max_seconds: float = Field(default=300.0, gt=0.0, le=24 * 3600.0)
     max_pixels: int = Field(default=3840 * 2160, ge=1024)
     detect_seconds: float = Field(default=4.0, ge=1.0, le=60.0)
+    executor: Literal["thread", "process"] = "process"
+    workers: int = Field(default=1, ge=1, le=64)
+    mark_timeout: float = Field(default=300.0, gt=0.0, le=24 * 3600.0)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "ALIASES", "FORMATS", "MARKABLE_TYPES", "SUFFIX_TYPES", "Format", "canonical", "iso_index_missing", "sniff_media_type",
-    "types_of",
+    "ALIASES", "FORMATS", "MARKABLE_TYPES", "SUFFIX_TYPES", "Format", "canonical", "iso_index_missing",
+    "sniff_media_type", "types_of",
 ]
 
 
