@@ -118,7 +118,7 @@ def _video_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: 
 
 def _images_on(config: TransparencyConfig) -> bool:
     images = config.images
-    return images.enabled and (images.watermark or images.visible_label or images.xmp or images.c2pa)
+    return images.enabled and (images.watermark or bool(images.visible_label) or images.xmp or images.c2pa)
 
 
 def _audio_on(config: TransparencyConfig) -> bool:
