@@ -43,6 +43,12 @@ _PRESETS = {"libx264": "veryfast", "libx265": "ultrafast"}
 _CRF = {"libx264": "18", "libx265": "20"}
 _MIN_AUDIO_BIT_RATE = 128_000
 _MAX_RATE = 1.25  # x the input's video bit rate
+# Seconds of that rate the encoder may borrow: a still or slow video costs little besides its key frames, which a
+# 1 s buffer squeezed until the watermark was gone (a still card at 20 kbit/s).
+_BUFFER_SECONDS = 4.0
+# A floor under that cap, in bits per pixel and frame: a still card arrives at 6 kbit/s (320x180), where 1.25 times
+# as much cannot carry the watermark's cells; 0.02 is 34 kbit/s there, 0.55 Mbit/s at 720p30.
+_MIN_BITS_PER_PIXEL = 0.02
 F32 = npt.NDArray[np.float32]
 
 
@@ -257,7 +263,8 @@ def _video_stream(output: Any, first: Any, facts: VideoFacts, source: Any) -> An
     if encoder in _CRF and facts.bit_rate:
         # Constant quality, capped near the input's bit rate: an average-bit-rate encode at the input's rate
         # starts blurred (rate control warming up) and loses 3-6 dB on hard content.
-        options.update(crf=_CRF[encoder], maxrate=str(int(facts.bit_rate * _MAX_RATE)), bufsize=str(facts.bit_rate))
+        cap = max(facts.bit_rate * _MAX_RATE, _MIN_BITS_PER_PIXEL * facts.width * facts.height * float(facts.rate))
+        options.update(crf=_CRF[encoder], maxrate=str(int(cap)), bufsize=str(int(cap * _BUFFER_SECONDS)))
     elif facts.bit_rate:
         stream.bit_rate = facts.bit_rate
     stream.options = options

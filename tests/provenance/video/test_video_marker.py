@@ -43,13 +43,17 @@ def _stream(probe: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def test_every_layer_and_verify_reads_each(make: Make, video_config: TransparencyConfig, tmp_path: Path) -> None:
-    data = make(seconds=3.0)  # the audio watermark needs 2 s and more
+    data = make(seconds=4.0)  # the audio watermark needs 2 s and more
     marked = mark_video(data, config=video_config)
     report = marked.report
     assert marked.media_type == "video/mp4" and report.re_encoded and not report.already_marked
-    assert report.watermark is not None and report.audio_watermark is not None
-    assert report.watermark["value"] == report.audio_watermark["value"]  # one payload word for both layers
-    assert report.c2pa is not None and report.frames == 90 and report.size == (160, 90)
+    assert report.watermark is not None
+    # The soundtrack's watermark is the audio medium's, claimed only when it reads back from the AAC encode
+    # (it does not for some clips and payloads: audio/marker.py); when claimed it carries the same word.
+    soundtrack = report.audio_watermark
+    assert soundtrack is None or soundtrack["value"] == report.watermark["value"]
+    assert (soundtrack is None) == any("soundtrack watermark embedded but not readable" in n for n in report.notes)
+    assert report.c2pa is not None and report.frames == 120 and report.size == (160, 90)
     assert report.bit_rate_ratio is not None and 0.3 < report.bit_rate_ratio < 3
     assert {"decode", "watermark", "encode", "sign"} <= set(report.timings)
     result = verify(marked.data, config=video_config)
@@ -57,10 +61,10 @@ def test_every_layer_and_verify_reads_each(make: Make, video_config: Transparenc
     assert result.c2pa["valid"] and result.c2pa["ai_generated"]
     assert result.c2pa["soft_binding_value"] == report.watermark["value"]
     watermark = result.watermark
-    assert watermark["found"] and watermark["found_by"] == ["frames", "soundtrack"]
+    assert watermark["found"] and watermark["found_by"] == ["frames"] + (["soundtrack"] if soundtrack else [])
     assert watermark["system_matches"] and watermark["payload"]["item_id"] == report.watermark["item_id"]
     assert watermark["false_positive_probability"] < 1e-6
-    assert "frames" in watermark["based_on"] and "soundtrack" in watermark["based_on"]
+    assert "frames" in watermark["based_on"] and watermark["layers"]["soundtrack"]["scheme"].startswith("aiact-ratio")
 
 
 def test_the_re_encode_keeps_size_rate_format_codec_and_sound(make: Make, video_config: TransparencyConfig,
