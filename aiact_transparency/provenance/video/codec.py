@@ -260,6 +260,8 @@ def _video_stream(output: Any, first: Any, facts: VideoFacts, source: Any) -> An
     stream.time_base = source.time_base
     stream.codec_context.time_base = source.time_base
     options = {"preset": _PRESETS[encoder]} if encoder in _PRESETS else {}
+    if encoder == "libx265":
+        options["x265-params"] = "log-level=error"  # x265 prints its settings to stderr for every video otherwise
     if encoder in _CRF and facts.bit_rate:
         # Constant quality, capped near the input's bit rate: an average-bit-rate encode at the input's rate
         # starts blurred (rate control warming up) and loses 3-6 dB on hard content.

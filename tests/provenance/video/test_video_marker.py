@@ -230,3 +230,17 @@ def test_watermark_off_still_signs(make: Make) -> None:
     result = verify(marked.data, config=config)
     assert result.c2pa["valid"] and not result.watermark["found"]
     assert result.c2pa["soft_binding_value"] is None  # nothing claimed that is not there
+
+
+@pytest.mark.parametrize(("codec", "container", "pixel_format"), [
+    ("libx265", "mp4", "yuv420p"), ("mpeg4", "mp4", "yuv420p"), ("prores_ks", "mov", "yuv422p10le")])
+def test_other_codec_families_keep_their_family(codec: str, container: str, pixel_format: str,
+                                                video_config: TransparencyConfig, tmp_path: Path) -> None:
+    source = tmp_path / f"in.{container}"
+    subprocess.run([require_tool("ffmpeg"), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30:duration=2",
+                    "-c:v", codec, "-pix_fmt", pixel_format, str(source)], check=True, capture_output=True)
+    before = _stream(_probe(source.read_bytes(), tmp_path), "video")
+    marked = mark_video(source.read_bytes(), config=video_config)
+    after = _stream(_probe(marked.data, tmp_path), "video")
+    assert (after["codec_name"], after["pix_fmt"]) == (before["codec_name"], before["pix_fmt"])
+    assert marked.report.watermark is not None and verify(marked.data, config=video_config).marked
