@@ -237,8 +237,9 @@ def test_watermark_off_still_signs(make: Make) -> None:
 def test_other_codec_families_keep_their_family(codec: str, container: str, pixel_format: str,
                                                 video_config: TransparencyConfig, tmp_path: Path) -> None:
     source = tmp_path / f"in.{container}"
-    subprocess.run([require_tool("ffmpeg"), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30:duration=2",
-                    "-c:v", codec, "-pix_fmt", pixel_format, str(source)], check=True, capture_output=True)
+    subprocess.run([require_tool("ffmpeg"), "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=160x90:rate=30:duration=2", "-c:v", codec, "-pix_fmt", pixel_format, str(source)],
+                   check=True, capture_output=True)
     before = _stream(_probe(source.read_bytes(), tmp_path), "video")
     marked = mark_video(source.read_bytes(), config=video_config)
     after = _stream(_probe(marked.data, tmp_path), "video")
