@@ -109,3 +109,17 @@ async def test_a_truncated_video_fail_open(served: Any, clips: dict[str, bytes],
 async def test_over_video_max_bytes(served: Any) -> None:
     response = await fetch(served(make_config(max_bytes=4096)), "/video/mp4")
     assert response.status_code == 500 and "video.max_bytes = 4096" in response.json()["detail"]
+
+
+async def test_video_alone_is_marked_with_images_and_audio_off(served: Any) -> None:
+    config = TransparencyConfig(images={"routes": ["/video/*"], "enabled": False}, audio={"enabled": False},
+                                video={"executor": "thread"})
+    response = await fetch(served(config), "/video/mp4")
+    assert response.status_code == 200 and verify(response.content, config=config).watermark["found"]
+
+
+async def test_the_discovery_document_describes_video_marking(served: Any) -> None:
+    response = await fetch(served(make_config(visible_label=True)), "/.well-known/ai-disclosure")
+    video = response.json()["marking"]["video"]
+    assert video["enabled"] and video["types"] == ["video/mp4", "video/quicktime"] and video["visible_label"]
+    assert video["signer"] is not None

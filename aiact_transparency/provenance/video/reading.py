@@ -29,11 +29,13 @@ def read_frames(data: bytes, *, seconds: float, limits: VideoLimits) -> VideoWat
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        first: float | None = None
         try:
             for index, frame in enumerate(container.decode(stream)):
-                if frame.time is not None and frame.time - float(stream.start_time or 0) * float(
-                        stream.time_base or 0) > seconds:
-                    break
+                if frame.time is not None:
+                    first = frame.time if first is None else first
+                    if frame.time - first > seconds:
+                        break
                 if index % every == 0:
                     reader.add(luma_plane(frame), depth=depth)
         except av.error.FFmpegError:
