@@ -50,7 +50,7 @@ _MAX_VERIFY_PIXELS = 40_000_000  # as images.max_pixels: decoding and scanning m
 
 @dataclass(frozen=True)
 class VerificationReport:
-    media_type: str  # an image or audio type of formats.py: verify raises for anything else
+    media_type: str  # an image, audio or video type of formats.py: verify raises for anything else
     c2pa: dict[str, Any]
     xmp: dict[str, Any]
     watermark: dict[str, Any]
@@ -167,7 +167,8 @@ def verify(
 ) -> VerificationReport:
     """Check every layer. `candidate_sizes` undo rescaling for the watermark; `system_name` names ours.
 
-    Raises UnsupportedImageError (an ImageMarkingError) for bytes that are not an image or audio file it reads.
+    Raises UnsupportedImageError (an ImageMarkingError) for bytes that are not an image, audio or video file it
+    reads. A video's watermark section has one reading per layer (`layers`: frames, soundtrack) and `found_by`.
 
     With a `config`, both default to what it says (images.generated_sizes, system.name), and its
     images.max_pixels bounds the image the watermark scan decodes (else 40 megapixels).
