@@ -78,6 +78,7 @@ class _Work:
     notes: list[str] = field(default_factory=list)
     audio_payload: WatermarkPayload | None = None
     label: FrameLabel | None = None
+    no_label: bool = False
     timings: dict[str, float] = field(default_factory=lambda: {"watermark": 0.0, "label": 0.0})
 
 
@@ -142,12 +143,22 @@ class VideoMarker:
     def _frame(self, work: _Work, frame: Any) -> None:
         video = self.config.video
         seconds = float(frame.time or 0.0)
-        if self.label_text is not None and shown_at(seconds, video.label_seconds, video.label_every_seconds):
+        if (self.label_text is not None and not work.no_label
+                and shown_at(seconds, video.label_seconds, video.label_every_seconds)):
             tick = time.perf_counter()
             if work.label is None:
-                work.label = FrameLabel(frame.width, frame.height, frame.format.name, self.label_text)
+                try:
+                    work.label = FrameLabel(frame.width, frame.height, frame.format.name, self.label_text)
+                except ValueError as exc:  # a frame too small for legible letters: said, not drawn illegibly
+                    work.notes.append(f"no visible label: {exc}")
+                    work.no_label = True
+                    return self._watermark(work, frame)
             work.label.apply(frame)
             work.timings["label"] += time.perf_counter() - tick
+        self._watermark(work, frame)
+
+    def _watermark(self, work: _Work, frame: Any) -> None:
+        video = self.config.video
         if video.watermark and min(frame.width, frame.height) >= MIN_SHORT_SIDE:
             tick = time.perf_counter()
             luma = luma_plane(frame)

@@ -86,3 +86,12 @@ def test_images_get_the_same_icon_family() -> None:
         changed = np.any(marked != np.asarray(picture), axis=2)
         ys, xs = np.nonzero(changed)
         assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (left, top, right, bottom), variant
+
+
+def test_a_frame_too_small_for_the_icon_is_said_not_drawn(make: Make) -> None:
+    marked = mark_video(make("testsrc2", 64, 36, 2.0, audio=False), config=TransparencyConfig(
+        video={"visible_label": True}))
+    assert marked.report.visible_label is None and marked.report.watermark is None
+    assert any(note.startswith("no visible label") for note in marked.report.notes)
+    assert any(note.startswith("no frame watermark") for note in marked.report.notes)
+    assert marked.report.c2pa is not None
