@@ -18,11 +18,13 @@ ATTACKS: dict[str, list[str]] = {
 }
 
 
-def attack(source: Path, name: str, out: Path, ffmpeg: str = "ffmpeg") -> Path:
+def attack(source: Path, name: str, out: Path, ffmpeg: str = "ffmpeg", *, seconds: float | None = None) -> Path:
+    """`seconds`: keep only that much of the attacked copy (the bench: the detector reads the first 4 s anyway)."""
     args = ATTACKS[name]
     seek = args[:2] if args[:1] == ["-ss"] else []
     rest = args[2:] if seek else args
-    command = [ffmpeg, "-v", "error", "-y", *seek, "-i", str(source), *rest, "-c:v", "libx264", "-crf", "28",
-               "-c:a", "aac", "-b:a", "128k", str(out)]
+    limit = ["-t", f"{seconds:g}"] if seconds is not None else []
+    command = [ffmpeg, "-v", "error", "-y", *seek, "-i", str(source), *rest, *limit, "-c:v", "libx264", "-crf",
+               "28", "-c:a", "aac", "-b:a", "128k", str(out)]
     subprocess.run(command, check=True, capture_output=True, timeout=600)
     return out
