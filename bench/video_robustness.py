@@ -1,8 +1,8 @@
 """The video watermark's robustness table: 22 generated clips (motion, stills, scene cuts, 240p to 1080p, 2 to
 30 s, with and without sound), each marked with mark_video (frames and soundtrack; no icon, no C2PA), attacked
 (libx264 CRF 28; a 50% downscale; the first 1 s cut off; 30 -> 25 fps; all at once; each re-encoded at CRF 28)
-and read back with the detector verify uses (attacked copies keep their first 8 s: it reads 4); plus false detections on the unmarked clips and their attacked
-copies, the smallest per-frame PSNR (Y) of the watermark (each frame against itself marked) and of the marked
+and read back with the detector verify uses (attacked copies keep their first 8 s: it reads 4); plus false
+detections on the unmarked clips and their attacked copies, the smallest per-frame PSNR (Y) of the watermark (each frame against itself marked) and of the marked
 output against the input (watermark and re-encode), and the bit-rate ratio.
 
 Run: .venv/bin/python bench/video_robustness.py [COUNT]      (make video-robustness)
@@ -99,15 +99,16 @@ def main() -> int:
             ratios.append(marked.report.bit_rate_ratio or 0.0)
             cells = []
             for name in ATTACKS:
-                attacked = attack(marked_path, name, folder / f"a-{name}.mp4", ffmpeg, seconds=KEEP_SECONDS).read_bytes()
+                attacked = attack(marked_path, name, folder / f"a-{name}.mp4", ffmpeg,
+                                  seconds=KEEP_SECONDS).read_bytes()
                 section = video_watermark_section(attacked, config.system.name)
                 hit = bool(section["found"] and section.get("system_matches"))
                 found[name] += hit
                 for layer in section.get("found_by", []):
                     layers[name][layer] += 1
                 cells.append("+".join(section.get("found_by", [])) or "MISSED")
-                clean = video_watermark_section(attack(source, name, folder / f"u-{name}.mp4", ffmpeg, seconds=KEEP_SECONDS).read_bytes(),
-                                                config.system.name)
+                unmarked = attack(source, name, folder / f"u-{name}.mp4", ffmpeg, seconds=KEEP_SECONDS).read_bytes()
+                clean = video_watermark_section(unmarked, config.system.name)
                 false_hits += bool(clean["found"])
                 checks += 1
             false_hits += bool(video_watermark_section(original, None)["found"])
