@@ -2,8 +2,9 @@
 30 s, with and without sound), each marked with mark_video (frames and soundtrack; no icon, no C2PA), attacked
 (libx264 CRF 28; a 50% downscale; the first 1 s cut off; 30 -> 25 fps; all at once; each re-encoded at CRF 28)
 and read back with the detector verify uses (attacked copies keep their first 8 s: it reads 4); plus false
-detections on the unmarked clips and their attacked copies, the smallest per-frame PSNR (Y) of the watermark (each frame against itself marked) and of the marked
-output against the input (watermark and re-encode), and the bit-rate ratio.
+detections on the unmarked clips and their attacked copies, the smallest per-frame PSNR (Y) of the watermark
+(each frame against itself marked) and of the marked output against the input (watermark and re-encode), and
+the bit-rate ratio.
 
 Run: .venv/bin/python bench/video_robustness.py [COUNT]      (make video-robustness)
 Not part of `make bench` (minutes of CPU); the test suite checks the same attacks on two small clips.
