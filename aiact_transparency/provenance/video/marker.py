@@ -40,6 +40,7 @@ __all__ = ["SOFT_BINDING_ALG", "MarkedVideo", "VideoMarkReport", "VideoMarker", 
 # under this project's prefix like the images' and the audio's.
 SOFT_BINDING_ALG = "org.aiact-transparency.video-cellqim.1"
 _VIDEO_TYPES = types_of("video")
+_READ_BACK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -204,13 +205,14 @@ class VideoMarker:
         watermark = audio = None
         video = self.config.video
         if video.watermark and min(out.facts.width, out.facts.height) >= MIN_SHORT_SIDE:
-            found = read_frames(out.data, seconds=video.detect_seconds, limits=self.limits)
+            # 2 s suffice here: a word read from fewer frames is read from the detector's 4 s as well
+            found = read_frames(out.data, seconds=min(_READ_BACK_SECONDS, video.detect_seconds), limits=self.limits)
             if found.found and found.payload == payload:
                 watermark = {"scheme": SCHEME, **claim}
             else:
                 work.notes.append("frame watermark embedded but not readable after the encode: not claimed")
         if work.audio_payload is not None:
-            reading = read_soundtrack(out.data, seconds=max(video.detect_seconds, 3.0))
+            reading = read_soundtrack(out.data, seconds=max(video.detect_seconds, 3.0))  # as the detector reads
             if reading and reading.get("found") and reading["payload"] == {"system_id": payload.system_id,
                                                                           "item_id": payload.image_id}:
                 audio = {"scheme": reading["scheme"], **claim}
