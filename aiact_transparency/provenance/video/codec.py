@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .errors import CorruptVideoError, MissingVideoExtraError, UnsupportedVideoError, VideoTooLargeError
+from ._av import load_av
+from .errors import CorruptVideoError, UnsupportedVideoError, VideoTooLargeError
+from .soundtrack import AudioTrack, audio_packets, decode_soundtrack
 
 __all__ = ["AudioTrack", "Transcoded", "VideoFacts", "VideoLimits", "luma_plane", "open_video", "transcode"]
 
@@ -35,13 +36,11 @@ ENCODERS = {"h264": "libx264", "hevc": "libx265", "mpeg4": "mpeg4", "prores": "p
 # Planar YUV layouts the watermark writes into (the Y plane), with their bit depth.
 PIXEL_FORMATS = {"yuv420p": 8, "yuvj420p": 8, "yuv422p": 8, "yuvj422p": 8, "yuv444p": 8, "yuvj444p": 8,
                  "yuv420p10le": 10, "yuv422p10le": 10, "yuv444p10le": 10}
-_AUDIO_ENCODERS = {"aac": "aac", "mp3": "libmp3lame", "mp3float": "libmp3lame"}
 _CONTAINERS = {"video/mp4": "mp4", "video/quicktime": "mov"}
 # libx264/libx265's fastest presets that keep quality at a given bit rate close to the defaults': marking
 # must run at least in real time on one core (the issue's goal; bench/bench_video.py measures it).
 _PRESETS = {"libx264": "veryfast", "libx265": "ultrafast"}
 _CRF = {"libx264": "18", "libx265": "20"}
-_MIN_AUDIO_BIT_RATE = 128_000
 _MAX_RATE = 1.25  # x the input's video bit rate
 # Seconds of that rate the encoder may borrow: a still or slow video costs little besides its key frames, which a
 # 1 s buffer squeezed until the watermark was gone (a still card at 20 kbit/s).
@@ -49,16 +48,9 @@ _BUFFER_SECONDS = 4.0
 # A floor under that cap, in bits per pixel and frame: a still card arrives at 6 kbit/s (320x180), where 1.25 times
 # as much cannot carry the watermark's cells; 0.02 is 34 kbit/s there, 0.55 Mbit/s at 720p30.
 _MIN_BITS_PER_PIXEL = 0.02
-F32 = npt.NDArray[np.float32]
 
 
-def _av() -> ModuleType:
-    try:
-        import av
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise MissingVideoExtraError("video marking needs the video extra: pip install 'aiact-transparency[video]'"
-                                     ) from exc
-    return av
+_av = load_av
 
 
 @dataclass(frozen=True)
@@ -80,15 +72,6 @@ class VideoFacts:
     seconds: float
     bit_rate: int  # of the video stream, bit/s (estimated from the file size when the container does not say)
     audio_codec: str | None
-
-
-@dataclass
-class AudioTrack:
-    """The decoded soundtrack handed to `on_audio`: samples [n, channels] float32, and their rate."""
-
-    samples: F32
-    rate: int
-    layout: str
 
 
 @dataclass
@@ -158,45 +141,6 @@ def _facts(container: Any, size: int, limits: VideoLimits) -> VideoFacts:
                       int(bit_rate), audio)
 
 
-def _decode_audio(data: bytes, limits: VideoLimits) -> tuple[AudioTrack, Any] | None:
-    """The whole soundtrack (a separate demuxer pass: only audio packets are decoded), or None without one."""
-    av = _av()
-    with av.open(io.BytesIO(data), mode="r") as container:
-        if not container.streams.audio:
-            return None
-        stream = container.streams.audio[0]
-        ctx = stream.codec_context
-        channels, rate = ctx.channels, ctx.sample_rate
-        parts: list[F32] = []
-        total = 0
-        for frame in container.decode(stream):
-            chunk = frame.to_ndarray().astype(np.float32, copy=False)
-            part = chunk.T if frame.format.is_planar else chunk.reshape(-1, channels)
-            parts.append(np.ascontiguousarray(part))
-            total += len(part)
-            if total > limits.max_seconds * rate + rate:
-                raise VideoTooLargeError(f"the soundtrack lasts over video.max_seconds = {limits.max_seconds:g}")
-        if not parts:
-            return None
-        # At least 128 kbit/s: the audio watermark is not read back after AAC at 70 kbit/s (measured), and the
-        # soundtrack is a small share of a video's bytes.
-        info = (ctx.name, max(stream.bit_rate or 0, _MIN_AUDIO_BIT_RATE), ctx.layout.name)
-        return AudioTrack(np.concatenate(parts), rate, ctx.layout.name), info
-
-
-def _audio_packets(track: AudioTrack, codec: str, bit_rate: int, container: Any) -> tuple[Any, list[Any]]:
-    """An output audio stream in the input's codec family (AAC for anything else) and its encoded packets."""
-    av = _av()
-    stream: Any = container.add_stream(_AUDIO_ENCODERS.get(codec, "aac"), rate=track.rate, layout=track.layout)
-    stream.bit_rate = bit_rate
-    planar = np.ascontiguousarray(np.clip(track.samples, -1.0, 1.0).T)
-    frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=track.layout)
-    frame.sample_rate = track.rate
-    frame.pts = 0
-    packets = [*stream.encode(frame), *stream.encode(None)]
-    return stream, packets
-
-
 def _frames(container: Any, facts: VideoFacts, limits: VideoLimits) -> Iterator[Any]:
     av = _av()
     stream = container.streams.video[0]
@@ -238,15 +182,15 @@ def _transcode(data: bytes, media_type: str, limits: VideoLimits, on_frame: Call
             av.open(str(Path(folder) / f"out.{_CONTAINERS[media_type]}"), mode="w", format=_CONTAINERS[media_type],
                     options=options) as output:
         start = time.perf_counter()
-        decoded_audio = _decode_audio(data, limits)
-        audio_packets: list[Any] = []
+        decoded_audio = decode_soundtrack(data, limits.max_seconds)
+        packets: list[Any] = []
         if decoded_audio is not None:
             track, (codec, bit_rate, _) = decoded_audio
             if on_audio is not None:
                 track = on_audio(track)
-            _, audio_packets = _audio_packets(track, codec, bit_rate, output)
+            _, packets = audio_packets(track, codec, bit_rate, output)
         timings["audio"] = time.perf_counter() - start
-        result = _encode_video(container, output, facts, limits, on_frame, audio_packets, timings)
+        result = _encode_video(container, output, facts, limits, on_frame, packets, timings)
         output.close()
         result.data = (Path(folder) / f"out.{_CONTAINERS[media_type]}").read_bytes()
     result.audio = decoded_audio is not None

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..payload import system_id_for
+from ._av import load_av
 from .codec import PIXEL_FORMATS, VideoLimits, luma_plane, open_video
 from .errors import VideoMarkingError
 from .watermark import FALSE_POSITIVE_LIMIT, VideoWatermarkDetection, VideoWatermarkReader
@@ -20,8 +21,7 @@ _MAX_FRAMES = 120  # at most this many frames are voted (spread over the seconds
 
 def read_frames(data: bytes, *, seconds: float, limits: VideoLimits) -> VideoWatermarkDetection:
     """Vote the frame watermark over the first `seconds` (raises VideoMarkingError for unreadable video)."""
-    import av
-
+    av = load_av()
     container, facts = open_video(data, limits)
     reader = VideoWatermarkReader()
     every = max(1, round(float(facts.rate) * seconds / _MAX_FRAMES))
@@ -45,8 +45,10 @@ def read_frames(data: bytes, *, seconds: float, limits: VideoLimits) -> VideoWat
 
 def read_soundtrack(data: bytes, *, seconds: float) -> dict[str, Any] | None:
     """The audio watermark's reading of the soundtrack's first `seconds` (None: no soundtrack)."""
-    import av
-
+    try:
+        av = load_av()
+    except ImportError:
+        return {"found": False, "based_on": "not read: install aiact-transparency[video] to read the soundtrack"}
     try:
         from ..audio.watermark import detect_audio_watermark
     except ImportError:

@@ -245,3 +245,28 @@ def test_other_codec_families_keep_their_family(codec: str, container: str, pixe
     after = _stream(_probe(marked.data, tmp_path), "video")
     assert (after["codec_name"], after["pix_fmt"]) == (before["codec_name"], before["pix_fmt"])
     assert marked.report.watermark is not None and verify(marked.data, config=video_config).marked
+
+
+def test_without_the_video_extra_the_fix_is_named(make: Make, tmp_path: Path) -> None:
+    import sys
+
+    path = tmp_path / "in.mp4"
+    path.write_bytes(make())
+    code = (
+        "import sys; sys.modules['av'] = None\n"  # any import of PyAV now fails
+        "from pathlib import Path\n"
+        "from aiact_transparency import TransparencyConfig, mark, verify\n"
+        "from aiact_transparency.provenance.video.errors import MissingVideoExtraError\n"
+        f"data = Path({str(path)!r}).read_bytes()\n"
+        "report = verify(data)\n"
+        "assert report.media_type == 'video/mp4' and not report.watermark['found']\n"
+        "assert 'aiact-transparency[video]' in report.watermark['based_on'], report.watermark\n"
+        "try:\n"
+        "    mark(data, 'video/mp4', config=TransparencyConfig(video={'c2pa': False}))\n"
+        "except MissingVideoExtraError as exc:\n"
+        "    assert 'aiact-transparency[video]' in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError('marked without PyAV')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
