@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo test lint pytest bench bench-fingerprints audio-robustness clean container-test test-py310
+.PHONY: install demo test lint pytest bench bench-fingerprints audio-robustness video-robustness clean container-test test-py310
 
 # invisible-watermark is test-only and installed without its declared deps: they are torch (for its unused
 # rivaGan method) and the GUI opencv-python (the test extra has the headless one).
@@ -42,6 +42,11 @@ bench-fingerprints: $(STAMP)
 # The audio watermark's full robustness table (48 clips of 3-60 s, minutes of CPU); exit 1 below the targets.
 audio-robustness: $(STAMP)
 	$(BIN)/python bench/audio_robustness.py
+
+# The video watermark's robustness table (22 generated clips, 240p-1080p, 2-30 s, five attacks; many minutes of
+# CPU: FFmpeg encodes every attacked copy); exit 1 below the targets.
+video-robustness: $(STAMP)
+	$(BIN)/python bench/video_robustness.py
 
 # The oldest supported Python (requires-python >= 3.10): the core suite without the Gradio extra.
 PY310 ?= python3.10

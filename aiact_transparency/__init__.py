@@ -20,6 +20,7 @@ from .startup import load_config
 
 if TYPE_CHECKING:
     from .provenance.audio.marker import MarkedAudio
+    from .provenance.video.marker import MarkedVideo
 
 
 def mark_audio(data: bytes, *, config: TransparencyConfig, media_type: str | None = None,
@@ -30,6 +31,15 @@ def mark_audio(data: bytes, *, config: TransparencyConfig, media_type: str | Non
     from .provenance.audio.marker import mark_audio as _mark_audio
 
     return _mark_audio(data, config=config, media_type=media_type, accept_language=accept_language)
+
+
+def mark_video(data: bytes, *, config: TransparencyConfig, media_type: str | None = None) -> MarkedVideo:
+    """Mark one MP4 or MOV video with every layer `config.video` asks for: a watermark in every frame and in the
+    soundtrack, the optional EU "AI" icon, a signed C2PA manifest (needs the `video` extra, imported on the first
+    call so the package works without it)."""
+    from .provenance.video.marker import mark_video as _mark_video
+
+    return _mark_video(data, config=config, media_type=media_type)
 
 __all__ = [
     "ConfigError",
@@ -54,6 +64,7 @@ __all__ = [
     "mark_audio",
     "mark_image",
     "mark_text",
+    "mark_video",
     "strip_c2pa_text",
     "verify",
     "verify_text",

@@ -70,6 +70,7 @@ def discovery_document(
     marking_disclosure = Disclosure(marking) if marking is not config else disclosure
     marked = marking_disclosure.marks_images
     audio, audio_marked = marking.audio, marking_disclosure.marks_audio
+    video, video_marked = marking.video, marking_disclosure.marks_video
     on = config.disclosure
     return {
         "schema": "https://github.com/aiact-transparency/aiact-transparency/discovery/v1",
@@ -124,6 +125,14 @@ def discovery_document(
                 "invisible_watermark": audio.watermark,
                 "spoken_disclaimer": audio.disclaimer.enabled,
                 "signer": _signer(signer) if audio_marked and audio.c2pa else None,
+            },
+            "video": {
+                "enabled": video_marked,
+                "types": sorted(types_of("video")),
+                "c2pa": video.c2pa,
+                "invisible_watermark": {"frames": video.watermark, "soundtrack": video.audio_watermark},
+                "visible_label": video.visible_label,
+                "signer": _signer(signer) if video_marked and video.c2pa else None,
             },
         },
         # The detector this middleware serves (Code of Practice, 2.1-2.3) and whether outputs are fingerprinted:

@@ -35,14 +35,15 @@ def _common_options(*, top: bool) -> argparse.ArgumentParser:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aiact-transparency",
-        description="Mark AI-generated images and audio (EU AI Act Art. 50) and verify marks.",
+        description="Mark AI-generated images, audio and video (EU AI Act Art. 50) and verify marks.",
         parents=[_common_options(top=True)],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = [_common_options(top=False)]
     commands = parser.add_subparsers(dest="command", required=True)
     mark = commands.add_parser(
-        "mark", help="watermark, label, add XMP and sign an image or audio file (WAV, FLAC, MP3, M4A)", parents=common
+        "mark", help="watermark, label, add XMP and sign an image, audio (WAV, FLAC, MP3, M4A) or video (MP4, MOV) "
+        "file", parents=common
     )
     mark.add_argument("input", type=Path)
     mark.add_argument("output", type=Path, help="same format as the input (the CLI does not convert)")
@@ -124,6 +125,7 @@ def _describe(name: str, report: dict[str, Any]) -> str:
         lines.append(
             f"  watermark: found, system {payload['system_id']:06x} "
             + (f"image {payload['image_id']:06x}, " if "image_id" in payload else f"item {payload['item_id']:06x}, ")
+            + (f"in the {' and the '.join(mark['found_by'])}, " if mark.get("found_by") else "")
             + f"agreement {mark['bit_agreement']:.1%}, "
             f"false-positive chance <= {mark['false_positive_probability']:.1e}"
         )

@@ -26,6 +26,7 @@ from .sections import (
 )
 from .settings import TransparencyConfig, parse_config
 from .text import TextConfig, TextWatermarkSettings
+from .video import VideoConfig
 
 __all__ = [
     "BannerConfig",
@@ -47,6 +48,7 @@ __all__ = [
     "TextConfig",
     "TextWatermarkSettings",
     "TransparencyConfig",
+    "VideoConfig",
     "config_origin",
     "config_problem",
     "format_validation_error",

@@ -8,7 +8,7 @@ import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 logger = logging.getLogger("aiact_transparency.config")
 
@@ -185,11 +185,23 @@ class SigningConfig(_Section):
         return self
 
 
+LabelVariant = Literal["ai", "ai-generated", "ai-modified"]
+_LABEL_WORDS = {"ai", "ai-generated", "ai-modified", "true", "false", "yes", "no", "on", "off", "1", "0"}
+
+
+def _label_setting(value: Any) -> Any:
+    # One message for a wrong word, instead of one per member of the bool | variant union.
+    if isinstance(value, str) and value.strip().lower() not in _LABEL_WORDS:
+        raise ValueError(f"{value!r} is not a label setting; use true, false, 'ai', 'ai-generated' or 'ai-modified'")
+    return value.strip().lower() if isinstance(value, str) and value.strip().lower().startswith("ai") else value
+
+
 class ImagesConfig(_Section):
     enabled: bool = True
     routes: list[Text] = ["*"]
     watermark: bool = True
-    visible_label: bool = False
+    # The EU icon (Code of Practice, Annex 1) top right: "AI", "AI GENERATED" or "AI MODIFIED"; true means "ai".
+    visible_label: Annotated[bool | LabelVariant, BeforeValidator(_label_setting)] = False
     c2pa: bool = True
     xmp: bool = True
     on_error: FailurePolicy = "fail-closed"
@@ -214,3 +226,8 @@ class ImagesConfig(_Section):
             if pattern != "*" and not _ROUTE_PATTERN.match(pattern):
                 raise ValueError(f"route {pattern!r} must start with '/' or be '*' (every image response)")
         return value
+
+    @property
+    def label_variant(self) -> LabelVariant:
+        """The icon variant drawn when visible_label is on (true: the plain "AI")."""
+        return self.visible_label if isinstance(self.visible_label, str) else "ai"

@@ -27,6 +27,7 @@ from .files import read_config_file
 from .fingerprints import FingerprintSettings
 from .sections import BannerConfig, DisclosureConfig, ImagesConfig, ModelConfig, SystemConfig
 from .text import TextConfig
+from .video import VideoConfig
 
 _file_values: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("aiact_file_values", default=None)
 
@@ -59,6 +60,7 @@ class TransparencyConfig(BaseSettings):
     detection: DetectionSettings = DetectionSettings()
     fingerprints: FingerprintSettings = Field(default_factory=FingerprintSettings)  # store path: read per config
     audio: AudioConfig = AudioConfig()
+    video: VideoConfig = VideoConfig()
     # Where the config came from; relative paths inside it (model card, keys) resolve against its folder.
     source: Path | None = Field(default=None, exclude=True)
 

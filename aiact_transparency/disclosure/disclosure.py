@@ -162,11 +162,15 @@ class Disclosure:
         self._rules = [(_glob(rule.path), self._policy(rule), rule.media) for rule in config.disclosure.routes]
         self.default_policy = self._policy(None)
         images = config.images
-        self.marks_images = images.enabled and (images.watermark or images.visible_label or images.xmp or images.c2pa)
+        self.marks_images = images.enabled and (images.watermark or bool(images.visible_label) or images.xmp
+                                                or images.c2pa)
         audio = config.audio
         self.marks_audio = audio.enabled and (audio.watermark or audio.xmp or audio.c2pa)
+        video = config.video
+        self.marks_video = video.enabled and (video.watermark or video.audio_watermark or video.visible_label
+                                              or video.c2pa)
         # Any medium marked: images.routes (with routes[].media) is the route switch for every medium.
-        self.marks_media = self.marks_images or self.marks_audio
+        self.marks_media = self.marks_images or self.marks_audio or self.marks_video
         self._image_routes = [_glob(p) for p in images.routes]
         self._all_images = self.marks_media and "*" in images.routes
         if not self._rules and (self._all_images or not self.marks_media):

@@ -36,11 +36,12 @@ logger = logging.getLogger("aiact_transparency.gradio")
 
 MARKED_DIR = "aiact-marked"
 # Components whose files are outputs people see, hear or download. gr.Audio: a file path return, or a
-# (rate, numpy) one, which Gradio writes to a WAV file in its cache before this hook sees it.
+# (rate, numpy) one, which Gradio writes to a WAV file in its cache before this hook sees it. gr.Video: its value
+# is {"video": file, "subtitles": file or None}; the walk finds the video file inside.
 _IMAGE_COMPONENTS: tuple[type[Any], ...] = tuple(
     getattr(gr, name)
     for name in ("Image", "Gallery", "AnnotatedImage", "ImageSlider", "ImageEditor", "File", "DownloadButton",
-                 "Audio")
+                 "Audio", "Video")
     if hasattr(gr, name)
 )
 # Gradio's Examples fill the *input* components with these (gradio/helpers.py); their files are not outputs.

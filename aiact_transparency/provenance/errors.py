@@ -29,3 +29,9 @@ class ImageTooLargeError(ImageMarkingError):
 
 class SigningError(ImageMarkingError):
     title = "The content credentials could not be signed"
+
+
+class TruncatedMediaError(MarkingError):
+    """An MP4/MOV file without its index: which medium it holds cannot even be told."""
+
+    title = "The file is truncated"

@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "ALIASES", "FORMATS", "MARKABLE_TYPES", "SUFFIX_TYPES", "Format", "canonical", "sniff_media_type", "types_of",
+    "ALIASES", "FORMATS", "MARKABLE_TYPES", "SUFFIX_TYPES", "Format", "canonical", "iso_index_missing",
+    "sniff_media_type", "types_of",
 ]
 
 
 @dataclass(frozen=True)
 class Format:
     media_type: str  # canonical, lower case
-    medium: str  # "image", "audio" (later "video"): which Medium in media.py marks it
+    medium: str  # "image", "audio", "video", "document": which Medium in media.py marks it
     suffixes: tuple[str, ...]  # file name suffixes, the first one preferred
     aliases: tuple[str, ...] = ()  # other names clients and servers use for the same bytes
 
@@ -35,6 +36,10 @@ FORMATS: tuple[Format, ...] = (
     Format("audio/flac", "audio", (".flac",), ("audio/x-flac",)),
     Format("audio/mpeg", "audio", (".mp3",), ("audio/mp3",)),
     Format("audio/mp4", "audio", (".m4a", ".mp4a"), ("audio/x-m4a", "audio/m4a")),
+    # Video (provenance/video/): the ISO BMFF containers c2pa-python signs. An MP4 holding a video track is
+    # video/mp4 whatever its brand; one holding only sound stays audio/mp4 (`_iso_media`).
+    Format("video/mp4", "video", (".mp4", ".m4v"), ("video/x-m4v",)),
+    Format("video/quicktime", "video", (".mov", ".qt")),
 )
 
 ALIASES: dict[str, str] = {alias: fmt.media_type for fmt in FORMATS for alias in fmt.aliases}
@@ -45,7 +50,8 @@ MARKABLE_TYPES: frozenset[str] = frozenset(fmt.media_type for fmt in FORMATS)
 _RECOGNISED_ONLY = {
     ".gif": "image/gif", ".tif": "image/tiff", ".tiff": "image/tiff", ".avif": "image/avif", ".heic": "image/heic",
     ".heif": "image/heif", ".jxl": "image/jxl", ".bmp": "image/bmp", ".ogg": "audio/ogg", ".opus": "audio/ogg",
-    ".aiff": "audio/aiff", ".aif": "audio/aiff",
+    ".aiff": "audio/aiff", ".aif": "audio/aiff", ".webm": "video/webm", ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
 }
 # File name suffix -> the media type the name promises.
 SUFFIX_TYPES: dict[str, str] = {
@@ -87,13 +93,63 @@ def sniff_media_type(data: bytes) -> str | None:
             return "image/avif"
         if brand in (b"heic", b"heix", b"heim", b"heis", b"mif1"):
             return "image/heic"
-        if brand in (b"M4A ", b"M4B ", b"mp42", b"isom", b"dash"):  # the audio-only MP4 brands FFmpeg writes
-            return "audio/mp4"
+        return _iso_media(data, brand)
     if data.startswith(b"BM") and len(data) >= 14:
         return "image/bmp"
     if data.startswith(b"%PDF-"):
         return "application/pdf"
     return _sniff_audio(data)
+
+
+# Brands that say video when the file's moov box cannot be found (truncated): the rest of the ISO brands FFmpeg
+# writes (isom, mp42, dash) are used for sound-only files as well, and stay audio/mp4 as before.
+_VIDEO_BRANDS = {b"qt  ": "video/quicktime", b"M4V ": "video/mp4", b"avc1": "video/mp4", b"iso2": "video/mp4",
+                 b"mp41": "video/mp4"}
+_AUDIO_BRANDS = (b"M4A ", b"M4B ", b"mp42", b"isom", b"dash")
+_MAX_TOP_BOXES = 64
+
+
+def _top_box(data: bytes, kind: bytes) -> bytes | None:
+    """The payload of the first top-level ISO BMFF box of `kind`, walking box sizes (mdat is jumped over)."""
+    pos = 0
+    for _ in range(_MAX_TOP_BOXES):
+        if pos + 8 > len(data):
+            return None
+        size, header = int.from_bytes(data[pos : pos + 4], "big"), 8
+        if size == 1:  # a 64-bit size follows the type
+            size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
+        elif size == 0:  # the box runs to the end of the file
+            size = len(data) - pos
+        if size < header:
+            return None
+        if data[pos + 4 : pos + 8] == kind:
+            return data[pos + header : pos + size]
+        pos += size
+    return None
+
+
+def iso_index_missing(data: bytes) -> bool:
+    """An ISO BMFF (MP4, MOV) file without its index (moov box): cut short before it, or an unfinished upload."""
+    return data[4:8] == b"ftyp" and _top_box(data, b"moov") is None
+
+
+def _iso_media(data: bytes, brand: bytes) -> str | None:
+    """An MP4/MOV file's medium from its track handlers (hdlr: version/flags, a component type, then the
+    handler type 'vide' or 'soun'; QuickTime and ISO BMFF place it alike), else from its major brand."""
+    moov = _top_box(data, b"moov")
+    handlers: set[bytes] = set()
+    if moov is not None:
+        start = moov.find(b"hdlr")
+        while start >= 0 and len(handlers) < 8:
+            handlers.add(moov[start + 12 : start + 16])
+            start = moov.find(b"hdlr", start + 4)
+    if b"vide" in handlers:
+        return "video/quicktime" if brand == b"qt  " else "video/mp4"
+    if b"soun" in handlers and brand in (*_AUDIO_BRANDS, b"qt  "):
+        return "audio/mp4"
+    if moov is None and brand in _VIDEO_BRANDS:
+        return _VIDEO_BRANDS[brand]
+    return "audio/mp4" if brand in _AUDIO_BRANDS else None
 
 
 def _sniff_audio(data: bytes) -> str | None:

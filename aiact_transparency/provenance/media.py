@@ -2,7 +2,7 @@
 
 Every transport asks here: the ASGI media responder and the marking service (which types to buffer and mark),
 Gradio (which outputs go to a marker), and :func:`mark`, the one entry point for bytes of any markable type.
-A new medium (audio, video) is its formats in formats.py, its provenance package, and one `Medium` below:
+A new medium (audio, video: both here) is its formats in formats.py, its provenance package, and one `Medium` below:
 no new responder, no new list of types.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .document import DocumentMarker
-from .errors import MarkingError, UnsupportedImageError
-from .formats import ALIASES, canonical, sniff_media_type, types_of
+from .errors import MarkingError, TruncatedMediaError, UnsupportedImageError
+from .formats import ALIASES, canonical, iso_index_missing, sniff_media_type, types_of
 from .image.marker import ImageMarker
 from .keys.configured import signer_for
 from .per_config import PerConfig
@@ -113,9 +113,22 @@ def _audio_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: 
     return AudioMarker(config, facts=facts, signer=signer)
 
 
+def _video_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: ManifestSigner | None) -> Marker:
+    try:  # the video extra (PyAV) is optional: imported when the medium is built
+        from .video.marker import VideoMarker
+    except ImportError:
+        from .video.errors import MissingVideoExtraError
+
+        logger.warning("video responses on media routes will be refused: install aiact-transparency[video], "
+                       "or set video.enabled: false")
+        return _MissingExtra(MissingVideoExtraError(
+            "video marking needs the video extra: pip install 'aiact-transparency[video]'"))
+    return VideoMarker(config, facts=facts, signer=signer)
+
+
 def _images_on(config: TransparencyConfig) -> bool:
     images = config.images
-    return images.enabled and (images.watermark or images.visible_label or images.xmp or images.c2pa)
+    return images.enabled and (images.watermark or bool(images.visible_label) or images.xmp or images.c2pa)
 
 
 def _audio_on(config: TransparencyConfig) -> bool:
@@ -123,9 +136,16 @@ def _audio_on(config: TransparencyConfig) -> bool:
     return audio.enabled and (audio.watermark or audio.xmp or audio.c2pa)
 
 
+def _video_on(config: TransparencyConfig) -> bool:
+    video = config.video
+    return video.enabled and (video.watermark or video.audio_watermark or video.visible_label or video.c2pa)
+
+
 IMAGE = Medium("image", types_of("image"), "image/", _image_marker, verify, _images_on, lambda c: c.images.c2pa)
 AUDIO = Medium("audio", types_of("audio"), "audio/", _audio_marker, verify, _audio_on, lambda c: c.audio.c2pa,
                "audio", speaks=True)
+VIDEO = Medium("video", types_of("video"), "video/", _video_marker, verify, _video_on, lambda c: c.video.c2pa,
+               "video")
 
 
 def _document_marker(config: TransparencyConfig, facts: ModelFacts | None, signer: ManifestSigner | None) -> Marker:
@@ -135,7 +155,7 @@ def _document_marker(config: TransparencyConfig, facts: ModelFacts | None, signe
 # Containerised text (PDF): a C2PA manifest, no watermark (provenance/document/marker.py says why).
 DOCUMENT = Medium("document", types_of("document"), "application/pdf", _document_marker, verify_document,
                   lambda c: c.images.enabled and c.images.c2pa, lambda c: c.images.c2pa)
-MEDIA: tuple[Medium, ...] = (IMAGE, AUDIO, DOCUMENT)
+MEDIA: tuple[Medium, ...] = (IMAGE, AUDIO, VIDEO, DOCUMENT)
 _BY_TYPE: Mapping[str, Medium] = {media_type: medium for medium in MEDIA for media_type in medium.media_types}
 
 
@@ -181,10 +201,14 @@ class MediaMarkers:
 
     def mark(self, data: bytes, media_type: str | None = None, *, accept_language: str | None = None) -> MarkedMedia:
         """`accept_language`: the request's Accept-Language, for the media that speak (`Medium.speaks`)."""
+        if media_type is None and iso_index_missing(data):  # neither the bytes nor a type say audio or video
+            raise TruncatedMediaError("the MP4/MOV file has no index (moov box): truncated or an unfinished "
+                                      "upload; send the complete file")
         medium = medium_for(media_type) or medium_for(sniff_media_type(data))
         if medium is None or medium.name not in self.markers:
             found = sniff_media_type(data) or "unrecognised data"
-            supported = "PNG, JPEG and WebP" + (", WAV, FLAC, MP3 and M4A" if "audio" in self.markers else "")
+            supported = "PNG, JPEG and WebP" + (", WAV, FLAC, MP3 and M4A" if "audio" in self.markers else "") + (
+                ", MP4 and MOV video" if "video" in self.markers else "")
             raise UnsupportedImageError(f"{found} is not markable here; supported: {supported}")
         marker = self.markers[medium.name]
         if medium.speaks and accept_language is not None and not isinstance(marker, _MissingExtra):

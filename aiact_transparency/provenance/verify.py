@@ -1,9 +1,10 @@
 """verify: which marks a file carries, one section per layer, each saying what its finding is based on.
 
 The Code of Practice asks providers to offer detection that says what its result rests on; this is it.
-Bytes that are not PNG, JPEG, WebP, WAV, FLAC, MP3 or M4A raise UnsupportedImageError ("not a supported
+Bytes that are not PNG, JPEG, WebP, WAV, FLAC, MP3, M4A, MP4 or MOV raise UnsupportedImageError ("not a supported
 medium: ..."): "no AI marks found" would be an answer about a medium that was never read. Audio is read with
-the `audio` extra (imported when an audio file arrives, so image verification works without it). Within
+the `audio` extra, video with the `video` extra (imported when such a file arrives, so image verification works
+without them). Within
 those formats nothing raises on hostile input: a layer that cannot be read reports why. Pixels are decoded
 with the sniffed format's Pillow plugin only, so an untrusted file never reaches another decoder (EPS would
 reach Ghostscript).
@@ -49,7 +50,7 @@ _MAX_VERIFY_PIXELS = 40_000_000  # as images.max_pixels: decoding and scanning m
 
 @dataclass(frozen=True)
 class VerificationReport:
-    media_type: str  # an image or audio type of formats.py: verify raises for anything else
+    media_type: str  # an image, audio or video type of formats.py: verify raises for anything else
     c2pa: dict[str, Any]
     xmp: dict[str, Any]
     watermark: dict[str, Any]
@@ -142,6 +143,20 @@ def _audio_watermark_section(data: bytes, system_name: str | None, config: Trans
     return audio_watermark_section(data, system_name, config.audio.max_seconds)
 
 
+def _video_watermark_section(data: bytes, system_name: str | None, config: TransparencyConfig | None
+                             ) -> dict[str, Any]:
+    try:  # the video extra is optional: image verification must not need it
+        from .video.codec import VideoLimits
+        from .video.reading import video_watermark_section
+    except ImportError:
+        return {"found": False, "based_on": "not read: install aiact-transparency[video] to read video watermarks"}
+    if config is None:
+        return video_watermark_section(data, system_name)
+    video = config.video
+    return video_watermark_section(data, system_name, seconds=video.detect_seconds,
+                                   limits=VideoLimits(max_seconds=video.max_seconds, max_pixels=video.max_pixels))
+
+
 def verify(
     data: bytes,
     *,
@@ -152,7 +167,8 @@ def verify(
 ) -> VerificationReport:
     """Check every layer. `candidate_sizes` undo rescaling for the watermark; `system_name` names ours.
 
-    Raises UnsupportedImageError (an ImageMarkingError) for bytes that are not an image or audio file it reads.
+    Raises UnsupportedImageError (an ImageMarkingError) for bytes that are not an image, audio or video file it
+    reads. A video's watermark section has one reading per layer (`layers`: frames, soundtrack) and `found_by`.
 
     With a `config`, both default to what it says (images.generated_sizes, system.name), and its
     images.max_pixels bounds the image the watermark scan decodes (else 40 megapixels).
@@ -172,10 +188,18 @@ def verify(
                 "found": False, "ai_generated": False, "based_on": f"XMP is not read from {media_type} files"},
             watermark=_audio_watermark_section(data, system_name, config),
         )
+    if media_type in types_of("video"):
+        return VerificationReport(
+            media_type=media_type,
+            c2pa=_c2pa_section(data, media_type, trust_anchors_pem),
+            xmp={"found": False, "ai_generated": False, "based_on": f"XMP is not read from {media_type} files"},
+            watermark=_video_watermark_section(data, system_name, config),
+        )
     if media_type not in types_of("image"):
         found = f"{media_type} data" if media_type else "unrecognised data"
         raise UnsupportedImageError(
-            f"not a supported medium: {found}; verify reads PNG, JPEG, WebP, WAV, FLAC, MP3 and M4A (AAC) files")
+            f"not a supported medium: {found}; verify reads PNG, JPEG, WebP, WAV, FLAC, MP3, M4A (AAC), MP4 and "
+            "MOV files")
     return VerificationReport(
         media_type=media_type,
         c2pa=_c2pa_section(data, media_type, trust_anchors_pem),

@@ -150,6 +150,7 @@ async def test_a_reused_response_object_is_not_changed(banner: bool, monkeypatch
         disclosure={"event_stream": banner},
         images={"enabled": banner},
         audio={"enabled": banner},
+        video={"enabled": banner},
     )
     assert Disclosure(config).policy_for("/text").changes_body is banner
     shared_text = PlainTextResponse("pong", headers={"ETag": '"t1"'})

@@ -38,12 +38,15 @@ def test_every_table_of_image_types_is_the_registry_s() -> None:
     assert audio == {"audio/wav", "audio/flac", "audio/mpeg", "audio/mp4"}
     # XMP byte surgery per container: every image, and WAV among the audio containers
     assert set(xmp._INSERTERS) == set(xmp._EXTRACTORS) == xmp.XMP_TYPES == images | {"audio/wav"}
-    assert manifest.SUPPORTED_MEDIA_TYPES == formats.MARKABLE_TYPES == images | audio | {"application/pdf"}
-    assert media.markable_types() == images | audio | {
+    video = formats.types_of("video")
+    assert video == {"video/mp4", "video/quicktime"}
+    assert manifest.SUPPORTED_MEDIA_TYPES == formats.MARKABLE_TYPES == images | audio | video | {"application/pdf"}
+    assert media.markable_types() == images | audio | video | {
         "image/jpg", "image/pjpeg", "image/x-png", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/x-flac",
-        "audio/mp3", "audio/x-m4a", "audio/m4a", "application/pdf"}
+        "audio/mp3", "audio/x-m4a", "audio/m4a", "video/x-m4v", "application/pdf"}
     assert {formats.SUFFIX_TYPES[s] for s in (".png", ".jpg", ".jpeg", ".webp")} == images
     assert {formats.SUFFIX_TYPES[s] for s in (".wav", ".flac", ".mp3", ".m4a")} == audio
+    assert {formats.SUFFIX_TYPES[s] for s in (".mp4", ".m4v", ".mov")} == video
 
 
 def test_aliases_and_parameters_resolve_to_the_canonical_type() -> None:
@@ -51,7 +54,8 @@ def test_aliases_and_parameters_resolve_to_the_canonical_type() -> None:
     assert manifest.normalize_media_type("image/x-png") == "image/png"
     assert media.medium_for("image/pjpeg") is media.IMAGE
     assert media.medium_for("image/gif") is None and media.claimed_by("image/gif") is media.IMAGE
-    assert media.medium_for(None) is None and media.claimed_by("video/mp4") is None
+    assert media.medium_for(None) is None and media.claimed_by("video/webm") is media.VIDEO
+    assert media.medium_for("video/x-m4v") is media.VIDEO and media.claimed_by("text/plain") is None
     assert media.medium_for("audio/x-wav") is media.AUDIO and media.claimed_by("audio/ogg") is media.AUDIO
 
 

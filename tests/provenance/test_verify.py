@@ -98,7 +98,7 @@ def test_what_is_not_png_jpeg_or_webp_is_an_error_not_an_unmarked_image(data: by
     with pytest.raises(UnsupportedImageError, match=r"^not a supported medium: ") as caught:
         verify(data)
     assert isinstance(caught.value, ImageMarkingError)  # what the CLI turns into exit 2
-    assert found in str(caught.value) and "PNG, JPEG, WebP, WAV, FLAC, MP3 and M4A" in str(caught.value)
+    assert found in str(caught.value) and "PNG, JPEG, WebP, WAV, FLAC, MP3, M4A (AAC), MP4 and MOV" in str(caught.value)
 
 
 def test_pixels_are_decoded_with_the_sniffed_format_only(monkeypatch: pytest.MonkeyPatch) -> None:

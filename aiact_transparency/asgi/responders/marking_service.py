@@ -23,7 +23,7 @@ import anyio.to_thread
 
 from ...fingerprints.outputs import OutputLog
 from ...provenance.errors import ImageMarkingError
-from ...provenance.media import MEDIA, MarkedMedia, MediaMarkers
+from ...provenance.media import MEDIA, MarkedMedia, MediaMarkers, medium_for
 from .marking_processes import mark_in_worker, marking_pool
 
 if TYPE_CHECKING:
@@ -97,6 +97,13 @@ class MarkingService:
         self._pool_lock = threading.Lock()
         if images.executor == "process":
             self._pool = marking_pool(marker.config, self.workers)
+        # Video: seconds to minutes of CPU per file, in Python between the codec calls: in threads it would hold
+        # the GIL against the event loop for that long. Its own pool (video.workers), unless images use one,
+        # started with the first video (most deployments never serve one).
+        video = marker.config.video
+        self._video_pool: ProcessPoolExecutor | None = None
+        self._video_processes = "video" in marker.markers and video.executor == "process"
+        self.video_timeout = max(self.timeout, video.mark_timeout)
 
     def limits_for(self, medium: str) -> MediumLimits:
         """The buffer limit and failure policy for one medium's responses; images.* for anything else."""
@@ -106,6 +113,11 @@ class MarkingService:
         """Runs in a worker thread: marks there, or hands the bytes to a worker process and waits (the GIL
         is free while it waits, so the event loop is not delayed by the encoders)."""
         pool = self._pool
+        if self._video_processes and _is_video(media_type) and pool is None:
+            with self._pool_lock:
+                if self._video_pool is None:
+                    self._video_pool = marking_pool(self.marker.config, self.marker.config.video.workers)
+                pool = self._video_pool
         if pool is None:
             if accept_language is None:  # the common case keeps the plain two-argument call
                 return self.marker.mark(data, media_type)
@@ -116,23 +128,18 @@ class MarkingService:
             with self._pool_lock:  # one replacement for all the jobs that saw the same broken pool
                 if self._pool is pool:
                     self._pool = marking_pool(self.marker.config, self.workers)
-            raise ImageMarkingError("the image marking worker process died (out of memory?); restarted") from None
+                elif self._video_pool is pool:
+                    self._video_pool = marking_pool(self.marker.config, self.marker.config.video.workers)
+            raise ImageMarkingError("the marking worker process died (out of memory?); restarted") from None
 
     def close(self) -> None:
         """Stops the worker processes (the middleware calls it at lifespan shutdown). Safe to call twice."""
         with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            # shutdown(wait=False) only asks the workers to stop, through the pool's manager thread; on a busy
-            # machine a worker was seen alive 30 s later. The server is stopping: give them a moment, then end
-            # those still there (a hung signer in a worker would otherwise keep the process forever).
-            workers = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            deadline = time.monotonic() + _STOP_GRACE
-            for worker in workers:
-                worker.join(max(0.0, deadline - time.monotonic()))
-                if worker.is_alive():
-                    worker.terminate()
+            pools, self._pool, self._video_pool = [self._pool, self._video_pool], None, None
+        for pool in pools:
+            if pool is None:
+                continue
+            _stop(pool)
 
     def limiter(self) -> anyio.CapacityLimiter:
         # Created on first use: anyio's limiter binds to the running event loop's backend.
@@ -163,18 +170,37 @@ class MarkingService:
         """Mark in a worker thread; MarkingTimeoutError when that (queueing included) takes over `timeout` s.
         The caller holds a place (admit) for the whole time. `accept_language`: the request's, for audio's
         spoken disclaimer."""
+        timeout = self.video_timeout if _is_video(media_type) else self.timeout
         try:
-            with anyio.fail_after(self.timeout):
+            with anyio.fail_after(timeout):
                 return await self._run(data, media_type, accept_language)
         except TimeoutError:
             raise MarkingTimeoutError(
-                f"marking did not finish within {self.timeout:g} s (a slow or unresponsive signer?)"
+                f"marking did not finish within {timeout:g} s (a slow or unresponsive signer?)"
             ) from None
 
     async def _run(self, data: bytes, media_type: str, accept_language: str | None = None) -> MarkedMedia:
         limiter = self.limiter()
         assert self._threads is not None
         return await run_in_slot(limiter, self._threads, lambda: self._mark_now(data, media_type, accept_language))
+
+
+def _is_video(media_type: str) -> bool:
+    medium = medium_for(media_type)
+    return medium is not None and medium.name == "video"
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    # shutdown(wait=False) only asks the workers to stop, through the pool's manager thread; on a busy machine a
+    # worker was seen alive 30 s later. The server is stopping: give them a moment, then end those still there
+    # (a hung signer in a worker would otherwise keep the process forever).
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + _STOP_GRACE
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            worker.terminate()
 
 
 async def run_in_slot(limiter: anyio.CapacityLimiter, threads: anyio.CapacityLimiter, call: Callable[[], T]) -> T:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["draw_ai_label", "label_box"]
+__all__ = ["LABEL_TEXTS", "badge_for", "draw_ai_label", "label_box", "label_text"]
+
+# The Code of Practice's Annex 1 icon: the capital letters "AI", and its two variants.
+LABEL_TEXTS = {"ai": "AI", "ai-generated": "AI GENERATED", "ai-modified": "AI MODIFIED"}
 
 _SUPPORTED_MODES = ("RGB", "RGBA", "L", "LA")
 BADGE_FRACTION = 0.07  # of the shorter side: visible at a glance without hiding the content
@@ -111,6 +114,24 @@ def _badge(text: str, height: int) -> Image.Image:
     )
     badge.paste((*_TEXT_RGB, 255), ((width - mask.width) // 2, (height - mask.height) // 2), mask)
     return badge
+
+
+def label_text(variant: str) -> str:
+    """The icon's letters for a variant name ("ai", "ai-generated", "ai-modified")."""
+    try:
+        return LABEL_TEXTS[variant]
+    except KeyError:
+        raise ValueError(f"unknown label variant {variant!r}; use one of {', '.join(LABEL_TEXTS)}") from None
+
+
+def badge_for(size: tuple[int, int], *, text: str = "AI") -> tuple[Image.Image, tuple[int, int]]:
+    """The badge (RGBA) for a picture of ``size`` and where its top-left corner goes: what video frames
+    composite themselves (provenance/video/label.py), in their own pixel format."""
+    height, margin = _badge_height(size)
+    badge = _badge(text, height)
+    if badge.width > size[0] - 2 * margin:
+        raise ValueError(f"label {text!r} does not fit a picture {size[0]} pixels wide")
+    return badge, (size[0] - margin - badge.width, margin)
 
 
 def label_box(size: tuple[int, int], *, text: str = "AI") -> tuple[int, int, int, int]:

@@ -23,7 +23,7 @@ from ..maker import maker_for
 from ..per_config import PerConfig
 from ..xmp import ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp
 from . import codec as _codec
-from .label import draw_ai_label
+from .label import draw_ai_label, label_text
 from .watermark import (
     SCHEME,
     SOFT_BINDING_ALG,
@@ -94,7 +94,7 @@ class ImageMarker:
 
     @property
     def changes_pixels(self) -> bool:
-        return self.config.images.watermark or self.config.images.visible_label
+        return self.config.images.watermark or bool(self.config.images.visible_label)
 
     def mark(self, data: bytes, media_type: str | None = None) -> MarkedImage:
         """Mark one encoded image. The bytes decide the format; a declared `media_type` that lies is noted."""
@@ -156,7 +156,7 @@ class ImageMarker:
                 work.notes.append(f"no watermark: {exc}")
         if images.visible_label:
             try:
-                image = draw_ai_label(image)
+                image = draw_ai_label(image, text=label_text(images.label_variant))
                 work.label = True
             except ValueError as exc:
                 work.notes.append(f"no visible label: {exc}")
