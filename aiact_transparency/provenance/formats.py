@@ -8,6 +8,7 @@ a `Medium` in media.py (audio: audio/wav, audio/flac, audio/mpeg, audio/mp4; vid
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 __all__ = [
@@ -29,6 +30,7 @@ FORMATS: tuple[Format, ...] = (
     Format("image/webp", "image", (".webp",)),
     # Containerised text: signed with a C2PA manifest only (provenance/document/).
     Format("application/pdf", "document", (".pdf",)),
+    Format("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "document", (".docx",)),
     # The audio aliases are the names servers and browsers send for the same bytes (audio/x-wav is Python's
     # mimetypes answer for .wav; audio/mp3 and audio/x-m4a are common in the wild).
     Format("audio/wav", "audio", (".wav", ".wave"), ("audio/x-wav", "audio/wave", "audio/vnd.wave")),
@@ -93,7 +95,33 @@ def sniff_media_type(data: bytes) -> str | None:
         return "image/bmp"
     if data.startswith(b"%PDF-"):
         return "application/pdf"
+    if data.startswith(b"PK\x03\x04"):
+        return _sniff_zip(data)
     return _sniff_audio(data)
+
+
+_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+_DOCX_PARTS = frozenset({"[content_types].xml", "word/document.xml"})  # OPC part names are case-insensitive
+
+
+def _sniff_zip(data: bytes) -> str | None:
+    """DOCX: a ZIP whose central directory names [Content_Types].xml and word/document.xml. Only the end
+    record and the central directory are read (no entry is decompressed); any other ZIP, and a truncated one
+    (its end record or directory missing or out of bounds), is None."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 0xFFFF))
+    if end < 0 or end + 22 > len(data):
+        return None
+    count, size, offset, comment = struct.unpack_from("<HIIH", data, end + 10)
+    if offset + size > end or end + 22 + comment > len(data):
+        return None
+    names, at = set(), offset
+    for _ in range(count):
+        if data[at : at + 4] != b"PK\x01\x02" or at + 46 > offset + size:
+            return None
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, at + 28)
+        names.add(data[at + 46 : at + 46 + name_len].decode("cp437").lower())
+        at += 46 + name_len + extra_len + comment_len
+    return _DOCX if names >= _DOCX_PARTS else None
 
 
 def _sniff_audio(data: bytes) -> str | None:

@@ -38,10 +38,12 @@ def test_every_table_of_image_types_is_the_registry_s() -> None:
     assert audio == {"audio/wav", "audio/flac", "audio/mpeg", "audio/mp4"}
     # XMP byte surgery per container: every image, and WAV among the audio containers
     assert set(xmp._INSERTERS) == set(xmp._EXTRACTORS) == xmp.XMP_TYPES == images | {"audio/wav"}
-    assert manifest.SUPPORTED_MEDIA_TYPES == formats.MARKABLE_TYPES == images | audio | {"application/pdf"}
+    documents = {"application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+    assert formats.types_of("document") == documents
+    assert manifest.SUPPORTED_MEDIA_TYPES == formats.MARKABLE_TYPES == images | audio | documents
     assert media.markable_types() == images | audio | {
         "image/jpg", "image/pjpeg", "image/x-png", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/x-flac",
-        "audio/mp3", "audio/x-m4a", "audio/m4a", "application/pdf"}
+        "audio/mp3", "audio/x-m4a", "audio/m4a"} | documents
     assert {formats.SUFFIX_TYPES[s] for s in (".png", ".jpg", ".jpeg", ".webp")} == images
     assert {formats.SUFFIX_TYPES[s] for s in (".wav", ".flac", ".mp3", ".m4a")} == audio
 
