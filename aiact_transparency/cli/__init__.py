@@ -95,8 +95,9 @@ def _mark(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
+    # A document's report has no XMP or visible label (its C2PA manifest is its only mark).
     done_layers = (("watermark", report["watermark"]), ("visible label", report.get("visible_label")),
-                   ("XMP", report["xmp"]), ("C2PA", report["c2pa"]))
+                   ("XMP", report.get("xmp")), ("C2PA", report["c2pa"]))
     layers = [name for name, done in done_layers if done]
     state = "already marked, copied unchanged" if report["already_marked"] else "marked with " + ", ".join(layers)
     print(f"{args.output}: {report['media_type']}, {state}")

@@ -9,8 +9,8 @@ and attributes, each stored. Nothing inside a part changes except one line in [C
 
 What it costs: size. The XML parts are no longer compressed, so a text-only document grows about 5 to 25
 times (python-docx's default template: 37 KB deflated, 0.8 MB stored); pictures, already compressed JPEG or
-PNG, do not grow. Word and LibreOffice open the stored package as is and compress it again when they save
-it (which, like any edit, breaks the manifest's hard binding).
+PNG, do not grow. An editor that saves the package again compresses it (which, like any edit, breaks the
+manifest's hard binding; verify then says the package could not be read, or that the binding is broken).
 
 The content type: OPC requires one for every part (ECMA-376 Part 2, [M2.4]: "the Content Types stream
 [shall] contain ... a matching Default or Override element for every part"), and a conforming reader may refuse
