@@ -113,7 +113,7 @@ def discovery_document(
                        "after the visible text, U+FEFF then one variation selector per manifest byte; opt-in per route",
                 "how_to_strip": "aiact_transparency.provenance.text.c2pa_text.strip_c2pa_text(text), or delete U+FEFF "
                                 "with the run of U+FE00-U+FE0F / U+E0100-U+E01EF after it (removes the provenance)",
-                "documents": {"types": ["application/pdf"], "routes": "as images.routes",
+                "documents": {"types": sorted(types_of("document")), "routes": "as images.routes",
                               "c2pa": marked and images.c2pa, "watermark": False},
             },
             # On the same routes (images.routes, routes[].media), signed by the same signer.

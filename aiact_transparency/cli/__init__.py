@@ -96,8 +96,9 @@ def _mark(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
+    # A document's report has no XMP or visible label (its C2PA manifest is its only mark).
     done_layers = (("watermark", report["watermark"]), ("visible label", report.get("visible_label")),
-                   ("XMP", report["xmp"]), ("C2PA", report["c2pa"]))
+                   ("XMP", report.get("xmp")), ("C2PA", report["c2pa"]))
     layers = [name for name, done in done_layers if done]
     state = "already marked, copied unchanged" if report["already_marked"] else "marked with " + ", ".join(layers)
     print(f"{args.output}: {report['media_type']}, {state}")
@@ -141,6 +142,8 @@ def _verify(args: argparse.Namespace) -> int:
         print("error: --url goes with --recover (the base URL of a Soft Binding Resolution API)", file=sys.stderr)
         return EXIT_ERROR
     from ..provenance.errors import MarkingError
+    from ..provenance.formats import sniff_media_type
+    from ..provenance.media import medium_for
     from ..provenance.verify import verify
 
     # Without --config or $AIACT_CONFIG nothing names "our" system: the embedded demo defaults would make
@@ -152,7 +155,9 @@ def _verify(args: argparse.Namespace) -> int:
     for path in args.files:
         # One file that cannot be read or is no supported medium is reported as such; the others are still verified.
         try:
-            report = verify(path.read_bytes(), config=config).to_dict()
+            data = path.read_bytes()
+            medium = medium_for(sniff_media_type(data))  # a document (PDF, DOCX) has its own verify
+            report = (medium.verify if medium is not None else verify)(data, config=config).to_dict()
         except OSError as exc:
             error = f"cannot read ({exc.strerror or exc})"
         except MarkingError as exc:

@@ -8,6 +8,8 @@ a `Medium` in media.py (audio: audio/wav, audio/flac, audio/mpeg, audio/mp4; vid
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
 
 __all__ = [
@@ -30,6 +32,7 @@ FORMATS: tuple[Format, ...] = (
     Format("image/webp", "image", (".webp",)),
     # Containerised text: signed with a C2PA manifest only (provenance/document/).
     Format("application/pdf", "document", (".pdf",)),
+    Format("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "document", (".docx",)),
     # The audio aliases are the names servers and browsers send for the same bytes (audio/x-wav is Python's
     # mimetypes answer for .wav; audio/mp3 and audio/x-m4a are common in the wild).
     Format("audio/wav", "audio", (".wav", ".wave"), ("audio/x-wav", "audio/wave", "audio/vnd.wave")),
@@ -98,6 +101,8 @@ def sniff_media_type(data: bytes) -> str | None:
         return "image/bmp"
     if data.startswith(b"%PDF-"):
         return "application/pdf"
+    if data.startswith(b"PK\x03\x04"):
+        return _sniff_zip(data)
     return _sniff_audio(data)
 
 
@@ -150,6 +155,22 @@ def _iso_media(data: bytes, brand: bytes) -> str | None:
     if moov is None and brand in _VIDEO_BRANDS:
         return _VIDEO_BRANDS[brand]
     return "audio/mp4" if brand in _AUDIO_BRANDS else None
+
+
+_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+_DOCX_PARTS = frozenset({"[content_types].xml", "word/document.xml"})  # OPC part names are case-insensitive
+
+
+def _sniff_zip(data: bytes) -> str | None:
+    """DOCX: a ZIP whose central directory names [Content_Types].xml and word/document.xml. zipfile reads only
+    the end record and the central directory here (no entry is decompressed); any other ZIP, and a truncated
+    one, is None."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            names = {name.lower() for name in package.namelist()}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        return None
+    return _DOCX if names >= _DOCX_PARTS else None
 
 
 def _sniff_audio(data: bytes) -> str | None:

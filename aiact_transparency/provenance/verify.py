@@ -2,9 +2,9 @@
 
 The Code of Practice asks providers to offer detection that says what its result rests on; this is it.
 Bytes that are not PNG, JPEG, WebP, WAV, FLAC, MP3, M4A, MP4 or MOV raise UnsupportedImageError ("not a supported
-medium: ..."): "no AI marks found" would be an answer about a medium that was never read. Audio is read with
-the `audio` extra, video with the `video` extra (imported when such a file arrives, so image verification works
-without them). Within
+medium: ..."): "no AI marks found" would be an answer about a medium that was never read; documents (PDF,
+DOCX) have their own `verify_document`. Audio is read with the `audio` extra, video with the `video` extra
+(imported when such a file arrives, so image verification works without them). Within
 those formats nothing raises on hostile input: a layer that cannot be read reports why. Pixels are decoded
 with the sniffed format's Pillow plugin only, so an untrusted file never reaches another decoder (EPS would
 reach Ghostscript).
@@ -50,7 +50,7 @@ _MAX_VERIFY_PIXELS = 40_000_000  # as images.max_pixels: decoding and scanning m
 
 @dataclass(frozen=True)
 class VerificationReport:
-    media_type: str  # an image, audio or video type of formats.py: verify raises for anything else
+    media_type: str  # an image, audio or video type (verify) or a document type (verify_document) of formats.py
     c2pa: dict[str, Any]
     xmp: dict[str, Any]
     watermark: dict[str, Any]
@@ -168,7 +168,8 @@ def verify(
     """Check every layer. `candidate_sizes` undo rescaling for the watermark; `system_name` names ours.
 
     Raises UnsupportedImageError (an ImageMarkingError) for bytes that are not an image, audio or video file it
-    reads. A video's watermark section has one reading per layer (`layers`: frames, soundtrack) and `found_by`.
+    reads (documents, PDF and DOCX, are read by `verify_document`: each medium's `verify` in media.py). A
+    video's watermark section has one reading per layer (`layers`: frames, soundtrack) and `found_by`.
 
     With a `config`, both default to what it says (images.generated_sizes, system.name), and its
     images.max_pixels bounds the image the watermark scan decodes (else 40 megapixels).
@@ -210,15 +211,25 @@ def verify(
 
 def verify_document(data: bytes, *, config: TransparencyConfig | None = None, trust_anchors_pem: bytes | None = None,
                     **_: Any) -> VerificationReport:
-    """A document's (PDF's) C2PA manifest; documents carry no XMP we write and no watermark (document/marker.py)."""
+    """A document's (PDF's, DOCX's) C2PA manifest; documents carry no XMP we write and no watermark
+    (document/marker.py). A DOCX saved again after signing (deflated by Word) reads as a broken binding, or,
+    when c2pa cannot read the package, as no manifest with the reason: an answer, never an exception."""
     media_type = sniff_media_type(data)
     if media_type not in types_of("document"):
         found = f"{media_type} data" if media_type else "unrecognised data"
-        raise UnsupportedImageError(f"not a document: {found}; verify_document reads PDF files")
+        if data.startswith(b"PK\x03\x04"):
+            found = "a ZIP archive that is not a DOCX (or a truncated one)"
+        raise UnsupportedImageError(f"not a document: {found}; verify_document reads PDF and DOCX files")
+    c2pa = _c2pa_section(data, media_type, trust_anchors_pem)
+    if not c2pa["found"] and "compression method not supported" in c2pa["based_on"]:
+        c2pa["based_on"] += ("; the package's entries were compressed after signing (saved again by an editor), "
+                             "and c2pa-python reads stored entries only: whatever manifest it holds no longer binds")
     absent = {"found": False, "ai_generated": False}
+    xmp_reason = "not read for documents (this library writes none into them)"
+    mark_reason = "no watermark is embedded in documents: the C2PA manifest is their mark"
     return VerificationReport(
         media_type=media_type,
-        c2pa=_c2pa_section(data, media_type, trust_anchors_pem),
-        xmp={**absent, "reason": "not read for documents (this library writes none into them)"},
-        watermark={**absent, "reason": "no watermark is embedded in documents: the C2PA manifest is their mark"},
+        c2pa=c2pa,
+        xmp={**absent, "reason": xmp_reason, "based_on": xmp_reason},
+        watermark={**absent, "reason": mark_reason, "based_on": mark_reason},
     )

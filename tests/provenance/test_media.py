@@ -40,10 +40,12 @@ def test_every_table_of_image_types_is_the_registry_s() -> None:
     assert set(xmp._INSERTERS) == set(xmp._EXTRACTORS) == xmp.XMP_TYPES == images | {"audio/wav"}
     video = formats.types_of("video")
     assert video == {"video/mp4", "video/quicktime"}
-    assert manifest.SUPPORTED_MEDIA_TYPES == formats.MARKABLE_TYPES == images | audio | video | {"application/pdf"}
+    documents = {"application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+    assert formats.types_of("document") == documents
+    assert manifest.SUPPORTED_MEDIA_TYPES == formats.MARKABLE_TYPES == images | audio | video | documents
     assert media.markable_types() == images | audio | video | {
         "image/jpg", "image/pjpeg", "image/x-png", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/x-flac",
-        "audio/mp3", "audio/x-m4a", "audio/m4a", "video/x-m4v", "application/pdf"}
+        "audio/mp3", "audio/x-m4a", "audio/m4a", "video/x-m4v"} | documents
     assert {formats.SUFFIX_TYPES[s] for s in (".png", ".jpg", ".jpeg", ".webp")} == images
     assert {formats.SUFFIX_TYPES[s] for s in (".wav", ".flac", ".mp3", ".m4a")} == audio
     assert {formats.SUFFIX_TYPES[s] for s in (".mp4", ".m4v", ".mov")} == video

@@ -1,4 +1,4 @@
-"""Containerised text (PDF): a signed C2PA manifest, and no watermark (see marker.py for why)."""
+"""Containerised text (PDF, DOCX): a signed C2PA manifest, and no watermark (see marker.py for why)."""
 
 from __future__ import annotations
 
