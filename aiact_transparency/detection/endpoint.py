@@ -29,7 +29,7 @@ from ..disclosure import i18n
 from ..http_messages import ASGIApp, Receive, Scope, Send, accept_weights, request_header
 from .describe import usage
 from .jws import JWS_MEDIA_TYPE
-from .local import TEXT_TYPE, Detector, TextScorer, UnsupportedContent, rfc3339_now
+from .local import MEDIA_TYPES, TEXT_TYPE, Detector, TextScorer, UnsupportedContent, rfc3339_now
 from .page import render_fragment, render_page
 from .ratelimit import RateLimiter
 from .responses import CORS, respond, respond_json, respond_problem
@@ -194,7 +194,7 @@ class DetectionEndpoint:
             answer = await self.in_worker(self._work, submission, url, signed)
         except UnsupportedContent as exc:
             await self._error(scope, send, kind, 415, "Unsupported Media Type", str(exc), "unsupported_type",
-                              supported=["image/png", "image/jpeg", "image/webp", "text/plain"])
+                              supported=[*MEDIA_TYPES, TEXT_TYPE])
             return
         except UnicodeDecodeError:
             await self._error(scope, send, kind, 400, "Bad Request", "the text is not valid in its charset "

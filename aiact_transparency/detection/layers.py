@@ -84,11 +84,17 @@ def watermark_layer(section: dict[str, Any], system_name: str) -> dict[str, Any]
     found = bool(section.get("found")) and bool(payload)
     ours_id = system_id_for(system_name)
     ours = found and payload["system_id"] == ours_id
-    layer.update(checked=bool(section.get("sizes_tried")), ai_mark=found, this_system=ours,
+    # Looked for: images name the sizes tried, audio and video the readings (per layer for video's frames and
+    # soundtrack); a section without them was not read (an extra missing, pixels undecodable).
+    read = section.get("sizes_tried") or section.get("readings") or any(
+        isinstance(part, dict) and part.get("readings") for part in (section.get("layers") or {}).values())
+    layer.update(checked=bool(read), ai_mark=found, this_system=ours,
                  false_positive_bound=section.get("false_positive_probability") if found else None)
     if found:
         layer["system_id"] = f"{payload['system_id']:06x}"
-        layer["image_id"] = f"{payload['image_id']:06x}"
+        # The payload's second field: an image's id, or an audio clip's or video's item id (the same 24 bits).
+        item = payload.get("image_id", payload.get("item_id"))
+        layer["item_id" if "item_id" in payload else "image_id"] = f"{item:06x}"
         if ours:
             tail = (f"; its system id {payload['system_id']:06x} is this system's ({system_name}); another system's "
                     "name maps to the same 24-bit id with chance 2^-24 (6e-8)")

@@ -17,7 +17,7 @@ from .._version import __version__
 from ..config.detection import DetectionSettings
 from ..provenance.formats import FORMATS, sniff_media_type
 from ..provenance.text.marking import verify_text
-from ..provenance.verify import verify
+from ..provenance.verify import verify, verify_document
 from .fingerprint import FingerprintIndex, fingerprint_layer
 from .layers import c2pa_layer, not_applicable, watermark_layer, xmp_layer
 from .verdict import combine
@@ -27,11 +27,15 @@ if TYPE_CHECKING:
     from ..provenance.keys import ManifestSigner, SigningIdentity
     from ..provenance.text.watermark import TextWatermarkReport
 
-__all__ = ["IMAGE_TYPES", "TEXT_TYPE", "DetectionResult", "Detector", "UnsupportedContent", "detect_bytes",
-           "detect_text", "rfc3339_now"]
+__all__ = ["IMAGE_TYPES", "MEDIA_TYPES", "TEXT_TYPE", "DetectionResult", "Detector", "UnsupportedContent",
+           "detect_bytes", "detect_text", "rfc3339_now"]
 
 # What verify() reads (image/png, image/jpeg, image/webp), in the registry's order.
 IMAGE_TYPES = tuple(fmt.media_type for fmt in FORMATS if fmt.medium == "image")
+# Every file type the detector reads: each medium the registry marks (audio and video need their extras to read
+# the watermark; without them that layer says what to install), documents (PDF, DOCX: their manifest only).
+MEDIA_TYPES = tuple(fmt.media_type for fmt in FORMATS)
+_DOCUMENT_TYPES = frozenset(fmt.media_type for fmt in FORMATS if fmt.medium == "document")
 TEXT_TYPE = "text/plain"
 LOCAL_DETECTOR = f"aiact-transparency/{__version__} (local, command line)"
 TextScorer = Callable[[str], "TextWatermarkReport"]
@@ -40,7 +44,7 @@ TEXT_EVIDENCE = {"c2pa": "the C2PA text manifest", "watermark": "the text waterm
 
 
 class UnsupportedContent(ValueError):
-    """Neither an image verify() reads nor text: the message names what is supported."""
+    """Neither a file type the registry reads nor text: the message names what is supported."""
 
 
 def rfc3339_now() -> str:
@@ -123,27 +127,34 @@ class Detector:
         return sign_compact({**payload, "signed_by": signed_by}, self.signer)
 
     def detect_bytes(self, data: bytes, declared_type: str | None = None) -> DetectionResult:
-        """An image (PNG, JPEG, WebP: the bytes decide, whatever `declared_type` says) or UTF-8 text."""
+        """An image, audio, video or document file (the bytes decide, whatever `declared_type` says) or UTF-8
+        text."""
         sniffed = sniff_media_type(data)
-        if sniffed in IMAGE_TYPES:
+        if sniffed in MEDIA_TYPES:
             notes = () if declared_type in (None, sniffed, "application/octet-stream") else (
                 f"declared as {declared_type}, the content is {sniffed}: read as {sniffed}",)
-            return self._image(data, sniffed, notes)
+            return self._media(data, sniffed, notes)
         if declared_type in (None, TEXT_TYPE) and sniffed is None:
             try:
                 return self.detect_text(data.decode("utf-8"), raw=data)
             except UnicodeDecodeError:
                 pass
         found = f"{sniffed} data" if sniffed else f"{declared_type or 'unrecognised'} content"
-        raise UnsupportedContent(f"{found} cannot be checked; this detector reads {', '.join(IMAGE_TYPES)} "
+        raise UnsupportedContent(f"{found} cannot be checked; this detector reads {', '.join(MEDIA_TYPES)} "
                                  f"and {TEXT_TYPE} (UTF-8)")
 
-    def _image(self, data: bytes, media_type: str, notes: tuple[str, ...]) -> DetectionResult:
-        report = verify(data, config=self.config, trust_anchors_pem=self.trust_anchors_pem)
+    def _media(self, data: bytes, media_type: str, notes: tuple[str, ...]) -> DetectionResult:
+        document = media_type in _DOCUMENT_TYPES
+        read = verify_document if document else verify
+        report = read(data, config=self.config, trust_anchors_pem=self.trust_anchors_pem)
         c2pa = report.c2pa
         identity = self.identity if c2pa.get("found") and c2pa.get("valid") else None
-        layers = {"c2pa": c2pa_layer(c2pa, identity, self.system_name), "xmp": xmp_layer(report.xmp),
-                  "watermark": watermark_layer(report.watermark, self.system_name),
+        if document:  # nothing but the manifest is written into a document: the other layers were not looked for
+            xmp, watermark = (not_applicable(f"not applicable: {report.xmp['based_on']}"),
+                              not_applicable(f"not applicable: {report.watermark['based_on']}"))
+        else:
+            xmp, watermark = xmp_layer(report.xmp), watermark_layer(report.watermark, self.system_name)
+        layers = {"c2pa": c2pa_layer(c2pa, identity, self.system_name), "xmp": xmp, "watermark": watermark,
                   "fingerprint": fingerprint_layer(self.fingerprints, data, media_type)}
         return self._result(layers, media_type, data, notes)
 

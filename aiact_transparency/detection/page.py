@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from ..disclosure import i18n
+from ..provenance.formats import FORMATS
 
 __all__ = ["COLOURS", "MESSAGES", "NONCE_PLACEHOLDER", "page_language", "render_fragment", "render_page"]
 
@@ -33,6 +34,8 @@ def _load() -> dict[str, dict[str, str]]:
     return strings
 
 
+# The file picker offers every type the detector reads (local.MEDIA_TYPES) and plain text.
+_ACCEPT = ",".join((*(fmt.media_type for fmt in FORMATS), "text/plain"))
 MESSAGES = _load()
 
 # (foreground, background) of every text the page shows; tests check each is at least 4.5:1.
@@ -148,7 +151,7 @@ def render_page(language: str, *, system: str, action: str, discovery_path: str,
         f"<p>{esc(t['intro'].format(system=system))}</p><p>{esc(t['privacy'])}</p>"
         f'<form id="detect-form" method="post" action="{esc(action)}" enctype="multipart/form-data" '
         f'accept-charset="utf-8"><div id="drop"><label for="file">{esc(t["file_label"])}</label>'
-        f'<input type="file" id="file" name="file" accept="image/png,image/jpeg,image/webp,text/plain">'
+        f'<input type="file" id="file" name="file" accept="{_ACCEPT}">'
         f'<p class="hint">{esc(t["drop_hint"])}</p></div><label for="text">{esc(t["text_label"])}</label>'
         f'<textarea id="text" name="text"></textarea><button type="submit">{esc(t["submit"])}</button></form>'
         f'<section aria-labelledby="result-h"><h2 id="result-h">{esc(t["result"])}</h2>'

@@ -14,7 +14,7 @@ from typing import Any
 from .._version import __version__
 from ..provenance.formats import sniff_media_type
 from .jws import JWS_MEDIA_TYPE
-from .local import IMAGE_TYPES
+from .local import MEDIA_TYPES
 
 __all__ = ["RemoteAnswer", "RemoteError", "detect_remote"]
 
@@ -32,7 +32,7 @@ class RemoteAnswer:
 
 def _media_type(data: bytes) -> str:
     sniffed = sniff_media_type(data)
-    return sniffed if sniffed in IMAGE_TYPES else "text/plain; charset=utf-8"
+    return sniffed if sniffed in MEDIA_TYPES else "text/plain; charset=utf-8"
 
 
 def detect_remote(data: bytes, url: str, *, signed: bool = False, timeout: float = 60.0) -> RemoteAnswer:

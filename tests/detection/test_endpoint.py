@@ -7,6 +7,7 @@ import pytest
 
 from aiact_transparency.detection.describe import VERDICTS
 from aiact_transparency.detection.endpoint import DetectionEndpoint
+from aiact_transparency.provenance.formats import FORMATS
 from tests.detection.asgi import PATH, call
 
 pytestmark = pytest.mark.anyio
@@ -95,11 +96,12 @@ async def test_other_methods_are_405_and_options_is_a_cors_preflight(endpoint: D
 
 async def test_unsupported_types_are_415_naming_the_supported_ones(endpoint: DetectionEndpoint) -> None:
     async with client(endpoint) as http:
-        response = await http.post(PATH, content=b"%PDF-1.7\n...", headers={"content-type": "application/pdf"})
+        response = await http.post(PATH, content=b"GIF89a" + bytes(40), headers={"content-type": "image/gif"})
     assert response.status_code == 415
     problem = response.json()
-    assert problem["supported"] == ["image/png", "image/jpeg", "image/webp", "text/plain"]
-    assert "image/png, image/jpeg, image/webp and text/plain" in problem["detail"]
+    assert problem["supported"] == [*(fmt.media_type for fmt in FORMATS), "text/plain"]
+    assert "image/gif data cannot be checked" in problem["detail"]
+    assert "image/png, image/jpeg, image/webp, application/pdf" in problem["detail"]
 
 
 @pytest.mark.parametrize("host", [b"evil.example\r\nSet-Cookie: x=1", b"<script>", b"a b", b"x" * 300, b""])
