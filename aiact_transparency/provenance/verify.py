@@ -3,8 +3,8 @@
 The Code of Practice asks providers to offer detection that says what its result rests on; this is it.
 Bytes that are not PNG, JPEG, WebP, WAV, FLAC, MP3, M4A, MP4 or MOV raise UnsupportedImageError ("not a supported
 medium: ..."): "no AI marks found" would be an answer about a medium that was never read; documents (PDF,
-DOCX) have their own `verify_document`. Audio is read with the `audio` extra, video with the `video` extra
-(imported when such a file arrives, so image verification works without them). Within
+DOCX) are read by `verify_document`, which `verify` hands them to. Audio is read with the `audio` extra,
+video with the `video` extra (imported when such a file arrives, so image verification works without them). Within
 those formats nothing raises on hostile input: a layer that cannot be read reports why. Pixels are decoded
 with the sniffed format's Pillow plugin only, so an untrusted file never reaches another decoder (EPS would
 reach Ghostscript).
@@ -167,8 +167,8 @@ def verify(
 ) -> VerificationReport:
     """Check every layer. `candidate_sizes` undo rescaling for the watermark; `system_name` names ours.
 
-    Raises UnsupportedImageError (an ImageMarkingError) for bytes that are not an image, audio or video file it
-    reads (documents, PDF and DOCX, are read by `verify_document`: each medium's `verify` in media.py). A
+    Raises UnsupportedImageError (an ImageMarkingError) for bytes that are not an image, audio, video or document
+    (PDF, DOCX: handed to `verify_document`) file it reads. A
     video's watermark section has one reading per layer (`layers`: frames, soundtrack) and `found_by`.
 
     With a `config`, both default to what it says (images.generated_sizes, system.name), and its
@@ -181,6 +181,8 @@ def verify(
         # A tiny file can declare tens of megapixels: decoding and scanning one costs seconds and GBs.
         max_pixels = config.images.max_pixels
     media_type = sniff_media_type(data)
+    if media_type in types_of("document"):  # one entry point for every medium: the bytes decide
+        return verify_document(data, config=config, trust_anchors_pem=trust_anchors_pem)
     if media_type in types_of("audio"):
         return VerificationReport(
             media_type=media_type,
@@ -199,8 +201,8 @@ def verify(
     if media_type not in types_of("image"):
         found = f"{media_type} data" if media_type else "unrecognised data"
         raise UnsupportedImageError(
-            f"not a supported medium: {found}; verify reads PNG, JPEG, WebP, WAV, FLAC, MP3, M4A (AAC), MP4 and "
-            "MOV files")
+            f"not a supported medium: {found}; verify reads PNG, JPEG, WebP, WAV, FLAC, MP3, M4A (AAC), MP4, "
+            "MOV, PDF and DOCX files")
     return VerificationReport(
         media_type=media_type,
         c2pa=_c2pa_section(data, media_type, trust_anchors_pem),

@@ -16,7 +16,7 @@ from aiact_transparency.provenance.document import DocumentMarker
 from aiact_transparency.provenance.errors import SigningError, UnsupportedImageError
 from aiact_transparency.provenance.formats import sniff_media_type
 from aiact_transparency.provenance.media import mark, medium_for
-from aiact_transparency.provenance.verify import verify_document
+from aiact_transparency.provenance.verify import verify, verify_document
 
 from ..tools import http_scope, run_app
 
@@ -37,6 +37,7 @@ def test_a_pdf_is_signed_and_verifies_with_no_watermark(config: TransparencyConf
     assert manifest.digital_source_type == TRAINED_ALGORITHMIC_MEDIA
     report = verify_document(marked.data)
     assert report.marked and report.c2pa["ai_generated"] and report.watermark["found"] is False
+    assert verify(marked.data) == report  # the one entry point hands documents on: the bytes decide
 
 
 def test_an_edited_signed_pdf_shows_a_broken_binding(config: TransparencyConfig) -> None:
