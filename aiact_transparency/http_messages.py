@@ -34,7 +34,8 @@ def request_header(scope: Scope, name: bytes) -> str | None:
     """A request header from the scope (names are lowercase there), decoded as latin-1."""
     for key, value in scope.get("headers", ()):
         if key == name:
-            return bytes(value).decode("latin-1")
+            # ASGI servers send bytes: decode them directly (a copy only for other buffers).
+            return (value if type(value) is bytes else bytes(value)).decode("latin-1")
     return None
 
 
@@ -50,8 +51,13 @@ def get_header(headers: Headers, name: bytes) -> bytes | None:
 
 
 def get_all(headers: Headers, name: bytes) -> list[bytes]:
+    # A plain loop, not a list comprehension (a frame of its own before Python 3.12): usually nothing matches.
     size = len(name)
-    return [value for key, value in headers if len(key) == size and key.lower() == name]
+    found: list[bytes] = []
+    for key, value in headers:
+        if len(key) == size and key.lower() == name:
+            found.append(value)
+    return found
 
 
 def remove_header(headers: Headers, name: bytes) -> None:

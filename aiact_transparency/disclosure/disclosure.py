@@ -134,8 +134,9 @@ class Disclosure:
         self.discovery_path = config.disclosure.discovery_path
         self.link_value = f'<{self.discovery_path}>; rel="describedby"'.encode("latin-1")
         self.link_field = (b"link", self.link_value)  # the header field line, as ASGI sends it
+        self.link_fields = [self.link_field]  # what a response that sets its own AI-Disclosure gets (shared)
         self._stamped_from = -2.0  # the start of the second the cached values are for
-        self._stamped: dict[bytes, tuple[bytes, bytes]] = {}
+        self._stamped: dict[bytes, list[tuple[bytes, bytes]]] = {}
         self._prefixes = {
             mode: self._header_prefix(mode) for mode in ("none", "ai-modified", "ai-originated", "machine-generated")
         }
@@ -203,7 +204,12 @@ class Disclosure:
         return self.header_field(policy)[1]
 
     def header_field(self, policy: RoutePolicy) -> tuple[bytes, bytes]:
-        """The AI-Disclosure field line, (name, value), as ASGI sends it.
+        """The AI-Disclosure field line, (name, value), as ASGI sends it."""
+        return self.header_fields(policy)[0]
+
+    def header_fields(self, policy: RoutePolicy) -> list[tuple[bytes, bytes]]:
+        """[AI-Disclosure, Link]: the field lines a response gets, as one list the middleware concatenates to the
+        app's (one new list per response, never this one changed: it is shared).
 
         Cached for the current second: the date is the only part that changes, and formatting it per request
         was a measurable share of the middleware's cost.
@@ -211,14 +217,15 @@ class Disclosure:
         now = time.time()
         prefix = policy.header_prefix
         if self._stamped_from <= now < self._stamped_from + 1.0:  # a float comparison, no int() per response
-            field_line = self._stamped.get(prefix)
-            if field_line is not None:
-                return field_line
+            fields = self._stamped.get(prefix)
+            if fields is not None:
+                return fields
         else:
             self._stamped_from = float(int(now))
             self._stamped = {}
-        field_line = self._stamped[prefix] = (b"ai-disclosure", b"%s, date=@%d" % (prefix, self._stamped_from))
-        return field_line
+        field_line = (b"ai-disclosure", b"%s, date=@%d" % (prefix, self._stamped_from))
+        fields = self._stamped[prefix] = [field_line, self.link_field]
+        return fields
 
     # -- routes ------------------------------------------------------------------------------------------
 

@@ -174,18 +174,24 @@ def prepare_scope(scope: Scope) -> Scope:
     PNG, JPEG and WebP are compressed already, so little is lost).
     It also notes the request's Accept-Language for the responder (`_ACCEPT_LANGUAGE`).
     """
-    language = next((v for k, v in scope.get("headers") or () if k == b"accept-language"), None)
+    # One pass over the request headers, no generator: this runs for every request on a media route (by
+    # default every route), most of which are not media at all.
+    headers = scope.get("headers") or ()
+    language = None
+    drop = False
+    for name, value in headers:
+        if name in _REQUEST_HEADERS_TO_DROP:
+            drop = True
+        elif language is None and name == b"accept-language":
+            language = value
     _ACCEPT_LANGUAGE.set(None if language is None else language.decode("latin-1"))
     extensions = scope.get("extensions")
     if extensions and ("http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions):
         scope = dict(scope)
         scope["extensions"] = {k: v for k, v in extensions.items() if k not in _DIRECT_SEND}
-    headers = scope.get("headers") or ()
-    for name, _ in headers:
-        if name in _REQUEST_HEADERS_TO_DROP:
-            scope = dict(scope)
-            scope["headers"] = [(k, v) for k, v in headers if k not in _REQUEST_HEADERS_TO_DROP]
-            break
+    if drop:
+        scope = dict(scope)
+        scope["headers"] = [(k, v) for k, v in headers if k not in _REQUEST_HEADERS_TO_DROP]
     return scope
 
 

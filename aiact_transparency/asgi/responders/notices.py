@@ -73,10 +73,11 @@ class HtmlBannerResponder:
             return
         more = message.get("more_body", False)
         out = injector.feed(message.get("body", b""))
-        if injector.gave_up_reason:  # within the lookahead: a page whose <body> came too late (or never)
-            reason = f"{injector.gave_up_reason} (if the page's <body> comes later, raise banner.max_lookahead)"
+        gave_up = injector.gave_up_reason  # each read once: properties are calls, and this runs for every page
+        if gave_up:  # within the lookahead: a page whose <body> came too late (or never)
+            reason = f"{gave_up} (if the page's <body> comes later, raise banner.max_lookahead)"
             self._gaps.log(self._path, reason)
-        elif not more:
+        elif not more and not injector.done:  # once done (inserted), finish() has nothing left to say
             out += injector.finish()
             if injector.gave_up_reason:  # the whole body had no <body>: a fragment (htmx, a partial), no gap
                 self._gaps.log(self._path, injector.gave_up_reason, level=logging.INFO)
