@@ -120,7 +120,7 @@ class TransparencyMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                content_type, encoding = _add_headers(message, disclosure, policy)
+                message, content_type, encoding = _add_headers(message, disclosure, policy)
                 if policy.changes_body:
                     status = message["status"]
                     if status == 304 or (content_type and _rewritable(status, encoding)):
@@ -140,7 +140,7 @@ class TransparencyMiddleware:
                 await refused(message)
                 return
             if message["type"] == "http.response.start":
-                content_type, encoding = _add_headers(message, disclosure, policy)
+                message, content_type, encoding = _add_headers(message, disclosure, policy)
                 kind = parse_media_type(content_type)[0] if content_type else ""
                 refusal = _refusal(message["status"], encoding) if self._marks(kind) else None
                 if refusal is not None and self.images is not None:
@@ -257,7 +257,7 @@ class _Sender:
             return
         if message["type"] == "http.response.start":
             middleware, policy = self.middleware, self.policy
-            content_type, encoding = _add_headers(message, middleware.disclosure, policy)
+            message, content_type, encoding = _add_headers(message, middleware.disclosure, policy)
             if message["status"] == 304:
                 like_get(message["headers"], content_type, policy, self.scope)
             elif content_type is not None and policy.measures & (
@@ -290,8 +290,11 @@ def _output_log_and_detector(
     return output_log, endpoint_for(config, signer=signer, store=store)
 
 
-def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) -> tuple[bytes | None, bytes | None]:
-    """Adds AI-Disclosure and Link; returns (Content-Type, Content-Encoding), read in the same single pass."""
+def _add_headers(start: Message, disclosure: Disclosure,
+                 policy: RoutePolicy) -> tuple[Message, bytes | None, bytes | None]:
+    """The start message with AI-Disclosure and Link added, and its Content-Type and Content-Encoding, read in
+    the same single pass. A copy: an app may send one start message object for every response (a module-level
+    constant), and ours must not grow it by two lines per request."""
     raw = start.get("headers")
     # The app's list is never changed in place: ours is its concatenation with the two field lines, one new
     # list (header_list() only for the rare headers that are not a list).
@@ -311,8 +314,8 @@ def _add_headers(start: Message, disclosure: Disclosure, policy: RoutePolicy) ->
             has_disclosure = True
     # An AI-Disclosure the app set itself describes this response better than the config does. The Link field
     # line appends to any Link the app sent (RFC 9110 §5.3 combines them), never replaces it.
-    start["headers"] = raw + (disclosure.link_fields if has_disclosure else disclosure.header_fields(policy))
-    return content_type, content_encoding
+    added = disclosure.link_fields if has_disclosure else disclosure.header_fields(policy)
+    return {**start, "headers": raw + added}, content_type, content_encoding
 
 
 def _injector(

@@ -210,3 +210,24 @@ def test_the_date_member_follows_the_clock_also_backwards(monkeypatch: pytest.Mo
         for _ in range(4)
     ]
     assert [int(d.timestamp()) for d in dates] == [1_800_000_000, 1_800_000_000, 1_799_999_999, 1_800_000_001]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("content_type", [b"application/json", b"text/html; charset=utf-8"])
+async def test_an_app_that_sends_one_start_message_object_every_time_gets_the_headers_once(
+    method: str, content_type: bytes, config: TransparencyConfig
+) -> None:
+    # A module-level constant message, as hand-written ASGI apps have: the middleware must not add to it.
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"content-type", content_type)]}
+    body = b"<!DOCTYPE html><html><head></head><body><p>hi</p></body></html>"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start)
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+    middleware = TransparencyMiddleware(app, config=config)
+    for _ in range(3):
+        response = await get(middleware, "/", method=method)
+        assert len(response.headers.get_list("ai-disclosure")) == 1
+        assert len(response.headers.get_list("link")) == 1
+    assert start["headers"] == [(b"content-type", content_type)]
