@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Any
 from .manifests import ManifestEntry
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
-from .store import COLUMNS, FingerprintStore, StoreError, band_rows, chunk_rows, is_indexed, purged_bands, row_values
+from .store import (
+    COLUMNS,
+    DEFAULT_INDEX_MB,
+    FingerprintStore,
+    StoreError,
+    band_rows,
+    chunk_rows,
+    is_indexed,
+    purged_bands,
+    row_values,
+)
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -58,6 +68,10 @@ CREATE INDEX IF NOT EXISTS fp_manifests_created ON fp_manifests (created_at);
 """
 # Replicas starting together would race on CREATE ... IF NOT EXISTS; one advisory lock serialises them.
 _SCHEMA_LOCK = 0x6670_7374  # "fpst"
+# Ids are taken under this transaction lock, so they commit in id order across replicas: the read index
+# (read_index.py) reads "ids above the last seen" and would otherwise skip a batch that took its ids first and
+# committed last. It serialises only the replicas' COPYs, which the writer threads do off the request path.
+_ID_LOCK = 0x6670_6964  # "fpid"
 
 
 def _import_pool() -> type[ConnectionPool]:
@@ -84,8 +98,10 @@ class PostgresStore(FingerprintStore):
     ph = "%s"
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 5.0,
-                 lookup_threads: int = 2) -> None:
-        super().__init__(lookup_threads=lookup_threads)
+                 lookup_threads: int = 2,
+                 memory_index_mb: int = DEFAULT_INDEX_MB, index_refresh_ms: float = 0.0) -> None:
+        super().__init__(lookup_threads=lookup_threads, memory_index_mb=memory_index_mb,
+                         index_refresh_ms=index_refresh_ms)
         pool_class = _import_pool()
         import psycopg
 
@@ -113,6 +129,7 @@ class PostgresStore(FingerprintStore):
     def _insert(self, records: Sequence[FingerprintRecord]) -> None:
         try:
             with self._pool.connection() as conn, conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_ID_LOCK,))
                 cur.execute("SELECT nextval('fp_fingerprints_id_seq') FROM generate_series(1, %s)", (len(records),))
                 ids = [int(row[0]) for row in cur.fetchall()]
                 with cur.copy(f"COPY fp_fingerprints (id, {', '.join(COLUMNS)}) FROM STDIN") as copy:
