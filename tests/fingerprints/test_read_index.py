@@ -130,7 +130,12 @@ def test_postgres_ids_are_taken_in_commit_order(postgres_server: PostgresServer)
     with open_store(postgres_server.url) as store, psycopg.connect(postgres_server.url) as other:
         other.execute("SELECT pg_advisory_xact_lock(%s)", (_ID_LOCK,))  # another replica mid-insert
         done = threading.Event()
-        worker = threading.Thread(target=lambda: (store.add_many([record(1, random_hash(rng))]), done.set()))
+
+        def insert() -> None:
+            store.add_many([record(1, random_hash(rng))])
+            done.set()
+
+        worker = threading.Thread(target=insert)
         worker.start()
         assert not done.wait(1.0)  # waits for the other replica's transaction
         other.commit()
