@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from results import record  # noqa: E402
 
+from aiact_transparency.config.fingerprints import DEFAULT_INDEX_MB  # noqa: E402
 from aiact_transparency.fingerprints import (  # noqa: E402
     FingerprintRecord,
     FingerprintStore,
@@ -44,7 +45,6 @@ from aiact_transparency.fingerprints import (  # noqa: E402
 from aiact_transparency.fingerprints.mih import CHUNK_BITS, CHUNKS  # noqa: E402
 from aiact_transparency.fingerprints.minhash import normalised_words, text_signature  # noqa: E402
 from aiact_transparency.fingerprints.read_index import ReadIndex  # noqa: E402
-from aiact_transparency.fingerprints.store import DEFAULT_INDEX_MB  # noqa: E402
 
 BATCH = 5000
 ROWS: list[tuple[str, str, str, str]] = []  # figure, engine, value, goal (with PASS/MISS)

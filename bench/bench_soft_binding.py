@@ -42,10 +42,10 @@ from bench_fingerprints import BATCH, near, photo_like, synthetic  # noqa: E402 
 from results import record  # noqa: E402
 
 from aiact_transparency import TransparencyConfig  # noqa: E402
+from aiact_transparency.config.fingerprints import DEFAULT_INDEX_MB  # noqa: E402
 from aiact_transparency.detection.soft_binding import FINGERPRINT_ALG, WATERMARK_ALG  # noqa: E402
 from aiact_transparency.detection.wiring import endpoint_for  # noqa: E402
 from aiact_transparency.fingerprints import FingerprintStore, ManifestEntry, open_store  # noqa: E402
-from aiact_transparency.fingerprints.store import DEFAULT_INDEX_MB  # noqa: E402
 from aiact_transparency.provenance.image.marker import ImageMarker  # noqa: E402
 from aiact_transparency.provenance.payload import WatermarkPayload  # noqa: E402
 

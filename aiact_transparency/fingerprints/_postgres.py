@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..config.fingerprints import DEFAULT_INDEX_MB
 from .manifests import ManifestEntry
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
 from .store import (
     COLUMNS,
-    DEFAULT_INDEX_MB,
     FingerprintStore,
     StoreError,
     band_rows,

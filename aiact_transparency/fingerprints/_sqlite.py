@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config.fingerprints import DEFAULT_INDEX_MB
 from .manifests import ManifestEntry
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
 from .store import (
     COLUMNS,
-    DEFAULT_INDEX_MB,
     FingerprintStore,
     StoreError,
     band_rows,

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ..config.fingerprints import DEFAULT_INDEX_MB
 from .manifests import ManifestEntry
 from .mih import chunk_key_matrix, chunk_keys, probe_keys
 from .minhash import KIND as TEXT_KIND
@@ -42,7 +43,6 @@ _SELECT = "id, " + ", ".join(COLUMNS)
 EXACT_FIELDS = ("sha256", "payload", "manifest_id")
 EXPORT_PAGE = 1000
 INDEX_PAGE = 50_000
-DEFAULT_INDEX_MB = 512  # ~4.7M hashes
 _T = TypeVar("_T")
 _I = TypeVar("_I")
 
