@@ -13,6 +13,9 @@ Tables (names prefixed fp_ so the log can share a database):
                      through fp_fingerprints' payload and perceptual columns, then here by manifest id)
 
 Backends differ only in connections, placeholders and bulk loading; `open_store(url)` picks one.
+
+`nearest` asks the in-process read index (read_index.py) for the hashes within the distance when it fits in
+`memory_index_mb`, else fp_chunks (the SQL path); either way the matches are read back from the tables.
 """
 
 from __future__ import annotations
