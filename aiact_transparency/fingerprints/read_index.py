@@ -199,19 +199,23 @@ class ReadIndex:
         segment.kill_before(self._cutoff)
         return segment
 
-    def search(self, digests: Sequence[bytes], code: int, max_distance: int) -> list[tuple[bytes, int, int]]:
-        """(hash, distance, variant) of each stored hash within max_distance of a digest, at its closest variant."""
+    def search(self, digests: Sequence[bytes], code: int, max_distance: int
+               ) -> list[tuple[bytes, int, int, list[int]]]:
+        """(hash, distance, variant, record ids) of each stored hash within max_distance of a digest, at its
+        closest variant (a hash stored for several outputs: all their ids)."""
         queries = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), 32)
         best: dict[bytes, tuple[int, int]] = {}
+        ids: dict[bytes, set[int]] = {}
         for segment in (self._main, self._delta):
             if segment is None:
                 continue
             rows, distances, which = segment.search(queries, code, max_distance)
             for row, distance, variant in zip(rows.tolist(), distances.tolist(), which.tolist(), strict=True):
                 digest = segment.rows.hashes[row].tobytes()
+                ids.setdefault(digest, set()).add(int(segment.rows.ids[row]))
                 if digest not in best or (distance, variant) < best[digest]:
                     best[digest] = (distance, variant)
-        return [(h, d, v) for h, (d, v) in best.items()]
+        return [(h, d, v, sorted(ids[h], reverse=True)) for h, (d, v) in best.items()]
 
     def purged(self, cutoff: float) -> None:
         """The store deleted every record created before cutoff."""

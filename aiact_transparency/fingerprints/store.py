@@ -203,10 +203,8 @@ class FingerprintStore(ABC):
             raise ValueError(f"max_distance must be 0-{MATCH_THRESHOLD} (the index guarantees no more)")
         code = KINDS[kind]
         if self.read_index.refresh():
-            hits = self.read_index.search(digests, code, max_distance)
-        else:
-            hits = self._sql_search(digests, code, max_distance)
-        found = sorted((d, v, h) for h, d, v in hits)  # closest first; ties in a fixed order
+            return self._records_by_id(self.read_index.search(digests, code, max_distance), limit)
+        found = sorted((d, v, h) for h, d, v in self._sql_search(digests, code, max_distance))  # closest first
         matches: list[Match] = []
         # The few hashes that matched, back to their records: the first chunk's key and the hash pick the
         # fp_chunks rows by primary key prefix (a purged record is simply gone).
@@ -218,6 +216,24 @@ class FingerprintStore(ABC):
                            for row in sorted(rows, key=lambda r: -int(r[0])))
             if len(matches) >= limit:
                 break
+        return matches[:limit]
+
+    def _records_by_id(self, hits: Sequence[tuple[bytes, int, int, list[int]]], limit: int) -> list[Match]:
+        """The read index's hits (hash, distance, variant, ids) as matches, closest first, newest first within a
+        hash: their records read by primary key, up to `limit` ids per round trip (a record purged by another
+        replica is simply not there)."""
+        pending = sorted(hits, key=lambda hit: (hit[1], hit[2], hit[0]))  # as the SQL path orders them
+        matches: list[Match] = []
+        while pending and len(matches) < limit:
+            batch: list[tuple[bytes, int, int, list[int]]] = []
+            while pending and sum(len(hit[3]) for hit in batch) < limit:
+                batch.append(pending.pop(0))
+            wanted = [fp_id for hit in batch for fp_id in hit[3]]
+            marks = ", ".join([self.ph] * len(wanted))
+            rows = {int(row[0]): row for row in self._query(f"SELECT {_SELECT} FROM fp_fingerprints "
+                                                            f"WHERE id IN ({marks})", wanted)}
+            matches.extend(Match(record_from_row(rows[fp_id]), "perceptual", distance, variant)
+                           for _, distance, variant, ids in batch for fp_id in ids if fp_id in rows)
         return matches[:limit]
 
     def _sql_search(self, digests: Sequence[bytes], code: int, max_distance: int) -> list[tuple[bytes, int, int]]:

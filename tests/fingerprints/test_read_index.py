@@ -72,6 +72,9 @@ def test_the_index_answers_what_a_brute_force_scan_and_sql_answer(store_url: str
                 expected = brute_force(stored, digests)
                 assert answers(indexed, digests) == expected
                 assert answers(sql, digests) == expected
+                for limit in (3, 10_000):  # the same records in the same order (duplicates of a hash newest first)
+                    assert ([(m.record, m.distance, m.variant) for m in indexed.nearest(digests, limit=limit)]
+                            == [(m.record, m.distance, m.variant) for m in sql.nearest(digests, limit=limit)])
         assert sql.read_index.disabled  # memory_index_mb=0: the SQL path
         assert indexed.read_index.records == len(hashes)
         found = sum(len(brute_force(stored, digests)) for digests in queries)
@@ -100,6 +103,7 @@ def test_own_purge_marks_the_rows_dead(store_url: str) -> None:
         assert store.nearest([records[0].perceptual or b""])
         assert store.purge(1010.0) == 10
         assert store.read_index.search([r.perceptual or b"" for r in records[:10]], 1, 31) == []
+        assert [h[3] for h in store.read_index.search([records[15].perceptual or b""], 1, 0)] == [[16]]
         assert [m.record for m in store.nearest([records[15].perceptual or b""])] == [records[15]]
 
 
