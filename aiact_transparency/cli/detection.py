@@ -53,7 +53,7 @@ def _detect(args: argparse.Namespace) -> int:
     index = None
     if config is not None and config.fingerprints.enabled and args.url is None:
         settings = config.fingerprints
-        index = StoreIndex(open_store(settings.store, lookup_threads=settings.lookup_threads), settings)
+        index = StoreIndex(open_store(settings.store, **settings.store_options()), settings)
     try:
         return detect_command(args.files, config=config, url=args.url, as_json=args.json, as_jws=args.jws,
                               fingerprints=index)

@@ -10,8 +10,9 @@
       batch_size: 200                # records per transaction (small: the writer shares the GIL)
       flush_interval: 0.5            # seconds the writer waits to fill a batch
       lookup_threads: 2              # connections one lookup's 8 orientations are spread over
+      memory_index_mb: 512           # in-process read index of the PDQ hashes (~113 MiB per 1M); 0 or above: SQL
 
-Open the store with `open_store(settings.store, lookup_threads=settings.lookup_threads)` and the writer with
+Open the store with `open_store(settings.store, **settings.store_options())` and the writer with
 `FingerprintWriter(store, retention_days=..., queue_size=..., batch_size=..., flush_interval=...)`.
 """
 
@@ -21,7 +22,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["MATCH_THRESHOLD", "FingerprintSettings", "default_store_url"]
+# The most memory the fingerprint store's in-process read index may hold (fingerprints/read_index.py).
+DEFAULT_INDEX_MB = 512
+
+__all__ = ["DEFAULT_INDEX_MB", "MATCH_THRESHOLD", "FingerprintSettings", "default_store_url"]
 
 # PDQ's reference: distance <= 31 is a match. Here (the lowest layer that needs it) so the config can bound
 # max_distance; fingerprints.pdq re-exports it.
@@ -46,6 +50,11 @@ class FingerprintSettings(BaseModel):
     batch_size: int = Field(default=200, ge=1, le=10_000)
     flush_interval: float = Field(default=0.5, gt=0, le=60)
     lookup_threads: int = Field(default=2, ge=1, le=16)
+    memory_index_mb: int = Field(default=DEFAULT_INDEX_MB, ge=0, le=1_048_576)
+
+    def store_options(self) -> dict[str, int]:
+        """The keyword arguments of open_store these settings name."""
+        return {"lookup_threads": self.lookup_threads, "memory_index_mb": self.memory_index_mb}
 
     @field_validator("store")
     @classmethod

@@ -40,7 +40,7 @@ def endpoint_for(config: TransparencyConfig, *, signer: ManifestSigner | None = 
     fingerprints on, one is opened here (the standalone detector)."""
     fingerprints = config.fingerprints
     if store is None and fingerprints.enabled:
-        store = open_store(fingerprints.store, lookup_threads=fingerprints.lookup_threads)
+        store = open_store(fingerprints.store, **fingerprints.store_options())
     index = StoreIndex(store, fingerprints) if store is not None else None
     endpoint = DetectionEndpoint(config, signer=signer, fingerprints=index, text_scorer=text_scorer_for(config))
     if store is not None:

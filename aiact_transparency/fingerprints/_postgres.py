@@ -9,10 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..config.fingerprints import DEFAULT_INDEX_MB
 from .manifests import ManifestEntry
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
-from .store import COLUMNS, FingerprintStore, StoreError, band_rows, chunk_rows, is_indexed, purged_bands, row_values
+from .store import (
+    COLUMNS,
+    FingerprintStore,
+    StoreError,
+    band_rows,
+    chunk_rows,
+    is_indexed,
+    purged_bands,
+    row_values,
+)
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -58,6 +68,10 @@ CREATE INDEX IF NOT EXISTS fp_manifests_created ON fp_manifests (created_at);
 """
 # Replicas starting together would race on CREATE ... IF NOT EXISTS; one advisory lock serialises them.
 _SCHEMA_LOCK = 0x6670_7374  # "fpst"
+# Ids are taken under this transaction lock, so they commit in id order across replicas: the read index
+# (read_index.py) reads "ids above the last seen" and would otherwise skip a batch that took its ids first and
+# committed last. It serialises only the replicas' COPYs, which the writer threads do off the request path.
+_ID_LOCK = 0x6670_6964  # "fpid"
 
 
 def _import_pool() -> type[ConnectionPool]:
@@ -72,11 +86,12 @@ def _import_pool() -> type[ConnectionPool]:
 
 
 def _configure(conn: Any) -> None:
-    """Each pooled connection: no parallel query. A lookup's few-millisecond scans would otherwise be handed to
+    """Each pooled connection is in autocommit mode (a read is one round trip, not BEGIN, SELECT and COMMIT:
+    measured at 1M under load, exact-lookup p50 0.16 -> 0.08 ms, p99 4.2 -> 3.7 ms; writes are explicit
+    transactions) and runs no parallel query: a lookup's few-millisecond scans would otherwise be handed to
     freshly started background workers (EXPLAIN ANALYZE of a 4-orientation statement at 1M: a Parallel Append,
     41 ms under load, against about 1.5 ms per scan alone); lookups are already spread over connections."""
     conn.execute("SET max_parallel_workers_per_gather = 0")
-    conn.commit()
 
 
 class PostgresStore(FingerprintStore):
@@ -84,8 +99,10 @@ class PostgresStore(FingerprintStore):
     ph = "%s"
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 5.0,
-                 lookup_threads: int = 2) -> None:
-        super().__init__(lookup_threads=lookup_threads)
+                 lookup_threads: int = 2,
+                 memory_index_mb: int = DEFAULT_INDEX_MB, index_refresh_ms: float = 0.0) -> None:
+        super().__init__(lookup_threads=lookup_threads, memory_index_mb=memory_index_mb,
+                         index_refresh_ms=index_refresh_ms)
         pool_class = _import_pool()
         import psycopg
 
@@ -98,9 +115,9 @@ class PostgresStore(FingerprintStore):
         self._where = url.rsplit("@", 1)[-1]
         try:
             self._pool = pool_class(url, min_size=min_size, max_size=max_size, timeout=timeout, open=True,
-                                    kwargs={"autocommit": False}, configure=_configure)
+                                    kwargs={"autocommit": True}, configure=_configure)
             self._pool.wait(timeout=timeout)
-            with self._pool.connection() as conn:
+            with self._pool.connection() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 conn.execute(SCHEMA)
         except (*self._errors, *self._pool_errors) as exc:
@@ -112,7 +129,8 @@ class PostgresStore(FingerprintStore):
 
     def _insert(self, records: Sequence[FingerprintRecord]) -> None:
         try:
-            with self._pool.connection() as conn, conn.cursor() as cur:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_ID_LOCK,))
                 cur.execute("SELECT nextval('fp_fingerprints_id_seq') FROM generate_series(1, %s)", (len(records),))
                 ids = [int(row[0]) for row in cur.fetchall()]
                 with cur.copy(f"COPY fp_fingerprints (id, {', '.join(COLUMNS)}) FROM STDIN") as copy:
@@ -162,7 +180,7 @@ class PostgresStore(FingerprintStore):
 
     def _purge_batch(self, cutoff: float, batch: int) -> int:
         try:
-            with self._pool.connection() as conn, conn.cursor() as cur:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 cur.execute(
                     "SELECT id, kind, perceptual, quality FROM fp_fingerprints WHERE created_at < %s "
                     "ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED", (cutoff, batch))
@@ -200,7 +218,7 @@ class PostgresStore(FingerprintStore):
         if not entries:
             return 0
         try:
-            with self._pool.connection() as conn, conn.cursor() as cur:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 cur.executemany("INSERT INTO fp_manifests (manifest_id, created_at, store) VALUES (%s, %s, %s) "
                                 "ON CONFLICT (manifest_id) DO NOTHING",
                                 [(e.manifest_id, e.created_at, e.store) for e in entries])
@@ -211,11 +229,9 @@ class PostgresStore(FingerprintStore):
     def optimize(self) -> None:
         # VACUUM also sets the visibility map, which lets the MIH lookups read fp_chunks' index alone.
         try:
-            with self._pool.connection() as conn:
-                conn.autocommit = True
+            with self._pool.connection() as conn:  # autocommit: VACUUM runs outside a transaction
                 conn.execute("VACUUM ANALYZE fp_fingerprints")
                 conn.execute("VACUUM ANALYZE fp_chunks")
-                conn.autocommit = False
         except (*self._errors, *self._pool_errors) as exc:
             raise self._fail(exc) from exc
 

@@ -8,10 +8,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config.fingerprints import DEFAULT_INDEX_MB
 from .manifests import ManifestEntry
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
-from .store import COLUMNS, FingerprintStore, StoreError, band_rows, chunk_rows, is_indexed, purged_bands, row_values
+from .store import (
+    COLUMNS,
+    FingerprintStore,
+    StoreError,
+    band_rows,
+    chunk_rows,
+    is_indexed,
+    purged_bands,
+    row_values,
+)
 
 __all__ = ["SqliteStore"]
 
@@ -57,8 +67,10 @@ _BUSY_MS = 5000
 class SqliteStore(FingerprintStore):
     url_scheme = "sqlite"
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = _BUSY_MS, lookup_threads: int = 2) -> None:
-        super().__init__(lookup_threads=lookup_threads)
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = _BUSY_MS, lookup_threads: int = 2,
+                 memory_index_mb: int = DEFAULT_INDEX_MB, index_refresh_ms: float = 0.0) -> None:
+        super().__init__(lookup_threads=lookup_threads, memory_index_mb=memory_index_mb,
+                         index_refresh_ms=index_refresh_ms)
         self.path = Path(path)
         self._busy_ms = busy_timeout_ms
         self._local = threading.local()

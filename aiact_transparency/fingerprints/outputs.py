@@ -67,7 +67,7 @@ def record_of(data: bytes | str, media_type: str, report: Any, route: str | None
 class OutputLog:
     def __init__(self, settings: FingerprintSettings, *, store: FingerprintStore | None = None) -> None:
         self.settings = settings
-        self.store = store if store is not None else open_store(settings.store, lookup_threads=settings.lookup_threads)
+        self.store = store if store is not None else open_store(settings.store, **settings.store_options())
         self._owns_store = store is None
         self.writer = FingerprintWriter(self.store, retention_days=settings.retention_days,
                                         queue_size=settings.queue_size, batch_size=settings.batch_size,

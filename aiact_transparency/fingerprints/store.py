@@ -13,6 +13,9 @@ Tables (names prefixed fp_ so the log can share a database):
                      through fp_fingerprints' payload and perceptual columns, then here by manifest id)
 
 Backends differ only in connections, placeholders and bulk loading; `open_store(url)` picks one.
+
+`nearest` asks the in-process read index (read_index.py) for the hashes within the distance when it fits in
+`memory_index_mb`, else fp_chunks (the SQL path); either way the matches are read back from the tables.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from numpy.typing import NDArray
 
+from ..config.fingerprints import DEFAULT_INDEX_MB
 from .manifests import ManifestEntry
 from .mih import chunk_key_matrix, chunk_keys, probe_keys
 from .minhash import KIND as TEXT_KIND
 from .minhash import MATCH_SIMILARITY, band_keys, similarity
 from .pdq import MATCH_THRESHOLD, MIN_QUALITY
+from .read_index import IndexRows, ReadIndex, popcount
 from .record import KINDS, FingerprintRecord, Match
 
 __all__ = ["FingerprintStore", "StoreError", "StoreStats"]
@@ -41,6 +45,7 @@ COLUMNS = ("created_at", "kind", "perceptual", "quality", "sha256", "payload", "
 _SELECT = "id, " + ", ".join(COLUMNS)
 EXACT_FIELDS = ("sha256", "payload", "manifest_id")
 EXPORT_PAGE = 1000
+INDEX_PAGE = 50_000
 _T = TypeVar("_T")
 _I = TypeVar("_I")
 
@@ -109,21 +114,13 @@ def record_from_row(row: Sequence[Any]) -> FingerprintRecord:
     return FingerprintRecord(**values)
 
 
-def _popcount(words: NDArray[np.uint64]) -> NDArray[np.int64]:
-    counter = getattr(np, "bitwise_count", None)  # numpy >= 2.0
-    if counter is not None:
-        return np.asarray(counter(words).sum(axis=-1), dtype=np.int64)
-    bytes_ = words.view(np.uint8)
-    return np.asarray(np.unpackbits(bytes_, axis=-1).sum(axis=-1), dtype=np.int64)
-
-
 def closest(hashes: bytes, query: bytes, max_distance: int) -> list[tuple[bytes, int]]:
     """(hash, distance) of the candidate hashes within max_distance of the query. Candidates come
     concatenated, 32 bytes each, as the database aggregated them."""
     if not hashes:
         return []
     stored = np.frombuffer(hashes, dtype=np.uint64).reshape(-1, 4)
-    distances = _popcount(stored ^ np.frombuffer(query, dtype=np.uint64))
+    distances = popcount(stored ^ np.frombuffer(query, dtype=np.uint64))
     return [(hashes[32 * int(i) : 32 * int(i) + 32], int(distances[i]))
             for i in np.flatnonzero(distances <= max_distance)]
 
@@ -133,13 +130,21 @@ class FingerprintStore(ABC):
 
     url_scheme: str
 
-    def __init__(self, *, lookup_threads: int = 2) -> None:
+    def __init__(self, *, lookup_threads: int = 2, memory_index_mb: int = DEFAULT_INDEX_MB,
+                 index_refresh_ms: float = 0.0) -> None:
+        """memory_index_mb: the most memory the in-process read index of perceptual hashes may hold
+        (read_index.py: ~113 MiB per 1,000,000 hashes); above it, or at 0, lookups are answered by SQL.
+        index_refresh_ms: how stale the index may be (0: it reads new rows before every lookup)."""
         if not 1 <= lookup_threads <= 16:
             raise ValueError("lookup_threads must be 1-16")
+        if memory_index_mb < 0 or index_refresh_ms < 0:
+            raise ValueError("memory_index_mb and index_refresh_ms must be >= 0")
         self._closed = False
         self._lock = threading.Lock()
         self.lookup_threads = lookup_threads
         self._executor: ThreadPoolExecutor | None = None
+        self.read_index = ReadIndex(self._index_rows, max_bytes=memory_index_mb * 2**20,
+                                    refresh_ms=index_refresh_ms)
 
     # -- backend primitives ------------------------------------------------------------------------------
     @abstractmethod
@@ -197,6 +202,42 @@ class FingerprintStore(ABC):
         if not 0 <= max_distance <= MATCH_THRESHOLD:
             raise ValueError(f"max_distance must be 0-{MATCH_THRESHOLD} (the index guarantees no more)")
         code = KINDS[kind]
+        if self.read_index.refresh():
+            return self._records_by_id(self.read_index.search(digests, code, max_distance), limit)
+        found = sorted((d, v, h) for h, d, v in self._sql_search(digests, code, max_distance))  # closest first
+        matches: list[Match] = []
+        # The few hashes that matched, back to their records: the first chunk's key and the hash pick the
+        # fp_chunks rows by primary key prefix (a purged record is simply gone).
+        sql = (f"SELECT {', '.join('f.' + c for c in _SELECT.split(', '))} FROM fp_chunks c "
+               f"JOIN fp_fingerprints f ON f.id = c.fp_id WHERE c.key = {self.ph} AND c.perceptual = {self.ph}")
+        for distance, variant, digest in found:
+            rows = self._query(sql, (chunk_keys(digest, code)[0], digest))
+            matches.extend(Match(record_from_row(row), "perceptual", distance, variant)
+                           for row in sorted(rows, key=lambda r: -int(r[0])))
+            if len(matches) >= limit:
+                break
+        return matches[:limit]
+
+    def _records_by_id(self, hits: Sequence[tuple[bytes, int, int, list[int]]], limit: int) -> list[Match]:
+        """The read index's hits (hash, distance, variant, ids) as matches, closest first, newest first within a
+        hash: their records read by primary key, up to `limit` ids per round trip (a record purged by another
+        replica is simply not there)."""
+        pending = sorted(hits, key=lambda hit: (hit[1], hit[2], hit[0]))  # as the SQL path orders them
+        matches: list[Match] = []
+        while pending and len(matches) < limit:
+            batch: list[tuple[bytes, int, int, list[int]]] = []
+            while pending and sum(len(hit[3]) for hit in batch) < limit:
+                batch.append(pending.pop(0))
+            wanted = [fp_id for hit in batch for fp_id in hit[3]]
+            marks = ", ".join([self.ph] * len(wanted))
+            rows = {int(row[0]): row for row in self._query(f"SELECT {_SELECT} FROM fp_fingerprints "
+                                                            f"WHERE id IN ({marks})", wanted)}
+            matches.extend(Match(record_from_row(rows[fp_id]), "perceptual", distance, variant)
+                           for _, distance, variant, ids in batch for fp_id in ids if fp_id in rows)
+        return matches[:limit]
+
+    def _sql_search(self, digests: Sequence[bytes], code: int, max_distance: int) -> list[tuple[bytes, int, int]]:
+        """(hash, distance, variant) of the stored hashes within max_distance of a digest, from fp_chunks."""
         # Each variant's candidates are checked against that variant only (8x less arithmetic than checking
         # every candidate against all 8). The variants are split into lookup_threads groups, each group one
         # round trip on its own connection (_candidates_each), the groups in parallel.
@@ -212,19 +253,25 @@ class FingerprintStore(ABC):
             for digest, distance, variant in hits:
                 if digest not in best or (distance, variant) < best[digest]:
                     best[digest] = (distance, variant)
-        found = sorted(((d, v, h) for h, (d, v) in best.items()), key=lambda item: item[:2])
-        matches: list[Match] = []
-        # The few hashes that matched, back to their records: the first chunk's key and the hash pick the
-        # fp_chunks rows by primary key prefix (a purged record is simply gone).
-        sql = (f"SELECT {', '.join('f.' + c for c in _SELECT.split(', '))} FROM fp_chunks c "
-               f"JOIN fp_fingerprints f ON f.id = c.fp_id WHERE c.key = {self.ph} AND c.perceptual = {self.ph}")
-        for distance, variant, digest in found:
-            rows = self._query(sql, (chunk_keys(digest, code)[0], digest))
-            matches.extend(Match(record_from_row(row), "perceptual", distance, variant)
-                           for row in sorted(rows, key=lambda r: -int(r[0])))
-            if len(matches) >= limit:
-                break
-        return matches[:limit]
+        return [(h, d, v) for h, (d, v) in best.items()]
+
+    def _index_rows(self, after_id: int) -> IndexRows:
+        """The read index's rows: every matchable hash with an id above after_id, page by page by primary key."""
+        parts: list[IndexRows] = []
+        ph = self.ph
+        while True:
+            rows = self._query(f"SELECT id, kind, perceptual, quality, created_at FROM fp_fingerprints "
+                               f"WHERE id > {ph} ORDER BY id LIMIT {INDEX_PAGE}", (after_id,))
+            picked = [r for r in rows if is_indexed(r[1], r[2], r[3]) and len(r[2]) == 32]
+            if picked:
+                parts.append(IndexRows(
+                    np.array([r[0] for r in picked], dtype=np.int64),
+                    np.frombuffer(b"".join(bytes(r[2]) for r in picked), dtype=np.uint8).reshape(-1, 32).copy(),
+                    np.array([KINDS.get(r[1], 0) for r in picked], dtype=np.uint8),
+                    np.array([r[4] for r in picked], dtype=np.float64)))
+            if len(rows) < INDEX_PAGE:
+                return IndexRows.concat(parts) if parts else IndexRows.empty()
+            after_id = int(rows[-1][0])
 
     def similar_texts(self, signature: bytes, *, min_similarity: float = MATCH_SIMILARITY, limit: int = 10
                       ) -> list[Match]:
@@ -308,6 +355,7 @@ class FingerprintStore(ABC):
             deleted = self._purge_batch(older_than, batch)
             total += deleted
             if deleted < batch:
+                self.read_index.purged(older_than)
                 return total
 
     def stats(self) -> StoreStats:

@@ -52,10 +52,10 @@ def test_bad_lengths_are_refused() -> None:
 
 
 def test_popcount_without_numpy_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aiact_transparency.fingerprints import store
+    from aiact_transparency.fingerprints.read_index import popcount
 
     words = np.random.default_rng(3).integers(0, 2**63, (7, 3, 4), dtype=np.uint64)
     expected = [[sum(bin(int(w)).count("1") for w in row) for row in cand] for cand in words]
-    assert store._popcount(words).tolist() == expected
+    assert popcount(words).tolist() == expected
     monkeypatch.delattr(np, "bitwise_count", raising=False)  # numpy 1.26, still supported
-    assert store._popcount(words).tolist() == expected
+    assert popcount(words).tolist() == expected

@@ -29,7 +29,7 @@ def test_bad_store_urls_name_the_fix(store: str, message: str) -> None:
 
 
 @pytest.mark.parametrize("field", [{"retention_days": 0}, {"max_distance": 32}, {"queue_size": 0},
-                                   {"unknown": 1}])
+                                   {"memory_index_mb": -1}, {"unknown": 1}])
 def test_out_of_range_and_unknown_fields_are_refused(field: dict[str, int]) -> None:
     with pytest.raises(ValidationError):
         FingerprintSettings(**field)  # type: ignore[arg-type]
@@ -45,3 +45,17 @@ def test_a_valid_sqlite_setting_opens(tmp_path: object) -> None:
     settings = FingerprintSettings(store=f"sqlite:///{tmp_path}/sub/dir/fp.db")
     with open_store(settings.store) as store:
         assert store.stats().records == 0
+
+
+def test_the_read_index_bound_reaches_the_store(tmp_path: object) -> None:
+    from aiact_transparency.fingerprints.outputs import OutputLog
+
+    settings = FingerprintSettings(enabled=True, store=f"sqlite:///{tmp_path}/fp.db", memory_index_mb=64)
+    assert settings.store_options() == {"lookup_threads": 2, "memory_index_mb": 64}
+    log = OutputLog(settings)
+    try:
+        assert log.store.read_index.max_bytes == 64 * 2**20
+    finally:
+        log.close()
+    with open_store(settings.store, **FingerprintSettings(memory_index_mb=0).store_options()) as store:
+        assert store.read_index.disabled  # 0: every lookup answered by SQL

@@ -1,0 +1,147 @@
+"""The in-process read index (read_index.py) answers exactly what a brute-force scan and the SQL path answer,
+on SQLite and PostgreSQL: fresh after other replicas' writes, purges honoured, off above its memory bound."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from aiact_transparency.fingerprints import FingerprintStore, open_store, read_index
+from aiact_transparency.fingerprints.read_index import BYTES_PER_RECORD, ReadIndex
+
+from .pg_server import PostgresServer
+from .test_store import flip_bits, random_hash, record
+
+STORED = 3000
+
+
+def brute_force(stored: list[bytes], digests: list[bytes], max_distance: int = 31) -> set[tuple[bytes, int, int]]:
+    """(hash, distance, closest variant) by comparing every stored hash with every variant."""
+    table = np.frombuffer(b"".join(stored), dtype=np.uint8).reshape(-1, 32)
+    queries = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32)
+    distances = np.unpackbits(table[:, None, :] ^ queries[None, :, :], axis=2).sum(axis=2)  # stored x variants
+    found = set()
+    for row in np.flatnonzero(distances.min(axis=1) <= max_distance):
+        variant = int(np.argmin(distances[row]))
+        found.add((stored[row], int(distances[row, variant]), variant))
+    return found
+
+
+def answers(store: FingerprintStore, digests: list[bytes]) -> set[tuple[bytes, int, int]]:
+    return {(m.record.perceptual or b"", m.distance or 0, m.variant or 0)
+            for m in store.nearest(digests, limit=10_000)}
+
+
+def planted(rng: np.random.Generator) -> tuple[list[bytes], list[list[bytes]]]:
+    """Random hashes, near-duplicates of some at every distance 0-40 (32-40: must not be found), and 8-variant
+    queries whose variants sit near different stored hashes."""
+    def bits(count: int) -> list[int]:
+        return [int(b) for b in rng.choice(256, count, replace=False)]
+
+    bases = [random_hash(rng) for _ in range(STORED // 2)]
+    near = [flip_bits(bases[n % 200], bits(n % 41)) for n in range(STORED // 2)]
+    def worst_case(digest: bytes, q: int) -> bytes:
+        # Distance 31 spread as the pigeonhole allows least: one chunk (bits 16c to 16c+15) 1 bit off, that
+        # bit at every position in turn over the queries, every other chunk 2 bits off.
+        lone = q % 16
+        flips = [16 * c + int(b) for c in range(16) if c != lone for b in rng.choice(16, 2, replace=False)]
+        return flip_bits(digest, [*flips, 16 * lone + q * 5 % 16])
+
+    queries = [[worst_case(bases[q], q) if v == 0 else
+                flip_bits(bases[int(rng.integers(200))], bits(int(rng.integers(0, 32)))) if v == 3 else
+                random_hash(rng) for v in range(8)] for q in range(32)]
+    return bases + near, queries
+
+
+@pytest.mark.parametrize("min_delta", [4096, 256])  # 256: several batches merge into the main segment
+def test_the_index_answers_what_a_brute_force_scan_and_sql_answer(store_url: str, min_delta: int,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(read_index, "_MIN_DELTA", min_delta)
+    rng = np.random.default_rng(17)
+    hashes, queries = planted(rng)
+    order = rng.permutation(len(hashes))
+    stored: list[bytes] = []
+    with open_store(store_url) as indexed, open_store(store_url, memory_index_mb=0) as sql:
+        for first in range(0, len(hashes), 500):  # lookups between batches: the index refreshes incrementally
+            batch = [hashes[i] for i in order[first:first + 500]]
+            indexed.add_many([record(first + n, h) for n, h in enumerate(batch)])
+            stored.extend(batch)
+            for digests in queries[first // 100:first // 100 + 5]:
+                expected = brute_force(stored, digests)
+                assert answers(indexed, digests) == expected
+                assert answers(sql, digests) == expected
+                for limit in (3, 10_000):  # the same records in the same order (duplicates of a hash newest first)
+                    assert ([(m.record, m.distance, m.variant) for m in indexed.nearest(digests, limit=limit)]
+                            == [(m.record, m.distance, m.variant) for m in sql.nearest(digests, limit=limit)])
+        assert sql.read_index.disabled  # memory_index_mb=0: the SQL path
+        assert indexed.read_index.records == len(hashes)
+        found = sum(len(brute_force(stored, digests)) for digests in queries)
+        assert found > 100  # the planted neighbours are there to be found
+
+
+def test_a_lookup_sees_another_replicas_new_outputs_and_purges(store_url: str) -> None:
+    rng = np.random.default_rng(3)
+    with open_store(store_url) as reader, open_store(store_url) as writer:
+        old = record(1, random_hash(rng), created_at=1000.0)
+        writer.add_many([old])
+        assert [m.record for m in reader.nearest([old.perceptual or b""])] == [old]  # index loaded
+        new = record(2, random_hash(rng), created_at=5000.0)
+        writer.add_many([new])
+        assert [m.record for m in reader.nearest([new.perceptual or b""])] == [new]  # the next lookup sees it
+        assert writer.purge(2000.0) == 1  # purged by the other replica: the reader's index still holds it
+        assert reader.nearest([old.perceptual or b""]) == []  # but the match is read back from the store
+        assert reader.read_index.records == 2
+
+
+def test_own_purge_marks_the_rows_dead(store_url: str) -> None:
+    rng = np.random.default_rng(4)
+    with open_store(store_url) as store:
+        records = [record(n, random_hash(rng), created_at=1000.0 + n) for n in range(20)]
+        store.add_many(records)
+        assert store.nearest([records[0].perceptual or b""])
+        assert store.purge(1010.0) == 10
+        assert store.read_index.search([r.perceptual or b"" for r in records[:10]], 1, 31) == []
+        assert [h[3] for h in store.read_index.search([records[15].perceptual or b""], 1, 0)] == [[16]]
+        assert [m.record for m in store.nearest([records[15].perceptual or b""])] == [records[15]]
+
+
+def test_above_its_memory_bound_the_store_answers_from_sql(store_url: str) -> None:
+    rng = np.random.default_rng(5)
+    hashes = [random_hash(rng) for _ in range(50)]
+    with open_store(store_url, memory_index_mb=8) as store:  # 8 MiB: the two segments' offsets and 0 rows
+        assert ReadIndex.bytes_for(1) > 8 * 2**20
+        store.add_many([record(n, h) for n, h in enumerate(hashes)])
+        digests = [flip_bits(hashes[7], [1, 2, 3])] + [random_hash(rng) for _ in range(7)]
+        assert answers(store, digests) == brute_force(hashes, digests)
+        assert store.read_index.disabled and store.read_index.records == 0
+
+
+def test_memory_per_million_is_stated() -> None:
+    assert ReadIndex.bytes_for(1_000_000) / 2**20 < 120  # the docstring's ~113 MiB per 1,000,000
+    assert BYTES_PER_RECORD == 114
+
+
+def test_postgres_ids_are_taken_in_commit_order(postgres_server: PostgresServer) -> None:
+    # A batch that took its ids holds the id lock until it commits, so a later batch's higher ids can never
+    # be visible while the earlier ones are not (the index reads "ids above the last seen").
+    import psycopg
+
+    from aiact_transparency.fingerprints._postgres import _ID_LOCK
+
+    rng = np.random.default_rng(6)
+    with open_store(postgres_server.url) as store, psycopg.connect(postgres_server.url) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", (_ID_LOCK,))  # another replica mid-insert
+        done = threading.Event()
+
+        def insert() -> None:
+            store.add_many([record(1, random_hash(rng))])
+            done.set()
+
+        worker = threading.Thread(target=insert)
+        worker.start()
+        assert not done.wait(1.0)  # waits for the other replica's transaction
+        other.commit()
+        worker.join(30)
+        assert done.is_set()
