@@ -132,7 +132,6 @@ def check_audio(base: str, work: Path, cli: str, config: str | None) -> None:
     """/music (examples/audio_api.py) comes back as a WAV with the spoken disclaimer at the start (the clip
     there differs from what the generator made far more than any watermark would), the watermark, XMP and a
     valid C2PA manifest, as the CLI's verify reads them on the host."""
-    import numpy as np
     import soundfile
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
