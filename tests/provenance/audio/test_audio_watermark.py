@@ -30,7 +30,7 @@ THEIRS = WatermarkPayload(system_id_for("someone-else"), 0x00BEEF)
 # Measured on this clip set with scheme v2 (v1: MP3 88 %, AAC 72 %, noise 75 %); it does not reach 95 % there
 # yet. Strict: an attack that starts passing fails the run until its marker is removed.
 BELOW_TARGET = {
-    "aac-128k": "found in 90% of clips (misses: 44.1/48 kHz stereo speech and music with gaps, rain)",
+    "aac-128k": "found in 88% of clips (misses: 44.1/48 kHz stereo speech and music with gaps, rain)",
     "noise-20dB": "found in 85% of clips (misses: brown noise and music at 16/22.05 kHz, speech with gaps)",
 }
 
