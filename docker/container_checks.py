@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 BANNER = '<aside id="aiact-disclosure"'
 
@@ -120,6 +121,42 @@ def check_image(base: str, work: Path, cli: str, config: str | None, signer_seri
               report["c2pa"].get("signer_issuer"))
 
 
+def _snr_db(reference: Any, marked: Any) -> float:
+    import numpy as np
+
+    residual = float(np.sum((marked - reference) ** 2))
+    return 10 * float(np.log10(float(np.sum(reference**2)) / max(residual, 1e-20)))
+
+
+def check_audio(base: str, work: Path, cli: str, config: str | None) -> None:
+    """/music (examples/audio_api.py) comes back as a WAV with the spoken disclaimer at the start (the clip
+    there differs from what the generator made far more than any watermark would), the watermark, XMP and a
+    valid C2PA manifest, as the CLI's verify reads them on the host."""
+    import soundfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    from audio_api import RATE, generate
+
+    prompt, seconds = "container test", 8.0
+    status, headers, body = fetch(f"{base}/music?prompt=container+test&seconds={seconds:g}", timeout=120)
+    check(status == 200 and headers.get_content_type() == "audio/wav", "/music returns a WAV", headers)
+    path = work / "generated.wav"
+    path.write_bytes(body)
+    command = [cli, *(["--config", config] if config else []), "verify", "--json", str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    check(result.returncode == 0, f"`{' '.join(command)}` exits 0", result.stdout + result.stderr)
+    report = json.loads(result.stdout)[str(path)]
+    layers = {name: report[name].get("found") for name in ("c2pa", "xmp", "watermark")}
+    check(report["marked"] and all(layers.values()), "audio carries C2PA, XMP and watermark", layers)
+    check(bool(report["c2pa"].get("valid")), "audio C2PA signature valid", report["c2pa"])
+    marked, rate = soundfile.read(path, dtype="float64")
+    original = generate(prompt, seconds)
+    check(rate == RATE and len(marked) == len(original), "audio keeps its rate and length", (rate, len(marked)))
+    start, rest = _snr_db(original[: 2 * RATE], marked[: 2 * RATE]), _snr_db(original[4 * RATE :], marked[4 * RATE :])
+    check(start < 15 and rest >= 30, "a spoken disclaimer over the first seconds, only the watermark after",
+          f"SNR {start:.1f} dB over 0-2 s, {rest:.1f} dB after 4 s")
+
+
 def check_gradio(base: str) -> None:
     status, headers, body = fetch(f"{base}/gradio/", headers={"Accept": "text/html"})
     check(status == 200 and "mode=ai-originated" in headers.get("AI-Disclosure", ""),
@@ -165,6 +202,7 @@ def main() -> None:
     check_process(int(args.base.rsplit(":", 1)[1]), args.pid_file, args.expect_uid)
     check_pages(args.base, args.system_name)
     check_image(args.base, args.work, args.cli, args.config, args.signer_serial)
+    check_audio(args.base, args.work, args.cli, args.config)
     if args.gradio:
         check_gradio(args.base)
     check_compliance(args.base, args.cli)

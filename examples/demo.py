@@ -19,6 +19,7 @@ from aiact_transparency import TransparencyConfig, TransparencyMiddleware, load_
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # examples/ is not a package: each example also runs on its own, so import them by path.
+import audio_api
 import chat_app
 import image_api
 from gradio_app import build_demo
@@ -38,6 +39,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="aiact-transparency demo")
     app.include_router(chat_app.router)
     app.include_router(image_api.router)
+    app.include_router(audio_api.router)
     # Built before serving: config, model card and signing keys are checked now, not at the first request.
     config = demo_config()
     app.add_middleware(TransparencyMiddleware, config=config)
@@ -59,6 +61,7 @@ def main() -> None:
         f"  Generated image (marked):  {base}/generate?prompt=sunset&format=jpeg\n"
         f"  Verify it:                 curl -s '{base}/generate?prompt=sunset' -o ai.png && "
         ".venv/bin/aiact-transparency verify ai.png\n"
+        f"  Generated audio (marked):  {base}/music?prompt=sunset  (spoken disclaimer, watermark, XMP, C2PA)\n"
         f"  Gradio demo (wrapped):     {base}/gradio/\n"
         f"  Discovery document:        {base}/.well-known/ai-disclosure\n"
         f"  Check it as an auditor:    .venv/bin/aiact-transparency check {base} --page / --media "

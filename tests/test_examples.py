@@ -76,6 +76,11 @@ def test_make_demo_serves_every_example() -> None:
         image = httpx.get(base + "/generate", params={"prompt": "sunset", "format": "jpeg"}, timeout=60)
         report = verify(image.content)
         assert report.c2pa["valid"] and report.xmp["ai_generated"] and report.watermark["found"]
+        # examples/audio_api.py's clips: examples/aiact.yaml turns the spoken disclaimer on (espeak-ng)
+        clip = httpx.get(base + "/music", params={"prompt": "sunset", "seconds": 4}, timeout=120)
+        assert clip.status_code == 200 and clip.headers["content-type"] == "audio/wav"
+        heard = verify(clip.content)
+        assert heard.c2pa["valid"] and heard.xmp["ai_generated"] and heard.watermark["found"]
         gradio_page = httpx.get(base + "/gradio/", timeout=30)
         assert gradio_page.status_code == 200 and "ai-disclosure" in gradio_page.headers
         discovery = httpx.get(base + "/.well-known/ai-disclosure").json()

@@ -1,7 +1,8 @@
 """Decoding audio under limits, and encoding it back in the format it came in.
 
 WAV and FLAC go through soundfile (libsndfile): lossless in, lossless out, with the same PCM sample width.
-MP3 and MP4/AAC go through PyAV (its wheels carry FFmpeg with libmp3lame and FFmpeg's native AAC encoder):
+MP3 and MP4/AAC go through PyAV (its wheels carry FFmpeg with libmp3lame and FFmpeg's native AAC encoder;
+MP3 is encoded by the system's libmp3lame instead when it is installed, `_lame`, about 3x faster):
 the output keeps the sample rate, the channel count and the input's bit rate (the stream's nominal rate, or
 the average of a VBR stream, rounded to a standard rate). Both libraries are the `audio` extra, imported on
 first use so the rest of the package works without them.
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ._lame import encoder as system_lame
 from ._sniff import CANONICAL_TYPE, media_format
 from .errors import (
     AudioTooLongError,
@@ -226,6 +228,9 @@ def encode_audio(samples: npt.ArrayLike, fmt: AudioFormat) -> bytes:
 
 
 def _encode_lossy(arr: F32, fmt: AudioFormat) -> bytes:
+    lame = system_lame() if fmt.name == "mp3" and fmt.bit_rate else None
+    if lame is not None and (data := lame.encode(arr, fmt.rate, fmt.bit_rate or 0)) is not None:
+        return data  # ~3x faster than the LAME in PyAV's wheels (`_lame`)
     av = _av()
     out = io.BytesIO()
     layout = "mono" if fmt.channels == 1 else "stereo"

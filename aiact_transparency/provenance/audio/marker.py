@@ -35,6 +35,7 @@ from .watermark import (
     WatermarkPayload,
     detect_audio_watermark,
     embed_audio_watermark,
+    reads_back_at_origin,
 )
 
 if TYPE_CHECKING:
@@ -173,6 +174,10 @@ class AudioMarker:
         encode (README, robustness table): then the watermark is not claimed (no soft binding, no report entry),
         because a detector's answer is evidence and the manifest must not promise what is not there."""
         again = decode_audio(work.data, fmt.media_type, max_seconds=self.config.audio.max_seconds)
+        # The one reading at the embedder's grid first (what the detector would decode there); the whole
+        # detector only when that does not confirm it, so that nothing the detector finds goes unclaimed.
+        if reads_back_at_origin(again.samples, again.format.rate, payload):
+            return True
         detection = detect_audio_watermark(again.samples, again.format.rate)
         if detection.found and detection.payload == payload:
             return True

@@ -61,7 +61,7 @@ from ._slots import (
     tile_power,
     vote_weights,
 )
-from ._stft import F32, FRAME, WORK_RATE, block_count, blocks, frame_count, resample, stft
+from ._stft import F32, FRAME, WORK_RATE, block_count, blocks, frame_count, mid_of, resample, stft
 
 __all__ = [
     "DEFAULT_STRENGTH",
@@ -73,6 +73,7 @@ __all__ = [
     "WatermarkPayload",
     "detect_audio_watermark",
     "embed_audio_watermark",
+    "reads_back_at_origin",
     "system_id_for",
 ]
 
@@ -160,7 +161,7 @@ def embed_audio_watermark(
     channel_spectra = [stft(np.ascontiguousarray(work[:, c]), frames) for c in range(work.shape[1])]
     index = bit_index(count, 0)
     offset = (DITHER[index] + 0.5 * bits[index]) * strength  # (blocks, SLOTS) lattice offsets
-    mid = np.ascontiguousarray(work.mean(axis=1))
+    mid = mid_of(work)
     host_power = tile_power(blocks(mid)[:count])
     proj, active = projections(host_power)
     share = gains_share(host_power)
@@ -250,7 +251,7 @@ def detect_audio_watermark(
 ) -> AudioWatermarkDetection:
     """Read the watermark from samples ([n] or [n, channels]) at `rate`; see the module docstring."""
     x = _as_2d(samples)
-    mid = resample(np.ascontiguousarray(x.mean(axis=1)), rate, WORK_RATE)
+    mid = resample(mid_of(x), rate, WORK_RATE)
     soft_rows: list[npt.NDArray[np.float64]] = []
     where: list[tuple[int, int]] = []
     most_frames = 0
@@ -299,3 +300,26 @@ def detect_audio_watermark(
         based_on=basis, offset_seconds=(start + first * FRAME) / WORK_RATE, frames_read=most_frames,
         readings=readings,
     )
+
+
+def reads_back_at_origin(samples: npt.ArrayLike, rate: int, payload: WatermarkPayload, *,
+                         strength: float = DEFAULT_STRENGTH) -> bool:
+    """A cheaper read-back for the embedder's own output, re-decoded (so the mark starts at sample 0): True
+    only if `detect_audio_watermark(samples, rate)` finds a mark there, by decoding the one reading the
+    detector computes at offset 0, word phase 0 (the embedder's grid) and checking that the detector's offset
+    choice keeps offset 0 (clips over 8 s; shorter ones read every offset). When this reading passes parity
+    and CRC as `payload`, the detector finds a mark; it reports `payload` unless another of its readings also
+    passes with higher agreement, which has the detector's own false-positive probability (<= 1.1e-7). False
+    says only that this shortcut did not confirm it (e.g. a codec's delay moved the grid): the caller then
+    runs the detector itself. About 3x cheaper on 30 s clips: one reading decoded instead of up to 928."""
+    x = _as_2d(samples)
+    mid = resample(mid_of(x), rate, WORK_RATE)
+    offsets = _likely_offsets(mid, strength)
+    if 0 not in offsets or len(offsets) * PERIOD * 2.0**-_READ_CHECK_BITS > FALSE_POSITIVE_LIMIT:
+        return False
+    c_sum, s_sum, _ = _folded_votes(mid, 0, strength)
+    soft = (_COS_D * c_sum + _SIN_D * s_sum).reshape(1, -1).astype(np.float64)  # as detect's phase-0 row
+    try:
+        return WatermarkPayload.from_bits(tuple(int(b) for b in viterbi(soft, WORD_BITS)[0])) == payload
+    except PayloadChecksumError:
+        return False

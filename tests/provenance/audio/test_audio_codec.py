@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import wave
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from aiact_transparency.provenance.audio import _lame, codec
 from aiact_transparency.provenance.audio.codec import AudioFormat, decode_audio, encode_audio
 from aiact_transparency.provenance.audio.errors import (
     AudioMarkingError,
@@ -96,6 +98,63 @@ def test_lossy_round_trips_neither_grow_nor_shift(name: str, rate: int) -> None:
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", "-", "-f", "f32le", "-ac", "1", "-"], input=twice,
                          capture_output=True, check=True).stdout
     assert _lag(samples, np.frombuffer(raw, "<f4")[:, None] * 2, rate) == 0
+
+
+def _system_lame() -> _lame.LameEncoder:
+    """Debian's libmp3lame0 (ffmpeg depends on it, .ci/run installs it): in CI its absence is a failure."""
+    encoder = _lame.encoder()
+    if encoder is None:
+        if os.environ.get("CI"):
+            pytest.fail("libmp3lame0 is not installed; .ci/run must install it")
+        pytest.skip("libmp3lame0 is not installed")
+    return encoder
+
+
+def _walk(rate: int, channels: int, seconds: float = 3.0) -> np.ndarray:
+    walk = np.cumsum(np.random.default_rng(2).standard_normal(int(seconds * rate)))
+    walk -= np.convolve(walk, np.ones(200) / 200, "same")
+    mono = 0.3 * walk / np.max(np.abs(walk))
+    return np.stack([mono * (1.0 - 0.2 * c) for c in range(channels)], axis=1).astype(np.float32)
+
+
+def _snr_db(reference: np.ndarray, test: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(reference**2) / np.sum((test - reference) ** 2)))
+
+
+@pytest.mark.parametrize(("rate", "channels", "kbit"), [(48_000, 2, 128), (44_100, 1, 96), (22_050, 2, 64)])
+def test_mp3_goes_through_the_system_lame_and_decodes_like_pyavs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                  rate: int, channels: int, kbit: int) -> None:
+    encoder = _system_lame()
+    samples = _walk(rate, channels)
+    fmt = AudioFormat("mp3", rate, channels, bit_rate=kbit * 1000, lossless=False)
+    fast = encode_audio(samples, fmt)
+    assert fast == encoder.encode(samples, rate, kbit * 1000)  # the system library wrote it (LAME is deterministic)
+    monkeypatch.setattr(codec, "system_lame", lambda: None)  # as on a machine without libmp3lame0
+    slow = encode_audio(samples, fmt)
+    assert b"Lavf" in slow[:64] and b"Lavf" not in fast[:64]  # PyAV's muxer tags its files, LAME alone does not
+    snrs = []
+    for data in (fast, slow):
+        decoded = decode_audio(data, fmt.media_type)
+        assert decoded.format == fmt and len(decoded.samples) == len(samples)
+        assert _lag(samples, decoded.samples, rate) == 0  # the Info tag's encoder delay is read: no priming kept
+        snrs.append(_snr_db(samples, decoded.samples))
+    assert abs(snrs[0] - snrs[1]) < 1.0 and snrs[0] > 10, snrs  # same encoder, same settings, same quality
+    # FFmpeg's command line skips the same priming and padding (from a file: over a pipe it cannot find the end)
+    ffmpeg = require_tool("ffmpeg")
+    (tmp_path / "fast.mp3").write_bytes(fast)
+    raw = subprocess.run([ffmpeg, "-v", "error", "-i", str(tmp_path / "fast.mp3"), "-f", "f32le", "-"],
+                         capture_output=True, check=True).stdout
+    assert len(raw) == 4 * channels * len(samples)
+
+
+def test_low_bit_rate_mp3_falls_back_to_pyav() -> None:
+    # At 16 kHz and 32 kbit/s a CBR frame (144 bytes) cannot hold LAME's Info tag: PyAV's muxer writes it instead.
+    encoder = _system_lame()
+    samples = _walk(16_000, 1)
+    assert encoder.encode(samples, 16_000, 32_000) is None
+    fmt = AudioFormat("mp3", 16_000, 1, bit_rate=32_000, lossless=False)
+    decoded = decode_audio(encode_audio(samples, fmt), fmt.media_type)
+    assert decoded.format == fmt and len(decoded.samples) == len(samples)
 
 
 def test_mp3_is_written_by_lame() -> None:

@@ -109,6 +109,7 @@ def test_a_watermark_that_does_not_read_back_is_not_claimed(monkeypatch: pytest.
         return AudioWatermarkDetection(False, None, 0.0, 1.0, "injected")
 
     monkeypatch.setattr(marker, "detect_audio_watermark", lost)
+    monkeypatch.setattr(marker, "reads_back_at_origin", lambda samples, rate, payload: False)
     marked = AudioMarker(config()).mark(clip(FORMATS["mp3"]))
     assert marked.report.re_encoded and marked.report.watermark is None
     assert any(n.startswith("watermark embedded but not readable after the MP3 encode at 128 kbit/s")

@@ -17,6 +17,7 @@ from aiact_transparency.provenance.audio.watermark import (
     AudioWatermarkCapacityError,
     detect_audio_watermark,
     embed_audio_watermark,
+    reads_back_at_origin,
 )
 from aiact_transparency.provenance.payload import WatermarkPayload, system_id_for
 from tests.tools import require_module, require_tool
@@ -120,3 +121,23 @@ def test_detection_reports_its_evidence() -> None:
     as_dict = result.to_dict()
     assert as_dict["payload"] == {"system_id": OURS.system_id, "item_id": OURS.image_id}
     assert "2**-33" in str(as_dict["based_on"])
+
+
+def test_the_read_back_shortcut_confirms_only_what_the_detector_finds() -> None:
+    """reads_back_at_origin (the marker's cheap read-back) on short and long (> 8 s: the detector chooses its
+    offsets) clips, each quantised to 16 bits as a WAV holds it: where it says True the detector finds the
+    same payload; it says True for the embedder's own output, False once the grid moved, for unmarked clips
+    and for another payload."""
+    require_tool("espeak-ng")
+    rng = np.random.default_rng(21)
+    cases = [(music(5.0, 22_050, rng)[:, None], 22_050), (music(12.0, 48_000, rng)[:, None], 48_000),
+             (np.repeat(speech("fr", 20.0, 16_000)[:, None], 2, axis=1), 16_000)]
+    for samples, rate in cases:
+        marked = np.round(embed_audio_watermark(samples, rate, OURS) * 32767) / 32767
+        assert reads_back_at_origin(marked, rate, OURS)
+        found = detect_audio_watermark(marked, rate)
+        assert found.found and found.payload == OURS
+        assert not reads_back_at_origin(marked, rate, THEIRS)
+        assert not reads_back_at_origin(samples, rate, OURS)
+        moved = marked[rate // 3 :]  # a cut: the mark no longer starts at sample 0
+        assert not reads_back_at_origin(moved, rate, OURS)
