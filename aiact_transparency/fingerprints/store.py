@@ -144,7 +144,7 @@ class FingerprintStore(ABC):
         self.lookup_threads = lookup_threads
         self._executor: ThreadPoolExecutor | None = None
         self.read_index = ReadIndex(self._index_rows, max_bytes=memory_index_mb * 2**20,
-                                    refresh_ms=index_refresh_ms)
+                                    refresh_ms=index_refresh_ms, size_hint=self._largest_id)
 
     # -- backend primitives ------------------------------------------------------------------------------
     @abstractmethod
@@ -254,6 +254,11 @@ class FingerprintStore(ABC):
                 if digest not in best or (distance, variant) < best[digest]:
                     best[digest] = (distance, variant)
         return [(h, d, v) for h, (d, v) in best.items()]
+
+    def _largest_id(self) -> int:
+        """About how many records the store holds, from the primary key's end (no count over the table)."""
+        rows = self._query("SELECT MAX(id) FROM fp_fingerprints", ())
+        return int(rows[0][0] or 0) if rows else 0
 
     def _index_rows(self, after_id: int) -> IndexRows:
         """The read index's rows: every matchable hash with an id above after_id, page by page by primary key."""

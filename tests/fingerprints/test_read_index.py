@@ -145,3 +145,38 @@ def test_postgres_ids_are_taken_in_commit_order(postgres_server: PostgresServer)
         other.commit()
         worker.join(30)
         assert done.is_set()
+
+
+def test_a_large_store_loads_its_index_in_the_background_while_sql_answers(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Above the threshold the first lookup must not wait for the load (seconds at 1M rows): it is answered from
+    # SQL while a thread loads; the load is held at a gate here (fault injection) to see both phases.
+    monkeypatch.setattr(read_index, "BACKGROUND_LOAD_ABOVE", 10)
+    rng = np.random.default_rng(6)
+    hashes = [random_hash(rng) for _ in range(40)]
+    digests = [flip_bits(hashes[3], [5, 6])] + [random_hash(rng) for _ in range(7)]
+    with open_store(store_url) as store:
+        store.add_many([record(n, h) for n, h in enumerate(hashes)])
+        gate, real_fetch = threading.Event(), store.read_index._fetch
+
+        def held_fetch(after_id: int) -> read_index.IndexRows:
+            assert gate.wait(30)
+            return real_fetch(after_id)
+
+        monkeypatch.setattr(store.read_index, "_fetch", held_fetch)
+        assert answers(store, digests) == brute_force(hashes, digests)  # from SQL: the load is still held
+        assert store.read_index.records == 0 and not store.read_index.disabled
+        gate.set()
+        assert store.read_index.wait_loaded(30)
+        assert store.read_index.records == len(hashes)
+        assert answers(store, digests) == brute_force(hashes, digests)  # now from the index, the same answer
+
+
+def test_a_small_store_loads_its_index_in_the_first_lookup(store_url: str) -> None:
+    rng = np.random.default_rng(7)
+    hashes = [random_hash(rng) for _ in range(20)]
+    with open_store(store_url) as store:
+        store.add_many([record(n, h) for n, h in enumerate(hashes)])
+        assert answers(store, hashes[:1]) == brute_force(hashes, hashes[:1])
+        assert store.read_index.records == len(hashes)  # no thread: loaded before that first answer
