@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config.detection import DetectionSettings
 from .jws import JWS_MEDIA_TYPE
-from .local import IMAGE_TYPES, TEXT_TYPE
+from .local import MEDIA_TYPES, TEXT_TYPE
 
 __all__ = ["VERDICTS", "discovery_entry", "usage"]
 
@@ -24,7 +24,7 @@ def discovery_entry(settings: DetectionSettings, signer: dict[str, Any] | None =
         "page": f"{settings.path} (Accept: text/html): a page to upload a file or paste text",
         "method": "POST the content as the body with its Content-Type, or as multipart/form-data field 'file' "
                   "(or 'text')",
-        "accepts": [*IMAGE_TYPES, f"{TEXT_TYPE}; charset=utf-8"],
+        "accepts": [*MEDIA_TYPES, f"{TEXT_TYPE}; charset=utf-8"],
         "max_bytes": settings.max_bytes,
         "verdicts": list(VERDICTS),
         "layers": ["c2pa", "xmp", "watermark", "fingerprint"],

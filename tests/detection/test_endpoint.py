@@ -75,6 +75,8 @@ async def test_get_serves_the_page_or_a_usage_description(endpoint: DetectionEnd
     assert "'unsafe-inline'" not in csp and "form-action 'self'" in csp and "default-src 'none'" in csp
     assert usage.json()["detector"] == f"https://acme.example{PATH}"
     assert usage.json()["verdicts"] == list(VERDICTS)
+    # Every type the detector reads, as its 415 names them (it read images only once, and this said so).
+    assert usage.json()["accepts"] == [*(fmt.media_type for fmt in FORMATS), "text/plain; charset=utf-8"]
     assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 1000
 
 

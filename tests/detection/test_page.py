@@ -55,6 +55,20 @@ def test_the_24_official_languages_ship_every_key_with_the_same_placeholders() -
             assert data["title"] != english["title"] and data["verdict_none"] != english["verdict_none"], lang
 
 
+def test_the_page_names_every_medium_the_detector_reads() -> None:
+    """The detector reads images, audio, video, PDF and DOCX as well as text: the page says so, in every language."""
+    assert MESSAGES["en"]["intro"] == ("Upload a file (an image, audio, video or a PDF or Word document) or paste "
+                                       "text to check whether it carries marks of AI generation, and whether {system} "
+                                       "made it.")
+    assert MESSAGES["en"]["file_label"] == "File (image, audio, video or document)"
+    for lang, texts in MESSAGES.items():
+        # The document formats by their names (the same in every language), and no list of image formats only.
+        assert "PDF" in texts["intro"] and "Word" in texts["intro"] and "WebP" not in texts["intro"], lang
+    page, _ = render_page("en", system="Acme Studio", action="/detect", discovery_path="/about")
+    label = next(label for label in _tree(page).iter("label") if label.get("for") == "file")
+    assert label.text == "File (image, audio, video or document)"
+
+
 def _tree(page: bytes) -> ET.Element:
     tree: ET.Element = html5lib.parse(page, treebuilder="etree", namespaceHTMLElements=False)
     return tree

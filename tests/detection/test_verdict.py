@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from PIL import Image
 from aiact_transparency import TransparencyConfig
 from aiact_transparency.detection import Detector, FingerprintMatch, UnsupportedContent, combine
 from aiact_transparency.provenance import keys
+from aiact_transparency.provenance.formats import FORMATS
 from aiact_transparency.provenance.image.marker import ImageMarker
 from aiact_transparency.provenance.text.marking import mark_text
 from aiact_transparency.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA_URI, add_ai_xmp
@@ -93,9 +95,10 @@ def test_declared_type_that_lies_is_noted_and_the_bytes_decide(detector: Detecto
     assert any("declared as image/png" in note for note in result.notes)
 
 
-def test_neither_image_nor_text_is_refused_naming_the_supported_types(detector: Detector) -> None:
-    gif = encode(photo_like(64, 64), "GIF")
-    with pytest.raises(UnsupportedContent, match="image/png, image/jpeg, image/webp and text/plain"):
+def test_an_unread_type_is_refused_naming_every_supported_type(detector: Detector) -> None:
+    gif = encode(photo_like(64, 64), "GIF")  # recognised, but no medium marks it
+    supported = ", ".join(fmt.media_type for fmt in FORMATS) + " and text/plain"
+    with pytest.raises(UnsupportedContent, match=f"^image/gif data cannot be checked; .*{re.escape(supported)}"):
         detector.detect_bytes(gif)
     with pytest.raises(UnsupportedContent):
         detector.detect_bytes(b"\xff\xfe\x00binary\x80\x81")

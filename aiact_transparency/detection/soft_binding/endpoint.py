@@ -7,7 +7,7 @@ document as AdobeDocs/cai-soft-binding-api static/c2pa-original-soft-binding.jso
     GET  /services/supportedAlgorithms      c2pa.softBindingAlgList
     GET  /matches/byBinding?alg=&value=&maxResults=     c2pa.softBindingQueryResult
     POST /matches/byBinding?maxResults=     body c2pa.softBindingQuery {alg, value}
-    POST /matches/byContent?alg=&maxResults=&hintAlg=&hintValue=   body: the asset (image/*)
+    POST /matches/byContent?alg=&maxResults=&hintAlg=&hintValue=   body: the asset (image/*, audio/*)
     GET  /manifests/{manifestId}?returnActiveManifest=   application/c2pa
     GET  /openapi.json                      this service's OpenAPI document (openapi.json beside this file)
 
@@ -33,7 +33,7 @@ from ..responses import CORS, respond, respond_json, respond_problem
 from ..submission import SubmissionError, read_submission
 from .algorithms import BindingError, supported_algorithms
 from .openapi import openapi_document
-from .resolver import MAX_RESULTS, Resolver, hint_of
+from .resolver import CONTENT_TYPES, MAX_RESULTS, Resolver, hint_of
 
 if TYPE_CHECKING:
     from ..endpoint import DetectionEndpoint
@@ -147,7 +147,7 @@ class SoftBindingEndpoint:
             await respond_problem(send, 400, "Bad Request", str(exc), "bad_query")
         except UnsupportedContent as exc:
             await respond_problem(send, 415, "Unsupported Media Type", str(exc), "unsupported_type",
-                                  supported=["image/png", "image/jpeg", "image/webp"])
+                                  supported=list(CONTENT_TYPES))
         except StoreError as exc:  # its message names the store and the database's error, never data
             log.error("soft binding resolution failed: %s", exc)
             await respond_problem(send, 500, "Internal Server Error", "the resolution failed; nothing was kept",

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from ...fingerprints.lookup import lookup
 from ...fingerprints.record import Match
 from ...provenance.c2pa.jumbf import active_manifest_only
+from ...provenance.formats import FORMATS, sniff_media_type, types_of
 from ...provenance.payload import WatermarkPayload
+from ..local import IMAGE_TYPES, UnsupportedContent
 from ..output_log import decode_submitted
 from .algorithms import (
     AUDIO_WATERMARK_ALG,
@@ -35,8 +37,11 @@ if TYPE_CHECKING:
     from ...config import TransparencyConfig
     from ...fingerprints.store import FingerprintStore
 
-__all__ = ["MAX_RESULTS", "Resolver", "hint_of", "payload_word", "similarity"]
+__all__ = ["CONTENT_TYPES", "MAX_RESULTS", "Resolver", "hint_of", "payload_word", "similarity"]
 
+# What by_content reads, in the registry's order: images (watermark, PDQ fingerprint, an embedded manifest) and
+# audio (its watermark, an embedded manifest); no soft binding of ours covers video or documents.
+CONTENT_TYPES = (*IMAGE_TYPES, *(fmt.media_type for fmt in FORMATS if fmt.medium == "audio"))
 MAX_RESULTS = 100  # maxResults beyond this is served as this many (the spec sets a minimum of 1, no maximum)
 _PDQ_BITS = 256
 
@@ -75,12 +80,10 @@ class Resolver:
 
     def by_content(self, data: bytes, limit: int, *, alg: str | None = None,
                    hint: tuple[str, str] | None = None) -> list[dict[str, Any]]:
-        """Our watermark detector and fingerprint lookup on the uploaded image (held in memory only), plus the
-        manifest id of a manifest it still carries, plus the hint binding when one is given. `alg` limits the
-        search to that algorithm. Raises BindingError (a bad alg or hint) or UnsupportedContent."""
-        from ...provenance.formats import sniff_media_type, types_of
+        """Our watermark detector on the upload (held in memory only) and, for an image, the fingerprint lookup,
+        plus the manifest id of a manifest it still carries, plus the hint binding when one is given. `alg` limits
+        the search to that algorithm. Raises BindingError (a bad alg or hint) or UnsupportedContent."""
         from ...provenance.verify import verify
-        from ..local import IMAGE_TYPES, UnsupportedContent
 
         if alg is not None:
             check_alg(alg)
@@ -89,7 +92,7 @@ class Resolver:
             scored += [(m["manifestId"], m["similarityScore"]) for m in self.by_binding(hint[0], hint[1], limit)]
         media_type = sniff_media_type(data) or ""
         audio = media_type in types_of("audio")
-        if media_type not in IMAGE_TYPES and not audio:
+        if media_type not in CONTENT_TYPES:
             audio_types = ", ".join(sorted(types_of("audio")))
             raise UnsupportedContent(f"{media_type or 'unrecognised'} content cannot be resolved here; this service "
                                      f"reads {', '.join(IMAGE_TYPES)} and audio ({audio_types})")

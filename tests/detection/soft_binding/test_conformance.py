@@ -7,6 +7,7 @@ derandomized (the same in every CI run); AIACT_CONFORMANCE_EXAMPLES=500 explores
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from starlette.testclient import TestClient
 
 from aiact_transparency import TransparencyConfig
 from aiact_transparency.fingerprints import open_store
+from aiact_transparency.provenance.formats import FORMATS
 
 from ...wired.flows import SYSTEM, image_app
 
@@ -90,3 +92,12 @@ def test_the_document_is_the_specifications(api_schema: BaseOpenAPISchema) -> No
     assert raw["servers"][0]["url"].endswith(API)
 
 
+
+
+def test_by_content_describes_the_types_it_reads(api_schema: BaseOpenAPISchema) -> None:
+    """The description names each image and audio format (by subtype or file suffix), and no video or document."""
+    description = api_schema.raw_schema["paths"]["/matches/byContent"]["post"]["description"]
+    words = set(re.findall(r"\w+", description.upper()))
+    for fmt in FORMATS:
+        names = {fmt.media_type.split("/")[1].upper(), *(suffix[1:].upper() for suffix in fmt.suffixes)}
+        assert bool(names & words) == (fmt.medium in ("image", "audio")), fmt.media_type

@@ -5,11 +5,13 @@ errors the spec names and the limits the detector shares, and zero retention of 
 from __future__ import annotations
 
 import base64
+import io
 import logging
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from PIL import Image
 from starlette.testclient import TestClient
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
@@ -18,6 +20,7 @@ from aiact_transparency.detection.soft_binding import FINGERPRINT_ALG, WATERMARK
 from aiact_transparency.detection.soft_binding.algorithms import AUDIO_WATERMARK_ALG
 from aiact_transparency.detection.wiring import endpoint_for
 from aiact_transparency.fingerprints import FingerprintRecord, open_store
+from aiact_transparency.provenance.formats import FORMATS
 from aiact_transparency.provenance.payload import WatermarkPayload
 
 from ...wired.flows import SYSTEM, image_app, photo_png, stripped
@@ -89,6 +92,18 @@ def test_by_content_runs_watermark_and_fingerprint(served: tuple[TestClient, byt
     assert unmarked.json() == {"matches": []}
     text = client.post(f"{API}/matches/byContent", content=b"hello", headers={"content-type": "text/plain"})
     assert text.status_code == 415 and text.headers["content-type"] == "application/problem+json"
+
+
+def test_by_content_415_names_the_image_and_audio_types_it_reads(store_url: str) -> None:
+    """The detector reads video and documents too, but no soft binding of ours covers them: 415, naming what is read."""
+    pdf = io.BytesIO()
+    Image.new("RGB", (200, 100), (250, 240, 230)).save(pdf, "PDF")
+    read = [fmt.media_type for fmt in FORMATS if fmt.medium in ("image", "audio")]
+    with TestClient(image_app(make_config(store_url))) as client:
+        for body, kind in ((b"hello", "text/plain"), (pdf.getvalue(), "application/pdf")):
+            answer = client.post(f"{API}/matches/byContent", content=body, headers={"content-type": kind})
+            assert answer.status_code == 415 and answer.json()["supported"] == read, kind
+            assert all(media_type in answer.json()["detail"] for media_type in read), kind
 
 
 def test_manifests_by_id(served: tuple[TestClient, bytes, FingerprintRecord]) -> None:
