@@ -16,15 +16,17 @@ Scheme (every frame carries the whole word, so cuts, dropped or repeated frames 
    every column).
 3. Quantisation index modulation: m is moved to the nearest point of the lattice STEP * (k + 1/4 + b/2) of its
    bit b, by adding d * w to the cell (d = change x sum(w) / sum(w^2)). STEP is 10 grey levels (x4 for 10-bit
-   samples): about 2 grey levels rms, PSNR about 42 dB before the encoder.
+   samples): about 2 grey levels rms, PSNR about 42 dB before the encoder. Where clipping at black or white held
+   part of a cell back, the pixels with room left finish the move (`_refill`).
 
-Detection (`VideoWatermarkReader`): per frame, every cell mean's phase 2 pi m / STEP is accumulated per bit as
-(sum sin, sum cos) over the frames read; `OFFSETS` (32) uniform shifts of m (a brightness change) are tried from
-those sums, each giving one 81-bit word that must pass parity and CRC-32. A word not written by the embedder
-passes with probability 2**-33 per reading, whatever the video, as long as its content does not depend on the
-public mask; the bound reported is readings x 2**-33 = 3.7e-9. Voting over many frames averages the encoder's
-noise away; a still shot gives the same votes each frame, which is harmless. The grid needs the frame's aspect
-ratio kept: cropping or letterboxing moves the cells (not read then: nothing is claimed).
+Detection (`VideoWatermarkReader`): per frame, every cell mean's phase 2 pi m / STEP is accumulated per bit as (sum
+sin, sum cos) over the frames read; `OFFSETS` (32) uniform shifts of m (a brightness change) are tried from those
+sums, each giving one 81-bit word; that word and every flip of its FLIP_BITS (6) least certain bits (a Chase
+decoder: soft decisions, which CRF 28 on binary pixel noise needs) must pass parity and CRC-32. A word not written
+by the embedder passes with probability 2**-33 per reading, whatever the video, as long as its content does not
+depend on the public mask; the bound reported is readings x 2**-33 = 32 x 64 x 2**-33 = 2.4e-7. Voting over many
+frames averages the encoder's noise away; a still shot gives the same votes each frame, which is harmless. The grid
+needs the frame's aspect ratio kept: cropping or letterboxing moves the cells (not read then: nothing is claimed).
 """
 
 from __future__ import annotations
@@ -161,7 +163,7 @@ class VideoWatermarkDetection:
     payload: WatermarkPayload | None
     frames_read: int
     readings: int
-    false_positive_probability: float  # readings x 2**-33 when found; 1.0 when not
+    false_positive_probability: float  # readings (shifts x flip patterns) x 2**-33 when found; 1.0 when not
     bit_agreement: float  # share of the vote weight agreeing with the best word (information only)
     based_on: str
 
