@@ -21,12 +21,13 @@ Scheme (every frame carries the whole word, so cuts, dropped or repeated frames 
 
 Detection (`VideoWatermarkReader`): per frame, every cell mean's phase 2 pi m / STEP is accumulated per bit as (sum
 sin, sum cos) over the frames read; `OFFSETS` (32) uniform shifts of m (a brightness change) are tried from those
-sums, each giving one 81-bit word; that word and every flip of its FLIP_BITS (6) least certain bits (a Chase
-decoder: soft decisions, which CRF 28 on binary pixel noise needs) must pass parity and CRC-32. A word not written
-by the embedder passes with probability 2**-33 per reading, whatever the video, as long as its content does not
-depend on the public mask; the bound reported is readings x 2**-33 = 32 x 64 x 2**-33 = 2.4e-7. Voting over many
-frames averages the encoder's noise away; a still shot gives the same votes each frame, which is harmless. The grid
-needs the frame's aspect ratio kept: cropping or letterboxing moves the cells (not read then: nothing is claimed).
+sums, each giving one 81-bit word; that word, then every flip of its FLIP_BITS (6) least certain bits, fewest flips
+first (a Chase decoder: soft decisions, which CRF 28 on binary pixel noise needs), is checked, and the first that
+passes parity and CRC-32 is the reading. A word not written by the embedder passes with probability 2**-33 per
+reading, whatever the video, as long as its content does not depend on the public mask; the bound reported is
+readings x 2**-33 = 32 x 64 x 2**-33 = 2.4e-7. Voting over many frames averages the encoder's noise away; a still
+shot gives the same votes each frame, which is harmless. The grid needs the frame's aspect ratio kept: cropping or
+letterboxing moves the cells (not read then: nothing is claimed).
 """
 
 from __future__ import annotations
