@@ -8,9 +8,14 @@ from PIL import Image
 
 from aiact_transparency.provenance.payload import WatermarkPayload
 from aiact_transparency.provenance.video.watermark import (
+    FALSE_POSITIVE_LIMIT,
+    FLIP_BITS,
     MIN_SHORT_SIDE,
+    STEP,
     VideoWatermarkDetection,
     VideoWatermarkReader,
+    _grid,
+    _means,
     embed_frame_watermark,
 )
 
@@ -90,8 +95,45 @@ def test_another_payload_is_read_as_itself() -> None:
 
 def test_found_states_its_bound() -> None:
     result = _read(embed_frame_watermark(_noise((90, 160)), PAYLOAD))
-    assert result.false_positive_probability < 1e-8
+    # every word tried counts: 32 brightness shifts x 2^6 flip patterns, each passing by chance with 2^-33
+    assert result.readings == 32 * 2**FLIP_BITS
+    assert result.false_positive_probability == pytest.approx(32 * 2**FLIP_BITS * 2.0**-33)
+    assert result.false_positive_probability <= FALSE_POSITIVE_LIMIT
     assert "2^-33" in result.based_on
+
+
+def test_saturated_binary_noise_lands_on_the_lattice() -> None:
+    # Black-and-white pixel noise (lavfi cellauto): most pixels at 0 or 255, where clipping held half of each
+    # cell back and the means landed up to 0.2 of a step off their lattice point; a CRF 28 re-encode lost the word.
+    rng = np.random.default_rng(5)
+    luma = np.where(rng.random((240, 426)) < 0.5, 0, 255).astype(np.uint8)
+    marked = embed_frame_watermark(luma, PAYLOAD)
+    grid = _grid(240, 426)
+    bits = np.asarray(PAYLOAD.to_bits())[grid.bit]
+    phase = (_means(marked, grid, 1.0) / STEP - 0.25 - 0.5 * bits) % 1.0
+    assert float(np.max(np.minimum(phase, 1.0 - phase))) < 0.03
+    assert _psnr(luma, marked) >= 38.0
+    assert _read(marked).payload == PAYLOAD
+
+
+def _reader_voting(bits: list[int], strength: np.ndarray) -> VideoWatermarkReader:
+    """A reader whose votes at shift 0 are +-strength for `bits` (a 1 has phase 3/4: sin -1, cos 0)."""
+    reader = VideoWatermarkReader(frames=1)
+    reader._sin[:] = np.where(np.asarray(bits) == 1, -1.0, 1.0) * strength
+    return reader
+
+
+def test_the_least_certain_bits_are_corrected_and_only_those() -> None:
+    truth = PAYLOAD.to_bits()
+    wrong = [3, 40, 77]
+    received = [bit ^ (n in wrong) for n, bit in enumerate(truth)]
+    weak = np.ones(len(truth))
+    weak[wrong] = 0.1  # the wrong bits are among the FLIP_BITS weakest votes: corrected
+    assert _reader_voting(received, weak).result().payload == PAYLOAD
+    strong = np.ones(len(truth))
+    strong[[1, 2, 4, 5, 6, 7]] = 0.1  # six other bits are the weakest: the wrong ones are not touched
+    result = _reader_voting(received, strong).result()
+    assert not result.found and result.payload is None
 
 
 def test_too_small_frames_are_refused_and_not_read() -> None:
