@@ -153,8 +153,9 @@ def _frames(container: Any, facts: VideoFacts, limits: VideoLimits) -> Iterator[
                 raise UnsupportedVideoError(f"the frame size changes mid-stream ({facts.width}x{facts.height} to "
                                             f"{frame.width}x{frame.height}): re-encode at one size first")
             yield frame
-    except av.error.FFmpegError as exc:
-        raise CorruptVideoError(f"the video data cannot be decoded: {exc}") from None
+    except av.error.FFmpegError as exc:  # PyAV 17 (Python 3.10) raises here on a cut-short faststart file
+        raise CorruptVideoError(f"the video data cannot be decoded (truncated or corrupt): {exc}; send the complete "
+                                "file") from None
 
 
 def transcode(data: bytes, media_type: str, limits: VideoLimits, *, on_frame: Callable[[Any, int], None],
