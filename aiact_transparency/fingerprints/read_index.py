@@ -154,6 +154,7 @@ class ReadIndex:
         self.refresh_ms = refresh_ms
         self._clock = clock or time.monotonic
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._main: _Segment | None = None
         self._delta: _Segment | None = None
         self._last_id = 0
@@ -180,8 +181,12 @@ class ReadIndex:
         return self._update()
 
     def _load_in_background(self) -> bool:
-        """True while a first load runs in its thread (started here when the store is large)."""
-        with self._lock:
+        """True while a first load runs in its thread (started here when the store is large). The loading thread
+        holds `_lock` for the whole load, so lookups meanwhile must not wait on it: a lock of its own starts it."""
+        loader = self._loader
+        if loader is not None:
+            return loader.is_alive()
+        with self._start_lock:
             if self._loader is not None:
                 return self._loader.is_alive()
             if self._size_hint is None or self._size_hint() <= BACKGROUND_LOAD_ABOVE:
@@ -196,7 +201,7 @@ class ReadIndex:
         except Exception as exc:  # the database went away: lookups stay on SQL, the next one tries again
             log.warning("fingerprint read index: first load failed (%s); lookups use SQL meanwhile",
                         type(exc).__name__)
-            with self._lock:
+            with self._start_lock:
                 self._loader = None
 
     def wait_loaded(self, timeout: float | None = None) -> bool:

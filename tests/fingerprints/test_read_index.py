@@ -166,6 +166,12 @@ def test_a_large_store_loads_its_index_in_the_background_while_sql_answers(
 
         monkeypatch.setattr(store.read_index, "_fetch", held_fetch)
         assert answers(store, digests) == brute_force(hashes, digests)  # from SQL: the load is still held
+        # A later lookup while it loads must not queue behind the loading thread's lock: it answers from SQL.
+        later: list[set[tuple[bytes, int, int]]] = []
+        lookup = threading.Thread(target=lambda: later.append(answers(store, digests)), daemon=True)
+        lookup.start()
+        lookup.join(10)  # a deadlock detector, not a timing claim: the load is held for up to 30 s
+        assert not lookup.is_alive() and later == [brute_force(hashes, digests)]
         assert store.read_index.records == 0 and not store.read_index.disabled
         gate.set()
         assert store.read_index.wait_loaded(30)
