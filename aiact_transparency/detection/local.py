@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..config.detection import DetectionSettings
-from ..provenance.formats import FORMATS, sniff_media_type
+from ..provenance.formats import FORMATS, sniff_media_type, types_of
 from ..provenance.text.marking import verify_text
 from ..provenance.verify import verify, verify_document
 from .fingerprint import FingerprintIndex, fingerprint_layer
@@ -35,7 +35,7 @@ IMAGE_TYPES = tuple(fmt.media_type for fmt in FORMATS if fmt.medium == "image")
 # Every file type the detector reads: each medium the registry marks (audio and video need their extras to read
 # the watermark; without them that layer says what to install), documents (PDF, DOCX: their manifest only).
 MEDIA_TYPES = tuple(fmt.media_type for fmt in FORMATS)
-_DOCUMENT_TYPES = frozenset(fmt.media_type for fmt in FORMATS if fmt.medium == "document")
+_DOCUMENT_TYPES = types_of("document")
 TEXT_TYPE = "text/plain"
 LOCAL_DETECTOR = f"aiact-transparency/{__version__} (local, command line)"
 TextScorer = Callable[[str], "TextWatermarkReport"]
