@@ -26,8 +26,9 @@ def each_engine(args: argparse.Namespace, prefix: str, run: Callable[[str, str],
 
             try:
                 # A server tuned as a small dedicated box would be; durable (fsync on) so inserts are honest.
-                server = start_postgres(durable=True, settings=("shared_buffers=1GB", "max_wal_size=4GB",
-                                                                "checkpoint_timeout=30min"))
+                server = start_postgres(
+                    durable=True, settings=("shared_buffers=1GB", "max_wal_size=4GB", "checkpoint_timeout=30min")
+                )
             except PostgresUnavailable as exc:
                 print(f"PostgreSQL not measured: {exc}")
             else:

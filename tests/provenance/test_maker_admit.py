@@ -130,8 +130,7 @@ def test_the_audio_marker_s_refusals() -> None:
     assert str(too_large.value) == "the audio has 1025 bytes, above audio.max_bytes = 1024"
     with pytest.raises(UnsupportedAudioError) as unsupported:
         marker.mark(_PNG[:1000])
-    assert str(unsupported.value) == ("image/png is not markable here; supported audio: WAV, FLAC, MP3 and M4A "
-                                      "(AAC)")
+    assert str(unsupported.value) == ("image/png is not markable here; supported audio: WAV, FLAC, MP3 and M4A (AAC)")
 
 
 def test_the_video_marker_s_refusals() -> None:
@@ -153,8 +152,9 @@ def test_the_video_marker_s_refusals() -> None:
     for indexless in (b"\x00\x00\x00\x18ftypisom" + bytes(100), b"\x00\x00\x00\x18ftypzzzz" + bytes(100)):
         with pytest.raises(CorruptVideoError) as corrupt:
             marker.mark(indexless)
-        assert str(corrupt.value) == ("the MP4/MOV file has no index (moov box): truncated or an unfinished upload; "
-                                      "send the complete file")
+        assert str(corrupt.value) == (
+            "the MP4/MOV file has no index (moov box): truncated or an unfinished upload; send the complete file"
+        )
     with pytest.raises(UnsupportedVideoError) as unsupported:
         marker.mark(_PNG[:1000])
     assert str(unsupported.value) == "image/png is not markable here; supported video: MP4 and MOV (QuickTime)"
