@@ -130,7 +130,7 @@ def test_the_audio_marker_s_refusals() -> None:
     assert str(too_large.value) == "the audio has 1025 bytes, above audio.max_bytes = 1024"
     with pytest.raises(UnsupportedAudioError) as unsupported:
         marker.mark(_PNG[:1000])
-    assert str(unsupported.value) == ("image/png is not markable here; supported audio: WAV, FLAC, MP3 and M4A (AAC)")
+    assert str(unsupported.value) == "image/png is not markable here; supported audio: WAV, FLAC, MP3 and M4A (AAC)"
 
 
 def test_the_video_marker_s_refusals() -> None:
