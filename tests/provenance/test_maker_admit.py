@@ -4,11 +4,11 @@ declared type that lies, the manifest the input already carries), each medium wi
 from __future__ import annotations
 
 import re
+from importlib import import_module
 
 import pytest
 
 from aiact_transparency import TransparencyConfig
-from aiact_transparency.provenance.errors import ImageTooLargeError, UnsupportedImageError
 from aiact_transparency.provenance.image.marker import ImageMarker
 from aiact_transparency.provenance.maker import Intake, maker_for
 from tests.samples import encode, picture
@@ -104,57 +104,39 @@ def test_a_foreign_manifest_is_noted_after_the_declared_type_and_our_own_is_reco
     assert again.prior.ours and again.notes == ()
 
 
-# The three markers' own errors and words, exactly as they were before admit served them all.
-def test_the_image_marker_s_refusals() -> None:
-    marker = ImageMarker(_config())
-    with pytest.raises(UnsupportedImageError) as unsupported:
-        marker.mark(b"")
-    assert str(unsupported.value) == "unrecognised data is not markable here; supported: PNG, JPEG and WebP"
-    small = ImageMarker(TransparencyConfig(system={"name": "Acme Studio"}, images={"max_bytes": 1024}))
-    with pytest.raises(ImageTooLargeError) as too_large:
-        small.mark(b"x" * 1025)
-    assert str(too_large.value) == "the image has 1025 bytes, above images.max_bytes = 1024"
+# The three markers' own errors and words, exactly as they were before admit served them all: (medium, body,
+# error, message), with max_bytes = 1024.
+_NOT_AUDIO = "image/png is not markable here; supported audio: WAV, FLAC, MP3 and M4A (AAC)"
+_NOT_VIDEO = "image/png is not markable here; supported video: MP4 and MOV (QuickTime)"
+_INDEXLESS = "the MP4/MOV file has no index (moov box): truncated or an unfinished upload; send the complete file"
+_REFUSALS = [
+    ("image", b"", "UnsupportedImageError", "unrecognised data is not markable here; supported: PNG, JPEG and WebP"),
+    ("image", b"x" * 1025, "ImageTooLargeError", "the image has 1025 bytes, above images.max_bytes = 1024"),
+    ("audio", b"", "CorruptAudioError", "the audio body is empty (zero bytes): send the encoded file"),
+    ("audio", b"x" * 1025, "AudioTooLongError", "the audio has 1025 bytes, above audio.max_bytes = 1024"),
+    ("audio", _PNG[:1000], "UnsupportedAudioError", _NOT_AUDIO),
+    ("video", b"", "CorruptVideoError", "the video body is empty (zero bytes): send the encoded file"),
+    ("video", b"x" * 1025, "VideoTooLargeError", "the video has 1025 bytes, above video.max_bytes = 1024"),
+    ("video", b"\x00\x00\x00\x18ftypisom" + bytes(100), "CorruptVideoError", _INDEXLESS),  # sniffed as audio/mp4
+    ("video", b"\x00\x00\x00\x18ftypzzzz" + bytes(100), "CorruptVideoError", _INDEXLESS),  # sniffed as nothing
+    ("video", _PNG[:1000], "UnsupportedVideoError", _NOT_VIDEO),
+]
+# medium -> (its extra's module, its marker class, its config section, its errors module)
+_MARKERS = {
+    "image": ("PIL", "ImageMarker", "images", "aiact_transparency.provenance.errors"),
+    "audio": ("soundfile", "AudioMarker", "audio", "aiact_transparency.provenance.audio.errors"),
+    "video": ("av", "VideoMarker", "video", "aiact_transparency.provenance.video.errors"),
+}
 
 
-def test_the_audio_marker_s_refusals() -> None:
-    require_module("soundfile")
-    from aiact_transparency.provenance.audio.errors import AudioTooLongError, CorruptAudioError, UnsupportedAudioError
-    from aiact_transparency.provenance.audio.marker import AudioMarker
-
-    marker = AudioMarker(TransparencyConfig(system={"name": "Acme Voice"}, audio={"max_bytes": 1024}))
-    with pytest.raises(CorruptAudioError) as empty:
-        marker.mark(b"")
-    assert str(empty.value) == "the audio body is empty (zero bytes): send the encoded file"
-    with pytest.raises(AudioTooLongError) as too_large:
-        marker.mark(b"x" * 1025)
-    assert str(too_large.value) == "the audio has 1025 bytes, above audio.max_bytes = 1024"
-    with pytest.raises(UnsupportedAudioError) as unsupported:
-        marker.mark(_PNG[:1000])
-    assert str(unsupported.value) == "image/png is not markable here; supported audio: WAV, FLAC, MP3 and M4A (AAC)"
-
-
-def test_the_video_marker_s_refusals() -> None:
-    require_module("av")
-    from aiact_transparency.provenance.video.errors import (
-        CorruptVideoError,
-        UnsupportedVideoError,
-        VideoTooLargeError,
+@pytest.mark.parametrize(("medium", "body", "error", "message"), _REFUSALS)
+def test_each_marker_refuses_with_its_own_error_and_words(medium: str, body: bytes, error: str, message: str) -> None:
+    extra, marker_class, section, errors = _MARKERS[medium]
+    require_module(extra)
+    marker = getattr(import_module(f"aiact_transparency.provenance.{medium}.marker"), marker_class)(
+        TransparencyConfig(system={"name": "Acme Studio"}, **{section: {"max_bytes": 1024}})
     )
-    from aiact_transparency.provenance.video.marker import VideoMarker
-
-    marker = VideoMarker(TransparencyConfig(system={"name": "Acme Video"}, video={"max_bytes": 1024}))
-    with pytest.raises(CorruptVideoError) as empty:
-        marker.mark(b"")
-    assert str(empty.value) == "the video body is empty (zero bytes): send the encoded file"
-    with pytest.raises(VideoTooLargeError) as too_large:
-        marker.mark(b"x" * 1025)
-    assert str(too_large.value) == "the video has 1025 bytes, above video.max_bytes = 1024"
-    for indexless in (b"\x00\x00\x00\x18ftypisom" + bytes(100), b"\x00\x00\x00\x18ftypzzzz" + bytes(100)):
-        with pytest.raises(CorruptVideoError) as corrupt:
-            marker.mark(indexless)
-        assert str(corrupt.value) == (
-            "the MP4/MOV file has no index (moov box): truncated or an unfinished upload; send the complete file"
-        )
-    with pytest.raises(UnsupportedVideoError) as unsupported:
-        marker.mark(_PNG[:1000])
-    assert str(unsupported.value) == "image/png is not markable here; supported video: MP4 and MOV (QuickTime)"
+    with pytest.raises(Exception) as refused:
+        marker.mark(body)
+    assert type(refused.value) is getattr(import_module(errors), error)
+    assert str(refused.value) == message
