@@ -20,7 +20,6 @@ import itertools
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +30,7 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from engines import add_engine_options, each_engine  # noqa: E402
 from results import record  # noqa: E402
 
 from aiact_transparency.config.fingerprints import DEFAULT_INDEX_MB  # noqa: E402
@@ -290,35 +290,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=int(os.environ.get("BENCH_FP_RECORDS", 1_000_000)))
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--only", choices=("sqlite", "postgresql"))
-    parser.add_argument("--sqlite-db", help="keep the SQLite database here (and reuse it when it is full)")
-    parser.add_argument("--pg-url", help="use this PostgreSQL server instead of a throwaway one (reused when full)")
+    add_engine_options(parser)
     args = parser.parse_args()
     print(f"fingerprint bench: {args.records:,} records, {args.queries} queries per kind; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     bench_hashing()
     bench_text_fingerprint()
     bench_skew()
-    with tempfile.TemporaryDirectory(prefix="aiact-fp-bench-") as tmp:
-        if args.only in (None, "sqlite"):
-            path = args.sqlite_db or f"{tmp}/fingerprints.db"
-            run_engine("sqlite", f"sqlite:///{path}", args.records, args.queries)
-        if args.only in (None, "postgresql") and args.pg_url:
-            run_engine("postgresql", args.pg_url, args.records, args.queries)
-        elif args.only in (None, "postgresql"):
-            from tests.fingerprints.pg_server import PostgresUnavailable, start_postgres
-
-            try:
-                # A server tuned as a small dedicated box would be; durable (fsync on) so inserts are honest.
-                server = start_postgres(durable=True, settings=("shared_buffers=1GB", "max_wal_size=4GB",
-                                                                "checkpoint_timeout=30min"))
-            except PostgresUnavailable as exc:
-                print(f"PostgreSQL not measured: {exc}")
-            else:
-                try:
-                    run_engine("postgresql", server.url, args.records, args.queries)
-                finally:
-                    server.stop()
+    each_engine(args, "aiact-fp-bench-", lambda engine, url: run_engine(engine, url, args.records, args.queries))
     print_summary()
     return 0
 

@@ -22,7 +22,6 @@ import base64
 import io
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_fingerprints import BATCH, near, photo_like, synthetic  # noqa: E402  (the same fill, not a copy)
+from engines import add_engine_options, each_engine  # noqa: E402
 from results import record  # noqa: E402
 
 from aiact_transparency import TransparencyConfig  # noqa: E402
@@ -224,9 +224,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=int(os.environ.get("BENCH_SB_RECORDS", 1_000_000)))
     parser.add_argument("--queries", type=int, default=500)
-    parser.add_argument("--only", choices=("sqlite", "postgresql"))
-    parser.add_argument("--sqlite-db", help="keep the SQLite database here (and reuse it when it is full)")
-    parser.add_argument("--pg-url", help="use this PostgreSQL server instead of a throwaway one (reused when full)")
+    add_engine_options(parser)
     parser.add_argument("--pdq-only", action="store_true",
                         help="only byBinding by PDQ (e.g. on a log bench_fingerprints.py filled, which keeps no "
                              "manifest stores and no checksummed watermark payloads)")
@@ -234,25 +232,8 @@ def main() -> int:
     blob = real_store()
     print(f"soft binding bench: {args.records:,} outputs, {args.queries} queries per figure, stores of "
           f"{len(blob):,} B; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory(prefix="aiact-sb-bench-") as tmp:
-        if args.only in (None, "sqlite"):
-            run_engine("sqlite", f"sqlite:///{args.sqlite_db or tmp + '/fingerprints.db'}", args.records,
-                       args.queries, blob, args.pdq_only)
-        if args.only in (None, "postgresql") and args.pg_url:
-            run_engine("postgresql", args.pg_url, args.records, args.queries, blob, args.pdq_only)
-        elif args.only in (None, "postgresql"):
-            from tests.fingerprints.pg_server import PostgresUnavailable, start_postgres
-
-            try:
-                server = start_postgres(durable=True, settings=("shared_buffers=1GB", "max_wal_size=4GB",
-                                                                "checkpoint_timeout=30min"))
-            except PostgresUnavailable as exc:
-                print(f"PostgreSQL not measured: {exc}")
-            else:
-                try:
-                    run_engine("postgresql", server.url, args.records, args.queries, blob, args.pdq_only)
-                finally:
-                    server.stop()
+    each_engine(args, "aiact-sb-bench-",
+                lambda engine, url: run_engine(engine, url, args.records, args.queries, blob, args.pdq_only))
     return 0
 
 

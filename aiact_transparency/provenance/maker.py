@@ -6,12 +6,14 @@ disclosure assertion) and XMP (CreatorTool), whatever the medium, so a detector 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..config import ModelFacts, model_facts
 from .c2pa.reading import is_marked_by_system, read_manifest
+from .formats import canonical, sniff_media_type, types_of
 from .keys import ManifestSigner, SigningIdentity
 from .keys.configured import signer_for
 from .payload import system_id_for
@@ -19,7 +21,7 @@ from .payload import system_id_for
 if TYPE_CHECKING:
     from ..config import TransparencyConfig
 
-__all__ = ["Maker", "PriorManifest", "maker_for"]
+__all__ = ["Admitted", "Intake", "Maker", "PriorManifest", "maker_for"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,35 @@ class PriorManifest:
 
 
 @dataclass(frozen=True)
+class Intake:
+    """What one medium's `mark` refuses before it marks anything, and with which of its own errors (this layer
+    cannot import audio's or video's): the bodies it takes, their size bound, the types it marks."""
+
+    medium: str  # "image", "audio", "video": what formats.types_of calls it, and the messages' subject
+    section: str  # the config section whose max_bytes bounds the body: "images", "audio", "video"
+    supported: str  # the refusal's tail naming what is markable: "supported: PNG, JPEG and WebP"
+    too_large: Callable[[str], Exception]
+    unsupported: Callable[[str], Exception]
+    # A zero-byte body refused with its own message; None: the type check refuses it ("unrecognised data").
+    empty: Callable[[str], Exception] | None = None
+    # A medium's own refusal of the sniffed bytes (data, sniffed type), made before the type check.
+    check: Callable[[bytes, str | None], None] | None = None
+    types: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "types", types_of(self.medium))
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """An input `Maker.admit` let through: what its bytes are, the report's first notes, its earlier manifest."""
+
+    media_type: str
+    notes: tuple[str, ...]  # a declared type the bytes contradict, then what `prior` says about a manifest
+    prior: PriorManifest
+
+
+@dataclass(frozen=True)
 class Maker:
     system_name: str
     system_id: int  # what the watermark payload carries: system_id_for(system.name)
@@ -41,6 +72,28 @@ class Maker:
     disclosure: dict[str, Any]  # the AI disclosure assertion: system, provider, mode, model facts
     signer: ManifestSigner | None  # None when the medium does not sign
     identity: SigningIdentity | None
+
+    def admit(self, data: bytes, declared: str | None, intake: Intake, max_bytes: int) -> Admitted:
+        """The checks every marker makes first, in this order: empty body, size, the sniffed type (the bytes
+        decide it; a `declared` type that lies is only noted), then the manifest the input already carries.
+        Raises the medium's own errors, from `intake`."""
+        if intake.empty is not None and not data:
+            raise intake.empty(f"the {intake.medium} body is empty (zero bytes): send the encoded file")
+        if len(data) > max_bytes:
+            raise intake.too_large(
+                f"the {intake.medium} has {len(data)} bytes, above {intake.section}.max_bytes = {max_bytes}")
+        actual = sniff_media_type(data)
+        if intake.check is not None:
+            intake.check(data, actual)
+        if actual not in intake.types:
+            raise intake.unsupported(f"{actual or 'unrecognised data'} is not markable here; {intake.supported}")
+        notes = []
+        if declared and canonical(declared) != actual:
+            notes.append(f"declared as {declared} but the bytes are {actual}")
+        prior = self.prior(data, actual)
+        if prior.note:
+            notes.append(prior.note)
+        return Admitted(actual, tuple(notes), prior)
 
     def prior(self, data: bytes, media_type: str, *, prefilter: bool = True) -> PriorManifest:
         """What to do with a manifest already in `data`. Cached outputs may pass twice: only a valid manifest

@@ -32,7 +32,8 @@ from aiact_transparency.gradio.banner import BANNER_ELEM_ID  # noqa: E402
 from aiact_transparency.gradio.marking import OutputMarker, _medium_of, is_example_input_loader  # noqa: E402
 from aiact_transparency.gradio.noscript import NoscriptNotice  # noqa: E402
 from aiact_transparency.provenance.verify import verify  # noqa: E402
-from tests.servers import free_port, serve  # noqa: E402
+from tests.gradio.served import connected, launched  # noqa: E402
+from tests.servers import serve  # noqa: E402
 from tests.tools import close_leaked_event_loops  # noqa: E402
 
 STREAM_PAUSE = 0.4
@@ -108,15 +109,8 @@ def _collect_gradio_garbage() -> Iterator[None]:
 def server() -> Iterator[SimpleNamespace]:
     probe: dict[str, str] = {}
     demo = _build_demo(probe)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    base = f"http://127.0.0.1:{port}"
-    client = gradio_client.Client(base, verbose=False)
-    try:
+    with launched(demo) as base, connected(base) as client:
         yield SimpleNamespace(demo=demo, base=base, client=client, probe=probe)
-    finally:
-        client.close()  # its heartbeat thread would keep it (and an event loop) alive until exit
-        demo.close()
 
 
 def _assert_marked(data: bytes) -> None:
@@ -127,11 +121,8 @@ def _assert_marked(data: bytes) -> None:
 
 
 def _predict_once(url: str, *args: Any, api_name: str) -> Any:
-    client = gradio_client.Client(url, verbose=False)
-    try:
+    with connected(url) as client:
         return client.predict(*args, api_name=api_name)
-    finally:
-        client.close()
 
 
 def _file_url(base: str, path: str) -> str:
@@ -385,15 +376,10 @@ def test_chat_interface_api_returns_the_raw_value_not_served_files() -> None:
     source = Path(gr.utils.get_upload_folder()).parent / "aiact-chat-raw.png"
     Image.fromarray(_picture(2)).save(source)
     demo = wrap(gr.ChatInterface(lambda m, h: {"text": m, "files": [str(source)]}, api_name="chat"), _config())
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
+    with launched(demo) as base:
         answer = _predict_once(base, "hi", api_name="/chat")
         assert answer == {"text": "hi", "files": [str(source)]}  # the function's raw return value
         assert httpx.get(_file_url(base, str(source))).status_code == 403  # and that path is not served
-    finally:
-        demo.close()
 
 
 # -- mount --------------------------------------------------------------------------------------------

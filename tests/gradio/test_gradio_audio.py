@@ -15,7 +15,6 @@ from tests.tools import require_module
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 gr = require_module("gradio")
-gradio_client = require_module("gradio_client")
 sf = require_module("soundfile")
 
 import numpy as np  # noqa: E402
@@ -23,8 +22,8 @@ import numpy as np  # noqa: E402
 from aiact_transparency import TransparencyConfig, verify  # noqa: E402
 from aiact_transparency.gradio import wrap  # noqa: E402
 from aiact_transparency.gradio.marking import OutputMarker  # noqa: E402
+from tests.gradio.served import connected, launched  # noqa: E402
 from tests.provenance.audio.clips import music  # noqa: E402
-from tests.servers import free_port  # noqa: E402
 from tests.tools import close_leaked_event_loops  # noqa: E402
 
 pytestmark = [
@@ -67,15 +66,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace
         number.submit(as_numpy, number, gr.Audio(), api_name="numpy")
         number.submit(as_file, number, gr.Audio(type="filepath"), api_name="file")
     wrap(demo, _config())
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                allowed_paths=[str(folder)])
-    client = gradio_client.Client(f"http://127.0.0.1:{port}", verbose=False)
-    try:
+    with launched(demo, allowed_paths=[str(folder)]) as base, connected(base) as client:
         yield SimpleNamespace(client=client, folder=folder)
-    finally:
-        client.close()
-        demo.close()
 
 
 @pytest.mark.parametrize(("api", "media_type"), [("/numpy", "audio/wav"), ("/file", "audio/flac")])

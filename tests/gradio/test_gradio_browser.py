@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import os
 import subprocess
 import sys
@@ -13,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from aiact_transparency import TransparencyConfig
-from tests.servers import free_port
-from tests.tools import require_module, require_tool
+from tests.tools import close_leaked_event_loops, require_module, require_tool
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 require_module("gradio")  # fails in CI (the dev extra installs it), skips locally
+
+from tests.gradio.served import launched  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 pytestmark = [
@@ -33,11 +32,7 @@ def _collect_gradio_garbage() -> Iterator[None]:
     # (gradio.utils.safe_get_lock). Close and collect them while this module's warning filters apply,
     # not in a later module or at exit.
     yield
-    loop = asyncio.get_event_loop_policy().get_event_loop()
-    if not loop.is_running():
-        loop.close()
-    asyncio.set_event_loop(None)
-    gc.collect()
+    close_leaked_event_loops()
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +43,8 @@ def demo_url() -> Iterator[str]:
     finally:
         sys.path.pop(0)
     demo = build_demo(TransparencyConfig(system={"name": "Acme Studio", "provider": "Acme GmbH"}))
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with launched(demo) as base:
+        yield base + "/"
 
 
 def _chromium(tmp_path: Path, *args: str) -> str:

@@ -14,14 +14,14 @@ from tests.tools import require_module
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 gr = require_module("gradio")
-gradio_client = require_module("gradio_client")
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from aiact_transparency import TransparencyConfig  # noqa: E402
 from aiact_transparency.gradio import mount, wrap  # noqa: E402
-from tests.servers import free_port, serve  # noqa: E402
+from tests.gradio.served import connected, launched  # noqa: E402
+from tests.servers import serve  # noqa: E402
 from tests.tools import close_leaked_event_loops  # noqa: E402
 from tests.wired.flows import DETECT, stripped  # noqa: E402
 
@@ -55,11 +55,8 @@ def _demo() -> Any:
 
 
 def _generate(url: str) -> bytes:
-    client = gradio_client.Client(url, verbose=False)
-    try:
+    with connected(url) as client:
         return Path(client.predict(0, api_name="/generate")).read_bytes()
-    finally:
-        client.close()
 
 
 def _detected_by_fingerprint(base: str, data: bytes) -> dict[str, Any]:
@@ -75,16 +72,11 @@ def _detected_by_fingerprint(base: str, data: bytes) -> dict[str, Any]:
 
 def test_launched_demo_serves_the_detector_and_logs_its_outputs(tmp_path: Path) -> None:
     demo = wrap(_demo(), _config(tmp_path))
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with launched(demo) as base:
         assert httpx.get(base + DETECT, headers={"accept": "text/html"}).status_code == 200
         assert httpx.get(base + "/.well-known/ai-disclosure").json()["detection"]["url"] == DETECT
         result = _detected_by_fingerprint(base, _generate(base))
         assert result["verdict"] == "generated-by-this-system" and result["based_on"] == ["fingerprint"], result
-    finally:
-        demo.close()
 
 
 def test_mounted_demo_serves_the_detector_and_logs_its_outputs(tmp_path: Path) -> None:

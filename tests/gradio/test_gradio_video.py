@@ -14,13 +14,12 @@ from tests.tools import require_module, require_tool
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 gr = require_module("gradio")
-gradio_client = require_module("gradio_client")
 require_module("av")
 
 from aiact_transparency import TransparencyConfig, verify  # noqa: E402
 from aiact_transparency.gradio import wrap  # noqa: E402
+from tests.gradio.served import connected, launched  # noqa: E402
 from tests.provenance.video.clips import ClipSpec, make_clip  # noqa: E402
-from tests.servers import free_port  # noqa: E402
 from tests.tools import close_leaked_event_loops  # noqa: E402
 
 pytestmark = [
@@ -54,15 +53,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace
         prompt = gr.Textbox()
         prompt.submit(generate, prompt, gr.Video(), api_name="generate")
     wrap(demo, _config())
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                allowed_paths=[str(folder)])
-    client = gradio_client.Client(f"http://127.0.0.1:{port}", verbose=False)
-    try:
+    with launched(demo, allowed_paths=[str(folder)]) as base, connected(base) as client:
         yield SimpleNamespace(client=client, folder=folder)
-    finally:
-        client.close()
-        demo.close()
 
 
 def test_video_outputs_are_marked(server: SimpleNamespace) -> None:

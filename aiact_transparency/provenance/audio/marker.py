@@ -19,9 +19,8 @@ from ...disclosure.i18n import AUDIO_DISCLAIMERS, DEFAULT_LANGUAGE, negotiate
 from ..c2pa.jumbf import active_manifest_label
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest_store
 from ..errors import SigningError
-from ..formats import canonical, sniff_media_type, types_of
 from ..keys import ManifestSigner
-from ..maker import maker_for
+from ..maker import Intake, maker_for
 from ..payload import AUDIO_SOFT_BINDING_ALG
 from ..per_config import PerConfig
 from ..xmp import XMP_TYPES, ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp
@@ -47,7 +46,8 @@ __all__ = ["SOFT_BINDING_ALG", "AudioMarkReport", "AudioMarker", "MarkedAudio", 
 # under this project's prefix like payload.SOFT_BINDING_ALG for images: a reader that only knows the C2PA
 # soft-binding algorithm list cannot decode it, and `verify` reads the watermark itself.
 SOFT_BINDING_ALG = AUDIO_SOFT_BINDING_ALG
-_AUDIO_TYPES = types_of("audio")
+_INTAKE = Intake("audio", "audio", "supported audio: WAV, FLAC, MP3 and M4A (AAC)", AudioTooLongError,
+                 UnsupportedAudioError, empty=CorruptAudioError)
 
 
 @dataclass(frozen=True)
@@ -113,23 +113,11 @@ class AudioMarker:
         `accept_language`: the request's Accept-Language (the middleware passes it), which picks the spoken
         disclaimer's language unless `audio.disclaimer.language` fixes one."""
         audio = self.config.audio
-        if not data:
-            raise CorruptAudioError("the audio body is empty (zero bytes): send the encoded file")
-        if len(data) > audio.max_bytes:
-            raise AudioTooLongError(f"the audio has {len(data)} bytes, above audio.max_bytes = {audio.max_bytes}")
-        actual = sniff_media_type(data)
-        if actual not in _AUDIO_TYPES:
-            raise UnsupportedAudioError(
-                f"{actual or 'unrecognised data'} is not markable here; supported audio: WAV, FLAC, MP3 and M4A (AAC)"
-            )
-        work = _Work(data, actual)
-        if media_type and canonical(media_type) != actual:
-            work.notes.append(f"declared as {media_type} but the bytes are {actual}")
-        prior = self.maker.prior(data, actual)
+        admitted = self.maker.admit(data, media_type, _INTAKE, audio.max_bytes)
+        actual, prior = admitted.media_type, admitted.prior
         if prior.ours:
-            return MarkedAudio(data, actual, AudioMarkReport(actual, already_marked=True, notes=tuple(work.notes)))
-        work.ingredient = prior.ingredient
-        work.notes.extend(filter(None, [prior.note]))
+            return MarkedAudio(data, actual, AudioMarkReport(actual, already_marked=True, notes=admitted.notes))
+        work = _Work(data, actual, list(admitted.notes), ingredient=prior.ingredient)
         # Decoded even without a watermark: garbage, over-long and unsupported layouts are refused all the same.
         decoded = decode_audio(data, actual, max_seconds=audio.max_seconds)
         work.seconds = decoded.seconds

@@ -16,10 +16,9 @@ from ...config.modelcard import ModelFacts
 from ..c2pa.jumbf import active_manifest_label
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest_store
 from ..errors import CorruptImageError, ImageMarkingError, ImageTooLargeError, SigningError, UnsupportedImageError
-from ..formats import canonical, sniff_media_type, types_of
 from ..keys import ManifestSigner
 from ..keys.configured import signer_for
-from ..maker import maker_for
+from ..maker import Intake, maker_for
 from ..per_config import PerConfig
 from ..xmp import ImageFormatError, XmpError, build_xmp, extract_xmp, insert_xmp
 from . import codec as _codec
@@ -35,7 +34,7 @@ from .watermark import (
 if TYPE_CHECKING:
     from ...config import TransparencyConfig
 
-_IMAGE_TYPES = types_of("image")
+_INTAKE = Intake("image", "images", "supported: PNG, JPEG and WebP", ImageTooLargeError, UnsupportedImageError)
 
 
 @dataclass(frozen=True)
@@ -99,21 +98,11 @@ class ImageMarker:
     def mark(self, data: bytes, media_type: str | None = None) -> MarkedImage:
         """Mark one encoded image. The bytes decide the format; a declared `media_type` that lies is noted."""
         images = self.config.images
-        if len(data) > images.max_bytes:
-            raise ImageTooLargeError(f"the image has {len(data)} bytes, above images.max_bytes = {images.max_bytes}")
-        actual = sniff_media_type(data)
-        if actual not in _IMAGE_TYPES:
-            raise UnsupportedImageError(
-                f"{actual or 'unrecognised data'} is not markable here; supported: PNG, JPEG and WebP"
-            )
-        work = _Work(data, actual)
-        if media_type and canonical(media_type) != actual:
-            work.notes.append(f"declared as {media_type} but the bytes are {actual}")
-        prior = self.maker.prior(data, actual)
+        admitted = self.maker.admit(data, media_type, _INTAKE, images.max_bytes)
+        actual, prior = admitted.media_type, admitted.prior
         if prior.ours:
-            return MarkedImage(data, actual, MarkReport(actual, already_marked=True, notes=tuple(work.notes)))
-        work.ingredient = prior.ingredient
-        work.notes.extend(filter(None, [prior.note]))
+            return MarkedImage(data, actual, MarkReport(actual, already_marked=True, notes=admitted.notes))
+        work = _Work(data, actual, list(admitted.notes), ingredient=prior.ingredient)
         try:
             if self.changes_pixels:
                 self._mark_pixels(work)

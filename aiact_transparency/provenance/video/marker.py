@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from ...config.modelcard import ModelFacts
 from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
 from ..errors import SigningError
-from ..formats import canonical, iso_index_missing, sniff_media_type, types_of
+from ..formats import iso_index_missing
 from ..keys import ManifestSigner
-from ..maker import maker_for
+from ..maker import Intake, maker_for
 from ..payload import WatermarkPayload
 from ..per_config import PerConfig
 from .codec import PIXEL_FORMATS, AudioTrack, Transcoded, VideoLimits, luma_plane, transcode
@@ -39,8 +39,17 @@ __all__ = ["SOFT_BINDING_ALG", "MarkedVideo", "VideoMarkReport", "VideoMarker", 
 # The C2PA soft-binding `alg` for the frame watermark (value: the 10 payload bytes, hex), unregistered and named
 # under this project's prefix like the images' and the audio's.
 SOFT_BINDING_ALG = "org.aiact-transparency.video-cellqim.1"
-_VIDEO_TYPES = types_of("video")
 _READ_BACK_SECONDS = 2.0
+
+
+def _refuse_indexless(data: bytes, actual: str | None) -> None:
+    if actual in (None, "audio/mp4") and iso_index_missing(data):  # an index-less MP4 cannot say what it holds
+        raise CorruptVideoError("the MP4/MOV file has no index (moov box): truncated or an unfinished upload; "
+                                "send the complete file")
+
+
+_INTAKE = Intake("video", "video", "supported video: MP4 and MOV (QuickTime)", VideoTooLargeError,
+                 UnsupportedVideoError, empty=CorruptVideoError, check=_refuse_indexless)
 
 
 @dataclass(frozen=True)
@@ -101,24 +110,11 @@ class VideoMarker:
     def mark(self, data: bytes, media_type: str | None = None) -> MarkedVideo:
         """Mark one MP4 or MOV file. The bytes decide the format; a declared `media_type` that lies is noted."""
         video = self.config.video
-        if not data:
-            raise CorruptVideoError("the video body is empty (zero bytes): send the encoded file")
-        if len(data) > video.max_bytes:
-            raise VideoTooLargeError(f"the video has {len(data)} bytes, above video.max_bytes = {video.max_bytes}")
-        actual = sniff_media_type(data)
-        if actual in (None, "audio/mp4") and iso_index_missing(data):  # an index-less MP4 cannot say what it holds
-            raise CorruptVideoError("the MP4/MOV file has no index (moov box): truncated or an unfinished upload; "
-                                    "send the complete file")
-        if actual not in _VIDEO_TYPES:
-            raise UnsupportedVideoError(f"{actual or 'unrecognised data'} is not markable here; supported video: "
-                                        "MP4 and MOV (QuickTime)")
-        work = _Work(actual, WatermarkPayload(self.maker.system_id, secrets.randbits(24)))
-        if media_type and canonical(media_type) != actual:
-            work.notes.append(f"declared as {media_type} but the bytes are {actual}")
-        prior = self.maker.prior(data, actual)
+        admitted = self.maker.admit(data, media_type, _INTAKE, video.max_bytes)
+        actual, prior = admitted.media_type, admitted.prior
         if prior.ours:
-            return MarkedVideo(data, actual, VideoMarkReport(actual, already_marked=True, notes=tuple(work.notes)))
-        work.notes.extend(filter(None, [prior.note]))
+            return MarkedVideo(data, actual, VideoMarkReport(actual, already_marked=True, notes=admitted.notes))
+        work = _Work(actual, WatermarkPayload(self.maker.system_id, secrets.randbits(24)), list(admitted.notes))
         out = transcode(data, actual, self.limits, on_frame=lambda frame, index: self._frame(work, frame),
                         on_audio=(lambda track: self._audio(work, track)) if video.audio_watermark else None)
         self._describe(out, work)
