@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTENT_TYPES", "MAX_RESULTS", "Resolver", "hint_of", "payload_word", "similarity"]
 
 # What by_content reads, in the registry's order: images (watermark, PDQ fingerprint, an embedded manifest) and
-# audio (its watermark, an embedded manifest); no soft binding of ours covers video or documents.
+# audio (its watermark, an embedded manifest). A video resolves by binding only (its watermark id), not by content.
 CONTENT_TYPES = (*IMAGE_TYPES, *(fmt.media_type for fmt in FORMATS if fmt.medium == "audio"))
 MAX_RESULTS = 100  # maxResults beyond this is served as this many (the spec sets a minimum of 1, no maximum)
 _PDQ_BITS = 256

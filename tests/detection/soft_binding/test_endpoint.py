@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
 from aiact_transparency.detection.commands import standalone_app
 from aiact_transparency.detection.soft_binding import FINGERPRINT_ALG, WATERMARK_ALG
-from aiact_transparency.detection.soft_binding.algorithms import AUDIO_WATERMARK_ALG
+from aiact_transparency.detection.soft_binding.algorithms import AUDIO_WATERMARK_ALG, VIDEO_WATERMARK_ALG
 from aiact_transparency.detection.wiring import endpoint_for
 from aiact_transparency.fingerprints import FingerprintRecord, open_store
 from aiact_transparency.provenance.formats import FORMATS
@@ -133,7 +133,7 @@ def test_invalid_queries_are_400_saying_why(store_url: str, params: dict[str, st
 def test_routes_methods_and_long_queries(store_url: str) -> None:
     with TestClient(image_app(make_config(store_url))) as client:
         assert client.get(f"{API}/services/supportedAlgorithms").json() == {
-            "watermarks": [{"alg": WATERMARK_ALG}, {"alg": AUDIO_WATERMARK_ALG}],
+            "watermarks": [{"alg": WATERMARK_ALG}, {"alg": AUDIO_WATERMARK_ALG}, {"alg": VIDEO_WATERMARK_ALG}],
             "fingerprints": [{"alg": FINGERPRINT_ALG}]}
         document = client.get(f"{API}/openapi.json").json()
         assert document["servers"][0]["url"] == f"http://testserver{API}"
@@ -185,7 +185,7 @@ def test_serve_detector_serves_the_api_and_the_discovery_names_it(store_url: str
         member = client.get("/.well-known/ai-disclosure").json()["c2pa_soft_binding"]
     assert member["enabled"] and member["url"] == API and member["openapi"] == f"{API}/openapi.json"
     assert member["registered_in_c2pa_list"] == {WATERMARK_ALG: False, AUDIO_WATERMARK_ALG: False,
-                                                 FINGERPRINT_ALG: False}
+                                                 VIDEO_WATERMARK_ALG: False, FINGERPRINT_ALG: False}
     off = TransparencyConfig(system=SYSTEM)
     with TestClient(TransparencyMiddleware(image_app(off).app, off)) as client:
         member = client.get("/.well-known/ai-disclosure").json()["c2pa_soft_binding"]
