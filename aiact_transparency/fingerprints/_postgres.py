@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config.fingerprints import DEFAULT_INDEX_MB
+from .indexed import is_indexed
 from .manifests import ManifestEntry
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
@@ -19,7 +20,6 @@ from .store import (
     StoreError,
     band_rows,
     chunk_rows,
-    is_indexed,
     purged_bands,
     row_values,
 )
@@ -153,6 +153,9 @@ class PostgresStore(FingerprintStore):
                 return conn.execute(sql, tuple(params)).fetchall()
         except (*self._errors, *self._pool_errors) as exc:
             raise self._fail(exc) from exc
+
+    def _ids_clause(self, ids: Sequence[int]) -> tuple[str, Any]:
+        return "= ANY(%s::bigint[])", [int(i) for i in ids]
 
     def _candidates(self, keys: Sequence[int]) -> bytes:
         # One aggregated row, every candidate hash concatenated; fetched in binary, since bytea's text form

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.fingerprints import DEFAULT_INDEX_MB
+from .indexed import is_indexed
 from .manifests import ManifestEntry
 from .mih import chunk_keys
 from .record import KINDS, FingerprintRecord
@@ -18,7 +19,6 @@ from .store import (
     StoreError,
     band_rows,
     chunk_rows,
-    is_indexed,
     purged_bands,
     row_values,
 )

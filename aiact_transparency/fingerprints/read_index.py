@@ -71,22 +71,30 @@ def distance(a: NDArray[np.uint64], b: NDArray[np.uint64]) -> NDArray[np.int64]:
 
 @dataclass(frozen=True)
 class IndexRows:
-    """Rows read from the store: ids ascending, 32-byte hashes concatenated, kind codes, created_at."""
+    """Rows read from the store: ids ascending, 32-byte hashes concatenated, kind codes, created_at; `through`:
+    the largest id the read covered, indexed or not (a text or low-quality row is read once, not at every
+    refresh)."""
 
     ids: NDArray[np.int64]
     hashes: NDArray[np.uint8]  # n x 32
     kinds: NDArray[np.uint8]
     created: NDArray[np.float64]
+    through: int = 0
 
     @staticmethod
-    def empty() -> IndexRows:
+    def empty(through: int = 0) -> IndexRows:
         return IndexRows(np.zeros(0, np.int64), np.zeros((0, 32), np.uint8), np.zeros(0, np.uint8),
-                         np.zeros(0, np.float64))
+                         np.zeros(0, np.float64), through)
 
     @staticmethod
     def concat(parts: Sequence[IndexRows]) -> IndexRows:
         return IndexRows(np.concatenate([p.ids for p in parts]), np.concatenate([p.hashes for p in parts]),
-                         np.concatenate([p.kinds for p in parts]), np.concatenate([p.created for p in parts]))
+                         np.concatenate([p.kinds for p in parts]), np.concatenate([p.created for p in parts]),
+                         max((p.through for p in parts), default=0))
+
+    def since(self, after_id: int) -> IndexRows:
+        keep = self.ids > after_id
+        return IndexRows(self.ids[keep], self.hashes[keep], self.kinds[keep], self.created[keep], self.through)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -218,31 +226,63 @@ class ReadIndex:
         with self._lock:
             if self.disabled:
                 return False
-            new = self._fetch(self._last_id)
-            self._fresh_at = now
-            if len(new) == 0 and self._main is not None:
-                return True
-            if self.bytes_for(self.records + len(new)) > self.max_bytes:
-                self._main = self._delta = None  # over the bound: off for good, the store answers from SQL
-                self.disabled = True
+            return self._add(self._fetch(self._last_id), now)
+
+    @property
+    def ready(self) -> bool:
+        """Loaded and on: `search` answers for every row up to `last_id`."""
+        return self._main is not None and not self.disabled
+
+    @property
+    def last_id(self) -> int:
+        return self._last_id
+
+    def due(self) -> bool:
+        """Whether a lookup should read the rows added since the last one (refresh_ms: how stale it may be)."""
+        return (self._clock() - self._fresh_at) * 1000 >= self.refresh_ms
+
+    def ingest(self, after_id: int, new: IndexRows, *, complete: bool) -> bool:
+        """Rows a lookup read itself (every row above after_id, in one round trip with its matches, store.py):
+        added as a refresh would add them. `complete`: nothing above them was left unread (else the rest is
+        fetched here). False when the index turned itself off (over max_bytes)."""
+        now = self._clock()
+        with self._lock:
+            if self.disabled:
                 return False
-            if len(new):
-                self._last_id = int(new.ids[-1])
-            main = self._main.rows if self._main is not None else IndexRows.empty()
-            delta = IndexRows.concat([self._delta.rows, new]) if self._delta is not None else new
-            if len(delta) > max(_MIN_DELTA, len(main) // 8):
-                self._main, self._delta = self._segment(IndexRows.concat([main, delta]), drop_dead=True), None
-            else:
-                if self._main is None:
-                    self._main = self._segment(main)
-                self._delta = self._segment(delta) if len(delta) else None
+            # Another lookup may have got there first: keep only what is still new.
+            fresh = new if after_id == self._last_id else new.since(self._last_id)
+            if not self._add(fresh, now, keep_time=not complete):
+                return False
+            if not complete:
+                return self._add(self._fetch(self._last_id), now)
+        return True
+
+    def _add(self, new: IndexRows, now: float, *, keep_time: bool = False) -> bool:
+        """Add rows read from the store (under _lock)."""
+        if not keep_time:
+            self._fresh_at = now
+        self._last_id = max(self._last_id, new.through, int(new.ids[-1]) if len(new) else 0)
+        if len(new) == 0 and self._main is not None:
+            return True
+        if self.bytes_for(self.records + len(new)) > self.max_bytes:
+            self._main = self._delta = None  # over the bound: off for good, the store answers from SQL
+            self.disabled = True
+            return False
+        main = self._main.rows if self._main is not None else IndexRows.empty()
+        delta = IndexRows.concat([self._delta.rows, new]) if self._delta is not None else new
+        if len(delta) > max(_MIN_DELTA, len(main) // 8):
+            self._main, self._delta = self._segment(IndexRows.concat([main, delta]), drop_dead=True), None
+        else:
+            if self._main is None:
+                self._main = self._segment(main)
+            self._delta = self._segment(delta) if len(delta) else None
         return True
 
     def _segment(self, rows: IndexRows, *, drop_dead: bool = False) -> _Segment:
         """A segment of these rows, those purged marked dead (or left out: a merge drops them)."""
         if drop_dead:
             keep = rows.created >= self._cutoff
-            rows = IndexRows(rows.ids[keep], rows.hashes[keep], rows.kinds[keep], rows.created[keep])
+            rows = IndexRows(rows.ids[keep], rows.hashes[keep], rows.kinds[keep], rows.created[keep], rows.through)
         segment = _Segment(rows)
         segment.kill_before(self._cutoff)
         return segment
