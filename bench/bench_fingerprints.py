@@ -219,7 +219,7 @@ def _cold_lookups(url: str, kept: list[bytes], queries: int) -> tuple[list[float
             begin = time.perf_counter()
             store.nearest(digests)
             times.append(time.perf_counter() - begin)
-            if store.read_index.ready:
+            if store.read_index.wait_loaded(0):
                 break
         store.read_index.wait_loaded()
         return times, time.perf_counter() - start

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .pdq import MIN_QUALITY
-from .read_index import IndexRows, distance
+from .read_index import IndexRows, scan
 from .record import KINDS, Match
 
 if TYPE_CHECKING:
@@ -54,19 +54,13 @@ def index_rows_of(rows: Sequence[Sequence[Any]], through: int) -> IndexRows:
 
 
 def _hits_among(new: IndexRows, digests: Sequence[bytes], code: int, max_distance: int) -> list[Hit]:
-    """The new rows within max_distance of a digest, at their closest variant: a direct comparison (they are
-    the few rows added since the last lookup)."""
+    """The new rows within max_distance of a digest, at their closest variant: compared one by one (they are the
+    few rows added since the last lookup)."""
     mine = np.flatnonzero(new.kinds == code)
-    if len(mine) == 0:
-        return []
-    stored = new.hashes[mine].view(np.uint64).reshape(-1, 4)
-    queries = np.frombuffer(b"".join(digests), dtype=np.uint64).reshape(-1, 4)
-    every = distance(np.repeat(stored, len(queries), axis=0), np.tile(queries, (len(stored), 1)))
-    table = every.reshape(len(stored), len(queries))
-    variants = table.argmin(axis=1)
-    closest = table[np.arange(len(stored)), variants]
-    return [(new.hashes[mine[n]].tobytes(), int(closest[n]), int(variants[n]), [int(new.ids[mine[n]])])
-            for n in np.flatnonzero(closest <= max_distance)]
+    queries = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32)
+    rows, distances, variants = scan(new.hashes[mine], queries, max_distance)
+    return [(new.hashes[mine[r]].tobytes(), int(d), int(v), [int(new.ids[mine[r]])])
+            for r, d, v in zip(rows.tolist(), distances.tolist(), variants.tolist(), strict=True)]
 
 
 def _merged(hits: Sequence[Hit]) -> list[Hit]:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BYTES_PER_RECORD", "IndexRows", "ReadIndex", "distance", "popcount"]
+__all__ = ["BYTES_PER_RECORD", "IndexRows", "ReadIndex", "distance", "popcount", "scan"]
 
 _CHUNKS = 16
 _BUCKETS = 1 << 16
@@ -48,6 +48,10 @@ _MASKS = np.array([0, *(1 << b for b in range(16))], dtype=np.uint16)  # probe r
 BYTES_PER_RECORD = 32 + 8 + 8 + 1 + 1 + _CHUNKS * 4
 _SEGMENT_BYTES = _CHUNKS * (_BUCKETS + 1) * 4
 _MIN_DELTA = 4096
+# New rows wait in an unsorted tail, compared one by one (2,048 x 8 orientations: ~0.1 ms), before they are
+# sorted into the delta segment: rebuilding the delta at every lookup that brought rows cost in proportion to
+# the delta (up to an eighth of the main segment: ~100 ms at 1M), paid by the lookups while the writer adds.
+_TAIL_ROWS = 2048
 BACKGROUND_LOAD_ABOVE = 50_000  # rows; ~0.3 s of loading below it
 log = logging.getLogger("aiact_transparency.fingerprints")
 
@@ -67,6 +71,22 @@ def distance(a: NDArray[np.uint64], b: NDArray[np.uint64]) -> NDArray[np.int64]:
         return popcount(a ^ b)
     bits = counter(a ^ b)  # uint8 per word; summed by column, which numpy does far faster than along a row
     return np.asarray(bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3], dtype=np.int64)
+
+
+def scan(hashes: NDArray[np.uint8], queries: NDArray[np.uint8], max_distance: int
+         ) -> tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.intp]]:
+    """(row, distance, closest query) of each of a few rows (n x 32) within max_distance of a query (v x 32),
+    by comparing every pair: for the rows not sorted into a segment yet."""
+    if len(hashes) == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.int64), np.zeros(0, np.intp)
+    stored = np.ascontiguousarray(hashes).view(np.uint64).reshape(-1, 4)
+    words = np.ascontiguousarray(queries).view(np.uint64).reshape(-1, 4)
+    table = distance(np.repeat(stored, len(words), axis=0), np.tile(words, (len(stored), 1))).reshape(
+        len(stored), len(words))
+    closest = table.argmin(axis=1)
+    distances = table[np.arange(len(stored)), closest]
+    near = np.flatnonzero(distances <= max_distance)
+    return near.astype(np.intp), distances[near], closest[near].astype(np.intp)
 
 
 @dataclass(frozen=True)
@@ -93,11 +113,14 @@ class IndexRows:
                          max((p.through for p in parts), default=0))
 
     def since(self, after_id: int) -> IndexRows:
-        keep = self.ids > after_id
-        return IndexRows(self.ids[keep], self.hashes[keep], self.kinds[keep], self.created[keep], self.through)
+        return _pick(self, np.flatnonzero(self.ids > after_id))
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def _pick(rows: IndexRows, picked: NDArray[np.intp]) -> IndexRows:
+    return IndexRows(rows.ids[picked], rows.hashes[picked], rows.kinds[picked], rows.created[picked], rows.through)
 
 
 class _Segment:
@@ -163,8 +186,11 @@ class ReadIndex:
         self._clock = clock or time.monotonic
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
+        # Searched tail, then delta, then main, and replaced main, then delta, then tail: a search running
+        # beside a fold or a merge may see a row twice (the ids are a set), never miss one.
         self._main: _Segment | None = None
         self._delta: _Segment | None = None
+        self._tail = IndexRows.empty()
         self._last_id = 0
         self._fresh_at = float("-inf")
         self._cutoff = float("-inf")  # the latest purge's: rows created before it are dead
@@ -177,7 +203,7 @@ class ReadIndex:
 
     @property
     def records(self) -> int:
-        return sum(len(s.rows) for s in (self._main, self._delta) if s is not None)
+        return len(self._tail) + sum(len(s.rows) for s in (self._main, self._delta) if s is not None)
 
     def refresh(self) -> bool:
         """Bring in rows added since the last refresh; False when the index is off (too big for max_bytes) or
@@ -268,21 +294,25 @@ class ReadIndex:
             self._main = self._delta = None  # over the bound: off for good, the store answers from SQL
             self.disabled = True
             return False
+        tail = IndexRows.concat([self._tail, new]) if len(self._tail) else new
+        if self._main is not None and len(tail) <= _TAIL_ROWS:
+            self._tail = tail
+            return True
         main = self._main.rows if self._main is not None else IndexRows.empty()
-        delta = IndexRows.concat([self._delta.rows, new]) if self._delta is not None else new
+        delta = IndexRows.concat([self._delta.rows, tail]) if self._delta is not None else tail
         if len(delta) > max(_MIN_DELTA, len(main) // 8):
             self._main, self._delta = self._segment(IndexRows.concat([main, delta]), drop_dead=True), None
         else:
             if self._main is None:
                 self._main = self._segment(main)
             self._delta = self._segment(delta) if len(delta) else None
+        self._tail = IndexRows.empty(tail.through)
         return True
 
     def _segment(self, rows: IndexRows, *, drop_dead: bool = False) -> _Segment:
         """A segment of these rows, those purged marked dead (or left out: a merge drops them)."""
         if drop_dead:
-            keep = rows.created >= self._cutoff
-            rows = IndexRows(rows.ids[keep], rows.hashes[keep], rows.kinds[keep], rows.created[keep], rows.through)
+            rows = _pick(rows, np.flatnonzero(rows.created >= self._cutoff))
         segment = _Segment(rows)
         segment.kill_before(self._cutoff)
         return segment
@@ -294,13 +324,16 @@ class ReadIndex:
         queries = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), 32)
         best: dict[bytes, tuple[int, int]] = {}
         ids: dict[bytes, set[int]] = {}
-        for segment in (self._main, self._delta):
-            if segment is None:
-                continue
-            rows, distances, which = segment.search(queries, code, max_distance)
+        tail = self._tail  # read in this order (see __init__)
+        delta, main = self._delta, self._main
+        live = np.flatnonzero((tail.kinds == code) & (tail.created >= self._cutoff))
+        found = [(_pick(tail, live), *scan(tail.hashes[live], queries, max_distance))]
+        found += [(segment.rows, *segment.search(queries, code, max_distance))
+                  for segment in (delta, main) if segment is not None]
+        for rows_of, rows, distances, which in found:
             for row, distance, variant in zip(rows.tolist(), distances.tolist(), which.tolist(), strict=True):
-                digest = segment.rows.hashes[row].tobytes()
-                ids.setdefault(digest, set()).add(int(segment.rows.ids[row]))
+                digest = rows_of.hashes[row].tobytes()
+                ids.setdefault(digest, set()).add(int(rows_of.ids[row]))
                 if digest not in best or (distance, variant) < best[digest]:
                     best[digest] = (distance, variant)
         return [(h, d, v, sorted(ids[h], reverse=True)) for h, (d, v) in best.items()]
