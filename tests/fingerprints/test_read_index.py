@@ -238,3 +238,29 @@ def test_rows_the_index_does_not_keep_are_read_once(store_url: str, monkeypatch:
         assert store.nearest([random_hash(rng)]) == []
         (top,), = store._query("SELECT MAX(id) FROM fp_fingerprints", ())
         assert store.read_index.last_id == top
+
+
+def test_a_lookup_that_brings_a_few_rows_sorts_no_segment(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A lookup used to rebuild the delta segment (16 sorts of all of it) whenever it brought new rows: at 1M
+    # stored, up to ~100 ms paid by lookups while the writer adds. A few new rows are compared one by one.
+    rng = np.random.default_rng(10)
+    hashes = [random_hash(rng) for _ in range(40)]
+    with open_store(store_url) as reader, open_store(store_url) as writer:
+        writer.add_many([record(n, h) for n, h in enumerate(hashes[:30])])
+        assert reader.nearest([hashes[0]])
+        built: list[int] = []
+        real_init = read_index._Segment.__init__
+
+        def init(segment: object, rows: read_index.IndexRows) -> None:
+            built.append(len(rows))
+            real_init(segment, rows)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(read_index._Segment, "__init__", init)
+        for n, digest in enumerate(hashes[30:]):
+            writer.add_many([record(30 + n, digest)])
+            assert [m.record.perceptual for m in reader.nearest([flip_bits(digest, [4])])] == [digest]
+        assert built == []
+        monkeypatch.setattr(read_index, "_TAIL_ROWS", 4)  # past the tail's size: sorted into the delta once
+        writer.add_many([record(50, random_hash(rng))])
+        assert [m.record.perceptual for m in reader.nearest([hashes[35]])] == [hashes[35]]
+        assert built == [41] and reader.read_index.records == 41  # the delta: the first 30 and the 11 since
