@@ -94,6 +94,14 @@ def band_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list[
                   if r.kind == TEXT_KIND and r.perceptual is not None for key in band_keys(r.perceptual))
 
 
+def purged_chunks(rows: Sequence[Sequence[Any]]) -> list[tuple[int, int]]:
+    """(chunk key, fingerprint id) of the indexed hashes among purged (id, kind, perceptual, quality) rows: the
+    fp_chunks rows to delete, found by their primary key (key, fp_id) recomputed from the hash, so no second
+    index on fp_id is needed."""
+    return [(key, int(fp_id)) for fp_id, kind, perceptual, quality in rows if is_indexed(kind, perceptual, quality)
+            for key in chunk_keys(bytes(perceptual), KINDS[kind])]
+
+
 def purged_bands(rows: Sequence[Sequence[Any]]) -> list[tuple[int, int]]:
     """(band key, fingerprint id) of the text records among purged (id, kind, perceptual, quality) rows."""
     return [(key, int(fp_id)) for fp_id, kind, perceptual, _ in rows
