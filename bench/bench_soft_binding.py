@@ -142,6 +142,12 @@ def bench_api(url: str, engine: str, total: int, queries: int, samples: tuple[li
     with open_store(url) as store:
         app = endpoint_for(config, store=store).soft_binding
         assert app is not None
+        floor = []  # a bare round trip, for the figures' context: what the database and the box allow right now
+        for _ in range(queries):
+            start = time.perf_counter()
+            store._query("SELECT 1", ())
+            floor.append(time.perf_counter() - start)
+        print(f"  {engine}: bare SELECT 1 p50 {p99_ms(floor)[0]:.2f} ms, p99 {p99_ms(floor)[1]:.2f} ms", flush=True)
 
         def by_binding(alg: str, raw: bytes) -> tuple[str, str]:
             return f"{API}/matches/byBinding", urlencode({"alg": alg, "value": base64.b64encode(raw).decode()})
