@@ -12,13 +12,14 @@ hash plus 4 MiB of offsets per segment, i.e. ~113 MiB per 1,000,000 (`bytes_per_
 about as much again while it runs. Above `max_bytes` the index turns itself off and the store answers from
 SQL (store.py), so memory stays bounded by the knob.
 
-Freshness: the store calls `refresh` before a lookup (at most every `refresh_ms`, default 0: every lookup),
-which reads the rows with an id above the last one seen (a primary-key range scan; empty, ~0.2 ms). New rows
-go into a small second segment, rebuilt on each refresh that brings rows (its cost is proportional to its
-size); when it outgrows an eighth of the main one both are merged. Ids are handed out in commit order on both
-backends (SQLite: under BEGIN IMMEDIATE; PostgreSQL: under a transaction advisory lock, _postgres.py), so a
-row with a lower id can never commit after one with a higher id has been seen: nothing is skipped, and two
-replicas sharing one PostgreSQL see each other's outputs on their next lookup.
+Freshness: every lookup reads the rows with an id above the last one seen (a primary-key range scan; empty
+when nothing was added), in the same statement that reads its matches back (indexed.py: one round trip), at
+most every `refresh_ms` (default 0: every lookup); `refresh` does the same alone (the first load). New rows
+wait in a small unsorted tail, compared one by one; past `_TAIL_ROWS` they are sorted into a second segment
+(its cost proportional to its size); when that outgrows an eighth of the main one both are merged. Ids are
+handed out in commit order on both backends (SQLite: under BEGIN IMMEDIATE; PostgreSQL: under a transaction
+advisory lock, _postgres.py), so a row with a lower id can never commit after one with a higher id has been
+seen: nothing is skipped, and two replicas sharing one PostgreSQL see each other's outputs on their next lookup.
 
 First load: a store of more than `BACKGROUND_LOAD_ABOVE` rows (by its largest id) is loaded in a thread
 (~5 s at 1,000,000 rows on the 2-core box), and lookups are answered from SQL until it is in, so the first
@@ -26,7 +27,7 @@ request after a start never waits for it; a smaller store loads in the first loo
 
 Purges: the store's own purge marks every row created before the cutoff dead (exactly what it deleted).
 Another replica's purge is not seen here, but the index only proposes hashes: the store reads each match back
-from SQL (store.py `_matched_records`), so a record purged elsewhere is simply not found, as before; its row
+from SQL (indexed.py), so a record purged elsewhere is simply not found, as before; its row
 leaves the index at the next full rebuild.
 """
 
