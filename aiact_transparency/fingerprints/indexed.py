@@ -85,9 +85,10 @@ def _first_ids(hits: Sequence[Hit], limit: int) -> list[int]:
     return wanted
 
 
-def nearest_indexed(store: FingerprintStore, digests: Sequence[bytes], code: int, max_distance: int, limit: int
-                    ) -> list[Match] | None:
-    """The matches, closest first; None when the read index cannot answer (off, or still loading: use SQL)."""
+def nearest_indexed(store: FingerprintStore, digests: Sequence[bytes], code: int, max_distance: int, limit: int,
+                    manifests: bool = False) -> list[Match] | None:
+    """The matches, closest first; None when the read index cannot answer (off, or still loading: use SQL).
+    `manifests`: each read with whether its manifest store is kept."""
     index = store.read_index
     if not index.ready:
         if not index.refresh():  # a small store loads here; a large one starts loading in the background
@@ -98,7 +99,7 @@ def nearest_indexed(store: FingerprintStore, digests: Sequence[bytes], code: int
     hits = index.search(digests, code, max_distance)
     ordered = _merged(hits)
     asked = _first_ids(ordered, limit)
-    rows, new_rows, complete = store._rows_and_new(asked, after)
+    rows, new_rows, complete = store._rows_and_new(asked, after, manifests)
     have: dict[int, Sequence[Any]] = {int(row[_ID]): row for row in rows}
     if after is not None:
         through = int(new_rows[-1][_ID]) if new_rows else after
@@ -106,23 +107,23 @@ def nearest_indexed(store: FingerprintStore, digests: Sequence[bytes], code: int
         if not index.ingest(after, new, complete=complete):
             return None  # grown past its memory bound: off for good
         if not complete:  # a burst larger than one page: the rest is in the index now, search it again
-            return store._records_by_id(index.search(digests, code, max_distance), limit)
+            return store._records_by_id(index.search(digests, code, max_distance), limit, manifests)
         found = _hits_among(new, digests, code, max_distance)
         if found:
             have.update((int(row[_ID]), row) for row in new_rows)
             ordered = _merged([*hits, *found])
-    return _matches(store, ordered, have, set(asked), limit)
+    return _matches(store, ordered, have, set(asked), limit, manifests)
 
 
 def _matches(store: FingerprintStore, ordered: Sequence[Hit], have: dict[int, Sequence[Any]], asked: set[int],
-             limit: int) -> list[Match]:
+             limit: int, manifests: bool) -> list[Match]:
     """The hits as matches, reading the records not in hand yet (only when records the first read asked for were
     purged meanwhile, or when new rows displaced none: rare) up to `limit` ids per round trip."""
     matches: list[Match] = []
     for position, (_, dist, variant, ids) in enumerate(ordered):
         if any(i not in have and i not in asked for i in ids):
             wanted = [i for i in _first_ids(ordered[position:], limit - len(matches)) if i not in asked]
-            rows, _, _ = store._rows_and_new(wanted, None)
+            rows, _, _ = store._rows_and_new(wanted, None, manifests)
             asked.update(wanted)
             have.update((int(row[_ID]), row) for row in rows)
         matches.extend(store.match_of(have[i], "perceptual", dist, variant) for i in ids if i in have)

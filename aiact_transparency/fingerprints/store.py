@@ -191,11 +191,14 @@ class FingerprintStore(ABC):
             self._insert(records)
         return len(records)
 
-    def find_exact(self, field: str, value: bytes | str, limit: int = 10) -> list[Match]:
+    def find_exact(self, field: str, value: bytes | str, limit: int = 10, *, manifests: bool = False) -> list[Match]:
+        """Records whose `field` is `value`, newest first; `manifests`: read with each whether its manifest store is
+        kept (Match.manifest_kept; one primary-key probe more per record)."""
         if field not in EXACT_FIELDS:
             raise ValueError(f"exact lookups are by {', '.join(EXACT_FIELDS)}, not {field!r}")
         # No ORDER BY id ... LIMIT: it tempts PostgreSQL into walking the primary key instead of the index.
-        rows = self._query(f"SELECT {_SELECT}, {_KEPT} FROM fp_fingerprints WHERE {field} = {self.ph}", (value,))
+        columns = f"{_SELECT}, {_KEPT}" if manifests else _SELECT
+        rows = self._query(f"SELECT {columns} FROM fp_fingerprints WHERE {field} = {self.ph}", (value,))
         rows.sort(key=lambda row: -int(row[0]))  # newest first; exact values repeat rarely
         return [self.match_of(row, field) for row in rows[:limit]]
 
@@ -209,18 +212,20 @@ class FingerprintStore(ABC):
         """`id <clause>` matching these ids, as one parameter (one statement text whatever their number)."""
         return "IN (SELECT value FROM json_each(?))", "[" + ",".join(str(int(i)) for i in ids) + "]"
 
-    def _rows_and_new(self, ids: Sequence[int], after: int | None
+    def _rows_and_new(self, ids: Sequence[int], after: int | None, manifests: bool = False
                       ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], bool]:
         """In one statement: the records with these ids, and (after not None) every record above `after`, one
-        page at most: (records asked for, new records by id, whether the new ones are complete)."""
+        page at most: (records asked for, new records by id, whether the new ones are complete). `manifests`:
+        each with whether its manifest store is kept."""
+        columns = f"{_SELECT}, {_KEPT}" if manifests else _SELECT
         parts: list[str] = []
         params: list[Any] = []
         if ids:
             clause, value = self._ids_clause(ids)
-            parts.append(f"SELECT {_SELECT}, {_KEPT} FROM fp_fingerprints WHERE id {clause}")
+            parts.append(f"SELECT {columns} FROM fp_fingerprints WHERE id {clause}")
             params.append(value)
         if after is not None:
-            parts.append(f"SELECT * FROM (SELECT {_SELECT}, {_KEPT} FROM fp_fingerprints WHERE id > {self.ph} "
+            parts.append(f"SELECT * FROM (SELECT {columns} FROM fp_fingerprints WHERE id > {self.ph} "
                          f"ORDER BY id LIMIT {INDEX_PAGE}) AS new")
             params.append(after)
         if not parts:
@@ -232,16 +237,18 @@ class FingerprintStore(ABC):
         return [row for row in rows if int(row[0]) <= after], new, len(new) < INDEX_PAGE
 
     def nearest(
-        self, digests: Sequence[bytes], *, kind: str = "pdq", max_distance: int = MATCH_THRESHOLD, limit: int = 10
+        self, digests: Sequence[bytes], *, kind: str = "pdq", max_distance: int = MATCH_THRESHOLD, limit: int = 10,
+        manifests: bool = False,
     ) -> list[Match]:
         """Stored hashes of `kind` within max_distance of any digest (e.g. the 8 dihedral variants of one
-        query), closest first; Match.variant is the index of the digest that came closest."""
+        query), closest first; Match.variant is the index of the digest that came closest. `manifests`: as for
+        find_exact (read through the read index only; the SQL path leaves Match.manifest_kept None)."""
         if not digests:
             return []
         if not 0 <= max_distance <= MATCH_THRESHOLD:
             raise ValueError(f"max_distance must be 0-{MATCH_THRESHOLD} (the index guarantees no more)")
         code = KINDS[kind]
-        answered = nearest_indexed(self, digests, code, max_distance, limit)
+        answered = nearest_indexed(self, digests, code, max_distance, limit, manifests)
         if answered is not None:
             return answered
         found = sorted((d, v, h) for h, d, v in self._sql_search(digests, code, max_distance))  # closest first
@@ -258,7 +265,8 @@ class FingerprintStore(ABC):
                 break
         return matches[:limit]
 
-    def _records_by_id(self, hits: Sequence[tuple[bytes, int, int, list[int]]], limit: int) -> list[Match]:
+    def _records_by_id(self, hits: Sequence[tuple[bytes, int, int, list[int]]], limit: int, manifests: bool = False
+                       ) -> list[Match]:
         """The read index's hits (hash, distance, variant, ids) as matches, closest first, newest first within a
         hash: their records read by primary key, up to `limit` ids per round trip (a record purged by another
         replica is simply not there)."""
@@ -268,7 +276,7 @@ class FingerprintStore(ABC):
             batch: list[tuple[bytes, int, int, list[int]]] = []
             while pending and sum(len(hit[3]) for hit in batch) < limit:
                 batch.append(pending.pop(0))
-            found, _, _ = self._rows_and_new([fp_id for hit in batch for fp_id in hit[3]], None)
+            found, _, _ = self._rows_and_new([fp_id for hit in batch for fp_id in hit[3]], None, manifests)
             rows = {int(row[0]): row for row in found}
             matches.extend(self.match_of(rows[fp_id], "perceptual", distance, variant)
                            for _, distance, variant, ids in batch for fp_id in ids if fp_id in rows)

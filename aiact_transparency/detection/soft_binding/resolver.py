@@ -75,10 +75,10 @@ class Resolver:
         """Raises BindingError for an unknown alg or a malformed value."""
         raw = decode_value(alg, value)
         if alg in WATERMARK_MEDIA:  # the payload word, of an output of the alg's own medium
-            found = [m for m in self.store.find_exact("payload", raw, limit * 2)
+            found = [m for m in self.store.find_exact("payload", raw, limit * 2, manifests=True)
                      if m.record.media_type.startswith(WATERMARK_MEDIA[alg])]
         else:
-            found = self.store.nearest([raw], max_distance=self.settings.max_distance, limit=limit * 2)
+            found = self.store.nearest([raw], max_distance=self.settings.max_distance, limit=limit * 2, manifests=True)
         # The records were read with whether their manifest store is kept: no second round trip.
         known = all(m.manifest_kept is not None for m in found)
         kept = {m.record.manifest_id for m in found if m.manifest_kept and m.record.manifest_id} if known else None

@@ -225,3 +225,6 @@ def test_by_binding_reads_the_records_and_their_kept_stores_in_one_statement(sto
             {"manifestId": "urn:c2pa:kept", "similarityScore": 100}]
         assert resolver.by_binding(WATERMARK_ALG, b64(words[1]), 10) == []
         assert len(sent) == 3
+        # Only the resolver asks for it: the detector's exact lookups read no more than the record.
+        assert [m.manifest_kept for m in store.find_exact("payload", words[0])] == [None]
+        assert [m.manifest_kept for m in store.find_exact("payload", words[1], manifests=True)] == [False]
