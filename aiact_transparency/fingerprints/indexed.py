@@ -17,20 +17,32 @@ is the same (closest, then variant, then hash; newest first within a hash).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .pdq import MIN_QUALITY
-from .read_index import IndexRows, scan
+from .read_index import IndexRows, ReadIndex, scan
 from .record import KINDS, Match
-
-if TYPE_CHECKING:
-    from .store import FingerprintStore
 
 __all__ = ["Hit", "index_rows_of", "is_indexed", "nearest_indexed"]
 
 Hit = tuple[bytes, int, int, list[int]]  # hash, distance, variant, record ids (newest first)
+Rows = list[tuple[Any, ...]]
+
+
+class FingerprintStore(Protocol):
+    """What a lookup here uses of store.FingerprintStore (which imports this module)."""
+
+    read_index: ReadIndex
+
+    def _rows_and_new(self, ids: Sequence[int], after: int | None, manifests: bool = False
+                      ) -> tuple[Rows, Rows, bool]: ...
+
+    def _records_by_id(self, hits: Sequence[Hit], limit: int, manifests: bool = False) -> list[Match]: ...
+
+    def match_of(self, row: Sequence[Any], by: str, distance: int | None = None, variant: int | None = None
+                 ) -> Match: ...
 # A row as the store reads it: id, created_at, kind, perceptual, quality, ... (store._SELECT's order).
 _ID, _CREATED, _KIND, _HASH, _QUALITY = range(5)
 
