@@ -2,7 +2,7 @@
 latency with 1,000,000 stored fingerprints, on SQLite and on PostgreSQL (a throwaway server from Debian's
 postgresql package, as the tests start it).
 
-Run: .venv/bin/python bench/bench_fingerprints.py [--records 1000000] [--queries 300] [--only sqlite|postgresql]
+Run: .venv/bin/python bench/bench_fingerprints.py [--records 1000000] [--queries 1000] [--only sqlite|postgresql]
 Prints a table of each figure with its goal (PASS/MISS as text; timings never fail the run).
 
 Synthetic hashes are uniform random 256-bit values (the MIH bucket sizes of real PDQ hashes are compared to
@@ -184,27 +184,58 @@ def near(rng: np.random.Generator, digest: bytes) -> bytes:
 
 
 def _lookup_times(store: FingerprintStore, kept: list[bytes], queries: int, variants: int, kind: str
-                  ) -> tuple[list[float], int]:
+                  ) -> tuple[list[float], list[float], int]:
+    """(wall seconds, this thread's CPU seconds, near targets found) per lookup, after 10 unmeasured ones. The CPU
+    time says whether a slow lookup was our work or a wait (for a CPU on the shared box, or for the database)."""
     rng = np.random.default_rng(5)
-    times, found = [], 0
-    for q in range(queries + 5):
+    times, cpu, found = [], [], 0
+    for q in range(queries + 10):
         target = kept[int(rng.integers(0, len(kept)))]
         first = near(rng, target) if kind == "near" else rng.bytes(32)
         digests = [first] + [rng.bytes(32) for _ in range(variants - 1)]
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         matches = store.nearest(digests)
-        elapsed = time.perf_counter() - start
-        if q >= 5:  # warm-up
+        elapsed, used = time.perf_counter() - start, time.thread_time() - start_cpu
+        if q >= 10:  # warm-up
             times.append(elapsed)
+            cpu.append(used)
             found += any(m.record.perceptual == target for m in matches)
-    return times, found
+    return times, cpu, found
+
+
+def _pct(times: list[float], p: float) -> float:
+    return float(np.percentile(times, p)) * 1000
+
+
+def _cold_lookups(url: str, kept: list[bytes], queries: int) -> tuple[list[float], float]:
+    """8-orientation lookups on a store just opened, while its read index loads in the background (answered from
+    SQL meanwhile): (their wall seconds, the load's seconds)."""
+    rng = np.random.default_rng(8)
+    times: list[float] = []
+    with open_store(url) as store:
+        start = time.perf_counter()
+        while len(times) < queries:
+            digests = [near(rng, kept[int(rng.integers(0, len(kept)))])] + [rng.bytes(32) for _ in range(7)]
+            begin = time.perf_counter()
+            store.nearest(digests)
+            times.append(time.perf_counter() - begin)
+            if store.read_index.wait_loaded(0):
+                break
+        store.read_index.wait_loaded()
+        return times, time.perf_counter() - start
 
 
 def bench_lookups(url: str, engine: str, kept: list[bytes], queries: int, total: int) -> None:
     rng = np.random.default_rng(6)
+    load_avg = os.getloadavg()[0]
+    cold, cold_load = _cold_lookups(url, kept, queries)
+    row("lookup 8 variants during the index load: p99", engine, f"{_pct(cold, 99):.2f} ms",
+        f"{len(cold)} lookups in {cold_load:.1f} s")
     # The SQL path (memory_index_mb=0, what every lookup did before the read index) and the read index,
-    # measured in the same run on the same database.
+    # measured in the same run on the same database, warm (the index loaded, the connections open).
     p99s: dict[tuple[str, str], float] = {}
+    cpu99: dict[tuple[str, str], float] = {}
+    load = held = 0.0
     for label, variants, threads, index_mb in (("SQL, 8 variants, 2 threads", 8, 2, 0),
                                                ("SQL, 1 variant", 1, 1, 0),
                                                ("index, 8 variants", 8, 1, DEFAULT_INDEX_MB),
@@ -212,37 +243,51 @@ def bench_lookups(url: str, engine: str, kept: list[bytes], queries: int, total:
         with open_store(url, lookup_threads=threads, memory_index_mb=index_mb) as store:
             if index_mb:
                 start = time.perf_counter()
-                store.read_index.refresh()  # the first lookup's load of every stored hash
+                store.read_index.refresh()  # starts the load of every stored hash (in a thread above 50,000)
+                store.read_index.wait_loaded()
                 load = time.perf_counter() - start
                 held = ReadIndex.bytes_for(store.read_index.records) / 2**20
                 row(f"read index load at {total:,}", engine, f"{load:.2f} s", f"{held:,.0f} MiB held")
             for kind in ("near", "far"):
-                times, found = _lookup_times(store, kept, queries, variants, kind)
-                p50, p99 = (float(np.percentile(times, p)) * 1000 for p in (50, 99))
-                p99s[label, kind] = p99
+                times, cpu, found = _lookup_times(store, kept, queries, variants, kind)
+                p50, p99 = _pct(times, 50), _pct(times, 99)
+                p99s[label, kind], cpu99[label, kind] = p99, _pct(cpu, 99)
                 row(f"lookup {kind}, {label}: p50", engine, f"{p50:.2f} ms")
                 row(f"lookup {kind}, {label}: p99 at {total:,}", engine, f"{p99:.2f} ms", "<= 10 ms", p99 <= 10.0)
+                row(f"  its client CPU p99 ({label})", engine, f"{_pct(cpu, 99):.2f} ms")
                 if kind == "near":
                     row(f"  near queries found ({label})", engine, f"{found}/{queries}", "all", found == queries)
     for kind in ("near", "far"):
         p99 = p99s["index, 8 variants", kind]
         record(f"fingerprint lookup p99, 8 orientations, {kind} query, {total:,} stored ({engine})", p99, "ms",
-               goal="<= 10 ms", baseline=f"SQL path {p99s['SQL, 8 variants, 2 threads', kind]:.2f} ms; "
-               f"read index 1 orientation {p99s['index, 1 variant', kind]:.2f} ms; read index load {load:.1f} s, "
-               f"{held:,.0f} MiB", passed=p99 <= 10.0, issue="11")
-    store = open_store(url)
-    exact = []
-    for _ in range(queries):
-        target = kept[int(rng.integers(0, len(kept)))]
-        start = time.perf_counter()
-        store.find_exact("manifest_id", f"urn:c2pa:{target[:16].hex()}")
-        exact.append(time.perf_counter() - start)
-    store.close()
-    p99 = float(np.percentile(exact, 99)) * 1000
+               goal="<= 10 ms",
+               baseline=f"{queries} lookups, warm; client CPU p99 {cpu99['index, 8 variants', kind]:.2f} ms; "
+               f"SQL path {p99s['SQL, 8 variants, 2 threads', kind]:.2f} ms; read index 1 orientation "
+               f"{p99s['index, 1 variant', kind]:.2f} ms; cold (during the {cold_load:.1f} s index load, from SQL) "
+               f"{_pct(cold, 99):.2f} ms; load {load:.1f} s, {held:,.0f} MiB; load average {load_avg:.1f}",
+               passed=p99 <= 10.0, issue="11")
+    with open_store(url) as store:
+        exact = []
+        for _ in range(queries + 20):
+            target = kept[int(rng.integers(0, len(kept)))]
+            start = time.perf_counter()
+            store.find_exact("manifest_id", f"urn:c2pa:{target[:16].hex()}")
+            exact.append(time.perf_counter() - start)
+        floor = []  # a bare round trip at the same moment: what the database and the box allow
+        for _ in range(queries):
+            start = time.perf_counter()
+            store._query("SELECT 1", ())
+            floor.append(time.perf_counter() - start)
+    cold_exact, exact = exact[:20], exact[20:]  # the first 20 on a fresh connection: cold
+    row("  bare SELECT 1: p99", engine, f"{_pct(floor, 99):.2f} ms")
+    p99 = _pct(exact, 99)
     row("exact lookup by manifest id: p99", engine, f"{p99:.2f} ms", "<= 5 ms", p99 <= 5.0)
+    row("  its first 20 (new connection): max", engine, f"{max(cold_exact) * 1000:.2f} ms")
     record(f"exact lookup by manifest id p99, {total:,} stored ({engine})", p99, "ms", goal="<= 5 ms",
-           baseline=f"perceptual, 1 orientation {p99s['index, 1 variant', 'far']:.2f} ms", passed=p99 <= 5.0,
-           issue="11")
+           baseline=f"{queries} lookups, warm; p50 {_pct(exact, 50):.2f} ms; the first 20 on a new connection: max "
+           f"{max(cold_exact) * 1000:.2f} ms; a bare SELECT 1 p99 {_pct(floor, 99):.2f} ms; perceptual, 1 orientation "
+           f"{p99s['index, 1 variant', 'far']:.2f} ms",
+           passed=p99 <= 5.0, issue="11")
 
 
 def bench_skew() -> None:
@@ -289,7 +334,7 @@ def run_engine(engine: str, url: str, total: int, queries: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=int(os.environ.get("BENCH_FP_RECORDS", 1_000_000)))
-    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--queries", type=int, default=1000)
     add_engine_options(parser)
     args = parser.parse_args()
     print(f"fingerprint bench: {args.records:,} records, {args.queries} queries per kind; load average "

@@ -118,13 +118,14 @@ def p99_ms(times: list[float]) -> tuple[float, float]:
     return float(np.percentile(times, 50)) * 1000, float(np.percentile(times, 99)) * 1000
 
 
-async def measure(app: Any, requests: list[tuple[str, str]]) -> tuple[list[float], list[tuple[int, bytes]]]:
+async def measure(app: Any, requests: list[tuple[str, str]], warm_up: int = 20
+                  ) -> tuple[list[float], list[tuple[int, bytes]]]:
     times, answers = [], []
-    for i, (path, query) in enumerate([*requests[:20], *requests]):  # the first 20: warm-up, not counted
+    for i, (path, query) in enumerate([*requests[:warm_up], *requests]):  # the warm-up requests are not counted
         start = time.perf_counter()
         answer = await _call(app, path, query)
         elapsed = time.perf_counter() - start
-        if i >= 20:
+        if i >= warm_up:
             times.append(elapsed)
             answers.append(answer)
     return times, answers
@@ -141,6 +142,12 @@ def bench_api(url: str, engine: str, total: int, queries: int, samples: tuple[li
     with open_store(url) as store:
         app = endpoint_for(config, store=store).soft_binding
         assert app is not None
+        floor = []  # a bare round trip, for the figures' context: what the database and the box allow right now
+        for _ in range(queries):
+            start = time.perf_counter()
+            store._query("SELECT 1", ())
+            floor.append(time.perf_counter() - start)
+        print(f"  {engine}: bare SELECT 1 p50 {p99_ms(floor)[0]:.2f} ms, p99 {p99_ms(floor)[1]:.2f} ms", flush=True)
 
         def by_binding(alg: str, raw: bytes) -> tuple[str, str]:
             return f"{API}/matches/byBinding", urlencode({"alg": alg, "value": base64.b64encode(raw).decode()})
@@ -162,14 +169,24 @@ def bench_api(url: str, engine: str, total: int, queries: int, samples: tuple[li
 
         bench_pdq(config, url, engine, total, queries, hashes, rng, by_binding)
 
-        fetch = [(f"{API}/manifests/{ids[int(rng.integers(len(ids)))]}", "") for _ in range(queries)]
-        times, answers = anyio.run(measure, app, fetch)
-        p50, p99 = p99_ms(times)
+        # Cold: each id's first fetch since the store was opened (its pages may still be on disk: the stores are
+        # ~14 GB per 1M outputs, more than this box's page cache holds beside the rest); warm: the same ids again.
+        picked = list(dict.fromkeys(ids[int(rng.integers(len(ids)))] for _ in range(queries)))
+        fetch = [(f"{API}/manifests/{manifest_id}", "") for manifest_id in picked]
+        figures = {}
+        for label in ("cold", "warm"):
+            times, answers = anyio.run(measure, app, fetch, 0)
+            assert all(status == 200 for status, _ in answers)
+            figures[label] = p99_ms(times)
         size = len(answers[0][1])
-        print(f"  {engine}: manifests/{{id}} p50 {p50:.2f} ms, p99 {p99:.2f} ms ({size:,} B stores)")
-        assert all(status == 200 for status, _ in answers)
-        record(f"soft binding: GET manifests/{{id}} p99 at {total:,}, {engine}", p99, "ms",
-               goal=f"<= {GOAL_MS:g} ms", baseline=f"p50 {p50:.2f} ms", passed=p99 <= GOAL_MS, issue="18")
+        for label in ("cold", "warm"):
+            p50, p99 = figures[label]
+            print(f"  {engine}: manifests/{{id}} {label} p50 {p50:.2f} ms, p99 {p99:.2f} ms ({len(picked)} ids, "
+                  f"{size:,} B stores)")
+            record(f"soft binding: GET manifests/{{id}} p99 at {total:,}, {label}, {engine}", p99, "ms",
+                   goal=f"<= {GOAL_MS:g} ms", baseline=f"p50 {p50:.2f} ms; {len(picked)} ids, first fetch of each "
+                   "since opening" if label == "cold" else f"p50 {p50:.2f} ms; the same ids again",
+                   passed=p99 <= GOAL_MS, issue="18")
 
         # What keeping the store adds per marked output: the writer thread's put of a 200-store batch.
         blob = store.get_manifest(ids[0]) or b""
@@ -194,7 +211,8 @@ def bench_pdq(config: TransparencyConfig, url: str, engine: str, total: int, que
     figures = {}
     for label, index_mb in (("SQL path", 0), ("read index", DEFAULT_INDEX_MB)):
         with open_store(url, memory_index_mb=index_mb) as store:
-            store.read_index.refresh()  # the index's one-time load, not a lookup's time
+            store.read_index.refresh()  # the index's one-time load (a thread above 50,000), not a lookup's time:
+            store.read_index.wait_loaded()  # measuring during it measured the load's competition for the CPU
             app = endpoint_for(config, store=store).soft_binding
             assert app is not None
             times, answers = anyio.run(measure, app, fingerprint)

@@ -10,16 +10,15 @@ from typing import Any
 
 from ..config.fingerprints import DEFAULT_INDEX_MB
 from .manifests import ManifestEntry
-from .mih import chunk_keys
-from .record import KINDS, FingerprintRecord
+from .record import FingerprintRecord
 from .store import (
     COLUMNS,
     FingerprintStore,
     StoreError,
     band_rows,
     chunk_rows,
-    is_indexed,
     purged_bands,
+    purged_chunks,
     row_values,
 )
 
@@ -151,12 +150,7 @@ class SqliteStore(FingerprintStore):
                 rows = conn.execute(
                     "SELECT id, kind, perceptual, quality FROM fp_fingerprints WHERE created_at < ? "
                     "ORDER BY created_at LIMIT ?", (cutoff, batch)).fetchall()
-                pairs = [(key, fp_id) for fp_id, kind, perceptual, quality in rows
-                         if is_indexed(kind, perceptual, quality)
-                         for key in chunk_keys(bytes(perceptual), KINDS[kind])]
-                # The chunk rows are found by their primary key (key, fp_id), recomputed from the hash: no
-                # second index on fp_id is needed.
-                conn.executemany("DELETE FROM fp_chunks WHERE key = ? AND fp_id = ?", pairs)
+                conn.executemany("DELETE FROM fp_chunks WHERE key = ? AND fp_id = ?", purged_chunks(rows))
                 conn.executemany("DELETE FROM fp_text_bands WHERE key = ? AND fp_id = ?", purged_bands(rows))
                 conn.executemany("DELETE FROM fp_fingerprints WHERE id = ?", [(r[0],) for r in rows])
                 conn.execute("DELETE FROM fp_manifests WHERE created_at < ?", (cutoff,))

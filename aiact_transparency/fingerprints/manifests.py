@@ -43,7 +43,7 @@ class ManifestEntry:
 
 
 def manifest_entry_of(report: Any, created_at: float) -> ManifestEntry | None:
-    """The entry of one marked output, when its marker kept the signed store (images); else None."""
+    """The entry of one marked output, when its marker kept the signed store (images, audio, video); else None."""
     store, label = getattr(report, "manifest_store", None), getattr(report, "manifest_id", None)
     if not isinstance(store, bytes) or not store or not isinstance(label, str) or not label:
         return None

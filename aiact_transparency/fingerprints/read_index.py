@@ -12,13 +12,14 @@ hash plus 4 MiB of offsets per segment, i.e. ~113 MiB per 1,000,000 (`bytes_per_
 about as much again while it runs. Above `max_bytes` the index turns itself off and the store answers from
 SQL (store.py), so memory stays bounded by the knob.
 
-Freshness: the store calls `refresh` before a lookup (at most every `refresh_ms`, default 0: every lookup),
-which reads the rows with an id above the last one seen (a primary-key range scan; empty, ~0.2 ms). New rows
-go into a small second segment, rebuilt on each refresh that brings rows (its cost is proportional to its
-size); when it outgrows an eighth of the main one both are merged. Ids are handed out in commit order on both
-backends (SQLite: under BEGIN IMMEDIATE; PostgreSQL: under a transaction advisory lock, _postgres.py), so a
-row with a lower id can never commit after one with a higher id has been seen: nothing is skipped, and two
-replicas sharing one PostgreSQL see each other's outputs on their next lookup.
+Freshness: every lookup reads the rows with an id above the last one seen (a primary-key range scan; empty
+when nothing was added), in the same statement that reads its matches back (indexed.py: one round trip), at
+most every `refresh_ms` (default 0: every lookup); `refresh` does the same alone (the first load). New rows
+wait in a small unsorted tail, compared one by one; past `_TAIL_ROWS` they are sorted into a second segment
+(its cost proportional to its size); when that outgrows an eighth of the main one both are merged. Ids are
+handed out in commit order on both backends (SQLite: under BEGIN IMMEDIATE; PostgreSQL: under a transaction
+advisory lock, _postgres.py), so a row with a lower id can never commit after one with a higher id has been
+seen: nothing is skipped, and two replicas sharing one PostgreSQL see each other's outputs on their next lookup.
 
 First load: a store of more than `BACKGROUND_LOAD_ABOVE` rows (by its largest id) is loaded in a thread
 (~5 s at 1,000,000 rows on the 2-core box), and lookups are answered from SQL until it is in, so the first
@@ -26,7 +27,7 @@ request after a start never waits for it; a smaller store loads in the first loo
 
 Purges: the store's own purge marks every row created before the cutoff dead (exactly what it deleted).
 Another replica's purge is not seen here, but the index only proposes hashes: the store reads each match back
-from SQL (store.py `_matched_records`), so a record purged elsewhere is simply not found, as before; its row
+from SQL (indexed.py), so a record purged elsewhere is simply not found, as before; its row
 leaves the index at the next full rebuild.
 """
 
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["BYTES_PER_RECORD", "IndexRows", "ReadIndex", "distance", "popcount"]
+__all__ = ["BYTES_PER_RECORD", "IndexRows", "ReadIndex", "distance", "popcount", "scan"]
 
 _CHUNKS = 16
 _BUCKETS = 1 << 16
@@ -48,6 +49,10 @@ _MASKS = np.array([0, *(1 << b for b in range(16))], dtype=np.uint16)  # probe r
 BYTES_PER_RECORD = 32 + 8 + 8 + 1 + 1 + _CHUNKS * 4
 _SEGMENT_BYTES = _CHUNKS * (_BUCKETS + 1) * 4
 _MIN_DELTA = 4096
+# New rows wait in an unsorted tail, compared one by one (2,048 x 8 orientations: ~0.1 ms), before they are
+# sorted into the delta segment: rebuilding the delta at every lookup that brought rows cost in proportion to
+# the delta (up to an eighth of the main segment: ~100 ms at 1M), paid by the lookups while the writer adds.
+_TAIL_ROWS = 2048
 BACKGROUND_LOAD_ABOVE = 50_000  # rows; ~0.3 s of loading below it
 log = logging.getLogger("aiact_transparency.fingerprints")
 
@@ -69,27 +74,54 @@ def distance(a: NDArray[np.uint64], b: NDArray[np.uint64]) -> NDArray[np.int64]:
     return np.asarray(bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3], dtype=np.int64)
 
 
+def scan(hashes: NDArray[np.uint8], queries: NDArray[np.uint8], max_distance: int
+         ) -> tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.intp]]:
+    """(row, distance, closest query) of each of a few rows (n x 32) within max_distance of a query (v x 32),
+    by comparing every pair: for the rows not sorted into a segment yet."""
+    if len(hashes) == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.int64), np.zeros(0, np.intp)
+    stored = np.ascontiguousarray(hashes).view(np.uint64).reshape(-1, 4)
+    words = np.ascontiguousarray(queries).view(np.uint64).reshape(-1, 4)
+    table = distance(np.repeat(stored, len(words), axis=0), np.tile(words, (len(stored), 1))).reshape(
+        len(stored), len(words))
+    closest = table.argmin(axis=1)
+    distances = table[np.arange(len(stored)), closest]
+    near = np.flatnonzero(distances <= max_distance)
+    return near.astype(np.intp), distances[near], closest[near].astype(np.intp)
+
+
 @dataclass(frozen=True)
 class IndexRows:
-    """Rows read from the store: ids ascending, 32-byte hashes concatenated, kind codes, created_at."""
+    """Rows read from the store: ids ascending, 32-byte hashes concatenated, kind codes, created_at; `through`:
+    the largest id the read covered, indexed or not (a text or low-quality row is read once, not at every
+    refresh)."""
 
     ids: NDArray[np.int64]
     hashes: NDArray[np.uint8]  # n x 32
     kinds: NDArray[np.uint8]
     created: NDArray[np.float64]
+    through: int = 0
 
     @staticmethod
-    def empty() -> IndexRows:
+    def empty(through: int = 0) -> IndexRows:
         return IndexRows(np.zeros(0, np.int64), np.zeros((0, 32), np.uint8), np.zeros(0, np.uint8),
-                         np.zeros(0, np.float64))
+                         np.zeros(0, np.float64), through)
 
     @staticmethod
     def concat(parts: Sequence[IndexRows]) -> IndexRows:
         return IndexRows(np.concatenate([p.ids for p in parts]), np.concatenate([p.hashes for p in parts]),
-                         np.concatenate([p.kinds for p in parts]), np.concatenate([p.created for p in parts]))
+                         np.concatenate([p.kinds for p in parts]), np.concatenate([p.created for p in parts]),
+                         max((p.through for p in parts), default=0))
+
+    def since(self, after_id: int) -> IndexRows:
+        return _pick(self, np.flatnonzero(self.ids > after_id))
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def _pick(rows: IndexRows, picked: NDArray[np.intp]) -> IndexRows:
+    return IndexRows(rows.ids[picked], rows.hashes[picked], rows.kinds[picked], rows.created[picked], rows.through)
 
 
 class _Segment:
@@ -155,8 +187,11 @@ class ReadIndex:
         self._clock = clock or time.monotonic
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
+        # Searched tail, then delta, then main, and replaced main, then delta, then tail: a search running
+        # beside a fold or a merge may see a row twice (the ids are a set), never miss one.
         self._main: _Segment | None = None
         self._delta: _Segment | None = None
+        self._tail = IndexRows.empty()
         self._last_id = 0
         self._fresh_at = float("-inf")
         self._cutoff = float("-inf")  # the latest purge's: rows created before it are dead
@@ -169,7 +204,7 @@ class ReadIndex:
 
     @property
     def records(self) -> int:
-        return sum(len(s.rows) for s in (self._main, self._delta) if s is not None)
+        return len(self._tail) + sum(len(s.rows) for s in (self._main, self._delta) if s is not None)
 
     def refresh(self) -> bool:
         """Bring in rows added since the last refresh; False when the index is off (too big for max_bytes) or
@@ -218,31 +253,67 @@ class ReadIndex:
         with self._lock:
             if self.disabled:
                 return False
-            new = self._fetch(self._last_id)
-            self._fresh_at = now
-            if len(new) == 0 and self._main is not None:
-                return True
-            if self.bytes_for(self.records + len(new)) > self.max_bytes:
-                self._main = self._delta = None  # over the bound: off for good, the store answers from SQL
-                self.disabled = True
+            return self._add(self._fetch(self._last_id), now)
+
+    @property
+    def ready(self) -> bool:
+        """Loaded and on: `search` answers for every row up to `last_id`."""
+        return self._main is not None and not self.disabled
+
+    @property
+    def last_id(self) -> int:
+        return self._last_id
+
+    def due(self) -> bool:
+        """Whether a lookup should read the rows added since the last one (refresh_ms: how stale it may be)."""
+        return (self._clock() - self._fresh_at) * 1000 >= self.refresh_ms
+
+    def ingest(self, after_id: int, new: IndexRows, *, complete: bool) -> bool:
+        """Rows a lookup read itself (every row above after_id, in one round trip with its matches, store.py):
+        added as a refresh would add them. `complete`: nothing above them was left unread (else the rest is
+        fetched here). False when the index turned itself off (over max_bytes)."""
+        now = self._clock()
+        with self._lock:
+            if self.disabled:
                 return False
-            if len(new):
-                self._last_id = int(new.ids[-1])
-            main = self._main.rows if self._main is not None else IndexRows.empty()
-            delta = IndexRows.concat([self._delta.rows, new]) if self._delta is not None else new
-            if len(delta) > max(_MIN_DELTA, len(main) // 8):
-                self._main, self._delta = self._segment(IndexRows.concat([main, delta]), drop_dead=True), None
-            else:
-                if self._main is None:
-                    self._main = self._segment(main)
-                self._delta = self._segment(delta) if len(delta) else None
+            # Another lookup may have got there first: keep only what is still new.
+            fresh = new if after_id == self._last_id else new.since(self._last_id)
+            if not self._add(fresh, now, keep_time=not complete):
+                return False
+            if not complete:
+                return self._add(self._fetch(self._last_id), now)
+        return True
+
+    def _add(self, new: IndexRows, now: float, *, keep_time: bool = False) -> bool:
+        """Add rows read from the store (under _lock)."""
+        if not keep_time:
+            self._fresh_at = now
+        self._last_id = max(self._last_id, new.through, int(new.ids[-1]) if len(new) else 0)
+        if len(new) == 0 and self._main is not None:
+            return True
+        if self.bytes_for(self.records + len(new)) > self.max_bytes:
+            self._main = self._delta = None  # over the bound: off for good, the store answers from SQL
+            self.disabled = True
+            return False
+        tail = IndexRows.concat([self._tail, new]) if len(self._tail) else new
+        if self._main is not None and len(tail) <= _TAIL_ROWS:
+            self._tail = tail
+            return True
+        main = self._main.rows if self._main is not None else IndexRows.empty()
+        delta = IndexRows.concat([self._delta.rows, tail]) if self._delta is not None else tail
+        if len(delta) > max(_MIN_DELTA, len(main) // 8):
+            self._main, self._delta = self._segment(IndexRows.concat([main, delta]), drop_dead=True), None
+        else:
+            if self._main is None:
+                self._main = self._segment(main)
+            self._delta = self._segment(delta) if len(delta) else None
+        self._tail = IndexRows.empty(tail.through)
         return True
 
     def _segment(self, rows: IndexRows, *, drop_dead: bool = False) -> _Segment:
         """A segment of these rows, those purged marked dead (or left out: a merge drops them)."""
         if drop_dead:
-            keep = rows.created >= self._cutoff
-            rows = IndexRows(rows.ids[keep], rows.hashes[keep], rows.kinds[keep], rows.created[keep])
+            rows = _pick(rows, np.flatnonzero(rows.created >= self._cutoff))
         segment = _Segment(rows)
         segment.kill_before(self._cutoff)
         return segment
@@ -254,13 +325,16 @@ class ReadIndex:
         queries = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), 32)
         best: dict[bytes, tuple[int, int]] = {}
         ids: dict[bytes, set[int]] = {}
-        for segment in (self._main, self._delta):
-            if segment is None:
-                continue
-            rows, distances, which = segment.search(queries, code, max_distance)
+        tail = self._tail  # read in this order (see __init__)
+        delta, main = self._delta, self._main
+        live = np.flatnonzero((tail.kinds == code) & (tail.created >= self._cutoff))
+        found = [(_pick(tail, live), *scan(tail.hashes[live], queries, max_distance))]
+        found += [(segment.rows, *segment.search(queries, code, max_distance))
+                  for segment in (delta, main) if segment is not None]
+        for rows_of, rows, distances, which in found:
             for row, distance, variant in zip(rows.tolist(), distances.tolist(), which.tolist(), strict=True):
-                digest = segment.rows.hashes[row].tobytes()
-                ids.setdefault(digest, set()).add(int(segment.rows.ids[row]))
+                digest = rows_of.hashes[row].tobytes()
+                ids.setdefault(digest, set()).add(int(rows_of.ids[row]))
                 if digest not in best or (distance, variant) < best[digest]:
                     best[digest] = (distance, variant)
         return [(h, d, v, sorted(ids[h], reverse=True)) for h, (d, v) in best.items()]

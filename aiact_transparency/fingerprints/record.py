@@ -85,6 +85,9 @@ class Match:
     distance: int | None = None
     variant: int | None = None
     similarity: float | None = None  # by "text": the estimated Jaccard similarity of the word shingles
+    # Whether the log keeps the signed manifest store the record names (read in the same statement as the
+    # record, so the soft-binding API needs no second round trip); None when the lookup did not read it.
+    manifest_kept: bool | None = None
 
 
 def record_for(

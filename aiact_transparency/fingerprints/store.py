@@ -30,11 +30,12 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..config.fingerprints import DEFAULT_INDEX_MB
+from .indexed import index_rows_of, is_indexed, nearest_indexed
 from .manifests import ManifestEntry
 from .mih import chunk_key_matrix, chunk_keys, probe_keys
 from .minhash import KIND as TEXT_KIND
 from .minhash import MATCH_SIMILARITY, band_keys, similarity
-from .pdq import MATCH_THRESHOLD, MIN_QUALITY
+from .pdq import MATCH_THRESHOLD
 from .read_index import IndexRows, ReadIndex, popcount
 from .record import KINDS, FingerprintRecord, Match
 
@@ -43,6 +44,9 @@ __all__ = ["FingerprintStore", "StoreError", "StoreStats"]
 COLUMNS = ("created_at", "kind", "perceptual", "quality", "sha256", "payload", "manifest_id", "media_type",
            "size", "route")
 _SELECT = "id, " + ", ".join(COLUMNS)
+_INDEX_SELECT = ", ".join(_SELECT.split(", ")[:5])  # id, created_at, kind, perceptual, quality: what the index keeps
+# Read beside each record: whether its manifest store is kept (a primary-key probe of fp_manifests).
+_KEPT = "EXISTS (SELECT 1 FROM fp_manifests m WHERE m.manifest_id = fp_fingerprints.manifest_id)"
 EXACT_FIELDS = ("sha256", "payload", "manifest_id")
 EXPORT_PAGE = 1000
 INDEX_PAGE = 50_000
@@ -68,11 +72,6 @@ class StoreStats:
         return dict(self.__dict__)
 
 
-def is_indexed(kind: str, perceptual: bytes | None, quality: int | None) -> bool:
-    """Whether a hash goes into the perceptual index: PDQ's reference ignores quality <= 49."""
-    return perceptual is not None and kind != "none" and quality is not None and quality >= MIN_QUALITY
-
-
 def chunk_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list[tuple[int, int, bytes]]:
     """The fp_chunks rows of a batch: (key, fingerprint id, hash) for each chunk of each matchable hash, in
     key order, so the B-tree inserts walk the index once instead of jumping between random pages."""
@@ -95,6 +94,14 @@ def band_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list[
                   if r.kind == TEXT_KIND and r.perceptual is not None for key in band_keys(r.perceptual))
 
 
+def purged_chunks(rows: Sequence[Sequence[Any]]) -> list[tuple[int, int]]:
+    """(chunk key, fingerprint id) of the indexed hashes among purged (id, kind, perceptual, quality) rows: the
+    fp_chunks rows to delete, found by their primary key (key, fp_id) recomputed from the hash, so no second
+    index on fp_id is needed."""
+    return [(key, int(fp_id)) for fp_id, kind, perceptual, quality in rows if is_indexed(kind, perceptual, quality)
+            for key in chunk_keys(bytes(perceptual), KINDS[kind])]
+
+
 def purged_bands(rows: Sequence[Sequence[Any]]) -> list[tuple[int, int]]:
     """(band key, fingerprint id) of the text records among purged (id, kind, perceptual, quality) rows."""
     return [(key, int(fp_id)) for fp_id, kind, perceptual, _ in rows
@@ -106,7 +113,7 @@ def row_values(record: FingerprintRecord) -> tuple[Any, ...]:
 
 
 def record_from_row(row: Sequence[Any]) -> FingerprintRecord:
-    values = dict(zip(COLUMNS, row[1:], strict=True))
+    values = dict(zip(COLUMNS, row[1:len(COLUMNS) + 1], strict=True))
     for name in ("perceptual", "sha256", "payload"):
         if values[name] is not None:
             values[name] = bytes(values[name])  # psycopg gives bytea as memoryview
@@ -184,26 +191,66 @@ class FingerprintStore(ABC):
             self._insert(records)
         return len(records)
 
-    def find_exact(self, field: str, value: bytes | str, limit: int = 10) -> list[Match]:
+    def find_exact(self, field: str, value: bytes | str, limit: int = 10, *, manifests: bool = False) -> list[Match]:
+        """Records whose `field` is `value`, newest first; `manifests`: read with each whether its manifest store is
+        kept (Match.manifest_kept; one primary-key probe more per record)."""
         if field not in EXACT_FIELDS:
             raise ValueError(f"exact lookups are by {', '.join(EXACT_FIELDS)}, not {field!r}")
         # No ORDER BY id ... LIMIT: it tempts PostgreSQL into walking the primary key instead of the index.
-        rows = self._query(f"SELECT {_SELECT} FROM fp_fingerprints WHERE {field} = {self.ph}", (value,))
+        columns = f"{_SELECT}, {_KEPT}" if manifests else _SELECT
+        rows = self._query(f"SELECT {columns} FROM fp_fingerprints WHERE {field} = {self.ph}", (value,))
         rows.sort(key=lambda row: -int(row[0]))  # newest first; exact values repeat rarely
-        return [Match(record_from_row(row), field) for row in rows[:limit]]
+        return [self.match_of(row, field) for row in rows[:limit]]
+
+    @staticmethod
+    def match_of(row: Sequence[Any], by: str, distance: int | None = None, variant: int | None = None) -> Match:
+        """A row of `_SELECT` (and `_KEPT`, when read) as a match."""
+        kept = bool(row[len(COLUMNS) + 1]) if len(row) > len(COLUMNS) + 1 else None
+        return Match(record_from_row(row), by, distance, variant, manifest_kept=kept)
+
+    def _ids_clause(self, ids: Sequence[int]) -> tuple[str, Any]:
+        """`id <clause>` matching these ids, as one parameter (one statement text whatever their number)."""
+        return "IN (SELECT value FROM json_each(?))", "[" + ",".join(str(int(i)) for i in ids) + "]"
+
+    def _rows_and_new(self, ids: Sequence[int], after: int | None, manifests: bool = False
+                      ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], bool]:
+        """In one statement: the records with these ids, and (after not None) every record above `after`, one
+        page at most: (records asked for, new records by id, whether the new ones are complete). `manifests`:
+        each with whether its manifest store is kept."""
+        columns = f"{_SELECT}, {_KEPT}" if manifests else _SELECT
+        parts: list[str] = []
+        params: list[Any] = []
+        if ids:
+            clause, value = self._ids_clause(ids)
+            parts.append(f"SELECT {columns} FROM fp_fingerprints WHERE id {clause}")
+            params.append(value)
+        if after is not None:
+            parts.append(f"SELECT * FROM (SELECT {columns} FROM fp_fingerprints WHERE id > {self.ph} "
+                         f"ORDER BY id LIMIT {INDEX_PAGE}) AS new")
+            params.append(after)
+        if not parts:
+            return [], [], True
+        rows = self._query(" UNION ALL ".join(parts), params)
+        if after is None:
+            return rows, [], True
+        new = sorted((row for row in rows if int(row[0]) > after), key=lambda row: int(row[0]))
+        return [row for row in rows if int(row[0]) <= after], new, len(new) < INDEX_PAGE
 
     def nearest(
-        self, digests: Sequence[bytes], *, kind: str = "pdq", max_distance: int = MATCH_THRESHOLD, limit: int = 10
+        self, digests: Sequence[bytes], *, kind: str = "pdq", max_distance: int = MATCH_THRESHOLD, limit: int = 10,
+        manifests: bool = False,
     ) -> list[Match]:
         """Stored hashes of `kind` within max_distance of any digest (e.g. the 8 dihedral variants of one
-        query), closest first; Match.variant is the index of the digest that came closest."""
+        query), closest first; Match.variant is the index of the digest that came closest. `manifests`: as for
+        find_exact (read through the read index only; the SQL path leaves Match.manifest_kept None)."""
         if not digests:
             return []
         if not 0 <= max_distance <= MATCH_THRESHOLD:
             raise ValueError(f"max_distance must be 0-{MATCH_THRESHOLD} (the index guarantees no more)")
         code = KINDS[kind]
-        if self.read_index.refresh():
-            return self._records_by_id(self.read_index.search(digests, code, max_distance), limit)
+        answered = nearest_indexed(self, digests, code, max_distance, limit, manifests)
+        if answered is not None:
+            return answered
         found = sorted((d, v, h) for h, d, v in self._sql_search(digests, code, max_distance))  # closest first
         matches: list[Match] = []
         # The few hashes that matched, back to their records: the first chunk's key and the hash pick the
@@ -218,7 +265,8 @@ class FingerprintStore(ABC):
                 break
         return matches[:limit]
 
-    def _records_by_id(self, hits: Sequence[tuple[bytes, int, int, list[int]]], limit: int) -> list[Match]:
+    def _records_by_id(self, hits: Sequence[tuple[bytes, int, int, list[int]]], limit: int, manifests: bool = False
+                       ) -> list[Match]:
         """The read index's hits (hash, distance, variant, ids) as matches, closest first, newest first within a
         hash: their records read by primary key, up to `limit` ids per round trip (a record purged by another
         replica is simply not there)."""
@@ -228,11 +276,9 @@ class FingerprintStore(ABC):
             batch: list[tuple[bytes, int, int, list[int]]] = []
             while pending and sum(len(hit[3]) for hit in batch) < limit:
                 batch.append(pending.pop(0))
-            wanted = [fp_id for hit in batch for fp_id in hit[3]]
-            marks = ", ".join([self.ph] * len(wanted))
-            rows = {int(row[0]): row for row in self._query(f"SELECT {_SELECT} FROM fp_fingerprints "
-                                                            f"WHERE id IN ({marks})", wanted)}
-            matches.extend(Match(record_from_row(rows[fp_id]), "perceptual", distance, variant)
+            found, _, _ = self._rows_and_new([fp_id for hit in batch for fp_id in hit[3]], None, manifests)
+            rows = {int(row[0]): row for row in found}
+            matches.extend(self.match_of(rows[fp_id], "perceptual", distance, variant)
                            for _, distance, variant, ids in batch for fp_id in ids if fp_id in rows)
         return matches[:limit]
 
@@ -263,20 +309,14 @@ class FingerprintStore(ABC):
     def _index_rows(self, after_id: int) -> IndexRows:
         """The read index's rows: every matchable hash with an id above after_id, page by page by primary key."""
         parts: list[IndexRows] = []
-        ph = self.ph
         while True:
-            rows = self._query(f"SELECT id, kind, perceptual, quality, created_at FROM fp_fingerprints "
-                               f"WHERE id > {ph} ORDER BY id LIMIT {INDEX_PAGE}", (after_id,))
-            picked = [r for r in rows if is_indexed(r[1], r[2], r[3]) and len(r[2]) == 32]
-            if picked:
-                parts.append(IndexRows(
-                    np.array([r[0] for r in picked], dtype=np.int64),
-                    np.frombuffer(b"".join(bytes(r[2]) for r in picked), dtype=np.uint8).reshape(-1, 32).copy(),
-                    np.array([KINDS.get(r[1], 0) for r in picked], dtype=np.uint8),
-                    np.array([r[4] for r in picked], dtype=np.float64)))
+            rows = self._query(f"SELECT {_INDEX_SELECT} FROM fp_fingerprints WHERE id > {self.ph} ORDER BY id "
+                               f"LIMIT {INDEX_PAGE}", (after_id,))
+            if rows:
+                after_id = int(rows[-1][0])
+            parts.append(index_rows_of(rows, after_id))
             if len(rows) < INDEX_PAGE:
-                return IndexRows.concat(parts) if parts else IndexRows.empty()
-            after_id = int(rows[-1][0])
+                return IndexRows.concat(parts)
 
     def similar_texts(self, signature: bytes, *, min_similarity: float = MATCH_SIMILARITY, limit: int = 10
                       ) -> list[Match]:

@@ -186,3 +186,81 @@ def test_a_small_store_loads_its_index_in_the_first_lookup(store_url: str) -> No
         store.add_many([record(n, h) for n, h in enumerate(hashes)])
         assert answers(store, hashes[:1]) == brute_force(hashes, hashes[:1])
         assert store.read_index.records == len(hashes)  # no thread: loaded before that first answer
+
+
+def counted(store: FingerprintStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements the store sends from now on (a spy on its one query primitive)."""
+    sent: list[str] = []
+    real = store._query
+
+    def query(sql: str, params: object) -> list[tuple[object, ...]]:
+        sent.append(sql)
+        return real(sql, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "_query", query)
+    return sent
+
+
+def test_a_lookup_is_one_round_trip_that_sees_new_rows_and_reads_matches_back(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Freshness (another replica's rows) and the read-back of the matched records (purges elsewhere honoured)
+    # share one statement: two round trips made the p99 on PostgreSQL.
+    rng = np.random.default_rng(8)
+    hashes = [random_hash(rng) for _ in range(30)]
+    with open_store(store_url) as reader, open_store(store_url) as writer:
+        writer.add_many([record(n, h) for n, h in enumerate(hashes[:20])])
+        assert reader.nearest([hashes[0]])  # loads the index
+        sent = counted(reader, monkeypatch)
+        assert [m.record.perceptual for m in reader.nearest([flip_bits(hashes[5], [1, 2])])] == [hashes[5]]
+        assert len(sent) == 1
+        # Added by the other replica, among them a copy of a hash the index already holds: both found, newest first.
+        writer.add_many([record(20 + n, h) for n, h in enumerate([*hashes[20:], hashes[5]])])
+        sent.clear()
+        found = reader.nearest([flip_bits(hashes[5], [1, 2]), hashes[25]], limit=10)
+        assert len(sent) == 1
+        assert [(m.record.perceptual, m.distance, m.variant) for m in found] == [
+            (hashes[25], 0, 1), (hashes[5], 2, 0), (hashes[5], 2, 0)]
+        assert found[1].record.size > found[2].record.size  # the copy stored last comes first
+        assert reader.read_index.records == 31
+        sent.clear()
+        assert reader.nearest([random_hash(rng)]) == [] and len(sent) == 1  # nothing new, nothing found
+
+
+def test_rows_the_index_does_not_keep_are_read_once(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A text or unhashed output after the last image used to be read again by every lookup (the index only
+    # remembered the last id it kept).
+    rng = np.random.default_rng(9)
+    with open_store(store_url) as store:
+        store.add_many([record(0, random_hash(rng))])
+        assert store.nearest([random_hash(rng)]) == []
+        store.add_many([record(n, None) for n in range(1, 50)])
+        assert store.nearest([random_hash(rng)]) == []
+        (top,), = store._query("SELECT MAX(id) FROM fp_fingerprints", ())
+        assert store.read_index.last_id == top
+
+
+def test_a_lookup_that_brings_a_few_rows_sorts_no_segment(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A lookup used to rebuild the delta segment (16 sorts of all of it) whenever it brought new rows: at 1M
+    # stored, up to ~100 ms paid by lookups while the writer adds. A few new rows are compared one by one.
+    rng = np.random.default_rng(10)
+    hashes = [random_hash(rng) for _ in range(40)]
+    with open_store(store_url) as reader, open_store(store_url) as writer:
+        writer.add_many([record(n, h) for n, h in enumerate(hashes[:30])])
+        assert reader.nearest([hashes[0]])
+        built: list[int] = []
+        real_init = read_index._Segment.__init__
+
+        def init(segment: object, rows: read_index.IndexRows) -> None:
+            built.append(len(rows))
+            real_init(segment, rows)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(read_index._Segment, "__init__", init)
+        for n, digest in enumerate(hashes[30:]):
+            writer.add_many([record(30 + n, digest)])
+            assert [m.record.perceptual for m in reader.nearest([flip_bits(digest, [4])])] == [digest]
+        assert built == []
+        monkeypatch.setattr(read_index, "_TAIL_ROWS", 4)  # past the tail's size: sorted into the delta once
+        writer.add_many([record(50, random_hash(rng))])
+        assert [m.record.perceptual for m in reader.nearest([hashes[35]])] == [hashes[35]]
+        assert built == [41] and reader.read_index.records == 41  # the delta: the first 30 and the 11 since

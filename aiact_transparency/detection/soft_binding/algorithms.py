@@ -7,7 +7,8 @@ informationalUrl, categories?}, softBindingResolutionApis?, deprecated?. Neither
 `ENTRIES` carry no `identifier` (the list assigns it) and say so in `registered`; docs/soft-binding.md is the
 text ready to submit.
 
-The audio watermark's id (AUDIO_WATERMARK_ALG) is resolved the same way, for audio outputs.
+The audio watermark's id (AUDIO_WATERMARK_ALG) and the video frame watermark's (VIDEO_WATERMARK_ALG) are resolved
+the same way, each for the outputs of its own medium.
 
 Values on the wire: the C2PA Soft Binding Resolution API carries `value` as "a base64-encoded string
 describing, in algorithm specific format, the value of the soft binding" (its OpenAPI document,
@@ -29,13 +30,18 @@ from typing import Any
 from ...fingerprints.pdq import HASH_BYTES
 from ...provenance.payload import AUDIO_SOFT_BINDING_ALG, SOFT_BINDING_ALG, PayloadChecksumError, WatermarkPayload
 
-__all__ = ["AUDIO_WATERMARK_ALG", "ENTRIES", "FINGERPRINT_ALG", "WATERMARK_ALG", "WATERMARK_MEDIA", "BindingError",
-           "check_alg", "decode_value", "encode_value", "supported_algorithms"]
+# The id is defined once, by the video marker that writes it; importing the marker loads no PyAV (that is imported
+# on first use), so the API names it without the video extra.
+from ...provenance.video.marker import SOFT_BINDING_ALG as VIDEO_SOFT_BINDING_ALG
+
+__all__ = ["AUDIO_WATERMARK_ALG", "ENTRIES", "FINGERPRINT_ALG", "VIDEO_WATERMARK_ALG", "WATERMARK_ALG",
+           "WATERMARK_MEDIA", "BindingError", "check_alg", "decode_value", "encode_value", "supported_algorithms"]
 
 WATERMARK_ALG = SOFT_BINDING_ALG  # "org.aiact-transparency.dwt-svd.1": the id our image manifests name
 AUDIO_WATERMARK_ALG = AUDIO_SOFT_BINDING_ALG  # the id our audio manifests name; same 10-byte payload word
+VIDEO_WATERMARK_ALG = VIDEO_SOFT_BINDING_ALG  # the id our video manifests name (frames); same 10-byte payload word
 # Each watermark id resolves the outputs of its own medium only.
-WATERMARK_MEDIA = {WATERMARK_ALG: "image/", AUDIO_WATERMARK_ALG: "audio/"}
+WATERMARK_MEDIA = {WATERMARK_ALG: "image/", AUDIO_WATERMARK_ALG: "audio/", VIDEO_WATERMARK_ALG: "video/"}
 FINGERPRINT_ALG = "org.aiact-transparency.pdq.1"
 # The list asks for a URL that resolves: the project has no published home yet, so this names the document to
 # publish first (docs/soft-binding.md); the registration pull request puts its URL here.
@@ -74,6 +80,22 @@ ENTRIES: tuple[dict[str, Any], ...] = (
         "registered": False,
     },
     {
+        "alg": VIDEO_WATERMARK_ALG,
+        "type": "watermark",
+        "decodedMediaTypes": ["video"],
+        "entryMetadata": {
+            "description": "aiact-transparency video watermark: the same 81-bit word as the image watermark, embedded "
+                           "in every frame by quantisation index modulation of windowed mean luma of a grid of cells "
+                           "(14 along the shorter side, defined in fractions of the frame, so resizing keeps them); "
+                           "read by phase voting over the frames with soft-decision (Chase) decoding; blind "
+                           "extraction; the soft-binding value is the 10 payload bytes",
+            "dateEntered": "2026-12-01T00:00:00.000Z",
+            "contact": "maintainers of aiact-transparency (to be named in the registration pull request)",
+            "informationalUrl": _INFO,
+        },
+        "registered": False,
+    },
+    {
         "alg": FINGERPRINT_ALG,
         "type": "fingerprint",
         "decodedMediaTypes": ["image"],
@@ -97,7 +119,7 @@ class BindingError(ValueError):
 
 def supported_algorithms() -> dict[str, list[dict[str, str]]]:
     """The /services/supportedAlgorithms answer (schema c2pa.softBindingAlgList)."""
-    return {"watermarks": [{"alg": WATERMARK_ALG}, {"alg": AUDIO_WATERMARK_ALG}],
+    return {"watermarks": [{"alg": WATERMARK_ALG}, {"alg": AUDIO_WATERMARK_ALG}, {"alg": VIDEO_WATERMARK_ALG}],
             "fingerprints": [{"alg": FINGERPRINT_ALG}]}
 
 
@@ -108,7 +130,8 @@ def encode_value(raw: bytes) -> str:
 def check_alg(alg: str) -> None:
     if alg not in WATERMARK_MEDIA and alg != FINGERPRINT_ALG:
         raise BindingError(f"alg {alg[:100]!r} is not resolved here; supported: {WATERMARK_ALG} (image watermark), "
-                           f"{AUDIO_WATERMARK_ALG} (audio watermark), {FINGERPRINT_ALG} (image fingerprint); see "
+                           f"{AUDIO_WATERMARK_ALG} (audio watermark), {VIDEO_WATERMARK_ALG} (video watermark), "
+                           f"{FINGERPRINT_ALG} (image fingerprint); see "
                            "/services/supportedAlgorithms")
 
 

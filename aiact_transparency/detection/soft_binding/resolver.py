@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTENT_TYPES", "MAX_RESULTS", "Resolver", "hint_of", "payload_word", "similarity"]
 
 # What by_content reads, in the registry's order: images (watermark, PDQ fingerprint, an embedded manifest) and
-# audio (its watermark, an embedded manifest); no soft binding of ours covers video or documents.
+# audio (its watermark, an embedded manifest). A video resolves by binding only (its watermark id), not by content.
 CONTENT_TYPES = (*IMAGE_TYPES, *(fmt.media_type for fmt in FORMATS if fmt.medium == "audio"))
 MAX_RESULTS = 100  # maxResults beyond this is served as this many (the spec sets a minimum of 1, no maximum)
 _PDQ_BITS = 256
@@ -58,13 +58,16 @@ class Resolver:
         self.store = store
         self.settings = config.fingerprints
 
-    def _answer(self, scored: Iterable[tuple[str | None, int]], limit: int) -> list[dict[str, Any]]:
-        """Best score per manifest id, kept ids only, strongest first (ties: as found, i.e. newest first)."""
+    def _answer(self, scored: Iterable[tuple[str | None, int]], limit: int, *, kept: set[str] | None = None
+                ) -> list[dict[str, Any]]:
+        """Best score per manifest id, kept ids only, strongest first (ties: as found, i.e. newest first). `kept`:
+        which ids are kept, when the lookup read it with the records (else one more query asks)."""
         best: dict[str, int] = {}
         for manifest_id, score in scored:
             if manifest_id and score > best.get(manifest_id, -1):
                 best[manifest_id] = score
-        kept = self.store.kept_manifests(list(best))
+        if kept is None:
+            kept = self.store.kept_manifests(list(best))
         ranked = sorted((m for m in best if m in kept), key=lambda m: -best[m])
         return [{"manifestId": m, "similarityScore": best[m]} for m in ranked[:limit]]
 
@@ -72,11 +75,14 @@ class Resolver:
         """Raises BindingError for an unknown alg or a malformed value."""
         raw = decode_value(alg, value)
         if alg in WATERMARK_MEDIA:  # the payload word, of an output of the alg's own medium
-            found = [m for m in self.store.find_exact("payload", raw, limit * 2)
+            found = [m for m in self.store.find_exact("payload", raw, limit * 2, manifests=True)
                      if m.record.media_type.startswith(WATERMARK_MEDIA[alg])]
         else:
-            found = self.store.nearest([raw], max_distance=self.settings.max_distance, limit=limit * 2)
-        return self._answer(((m.record.manifest_id, similarity(m)) for m in found), limit)
+            found = self.store.nearest([raw], max_distance=self.settings.max_distance, limit=limit * 2, manifests=True)
+        # The records were read with whether their manifest store is kept: no second round trip.
+        known = all(m.manifest_kept is not None for m in found)
+        kept = {m.record.manifest_id for m in found if m.manifest_kept and m.record.manifest_id} if known else None
+        return self._answer(((m.record.manifest_id, similarity(m)) for m in found), limit, kept=kept)
 
     def by_content(self, data: bytes, limit: int, *, alg: str | None = None,
                    hint: tuple[str, str] | None = None) -> list[dict[str, Any]]:

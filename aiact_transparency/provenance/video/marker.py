@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...config.modelcard import ModelFacts
-from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest
+from ..c2pa.jumbf import active_manifest_label
+from ..c2pa.manifest import C2paSigningError, build_manifest, sign_manifest_store
 from ..errors import SigningError
 from ..formats import iso_index_missing
 from ..keys import ManifestSigner
@@ -69,9 +70,15 @@ class VideoMarkReport:
     bit_rate_ratio: float | None = None  # output video bit rate / input's
     timings: dict[str, float] = field(default_factory=dict)  # seconds: decode, watermark, label, encode, audio, sign
     notes: tuple[str, ...] = ()
+    manifest_id: str | None = None  # the signed video's active C2PA manifest label (the fingerprint log keeps it)
+    # The signed manifest store (JUMBF) embedded in the output: the fingerprint log keeps it for the C2PA Soft
+    # Binding Resolution API (issue 18), as for images and audio. Bytes, so not part of the JSON report.
+    manifest_store: bytes | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        report = asdict(self)
+        del report["manifest_store"]
+        return report
 
 
 @dataclass(frozen=True)
@@ -122,10 +129,10 @@ class VideoMarker:
         timings = {**out.timings, **work.timings}
         timings["frames"] = max(0.0, timings.pop("frames") - work.timings["watermark"] - work.timings["label"])
         data_out = out.data
-        c2pa = None
+        c2pa = manifest_store = None
         if self.signer is not None:
             tick = time.perf_counter()
-            data_out = self._sign(data_out, actual, watermark, prior.ingredient)
+            data_out, manifest_store = self._sign(data_out, actual, watermark, prior.ingredient)
             c2pa = dict(self.identity.describe()) if self.identity is not None else None
             timings["sign"] = time.perf_counter() - tick
         ratio = out.bit_rate / out.facts.bit_rate if out.facts.bit_rate else None
@@ -134,7 +141,9 @@ class VideoMarker:
             visible_label=work.label.text if work.label is not None else None, c2pa=c2pa, seconds=out.seconds,
             frames=out.frames, size=(out.facts.width, out.facts.height), codec=out.facts.codec,
             pixel_format=out.facts.pixel_format, bit_rate_ratio=None if ratio is None else round(ratio, 3),
-            timings={k: round(v, 4) for k, v in timings.items()}, notes=tuple(work.notes))
+            timings={k: round(v, 4) for k, v in timings.items()}, notes=tuple(work.notes),
+            manifest_id=active_manifest_label(manifest_store) if manifest_store else None,
+            manifest_store=manifest_store)
         return MarkedVideo(data_out, actual, report)
 
     def _frame(self, work: _Work, frame: Any) -> None:
@@ -218,7 +227,8 @@ class VideoMarker:
         return watermark, audio
 
     def _sign(self, data: bytes, media_type: str, watermark: dict[str, Any] | None, ingredient: bytes | None
-              ) -> bytes:
+              ) -> tuple[bytes, bytes]:
+        """The signed video and its manifest store."""
         assert self.signer is not None
         soft_binding = None
         if watermark is not None:
@@ -226,7 +236,7 @@ class VideoMarker:
         manifest = build_manifest(software_agent=self.maker.software_agent, watermark=soft_binding,
                                   training_mining=self.config.images.training_mining, model_facts=self.maker.disclosure)
         try:
-            return sign_manifest(data, media_type, manifest, signer=self.signer, ingredient=ingredient)
+            return sign_manifest_store(data, media_type, manifest, signer=self.signer, ingredient=ingredient)
         except (C2paSigningError, ValueError) as exc:
             raise SigningError(str(exc)) from exc
 

@@ -17,12 +17,15 @@ from starlette.testclient import TestClient
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
 from aiact_transparency.detection.commands import standalone_app
 from aiact_transparency.detection.soft_binding import FINGERPRINT_ALG, WATERMARK_ALG
-from aiact_transparency.detection.soft_binding.algorithms import AUDIO_WATERMARK_ALG
+from aiact_transparency.detection.soft_binding.algorithms import AUDIO_WATERMARK_ALG, VIDEO_WATERMARK_ALG
+from aiact_transparency.detection.soft_binding.resolver import Resolver
 from aiact_transparency.detection.wiring import endpoint_for
 from aiact_transparency.fingerprints import FingerprintRecord, open_store
 from aiact_transparency.provenance.formats import FORMATS
 from aiact_transparency.provenance.payload import WatermarkPayload
 
+from ...fingerprints.test_read_index import counted
+from ...fingerprints.test_store import flip_bits, random_hash, record
 from ...wired.flows import SYSTEM, image_app, photo_png, stripped
 
 API = "/.well-known/ai-disclosure/c2pa/v1"
@@ -133,7 +136,7 @@ def test_invalid_queries_are_400_saying_why(store_url: str, params: dict[str, st
 def test_routes_methods_and_long_queries(store_url: str) -> None:
     with TestClient(image_app(make_config(store_url))) as client:
         assert client.get(f"{API}/services/supportedAlgorithms").json() == {
-            "watermarks": [{"alg": WATERMARK_ALG}, {"alg": AUDIO_WATERMARK_ALG}],
+            "watermarks": [{"alg": WATERMARK_ALG}, {"alg": AUDIO_WATERMARK_ALG}, {"alg": VIDEO_WATERMARK_ALG}],
             "fingerprints": [{"alg": FINGERPRINT_ALG}]}
         document = client.get(f"{API}/openapi.json").json()
         assert document["servers"][0]["url"] == f"http://testserver{API}"
@@ -185,7 +188,7 @@ def test_serve_detector_serves_the_api_and_the_discovery_names_it(store_url: str
         member = client.get("/.well-known/ai-disclosure").json()["c2pa_soft_binding"]
     assert member["enabled"] and member["url"] == API and member["openapi"] == f"{API}/openapi.json"
     assert member["registered_in_c2pa_list"] == {WATERMARK_ALG: False, AUDIO_WATERMARK_ALG: False,
-                                                 FINGERPRINT_ALG: False}
+                                                 VIDEO_WATERMARK_ALG: False, FINGERPRINT_ALG: False}
     off = TransparencyConfig(system=SYSTEM)
     with TestClient(TransparencyMiddleware(image_app(off).app, off)) as client:
         member = client.get("/.well-known/ai-disclosure").json()["c2pa_soft_binding"]
@@ -200,3 +203,28 @@ def test_serve_detector_serves_the_api_and_the_discovery_names_it(store_url: str
 def test_the_document_names_the_public_base(store_url: str, public_url: str, expected: str) -> None:
     with TestClient(image_app(make_config(store_url, public_url=public_url))) as client:
         assert client.get(f"{API}/openapi.json").json()["servers"][0]["url"] == expected
+
+
+def test_by_binding_reads_the_records_and_their_kept_stores_in_one_statement(store_url: str,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whether a record's manifest store is kept comes with the record (it was a second round trip); a record
+    # whose store was never kept is still not offered.
+    rng = np.random.default_rng(12)
+    digest = random_hash(rng)
+    words = [WatermarkPayload(7, n).to_bytes() for n in (1, 2)]
+    with open_store(store_url) as store:
+        store.put_manifest("urn:c2pa:kept", b"a signed store", 1.0)
+        store.add_many([record(1, digest, payload=words[0], manifest_id="urn:c2pa:kept"),
+                        record(2, flip_bits(digest, [3]), payload=words[1], manifest_id="urn:c2pa:never-kept")])
+        resolver = Resolver(make_config(store_url), store)
+        assert resolver.by_binding(FINGERPRINT_ALG, b64(digest), 10)  # loads the read index
+        sent = counted(store, monkeypatch)
+        assert resolver.by_binding(FINGERPRINT_ALG, b64(flip_bits(digest, [9])), 10) == [
+            {"manifestId": "urn:c2pa:kept", "similarityScore": round(100 * 255 / 256)}]
+        assert resolver.by_binding(WATERMARK_ALG, b64(words[0]), 10) == [
+            {"manifestId": "urn:c2pa:kept", "similarityScore": 100}]
+        assert resolver.by_binding(WATERMARK_ALG, b64(words[1]), 10) == []
+        assert len(sent) == 3
+        # Only the resolver asks for it: the detector's exact lookups read no more than the record.
+        assert [m.manifest_kept for m in store.find_exact("payload", words[0])] == [None]
+        assert [m.manifest_kept for m in store.find_exact("payload", words[1], manifests=True)] == [False]
