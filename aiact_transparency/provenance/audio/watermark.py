@@ -3,15 +3,18 @@
 Scheme (re-derived from the textbook patchwork and dither-modulation ideas; no other implementation read):
 
 1. The channels' mean (the mid, which any downmix keeps) is resampled to 16 kHz (`_stft`). Its bits live on
-   non-overlapping 512-sample blocks (32 ms, Hann-windowed for analysis); bins 6-225 (187-7031 Hz: what MP3
+   non-overlapping 512-sample blocks (32 ms, Hann-windowed for analysis); bins 2-217 (62.5-6812 Hz: what MP3
    and AAC at 128 kbit/s and resampling to 16 kHz keep; the low end, where speech and music are loud, is
-   what codecs spend most bits on) form 110 tiles of 2 bins (108 carry the pattern).
+   what codecs spend most bits on; v2 began at 187.5 Hz) form 108 tiles of 2 bins.
 2. Each block carries SLOTS = 6 coded bits. Slot s owns 18 tiles, one +1 and one -1 tile in every run of 12
    adjacent tiles (a public seeded pattern), so each slot compares energies across the whole band and
    wherever the sound is strong. Its reading is p = 1/2 log(E+ / E-), the log rms-magnitude ratio of its +1
    and -1 tiles: a gain cancels, strong tiles dominate, weak tiles that a codec or noise rewrites hardly count.
 3. The 81-bit word (`payload`) is encoded with a rate-1/2, K = 7 convolutional code and a zero tail (`_conv`):
    174 coded bits, 29 blocks (0.93 s) per copy, repeated over the whole clip; any 3 s window holds three.
+   v3 interleaves them (`_slots.CELL_OF_BIT`): coded bits close in the code are at least 4 blocks apart, so a
+   pause or a codec's bad stretch, which weakens a run of blocks at the same phase of every copy, costs the
+   decoder scattered bits it can bridge instead of a burst it cannot (v2's misses after AAC and noise).
 4. Dither modulation: p is moved to the nearest point of the lattice STEP * (k + d_c + bit/2) (d_c a public
    per-coded-bit dither), by scaling the +1 tiles by exp(a) and the -1 tiles by exp(-b), a + b = the move,
    the weaker side taking the larger part (v2; about 3 dB less mark than an even split for the same move,
@@ -27,10 +30,11 @@ Scheme (re-derived from the textbook patchwork and dither-modulation ideas; no o
 Detection (`detect_audio_watermark`): the mid at 16 kHz is read at 32 sample offsets (16 apart, so at most
 8 samples off the block grid). Soft votes weight * cos(2 pi (p/STEP - d_c)) are weighted by the frame's level
 (quiet frames are where noise and codecs rewrite the spectrum) and by how far the weaker side of each ratio
-stands above the tile's noise floor (its 10th-percentile energy over the clip). Votes are summed per position
+stands above the tile's noise floor (its 10th-percentile energy over the clip; never below 0.15, so that
+steady tones, which sit at their own floor, still vote). Votes are summed per position
 in the code period over the whole clip (so a clip cut anywhere out of a longer one reads), all 29 phases are
 rolls of those sums, and one vectorised soft Viterbi decodes every (offset, phase) reading; then parity and
-CRC-32 decide (clips over 8 s decode only the 4 offsets whose votes are most coherent on a 4 s excerpt).
+CRC-32 decide (clips over 16 s decode only the 4 offsets whose votes are most coherent on an 8 s excerpt).
 False-positive probability reported = readings x 2**-33 (at most 928 readings: 1.1e-7), which holds for
 any sound that does not depend on the public patterns: the decoder's output for sound that is not ours is
 some word, which passes parity and CRC with probability 2**-33 per reading. No score gate is added on top;
@@ -52,10 +56,11 @@ from ..payload import SCRAMBLE_MASK, WORD_BITS, PayloadChecksumError, WatermarkP
 from ._conv import encode, viterbi
 from ._embed import gains_share, mark_of, passes
 from ._slots import (
+    CELL_OF_BIT,
     DITHER,
     PERIOD,
     SLOTS,
-    bit_index,
+    cell_index,
     projections,
     slot_reliability,
     tile_power,
@@ -77,14 +82,14 @@ __all__ = [
     "system_id_for",
 ]
 
-SCHEME = "aiact-ratio-qim-cc81/v2"
+SCHEME = "aiact-ratio-qim-cc81/v3"
 DEFAULT_STRENGTH = 0.35  # lattice step of p (natural log), chosen by measurement (0.18-0.5 tried; v1: 0.25)
 MIN_SECONDS = 2.0
 MIN_SNR_DB = 30.5  # the issue asks >= 30 dB against the original; half a dB of headroom
 FALSE_POSITIVE_LIMIT = 1e-6
 OFFSET_STEP = 16  # at most 8 samples (0.5 ms) off the block grid: 16 cost up to 6 % of the votes
 _READ_CHECK_BITS = 33  # CRC-32 + parity
-_SEARCH_SECONDS = 4.0  # clips over twice this long choose their offsets on an excerpt of this length
+_SEARCH_SECONDS = 8.0  # clips over twice this long choose their offsets on an excerpt of this length
 _KEEP_OFFSETS = 4
 
 
@@ -154,12 +159,13 @@ def embed_audio_watermark(
     seconds = len(x) / rate
     if seconds < MIN_SECONDS:
         raise AudioWatermarkCapacityError(seconds)
-    bits = encode(payload.to_bits()).astype(np.float64)
+    bits = np.empty(len(CELL_OF_BIT), dtype=np.float64)
+    bits[CELL_OF_BIT] = encode(payload.to_bits())  # per cell
     work = resample(x, rate, WORK_RATE)
     frames = frame_count(len(work))
     count = min(block_count(len(work)), (frames + 1) // 2)
     channel_spectra = [stft(np.ascontiguousarray(work[:, c]), frames) for c in range(work.shape[1])]
-    index = bit_index(count, 0)
+    index = cell_index(count, 0)
     offset = (DITHER[index] + 0.5 * bits[index]) * strength  # (blocks, SLOTS) lattice offsets
     mid = mid_of(work)
     host_power = tile_power(blocks(mid)[:count])
@@ -237,9 +243,12 @@ def _likely_offsets(mid: F32, strength: float) -> list[int]:
         for scores, weights in ((with_rel, frame_weight * reliability), (without_rel, frame_weight)):
             c_sum, s_sum = _fold(weights, angle)
             scores.append(float(np.sum(np.hypot(c_sum, s_sum)) / max(1e-20, float(np.sum(weights)))))
-    half = _KEEP_OFFSETS // 2
-    order = set(np.argsort(with_rel)[::-1][:half]) | set(np.argsort(without_rel)[::-1][:half])
-    return sorted(starts[i] for i in order)
+    kept: list[int] = []
+    for pair in zip(np.argsort(with_rel)[::-1], np.argsort(without_rel)[::-1], strict=True):
+        kept += [int(i) for i in pair if int(i) not in kept]
+        if len(kept) >= _KEEP_OFFSETS:
+            break
+    return sorted(starts[i] for i in kept[:_KEEP_OFFSETS])
 
 
 _COS_D = np.cos(2 * np.pi * DITHER).reshape(PERIOD, SLOTS)
@@ -261,7 +270,7 @@ def detect_audio_watermark(
         for phase in range(PERIOD):
             # cos(a - d) = cos a cos d + sin a sin d; block f holds coded position (f + phase) mod PERIOD
             soft = _COS_D * np.roll(c_sum, phase, axis=0) + _SIN_D * np.roll(s_sum, phase, axis=0)
-            soft_rows.append(soft.reshape(-1))
+            soft_rows.append(soft.reshape(-1)[CELL_OF_BIT])
             where.append((start, phase))
     readings = len(soft_rows)
     bound = min(1.0, readings * 2.0**-_READ_CHECK_BITS)
@@ -307,7 +316,7 @@ def reads_back_at_origin(samples: npt.ArrayLike, rate: int, payload: WatermarkPa
     """A cheaper read-back for the embedder's own output, re-decoded (so the mark starts at sample 0): True
     only if `detect_audio_watermark(samples, rate)` finds a mark there, by decoding the one reading the
     detector computes at offset 0, word phase 0 (the embedder's grid) and checking that the detector's offset
-    choice keeps offset 0 (clips over 8 s; shorter ones read every offset). When this reading passes parity
+    choice keeps offset 0 (clips over 16 s; shorter ones read every offset). When this reading passes parity
     and CRC as `payload`, the detector finds a mark; it reports `payload` unless another of its readings also
     passes with higher agreement, which has the detector's own false-positive probability (<= 1.1e-7). False
     says only that this shortcut did not confirm it (e.g. a codec's delay moved the grid): the caller then
@@ -318,7 +327,7 @@ def reads_back_at_origin(samples: npt.ArrayLike, rate: int, payload: WatermarkPa
     if 0 not in offsets or len(offsets) * PERIOD * 2.0**-_READ_CHECK_BITS > FALSE_POSITIVE_LIMIT:
         return False
     c_sum, s_sum, _ = _folded_votes(mid, 0, strength)
-    soft = (_COS_D * c_sum + _SIN_D * s_sum).reshape(1, -1).astype(np.float64)  # as detect's phase-0 row
+    soft = (_COS_D * c_sum + _SIN_D * s_sum).reshape(1, -1)[:, CELL_OF_BIT].astype(np.float64)  # as detect's row
     try:
         return WatermarkPayload.from_bits(tuple(int(b) for b in viterbi(soft, WORD_BITS)[0])) == payload
     except PayloadChecksumError:
