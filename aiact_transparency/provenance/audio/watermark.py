@@ -3,9 +3,9 @@
 Scheme (re-derived from the textbook patchwork and dither-modulation ideas; no other implementation read):
 
 1. The channels' mean (the mid, which any downmix keeps) is resampled to 16 kHz (`_stft`). Its bits live on
-   non-overlapping 512-sample blocks (32 ms, Hann-windowed for analysis); bins 2-217 (62.5-6812 Hz: what MP3
+   non-overlapping 512-sample blocks (32 ms, Hann-windowed for analysis); bins 6-225 (187-7031 Hz: what MP3
    and AAC at 128 kbit/s and resampling to 16 kHz keep; the low end, where speech and music are loud, is
-   what codecs spend most bits on; v2 began at 187.5 Hz) form 108 tiles of 2 bins.
+   what codecs spend most bits on) form 110 tiles of 2 bins (108 carry the pattern).
 2. Each block carries SLOTS = 6 coded bits. Slot s owns 18 tiles, one +1 and one -1 tile in every run of 12
    adjacent tiles (a public seeded pattern), so each slot compares energies across the whole band and
    wherever the sound is strong. Its reading is p = 1/2 log(E+ / E-), the log rms-magnitude ratio of its +1
@@ -34,8 +34,8 @@ stands above the tile's noise floor (its 10th-percentile energy over the clip; n
 steady tones, which sit at their own floor, still vote). Votes are summed per position
 in the code period over the whole clip (so a clip cut anywhere out of a longer one reads), all 29 phases are
 rolls of those sums, and one vectorised soft Viterbi decodes every (offset, phase) reading; then parity and
-CRC-32 decide (clips over 16 s decode only the 4 offsets whose votes are most coherent on an 8 s excerpt).
-False-positive probability reported = readings x 2**-33 (at most 928 readings: 1.1e-7), which holds for
+CRC-32 decide (clips over 16 s decode only offset 0 and the 4 offsets whose votes are most coherent on an 8 s
+excerpt). False-positive probability reported = readings x 2**-33 (at most 928 readings: 1.1e-7), which holds for
 any sound that does not depend on the public patterns: the decoder's output for sound that is not ours is
 some word, which passes parity and CRC with probability 2**-33 per reading. No score gate is added on top;
 `bit_agreement` (the share of soft evidence agreeing with the re-encoded word) is reported as evidence only.
@@ -73,6 +73,7 @@ __all__ = [
     "MIN_SECONDS",
     "SCHEME",
     "SCRAMBLE_MASK",
+    "AudioAlreadyWatermarkedError",
     "AudioWatermarkCapacityError",
     "AudioWatermarkDetection",
     "WatermarkPayload",
@@ -106,6 +107,18 @@ class AudioWatermarkCapacityError(ValueError):
         )
 
 
+class AudioAlreadyWatermarkedError(ValueError):
+    """The clip already carries a watermark of this scheme on the embedder's grid: a second one on top would
+    leave two valid words in the clip, and the detector could report either (the older one included)."""
+
+    def __init__(self, payload: WatermarkPayload) -> None:
+        self.payload = payload
+        super().__init__(
+            f"the audio already carries a watermark (system id {payload.system_id:06x}, item id "
+            f"{payload.image_id:06x}): not watermarked again, so that a reader finds one word, not two"
+        )
+
+
 @dataclass(frozen=True)
 class AudioWatermarkDetection:
     found: bool
@@ -118,6 +131,9 @@ class AudioWatermarkDetection:
     offset_seconds: float | None = None  # where, in the clip as given, the first whole word begins
     frames_read: int = 0  # frames above the energy gate, i.e. those that voted
     readings: int = 0
+    # Further distinct words that passed parity and CRC in other readings (less agreement than `payload`): the
+    # clip carries more than one mark (e.g. marked twice by a tool that did not check first). Said, not hidden.
+    other_payloads: tuple[WatermarkPayload, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -131,6 +147,7 @@ class AudioWatermarkDetection:
             "offset_seconds": self.offset_seconds,
             "frames_read": self.frames_read,
             "readings": self.readings,
+            "other_payloads": [{"system_id": p.system_id, "item_id": p.image_id} for p in self.other_payloads],
             "based_on": self.based_on,
         }
 
@@ -152,7 +169,10 @@ def embed_audio_watermark(
 ) -> F32:
     """The samples ([n] or [n, channels], float, full scale +-1) with the watermark added; same shape, float32.
 
-    Raises AudioWatermarkCapacityError for clips under MIN_SECONDS. Samples are not clipped: a caller
+    Raises AudioWatermarkCapacityError for clips under MIN_SECONDS, AudioAlreadyWatermarkedError when the clip
+    already reads a valid word at its origin (marked before and passed back in: a second word on top leaves the
+    detector two to choose from; the check is the one reading at the embedder's grid, which costs one decode
+    and wrongly refuses an unmarked clip with probability 2**-33). Samples are not clipped: a caller
     encoding to integer PCM clips there (the mark itself is far below full scale)."""
     original = np.asarray(samples)
     x = _as_2d(samples)
@@ -169,6 +189,9 @@ def embed_audio_watermark(
     offset = (DITHER[index] + 0.5 * bits[index]) * strength  # (blocks, SLOTS) lattice offsets
     mid = mid_of(work)
     host_power = tile_power(blocks(mid)[:count])
+    existing = _origin_payload(host_power, strength)
+    if existing is not None:
+        raise AudioAlreadyWatermarkedError(existing)
     proj, active = projections(host_power)
     share = gains_share(host_power)
     # The nearest lattice point of the right bit, fixed once: the passes then only correct the blur that the
@@ -208,7 +231,10 @@ def _fold(weights: F32, angle: F32) -> tuple[F32, F32]:
 def _votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, F32, int]:
     """From sample `start` on: each vote's angle 2 pi proj / step, its frame weight and its slot reliability
     ((blocks, SLOTS) each; see `vote_weights`, `slot_reliability`), and how many frames are active."""
-    power = tile_power(blocks(mid[start:]))
+    return _votes_of(tile_power(blocks(mid[start:])), strength)
+
+
+def _votes_of(power: F32, strength: float) -> tuple[F32, F32, F32, int]:
     proj, active = projections(power)
     frame_weight = np.broadcast_to(vote_weights(power, active)[:, None], proj.shape).astype(np.float32)
     angle: F32 = ((2 * np.pi / strength) * proj).astype(np.float32)
@@ -218,16 +244,21 @@ def _votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, F32, int]:
 def _folded_votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, int]:
     """The clip's votes read from sample `start` on, summed per position in the word period, so that any word
     phase and dither is a cheap roll of the sums."""
-    angle, frame_weight, reliability, frames_read = _votes(mid, start, strength)
+    return _folded_votes_of(tile_power(blocks(mid[start:])), strength)
+
+
+def _folded_votes_of(power: F32, strength: float) -> tuple[F32, F32, int]:
+    angle, frame_weight, reliability, frames_read = _votes_of(power, strength)
     c_sum, s_sum = _fold(frame_weight * reliability, angle)
     return c_sum, s_sum, frames_read
 
 
 def _likely_offsets(mid: F32, strength: float) -> list[int]:
-    """The sample offsets worth decoding. Every offset on the grid for short clips; for longer ones, the
-    `_KEEP_OFFSETS` whose votes, folded over a `_SEARCH_SECONDS` excerpt, are most coherent (at the embedder's
-    grid each position's votes share one phase, elsewhere they cancel). Only the kept offsets are decoded
-    and counted as readings: choosing which to check does not change any reading's chance to pass."""
+    """The sample offsets worth decoding. Every offset on the grid for short clips; for longer ones, offset 0
+    (the clip's own first sample: where the embedder's grid lies in any clip it marked that nobody cut since)
+    and the `_KEEP_OFFSETS` whose votes, folded over a `_SEARCH_SECONDS` excerpt, are most coherent (at the
+    embedder's grid each position's votes share one phase, elsewhere they cancel). Only the kept offsets are
+    decoded and counted as readings: choosing which to check does not change any reading's chance to pass."""
     starts = [s for s in range(0, FRAME, OFFSET_STEP) if block_count(len(mid) - s) >= PERIOD // 2]
     excerpt = int(_SEARCH_SECONDS * WORK_RATE)
     if len(mid) <= 2 * excerpt or not starts:
@@ -248,7 +279,7 @@ def _likely_offsets(mid: F32, strength: float) -> list[int]:
         kept += [int(i) for i in pair if int(i) not in kept]
         if len(kept) >= _KEEP_OFFSETS:
             break
-    return sorted(starts[i] for i in kept[:_KEEP_OFFSETS])
+    return sorted({0} | {starts[i] for i in kept[:_KEEP_OFFSETS]})
 
 
 _COS_D = np.cos(2 * np.pi * DITHER).reshape(PERIOD, SLOTS)
@@ -286,7 +317,7 @@ def detect_audio_watermark(
         )
     soft_all = np.stack(soft_rows).astype(np.float64)
     decoded = viterbi(soft_all, WORD_BITS)
-    best: tuple[float, WatermarkPayload, int] | None = None
+    found: dict[WatermarkPayload, tuple[float, int]] = {}  # each distinct valid word: best agreement, its row
     for row, word in enumerate(decoded):
         try:
             payload = WatermarkPayload.from_bits(tuple(int(b) for b in word))
@@ -294,20 +325,23 @@ def detect_audio_watermark(
             continue
         expected = 1.0 - 2.0 * encode(word)
         agreement = float(np.sum(soft_all[row] * expected) / max(1e-12, float(np.sum(np.abs(soft_all[row])))))
-        if best is None or agreement > best[0]:
-            best = (agreement, payload, row)
-    if best is None or bound > FALSE_POSITIVE_LIMIT:
+        if payload not in found or agreement > found[payload][0]:
+            found[payload] = (agreement, row)
+    if not found or bound > FALSE_POSITIVE_LIMIT:
         return AudioWatermarkDetection(
             found=False, payload=None, bit_agreement=0.0, false_positive_probability=1.0, based_on=basis,
             frames_read=most_frames, readings=readings,
         )
-    agreement, payload, row = best
+    ranked = sorted(found, key=lambda p: found[p][0], reverse=True)
+    payload, (agreement, row) = ranked[0], found[ranked[0]]
+    if len(ranked) > 1:
+        basis += f"; {len(ranked) - 1} other word(s) passed too, with less agreement: the clip carries several marks"
     start, phase = where[row]
     first = (PERIOD - phase) % PERIOD
     return AudioWatermarkDetection(
         found=True, payload=payload, bit_agreement=0.5 + 0.5 * agreement, false_positive_probability=bound,
         based_on=basis, offset_seconds=(start + first * FRAME) / WORK_RATE, frames_read=most_frames,
-        readings=readings,
+        readings=readings, other_payloads=tuple(ranked[1:]),
     )
 
 
@@ -315,20 +349,23 @@ def reads_back_at_origin(samples: npt.ArrayLike, rate: int, payload: WatermarkPa
                          strength: float = DEFAULT_STRENGTH) -> bool:
     """A cheaper read-back for the embedder's own output, re-decoded (so the mark starts at sample 0): True
     only if `detect_audio_watermark(samples, rate)` finds a mark there, by decoding the one reading the
-    detector computes at offset 0, word phase 0 (the embedder's grid) and checking that the detector's offset
-    choice keeps offset 0 (clips over 16 s; shorter ones read every offset). When this reading passes parity
-    and CRC as `payload`, the detector finds a mark; it reports `payload` unless another of its readings also
-    passes with higher agreement, which has the detector's own false-positive probability (<= 1.1e-7). False
-    says only that this shortcut did not confirm it (e.g. a codec's delay moved the grid): the caller then
-    runs the detector itself. About 3x cheaper on 30 s clips: one reading decoded instead of up to 928."""
-    x = _as_2d(samples)
-    mid = resample(mid_of(x), rate, WORK_RATE)
-    offsets = _likely_offsets(mid, strength)
-    if 0 not in offsets or len(offsets) * PERIOD * 2.0**-_READ_CHECK_BITS > FALSE_POSITIVE_LIMIT:
+    detector computes at offset 0, word phase 0 (the embedder's grid; the detector decodes offset 0 on every
+    clip it reads). When this reading passes parity and CRC as `payload`, the detector finds a mark; it
+    reports `payload` unless another of its readings also passes with higher agreement (then it names both:
+    `other_payloads`). False says only that this shortcut did not confirm it (e.g. a codec's delay moved the
+    grid): the caller then runs the detector itself. About 3x cheaper on 30 s clips: one reading decoded
+    instead of up to 145, and no search for the offsets."""
+    mid = resample(mid_of(_as_2d(samples)), rate, WORK_RATE)
+    if block_count(len(mid)) < PERIOD // 2:  # too short for the detector to read at all
         return False
-    c_sum, s_sum, _ = _folded_votes(mid, 0, strength)
-    soft = (_COS_D * c_sum + _SIN_D * s_sum).reshape(1, -1)[:, CELL_OF_BIT].astype(np.float64)  # as detect's row
+    return _origin_payload(tile_power(blocks(mid)), strength) == payload
+
+
+def _origin_payload(power: F32, strength: float) -> WatermarkPayload | None:
+    """The word read at offset 0, word phase 0 from the blocks' tile power (detect's row there), if valid."""
+    c_sum, s_sum, _ = _folded_votes_of(power, strength)
+    soft = (_COS_D * c_sum + _SIN_D * s_sum).reshape(1, -1)[:, CELL_OF_BIT].astype(np.float64)
     try:
-        return WatermarkPayload.from_bits(tuple(int(b) for b in viterbi(soft, WORD_BITS)[0])) == payload
+        return WatermarkPayload.from_bits(tuple(int(b) for b in viterbi(soft, WORD_BITS)[0]))
     except PayloadChecksumError:
-        return False
+        return None

@@ -14,6 +14,7 @@ from aiact_transparency.provenance.audio.watermark import (
     FALSE_POSITIVE_LIMIT,
     MIN_SECONDS,
     SCHEME,
+    AudioAlreadyWatermarkedError,
     AudioWatermarkCapacityError,
     detect_audio_watermark,
     embed_audio_watermark,
@@ -28,9 +29,12 @@ from .clips import clip_set, music, speech
 OURS = WatermarkPayload(system_id_for("aiact-test-system"), 0x00BEEF)
 THEIRS = WatermarkPayload(system_id_for("someone-else"), 0x00BEEF)
 # Attacks measured below the issue's 95 % on this clip set, as strict xfails carrying the rate: one that starts
-# passing fails the run until its entry goes. Scheme v3 reaches every target here (v2 missed AAC at 88 % and
-# noise at 85 %; v1 MP3 88 %, AAC 72 %, noise 75 %).
-BELOW_TARGET: dict[str, str] = {}
+# passing fails the run until its entry goes. Scheme v3 (v2: AAC 88 %, noise 85 %; v1: MP3 88 %, AAC 72 %,
+# noise 75 %).
+BELOW_TARGET = {
+    "noise-20dB": "found in 88% of clips (misses: brown noise, whose audible part lies under the added noise, "
+    "and music at 16/22.05 kHz, where all the added noise falls in the watermark's band)",
+}
 
 
 def _attack_params() -> list[object]:
@@ -153,3 +157,26 @@ def test_a_gap_at_the_same_phase_of_every_copy_is_bridged() -> None:
         marked[start : start + 6 * block] = 0.0
     result = detect_audio_watermark(marked, rate)
     assert result.found and result.payload == OURS
+
+
+def test_a_marked_clip_is_not_marked_again_on_its_grid() -> None:
+    rate = 22_050
+    marked = embed_audio_watermark(music(4.0, rate, np.random.default_rng(13)), rate, THEIRS)
+    with pytest.raises(AudioAlreadyWatermarkedError, match="already carries a watermark") as refused:
+        embed_audio_watermark(marked, rate, OURS)
+    assert refused.value.payload == THEIRS
+
+
+def test_two_marks_on_different_grids_are_both_reported() -> None:
+    """A marked clip cut (its grid moves) and marked again carries two valid words; the detector reports the
+    stronger one and names the other, instead of silently claiming one of them. (Measured: the older word
+    still passes in about 2 of 3 such clips; this one is among them.)"""
+    rate = 16_000
+    first = embed_audio_watermark(music(5.0, rate, np.random.default_rng(19))[:, None], rate, THEIRS)
+    twice = embed_audio_watermark(first[777:], rate, OURS)
+    result = detect_audio_watermark(twice, rate)
+    assert result.found and result.payload == OURS and result.other_payloads == (THEIRS,)
+    assert result.to_dict()["other_payloads"] == [{"system_id": THEIRS.system_id, "item_id": THEIRS.image_id}]
+    assert "several marks" in result.based_on
+    single = detect_audio_watermark(first, rate)
+    assert single.payload == THEIRS and single.other_payloads == () and "several" not in single.based_on
