@@ -59,14 +59,12 @@ from ._slots import (
     CELL_OF_BIT,
     DITHER,
     PERIOD,
-    SLOTS,
     cell_index,
     projections,
-    slot_reliability,
     tile_power,
-    vote_weights,
 )
 from ._stft import F32, FRAME, WORK_RATE, block_count, blocks, frame_count, mid_of, resample, stft
+from ._votes import COS_D, SIN_D, folded_votes, folded_votes_of, likely_offsets
 
 __all__ = [
     "DEFAULT_STRENGTH",
@@ -88,10 +86,7 @@ DEFAULT_STRENGTH = 0.35  # lattice step of p (natural log), chosen by measuremen
 MIN_SECONDS = 2.0
 MIN_SNR_DB = 30.5  # the issue asks >= 30 dB against the original; half a dB of headroom
 FALSE_POSITIVE_LIMIT = 1e-6
-OFFSET_STEP = 16  # at most 8 samples (0.5 ms) off the block grid: 16 cost up to 6 % of the votes
 _READ_CHECK_BITS = 33  # CRC-32 + parity
-_SEARCH_SECONDS = 8.0  # clips over twice this long choose their offsets on an excerpt of this length
-_KEEP_OFFSETS = 4
 
 
 
@@ -215,77 +210,6 @@ def embed_audio_watermark(
     return out
 
 
-def _fold(weights: F32, angle: F32) -> tuple[F32, F32]:
-    """Sum weight * exp(i angle) per position in the word period: cos and sin parts, (PERIOD, SLOTS) each."""
-    frames = len(angle)
-    padded = -(-frames // PERIOD) * PERIOD
-    fold_c = np.zeros((padded, SLOTS), dtype=np.float64)
-    fold_s = np.zeros((padded, SLOTS), dtype=np.float64)
-    fold_c[:frames] = weights * np.cos(angle)
-    fold_s[:frames] = weights * np.sin(angle)
-    c_sum = fold_c.reshape(-1, PERIOD, SLOTS).sum(axis=0).astype(np.float32)
-    s_sum = fold_s.reshape(-1, PERIOD, SLOTS).sum(axis=0).astype(np.float32)
-    return c_sum, s_sum
-
-
-def _votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, F32, int]:
-    """From sample `start` on: each vote's angle 2 pi proj / step, its frame weight and its slot reliability
-    ((blocks, SLOTS) each; see `vote_weights`, `slot_reliability`), and how many frames are active."""
-    return _votes_of(tile_power(blocks(mid[start:])), strength)
-
-
-def _votes_of(power: F32, strength: float) -> tuple[F32, F32, F32, int]:
-    proj, active = projections(power)
-    frame_weight = np.broadcast_to(vote_weights(power, active)[:, None], proj.shape).astype(np.float32)
-    angle: F32 = ((2 * np.pi / strength) * proj).astype(np.float32)
-    return angle, frame_weight, slot_reliability(power), int(active.sum())
-
-
-def _folded_votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, int]:
-    """The clip's votes read from sample `start` on, summed per position in the word period, so that any word
-    phase and dither is a cheap roll of the sums."""
-    return _folded_votes_of(tile_power(blocks(mid[start:])), strength)
-
-
-def _folded_votes_of(power: F32, strength: float) -> tuple[F32, F32, int]:
-    angle, frame_weight, reliability, frames_read = _votes_of(power, strength)
-    c_sum, s_sum = _fold(frame_weight * reliability, angle)
-    return c_sum, s_sum, frames_read
-
-
-def _likely_offsets(mid: F32, strength: float) -> list[int]:
-    """The sample offsets worth decoding. Every offset on the grid for short clips; for longer ones, offset 0
-    (the clip's own first sample: where the embedder's grid lies in any clip it marked that nobody cut since)
-    and the `_KEEP_OFFSETS` whose votes, folded over a `_SEARCH_SECONDS` excerpt, are most coherent (at the
-    embedder's grid each position's votes share one phase, elsewhere they cancel). Only the kept offsets are
-    decoded and counted as readings: choosing which to check does not change any reading's chance to pass."""
-    starts = [s for s in range(0, FRAME, OFFSET_STEP) if block_count(len(mid) - s) >= PERIOD // 2]
-    excerpt = int(_SEARCH_SECONDS * WORK_RATE)
-    if len(mid) <= 2 * excerpt or not starts:
-        return starts
-    begin = (len(mid) - excerpt) // 2 // FRAME * FRAME  # on the clip's own block grid, so offsets carry over
-    middle = mid[begin : begin + excerpt]
-    # Two coherence scores per offset, each keeping half the offsets: with the slot reliabilities (what noise
-    # needs) and without (steady tones, whose tiles look like their own noise floor, carry all their votes).
-    with_rel: list[float] = []
-    without_rel: list[float] = []
-    for start in starts:
-        angle, frame_weight, reliability, _ = _votes(middle, start, strength)
-        for scores, weights in ((with_rel, frame_weight * reliability), (without_rel, frame_weight)):
-            c_sum, s_sum = _fold(weights, angle)
-            scores.append(float(np.sum(np.hypot(c_sum, s_sum)) / max(1e-20, float(np.sum(weights)))))
-    kept: list[int] = []
-    for pair in zip(np.argsort(with_rel)[::-1], np.argsort(without_rel)[::-1], strict=True):
-        kept += [int(i) for i in pair if int(i) not in kept]
-        if len(kept) >= _KEEP_OFFSETS:
-            break
-    return sorted({0} | {starts[i] for i in kept[:_KEEP_OFFSETS]})
-
-
-_COS_D = np.cos(2 * np.pi * DITHER).reshape(PERIOD, SLOTS)
-_SIN_D = np.sin(2 * np.pi * DITHER).reshape(PERIOD, SLOTS)
-
-
 def detect_audio_watermark(
     samples: npt.ArrayLike, rate: int, *, strength: float = DEFAULT_STRENGTH
 ) -> AudioWatermarkDetection:
@@ -295,12 +219,12 @@ def detect_audio_watermark(
     soft_rows: list[npt.NDArray[np.float64]] = []
     where: list[tuple[int, int]] = []
     most_frames = 0
-    for start in _likely_offsets(mid, strength):
-        c_sum, s_sum, frames_read = _folded_votes(mid, start, strength)
+    for start in likely_offsets(mid, strength):
+        c_sum, s_sum, frames_read = folded_votes(mid, start, strength)
         most_frames = max(most_frames, frames_read)
         for phase in range(PERIOD):
             # cos(a - d) = cos a cos d + sin a sin d; block f holds coded position (f + phase) mod PERIOD
-            soft = _COS_D * np.roll(c_sum, phase, axis=0) + _SIN_D * np.roll(s_sum, phase, axis=0)
+            soft = COS_D * np.roll(c_sum, phase, axis=0) + SIN_D * np.roll(s_sum, phase, axis=0)
             soft_rows.append(soft.reshape(-1)[CELL_OF_BIT])
             where.append((start, phase))
     readings = len(soft_rows)
@@ -363,8 +287,8 @@ def reads_back_at_origin(samples: npt.ArrayLike, rate: int, payload: WatermarkPa
 
 def _origin_payload(power: F32, strength: float) -> WatermarkPayload | None:
     """The word read at offset 0, word phase 0 from the blocks' tile power (detect's row there), if valid."""
-    c_sum, s_sum, _ = _folded_votes_of(power, strength)
-    soft = (_COS_D * c_sum + _SIN_D * s_sum).reshape(1, -1)[:, CELL_OF_BIT].astype(np.float64)
+    c_sum, s_sum, _ = folded_votes_of(power, strength)
+    soft = (COS_D * c_sum + SIN_D * s_sum).reshape(1, -1)[:, CELL_OF_BIT].astype(np.float64)
     try:
         return WatermarkPayload.from_bits(tuple(int(b) for b in viterbi(soft, WORD_BITS)[0]))
     except PayloadChecksumError:
