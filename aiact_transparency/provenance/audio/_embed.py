@@ -33,9 +33,11 @@ def _tile_gains(log_gain: F32, share: F32) -> F32:
     return per_tile
 
 
-def _apply(spectra: list[npt.NDArray[np.complex64]], per_tile: F32, frames: int) -> list[npt.NDArray[np.complex64]]:
-    """Scale each tile of the hop-256 synthesis frames: frame 2j (aligned with block j) by block j's gain,
-    frame 2j+1 (straddling blocks j and j+1) by their geometric mean, so the gain varies smoothly."""
+def _change(spectra: list[npt.NDArray[np.complex64]], per_tile: F32, frames: int) -> list[npt.NDArray[np.complex64]]:
+    """What scaling each tile of the hop-256 synthesis frames adds to each spectrum (zero outside the band): frame
+    2j (aligned with block j) by block j's gain, frame 2j+1 (straddling blocks j and j+1) by their geometric
+    mean, so the gain varies smoothly. Computed as (band x gain) - band, the same float32 operations as scaling
+    a copy and subtracting the original, without copying and subtracting the whole spectrum."""
     frame_gain = np.zeros((frames, per_tile.shape[1]), dtype=np.float32)
     frame_gain[0 : 2 * len(per_tile) : 2] = per_tile[: (frames + 1) // 2]
     odd = 0.5 * (per_tile[:-1] + per_tile[1:])
@@ -43,9 +45,10 @@ def _apply(spectra: list[npt.NDArray[np.complex64]], per_tile: F32, frames: int)
     gain = np.repeat(np.exp(frame_gain), TILE, axis=1)
     out = []
     for spec in spectra:
-        marked = spec.copy()
-        marked[:, BAND[0] : BAND[1]] *= gain
-        out.append(marked)
+        change = np.zeros_like(spec)
+        band = spec[:, BAND[0] : BAND[1]]
+        change[:, BAND[0] : BAND[1]] = band * gain - band
+        out.append(change)
     return out
 
 
@@ -61,12 +64,12 @@ def passes(mid: F32, mid_spectra: npt.NDArray[np.complex64], frames: int, proj: 
         # An ideal change is at most strength / 4 per side; where the passes ask for far more (a slot whose
         # tiles hold almost nothing the synthesis can scale) they would only add audible distortion.
         np.clip(total, -0.5 * strength, 0.5 * strength, out=total)
-        mark_mid = istft(_apply([mid_spectra], _tile_gains(total, share), frames)[0] - mid_spectra, len(mid))
+        mark_mid = istft(_change([mid_spectra], _tile_gains(total, share), frames)[0], len(mid))
         proj, _ = projections(tile_power(blocks(mid + mark_mid)[:count]))
     return total
 
 
 def mark_of(channel_spectra: list[npt.NDArray[np.complex64]], total: F32, share: F32, frames: int, length: int) -> F32:
     """The mark itself at the working rate, (length, channels): each channel's spectrum scaled by the same gains."""
-    marked = _apply(channel_spectra, _tile_gains(total, share), frames)
-    return np.stack([istft(m - s, length) for m, s in zip(marked, channel_spectra, strict=True)], axis=1)
+    changes = _change(channel_spectra, _tile_gains(total, share), frames)
+    return np.stack([istft(change, length) for change in changes], axis=1)

@@ -15,10 +15,15 @@ from ._stft import F32
 SLOTS = 6
 CODED_BITS = coded_length(WORD_BITS)  # 174: the word, a zero tail, rate 1/2
 PERIOD = CODED_BITS // SLOTS  # blocks per coded word: 29 blocks, 0.93 s
-BAND = (6, 226)  # STFT bins [lo, hi) at 16 kHz / 512: 187.5 Hz to 7031 Hz (both codecs keep 187-312 Hz best)
+# STFT bins [lo, hi) at 16 kHz / 512: 187.5 Hz to 7031 Hz (both codecs keep 187-312 Hz best). Starting at
+# 62.5 Hz instead was measured (v3 candidate): noise on the 40 test clips 88 -> 95 %, but AAC on drum-heavy
+# music lost a clip, and the boost of the third-octave bands of brown noise rose from 0.2 to 1.6 dB (its
+# weak upper tiles take most of every move): audible, so not taken.
+BAND = (6, 226)
 TILE = 2  # adjacent bins per tile (62.5 Hz): narrow enough that every slot has strong tiles in speech
 _GATE_DB = -60.0  # frames this far below the clip's loud frames carry (and are read for) nothing
 _PATTERN_LABEL = b"aiact-transparency/audio-watermark/v1"
+_RELIABILITY_FLOOR = 0.15  # measured: 0 and 0.05 lose sustained music, 0.15 and 0.3 tie
 _FLOOR = 0.001  # share of the frame's mean tile energy added to every tile: empty tiles stay stable
 
 
@@ -39,6 +44,14 @@ def patterns() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
 
 
 SIGNS, DITHER = patterns()
+# Where each coded bit lives: coded bit k in cell (position 4k mod PERIOD, slot k mod SLOTS), a cell being
+# position * SLOTS + slot (a bijection: PERIOD = 29 and SLOTS = 6 are coprime). A convolutional code fails on
+# bursts, and the weak cells of a short clip come in runs of positions (a pause, a quiet passage, a codec's
+# bad stretch at the same phase of every copy); v2 put consecutive coded bits in consecutive cells, so a run
+# of weak positions was a burst the decoder could not bridge (most of v2's misses after AAC and noise). Here
+# coded bits within 7 of each other are at least 4 positions (128 ms) apart, and those sharing a block 29.
+_CODED = np.arange(CODED_BITS)
+CELL_OF_BIT = (_CODED * 4 % PERIOD) * SLOTS + _CODED % SLOTS
 # Each slot's +1 and -1 tiles, (SLOTS, tiles per side): every slot has one of each per run, so as many.
 PLUS_TILES = np.stack([np.flatnonzero(SIGNS[:, s] > 0) for s in range(SLOTS)])
 MINUS_TILES = np.stack([np.flatnonzero(SIGNS[:, s] < 0) for s in range(SLOTS)])
@@ -92,22 +105,24 @@ def projections(power: F32) -> tuple[F32, npt.NDArray[np.bool_]]:
 
 
 def slot_reliability(power: F32) -> F32:
-    """Per frame and slot, in [0, 1): how far the weaker side of the ratio stands above the noise. The noise
+    """Per frame and slot, in [0.15, 1): how far the weaker side of the ratio stands above the noise. The noise
     floor of each tile is its 10th-percentile energy over the clip (pauses, or the quietest tenth of the
     frames); a side with little energy above it is a ratio to noise, which added noise moves at will. The
     weight grows about linearly with that signal-to-noise ratio up to 30 (the usual SNR weighting of soft
-    votes), then saturates."""
+    votes), then saturates. It never drops below `_RELIABILITY_FLOOR`: a steady tone's tiles sit at their own
+    10th percentile, and a weight of zero would silence every vote of a sustained chord (v2's rule, which left
+    the decoder guessing on such clips once the interleaver spread their few loud cells)."""
     noise = np.percentile(power, 10, axis=0) if len(power) else np.zeros(power.shape[1], np.float32)
     excess = np.maximum(power - noise, 0.0)
     weaker = np.minimum(side_sums(excess, PLUS_TILES), side_sums(excess, MINUS_TILES))
     both = noise[None, :]
     ratio = weaker / (side_sums(both, PLUS_TILES) + side_sums(both, MINUS_TILES) + 1e-20)
-    weights: F32 = (ratio / (ratio + 30.0)).astype(np.float32)
+    weights: F32 = (_RELIABILITY_FLOOR + (1.0 - _RELIABILITY_FLOOR) * ratio / (ratio + 30.0)).astype(np.float32)
     return weights
 
 
-def bit_index(frames: int, phase: int) -> npt.NDArray[np.intp]:
-    """(frames, SLOTS): the word bit that (frame, slot) carries when frame 0 is at `phase` in the word."""
+def cell_index(frames: int, phase: int) -> npt.NDArray[np.intp]:
+    """(frames, SLOTS): the cell that (frame, slot) is when frame 0 is at `phase` in the word (see CELL_OF_BIT)."""
     pos = (np.arange(frames) + phase) % PERIOD
     return pos[:, None] * SLOTS + np.arange(SLOTS)[None, :]
 

@@ -30,6 +30,7 @@ from .disclaimer import disclaimer_text, mix_disclaimer, synthesize
 from .errors import AudioTooLongError, CorruptAudioError, UnsupportedAudioError
 from .watermark import (
     SCHEME,
+    AudioAlreadyWatermarkedError,
     AudioWatermarkCapacityError,
     WatermarkPayload,
     detect_audio_watermark,
@@ -126,12 +127,7 @@ class AudioMarker:
             samples, changed = self._disclaimer(samples, decoded.format.rate, work, accept_language), True
         payload = None
         if audio.watermark:
-            payload = WatermarkPayload(self.maker.system_id, secrets.randbits(24))
-            try:
-                samples, changed = embed_audio_watermark(samples, decoded.format.rate, payload), True
-            except AudioWatermarkCapacityError as exc:
-                work.notes.append(f"no watermark: {exc}")
-                payload = None
+            samples, changed, payload = self._watermark(samples, decoded.format.rate, work, changed)
         if changed:
             work.data = encode_audio(samples, decoded.format)
             work.re_encoded = True
@@ -145,6 +141,24 @@ class AudioMarker:
                                  manifest_id=active_manifest_label(work.manifest_store) if work.manifest_store
                                  else None, manifest_store=work.manifest_store)
         return MarkedAudio(work.data, actual, report)
+
+    def _watermark(self, samples: F32, rate: int, work: _Work, changed: bool
+                   ) -> tuple[F32, bool, WatermarkPayload | None]:
+        """Embed a fresh payload; the payload to claim after the read-back (None: none). A clip that already
+        carries this system's watermark (marked before, sent back without its manifest) keeps it and its
+        payload instead of getting a second word on top; another system's is not marked over."""
+        payload = WatermarkPayload(self.maker.system_id, secrets.randbits(24))
+        try:
+            return embed_audio_watermark(samples, rate, payload), True, payload
+        except AudioWatermarkCapacityError as exc:
+            work.notes.append(f"no watermark: {exc}")
+        except AudioAlreadyWatermarkedError as exc:
+            if exc.payload.system_id == self.maker.system_id:
+                work.notes.append(f"already carries this system's watermark (item id {exc.payload.image_id:06x}): "
+                                  "kept, not embedded again")
+                return samples, changed, exc.payload
+            work.notes.append(f"no watermark: {exc}")
+        return samples, changed, None
 
     def _disclaimer(self, samples: F32, rate: int, work: _Work, accept_language: str | None) -> F32:
         settings = self.config.audio.disclaimer

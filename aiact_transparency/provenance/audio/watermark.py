@@ -12,6 +12,9 @@ Scheme (re-derived from the textbook patchwork and dither-modulation ideas; no o
    and -1 tiles: a gain cancels, strong tiles dominate, weak tiles that a codec or noise rewrites hardly count.
 3. The 81-bit word (`payload`) is encoded with a rate-1/2, K = 7 convolutional code and a zero tail (`_conv`):
    174 coded bits, 29 blocks (0.93 s) per copy, repeated over the whole clip; any 3 s window holds three.
+   v3 interleaves them (`_slots.CELL_OF_BIT`): coded bits close in the code are at least 4 blocks apart, so a
+   pause or a codec's bad stretch, which weakens a run of blocks at the same phase of every copy, costs the
+   decoder scattered bits it can bridge instead of a burst it cannot (v2's misses after AAC and noise).
 4. Dither modulation: p is moved to the nearest point of the lattice STEP * (k + d_c + bit/2) (d_c a public
    per-coded-bit dither), by scaling the +1 tiles by exp(a) and the -1 tiles by exp(-b), a + b = the move,
    the weaker side taking the larger part (v2; about 3 dB less mark than an even split for the same move,
@@ -27,11 +30,12 @@ Scheme (re-derived from the textbook patchwork and dither-modulation ideas; no o
 Detection (`detect_audio_watermark`): the mid at 16 kHz is read at 32 sample offsets (16 apart, so at most
 8 samples off the block grid). Soft votes weight * cos(2 pi (p/STEP - d_c)) are weighted by the frame's level
 (quiet frames are where noise and codecs rewrite the spectrum) and by how far the weaker side of each ratio
-stands above the tile's noise floor (its 10th-percentile energy over the clip). Votes are summed per position
+stands above the tile's noise floor (its 10th-percentile energy over the clip; never below 0.15, so that
+steady tones, which sit at their own floor, still vote). Votes are summed per position
 in the code period over the whole clip (so a clip cut anywhere out of a longer one reads), all 29 phases are
 rolls of those sums, and one vectorised soft Viterbi decodes every (offset, phase) reading; then parity and
-CRC-32 decide (clips over 8 s decode only the 4 offsets whose votes are most coherent on a 4 s excerpt).
-False-positive probability reported = readings x 2**-33 (at most 928 readings: 1.1e-7), which holds for
+CRC-32 decide (clips over 16 s decode only offset 0 and the 4 offsets whose votes are most coherent on an 8 s
+excerpt). False-positive probability reported = readings x 2**-33 (at most 928 readings: 1.1e-7), which holds for
 any sound that does not depend on the public patterns: the decoder's output for sound that is not ours is
 some word, which passes parity and CRC with probability 2**-33 per reading. No score gate is added on top;
 `bit_agreement` (the share of soft evidence agreeing with the re-encoded word) is reported as evidence only.
@@ -52,22 +56,22 @@ from ..payload import SCRAMBLE_MASK, WORD_BITS, PayloadChecksumError, WatermarkP
 from ._conv import encode, viterbi
 from ._embed import gains_share, mark_of, passes
 from ._slots import (
+    CELL_OF_BIT,
     DITHER,
     PERIOD,
-    SLOTS,
-    bit_index,
+    cell_index,
     projections,
-    slot_reliability,
     tile_power,
-    vote_weights,
 )
 from ._stft import F32, FRAME, WORK_RATE, block_count, blocks, frame_count, mid_of, resample, stft
+from ._votes import COS_D, SIN_D, folded_votes, folded_votes_of, likely_offsets
 
 __all__ = [
     "DEFAULT_STRENGTH",
     "MIN_SECONDS",
     "SCHEME",
     "SCRAMBLE_MASK",
+    "AudioAlreadyWatermarkedError",
     "AudioWatermarkCapacityError",
     "AudioWatermarkDetection",
     "WatermarkPayload",
@@ -77,15 +81,12 @@ __all__ = [
     "system_id_for",
 ]
 
-SCHEME = "aiact-ratio-qim-cc81/v2"
+SCHEME = "aiact-ratio-qim-cc81/v3"
 DEFAULT_STRENGTH = 0.35  # lattice step of p (natural log), chosen by measurement (0.18-0.5 tried; v1: 0.25)
 MIN_SECONDS = 2.0
 MIN_SNR_DB = 30.5  # the issue asks >= 30 dB against the original; half a dB of headroom
 FALSE_POSITIVE_LIMIT = 1e-6
-OFFSET_STEP = 16  # at most 8 samples (0.5 ms) off the block grid: 16 cost up to 6 % of the votes
 _READ_CHECK_BITS = 33  # CRC-32 + parity
-_SEARCH_SECONDS = 4.0  # clips over twice this long choose their offsets on an excerpt of this length
-_KEEP_OFFSETS = 4
 
 
 
@@ -101,6 +102,18 @@ class AudioWatermarkCapacityError(ValueError):
         )
 
 
+class AudioAlreadyWatermarkedError(ValueError):
+    """The clip already carries a watermark of this scheme on the embedder's grid: a second one on top would
+    leave two valid words in the clip, and the detector could report either (the older one included)."""
+
+    def __init__(self, payload: WatermarkPayload) -> None:
+        self.payload = payload
+        super().__init__(
+            f"the audio already carries a watermark (system id {payload.system_id:06x}, item id "
+            f"{payload.image_id:06x}): not watermarked again, so that a reader finds one word, not two"
+        )
+
+
 @dataclass(frozen=True)
 class AudioWatermarkDetection:
     found: bool
@@ -113,6 +126,9 @@ class AudioWatermarkDetection:
     offset_seconds: float | None = None  # where, in the clip as given, the first whole word begins
     frames_read: int = 0  # frames above the energy gate, i.e. those that voted
     readings: int = 0
+    # Further distinct words that passed parity and CRC in other readings (less agreement than `payload`): the
+    # clip carries more than one mark (e.g. marked twice by a tool that did not check first). Said, not hidden.
+    other_payloads: tuple[WatermarkPayload, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -126,6 +142,7 @@ class AudioWatermarkDetection:
             "offset_seconds": self.offset_seconds,
             "frames_read": self.frames_read,
             "readings": self.readings,
+            "other_payloads": [{"system_id": p.system_id, "item_id": p.image_id} for p in self.other_payloads],
             "based_on": self.based_on,
         }
 
@@ -147,22 +164,29 @@ def embed_audio_watermark(
 ) -> F32:
     """The samples ([n] or [n, channels], float, full scale +-1) with the watermark added; same shape, float32.
 
-    Raises AudioWatermarkCapacityError for clips under MIN_SECONDS. Samples are not clipped: a caller
+    Raises AudioWatermarkCapacityError for clips under MIN_SECONDS, AudioAlreadyWatermarkedError when the clip
+    already reads a valid word at its origin (marked before and passed back in: a second word on top leaves the
+    detector two to choose from; the check is the one reading at the embedder's grid, which costs one decode
+    and wrongly refuses an unmarked clip with probability 2**-33). Samples are not clipped: a caller
     encoding to integer PCM clips there (the mark itself is far below full scale)."""
     original = np.asarray(samples)
     x = _as_2d(samples)
     seconds = len(x) / rate
     if seconds < MIN_SECONDS:
         raise AudioWatermarkCapacityError(seconds)
-    bits = encode(payload.to_bits()).astype(np.float64)
+    bits = np.empty(len(CELL_OF_BIT), dtype=np.float64)
+    bits[CELL_OF_BIT] = encode(payload.to_bits())  # per cell
     work = resample(x, rate, WORK_RATE)
     frames = frame_count(len(work))
     count = min(block_count(len(work)), (frames + 1) // 2)
     channel_spectra = [stft(np.ascontiguousarray(work[:, c]), frames) for c in range(work.shape[1])]
-    index = bit_index(count, 0)
+    index = cell_index(count, 0)
     offset = (DITHER[index] + 0.5 * bits[index]) * strength  # (blocks, SLOTS) lattice offsets
     mid = mid_of(work)
     host_power = tile_power(blocks(mid)[:count])
+    existing = _origin_payload(host_power, strength)
+    if existing is not None:
+        raise AudioAlreadyWatermarkedError(existing)
     proj, active = projections(host_power)
     share = gains_share(host_power)
     # The nearest lattice point of the right bit, fixed once: the passes then only correct the blur that the
@@ -186,66 +210,6 @@ def embed_audio_watermark(
     return out
 
 
-def _fold(weights: F32, angle: F32) -> tuple[F32, F32]:
-    """Sum weight * exp(i angle) per position in the word period: cos and sin parts, (PERIOD, SLOTS) each."""
-    frames = len(angle)
-    padded = -(-frames // PERIOD) * PERIOD
-    fold_c = np.zeros((padded, SLOTS), dtype=np.float64)
-    fold_s = np.zeros((padded, SLOTS), dtype=np.float64)
-    fold_c[:frames] = weights * np.cos(angle)
-    fold_s[:frames] = weights * np.sin(angle)
-    c_sum = fold_c.reshape(-1, PERIOD, SLOTS).sum(axis=0).astype(np.float32)
-    s_sum = fold_s.reshape(-1, PERIOD, SLOTS).sum(axis=0).astype(np.float32)
-    return c_sum, s_sum
-
-
-def _votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, F32, int]:
-    """From sample `start` on: each vote's angle 2 pi proj / step, its frame weight and its slot reliability
-    ((blocks, SLOTS) each; see `vote_weights`, `slot_reliability`), and how many frames are active."""
-    power = tile_power(blocks(mid[start:]))
-    proj, active = projections(power)
-    frame_weight = np.broadcast_to(vote_weights(power, active)[:, None], proj.shape).astype(np.float32)
-    angle: F32 = ((2 * np.pi / strength) * proj).astype(np.float32)
-    return angle, frame_weight, slot_reliability(power), int(active.sum())
-
-
-def _folded_votes(mid: F32, start: int, strength: float) -> tuple[F32, F32, int]:
-    """The clip's votes read from sample `start` on, summed per position in the word period, so that any word
-    phase and dither is a cheap roll of the sums."""
-    angle, frame_weight, reliability, frames_read = _votes(mid, start, strength)
-    c_sum, s_sum = _fold(frame_weight * reliability, angle)
-    return c_sum, s_sum, frames_read
-
-
-def _likely_offsets(mid: F32, strength: float) -> list[int]:
-    """The sample offsets worth decoding. Every offset on the grid for short clips; for longer ones, the
-    `_KEEP_OFFSETS` whose votes, folded over a `_SEARCH_SECONDS` excerpt, are most coherent (at the embedder's
-    grid each position's votes share one phase, elsewhere they cancel). Only the kept offsets are decoded
-    and counted as readings: choosing which to check does not change any reading's chance to pass."""
-    starts = [s for s in range(0, FRAME, OFFSET_STEP) if block_count(len(mid) - s) >= PERIOD // 2]
-    excerpt = int(_SEARCH_SECONDS * WORK_RATE)
-    if len(mid) <= 2 * excerpt or not starts:
-        return starts
-    begin = (len(mid) - excerpt) // 2 // FRAME * FRAME  # on the clip's own block grid, so offsets carry over
-    middle = mid[begin : begin + excerpt]
-    # Two coherence scores per offset, each keeping half the offsets: with the slot reliabilities (what noise
-    # needs) and without (steady tones, whose tiles look like their own noise floor, carry all their votes).
-    with_rel: list[float] = []
-    without_rel: list[float] = []
-    for start in starts:
-        angle, frame_weight, reliability, _ = _votes(middle, start, strength)
-        for scores, weights in ((with_rel, frame_weight * reliability), (without_rel, frame_weight)):
-            c_sum, s_sum = _fold(weights, angle)
-            scores.append(float(np.sum(np.hypot(c_sum, s_sum)) / max(1e-20, float(np.sum(weights)))))
-    half = _KEEP_OFFSETS // 2
-    order = set(np.argsort(with_rel)[::-1][:half]) | set(np.argsort(without_rel)[::-1][:half])
-    return sorted(starts[i] for i in order)
-
-
-_COS_D = np.cos(2 * np.pi * DITHER).reshape(PERIOD, SLOTS)
-_SIN_D = np.sin(2 * np.pi * DITHER).reshape(PERIOD, SLOTS)
-
-
 def detect_audio_watermark(
     samples: npt.ArrayLike, rate: int, *, strength: float = DEFAULT_STRENGTH
 ) -> AudioWatermarkDetection:
@@ -255,13 +219,13 @@ def detect_audio_watermark(
     soft_rows: list[npt.NDArray[np.float64]] = []
     where: list[tuple[int, int]] = []
     most_frames = 0
-    for start in _likely_offsets(mid, strength):
-        c_sum, s_sum, frames_read = _folded_votes(mid, start, strength)
+    for start in likely_offsets(mid, strength):
+        c_sum, s_sum, frames_read = folded_votes(mid, start, strength)
         most_frames = max(most_frames, frames_read)
         for phase in range(PERIOD):
             # cos(a - d) = cos a cos d + sin a sin d; block f holds coded position (f + phase) mod PERIOD
-            soft = _COS_D * np.roll(c_sum, phase, axis=0) + _SIN_D * np.roll(s_sum, phase, axis=0)
-            soft_rows.append(soft.reshape(-1))
+            soft = COS_D * np.roll(c_sum, phase, axis=0) + SIN_D * np.roll(s_sum, phase, axis=0)
+            soft_rows.append(soft.reshape(-1)[CELL_OF_BIT])
             where.append((start, phase))
     readings = len(soft_rows)
     bound = min(1.0, readings * 2.0**-_READ_CHECK_BITS)
@@ -277,7 +241,7 @@ def detect_audio_watermark(
         )
     soft_all = np.stack(soft_rows).astype(np.float64)
     decoded = viterbi(soft_all, WORD_BITS)
-    best: tuple[float, WatermarkPayload, int] | None = None
+    found: dict[WatermarkPayload, tuple[float, int]] = {}  # each distinct valid word: best agreement, its row
     for row, word in enumerate(decoded):
         try:
             payload = WatermarkPayload.from_bits(tuple(int(b) for b in word))
@@ -285,20 +249,23 @@ def detect_audio_watermark(
             continue
         expected = 1.0 - 2.0 * encode(word)
         agreement = float(np.sum(soft_all[row] * expected) / max(1e-12, float(np.sum(np.abs(soft_all[row])))))
-        if best is None or agreement > best[0]:
-            best = (agreement, payload, row)
-    if best is None or bound > FALSE_POSITIVE_LIMIT:
+        if payload not in found or agreement > found[payload][0]:
+            found[payload] = (agreement, row)
+    if not found or bound > FALSE_POSITIVE_LIMIT:
         return AudioWatermarkDetection(
             found=False, payload=None, bit_agreement=0.0, false_positive_probability=1.0, based_on=basis,
             frames_read=most_frames, readings=readings,
         )
-    agreement, payload, row = best
+    ranked = sorted(found, key=lambda p: found[p][0], reverse=True)
+    payload, (agreement, row) = ranked[0], found[ranked[0]]
+    if len(ranked) > 1:
+        basis += f"; {len(ranked) - 1} other word(s) passed too, with less agreement: the clip carries several marks"
     start, phase = where[row]
     first = (PERIOD - phase) % PERIOD
     return AudioWatermarkDetection(
         found=True, payload=payload, bit_agreement=0.5 + 0.5 * agreement, false_positive_probability=bound,
         based_on=basis, offset_seconds=(start + first * FRAME) / WORK_RATE, frames_read=most_frames,
-        readings=readings,
+        readings=readings, other_payloads=tuple(ranked[1:]),
     )
 
 
@@ -306,20 +273,23 @@ def reads_back_at_origin(samples: npt.ArrayLike, rate: int, payload: WatermarkPa
                          strength: float = DEFAULT_STRENGTH) -> bool:
     """A cheaper read-back for the embedder's own output, re-decoded (so the mark starts at sample 0): True
     only if `detect_audio_watermark(samples, rate)` finds a mark there, by decoding the one reading the
-    detector computes at offset 0, word phase 0 (the embedder's grid) and checking that the detector's offset
-    choice keeps offset 0 (clips over 8 s; shorter ones read every offset). When this reading passes parity
-    and CRC as `payload`, the detector finds a mark; it reports `payload` unless another of its readings also
-    passes with higher agreement, which has the detector's own false-positive probability (<= 1.1e-7). False
-    says only that this shortcut did not confirm it (e.g. a codec's delay moved the grid): the caller then
-    runs the detector itself. About 3x cheaper on 30 s clips: one reading decoded instead of up to 928."""
-    x = _as_2d(samples)
-    mid = resample(mid_of(x), rate, WORK_RATE)
-    offsets = _likely_offsets(mid, strength)
-    if 0 not in offsets or len(offsets) * PERIOD * 2.0**-_READ_CHECK_BITS > FALSE_POSITIVE_LIMIT:
+    detector computes at offset 0, word phase 0 (the embedder's grid; the detector decodes offset 0 on every
+    clip it reads). When this reading passes parity and CRC as `payload`, the detector finds a mark; it
+    reports `payload` unless another of its readings also passes with higher agreement (then it names both:
+    `other_payloads`). False says only that this shortcut did not confirm it (e.g. a codec's delay moved the
+    grid): the caller then runs the detector itself. About 3x cheaper on 30 s clips: one reading decoded
+    instead of up to 145, and no search for the offsets."""
+    mid = resample(mid_of(_as_2d(samples)), rate, WORK_RATE)
+    if block_count(len(mid)) < PERIOD // 2:  # too short for the detector to read at all
         return False
-    c_sum, s_sum, _ = _folded_votes(mid, 0, strength)
-    soft = (_COS_D * c_sum + _SIN_D * s_sum).reshape(1, -1).astype(np.float64)  # as detect's phase-0 row
+    return _origin_payload(tile_power(blocks(mid)), strength) == payload
+
+
+def _origin_payload(power: F32, strength: float) -> WatermarkPayload | None:
+    """The word read at offset 0, word phase 0 from the blocks' tile power (detect's row there), if valid."""
+    c_sum, s_sum, _ = folded_votes_of(power, strength)
+    soft = (COS_D * c_sum + SIN_D * s_sum).reshape(1, -1)[:, CELL_OF_BIT].astype(np.float64)
     try:
-        return WatermarkPayload.from_bits(tuple(int(b) for b in viterbi(soft, WORD_BITS)[0])) == payload
+        return WatermarkPayload.from_bits(tuple(int(b) for b in viterbi(soft, WORD_BITS)[0]))
     except PayloadChecksumError:
-        return False
+        return None

@@ -173,14 +173,18 @@ class VideoMarker:
 
     def _audio(self, work: _Work, track: AudioTrack) -> AudioTrack:
         try:
-            from ..audio.watermark import AudioWatermarkCapacityError, embed_audio_watermark
+            from ..audio.watermark import (
+                AudioAlreadyWatermarkedError,
+                AudioWatermarkCapacityError,
+                embed_audio_watermark,
+            )
         except ImportError:
             work.notes.append("no soundtrack watermark: install aiact-transparency[audio] (scipy)")
             return track
         tick = time.perf_counter()
         try:
             samples = embed_audio_watermark(track.samples, track.rate, work.payload)
-        except AudioWatermarkCapacityError as exc:
+        except (AudioWatermarkCapacityError, AudioAlreadyWatermarkedError) as exc:
             work.notes.append(f"no soundtrack watermark: {exc}")
             return track
         finally:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..audio.codec import decoded_samples
 from ..payload import system_id_for
 from ._av import load_av
 from .codec import PIXEL_FORMATS, VideoLimits, luma_plane, open_video
@@ -65,10 +66,9 @@ def read_soundtrack(data: bytes, *, seconds: float) -> dict[str, Any] | None:
         parts: list[np.ndarray[Any, Any]] = []
         total = 0
         try:
-            for frame in container.decode(stream):
-                chunk = frame.to_ndarray().astype(np.float32, copy=False)
-                parts.append(np.ascontiguousarray(chunk.T if frame.format.is_planar else chunk.reshape(-1, channels)))
-                total += len(parts[-1])
+            for part in decoded_samples(container.decode(stream), channels):
+                parts.append(part)
+                total += len(part)
                 if total >= seconds * rate:
                     break
         except av.error.FFmpegError:

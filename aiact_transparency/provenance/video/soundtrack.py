@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..audio.codec import decoded_samples
 from ._av import load_av
 from .errors import VideoTooLargeError
 
@@ -44,10 +45,8 @@ def decode_soundtrack(data: bytes, max_seconds: float) -> tuple[AudioTrack, tupl
         channels, rate = ctx.channels, ctx.sample_rate
         parts: list[F32] = []
         total = 0
-        for frame in container.decode(stream):
-            chunk = frame.to_ndarray().astype(np.float32, copy=False)
-            part = chunk.T if frame.format.is_planar else chunk.reshape(-1, channels)
-            parts.append(np.ascontiguousarray(part))
+        for part in decoded_samples(container.decode(stream), channels):
+            parts.append(part)
             total += len(part)
             if total > max_seconds * rate + rate:
                 raise VideoTooLargeError(f"the soundtrack lasts over video.max_seconds = {max_seconds:g}")

@@ -54,6 +54,17 @@ def test_lossless_round_trip_is_bit_exact_and_keeps_the_sample_width(fmt: str, s
     assert np.array_equal(again.samples, decoded.samples)  # lossless stays lossless
 
 
+def test_16_bit_wav_has_the_bytes_libsndfile_writes_from_float() -> None:
+    """encode_audio quantises 16-bit WAV itself (pcm16_as_libsndfile, for speed): the file must be byte for byte
+    what libsndfile writes from the same float samples, full scale, the smallest steps and signed zero included."""
+    edges = np.array([1.0, -1.0, 0.99999994, -0.99999994, 0.0, -0.0, 2**-15, -(2**-15), 2**-16, -(2**-16), 1e-9],
+                     dtype=np.float32)
+    noise = np.random.default_rng(3).uniform(-1.0, 1.0, 48_000).astype(np.float32)
+    samples = np.stack([np.concatenate([edges, noise]), np.concatenate([noise, edges])], axis=1)
+    ours = encode_audio(samples, AudioFormat("wav", 48_000, 2, subtype="PCM_16"))
+    assert ours == pcm_wav(samples, 48_000, "PCM_16", "WAV")
+
+
 @pytest.mark.parametrize("content_type", ["audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"])
 def test_every_wav_alias_is_accepted(content_type: str) -> None:
     assert decode_audio(pcm_wav(tone(), 44_100), content_type).format.name == "wav"

@@ -21,7 +21,7 @@ from aiact_transparency.provenance.audio.errors import (
     UnsupportedAudioLayoutError,
 )
 from aiact_transparency.provenance.audio.marker import SOFT_BINDING_ALG, AudioMarker, MarkedAudio
-from aiact_transparency.provenance.audio.watermark import AudioWatermarkDetection
+from aiact_transparency.provenance.audio.watermark import AudioWatermarkDetection, detect_audio_watermark
 from aiact_transparency.provenance.payload import SOFT_BINDING_ALG as IMAGE_SOFT_BINDING_ALG
 from aiact_transparency.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA_URI
 from tests.provenance.audio.clips import _stereo, music
@@ -213,3 +213,25 @@ def test_an_mp4_video_is_not_re_encoded_as_audio(tmp_path: Path) -> None:
     # Its track handlers say video: it is video/mp4, for the video medium (provenance/video/)
     with pytest.raises(UnsupportedAudioError, match="video/mp4 is not markable here"):
         mark_audio(path.read_bytes(), config=config())
+
+
+def test_a_clip_marked_before_keeps_its_one_watermark_when_marked_again() -> None:
+    """Issue 12: a marked WAV once read back another valid payload than the one embedded. Marking a clip that
+    already carries a watermark (here: no manifest to say so) used to put a second word on top, and the
+    detector could report either. Now this system keeps its own word (and claims it again), another system
+    does not mark over it, and the detector reads exactly one word from the result."""
+    unsigned = config(c2pa=False)
+    first = mark_audio(clip(FORMATS["wav"]), config=unsigned)
+    assert first.report.watermark is not None
+    again = mark_audio(first.data, config=unsigned)
+    assert again.report.watermark == first.report.watermark
+    assert any("already carries this system's watermark" in n for n in again.report.notes)
+    other = mark_audio(first.data, config=config("Other System", c2pa=False))
+    assert other.report.watermark is None
+    assert any("already carries a watermark" in n and "not watermarked again" in n for n in other.report.notes)
+    for marked in (again, other):
+        decoded = decode_audio(marked.data)
+        found = detect_audio_watermark(decoded.samples, decoded.format.rate)
+        assert found.found and found.other_payloads == ()
+        assert found.to_dict()["payload"] == {"system_id": first.report.watermark["system_id"],
+                                              "item_id": first.report.watermark["item_id"]}

@@ -14,6 +14,7 @@ from aiact_transparency.provenance.audio.watermark import (
     FALSE_POSITIVE_LIMIT,
     MIN_SECONDS,
     SCHEME,
+    AudioAlreadyWatermarkedError,
     AudioWatermarkCapacityError,
     detect_audio_watermark,
     embed_audio_watermark,
@@ -27,11 +28,12 @@ from .clips import clip_set, music, speech
 
 OURS = WatermarkPayload(system_id_for("aiact-test-system"), 0x00BEEF)
 THEIRS = WatermarkPayload(system_id_for("someone-else"), 0x00BEEF)
-# Measured on this clip set with scheme v2 (v1: MP3 88 %, AAC 72 %, noise 75 %); it does not reach 95 % there
-# yet. Strict: an attack that starts passing fails the run until its marker is removed.
+# Attacks measured below the issue's 95 % on this clip set, as strict xfails carrying the rate: one that starts
+# passing fails the run until its entry goes. Scheme v3 (v2: AAC 88 %, noise 85 %; v1: MP3 88 %, AAC 72 %,
+# noise 75 %).
 BELOW_TARGET = {
-    "aac-128k": "found in 88% of clips (misses: 44.1/48 kHz stereo speech and music with gaps, rain)",
-    "noise-20dB": "found in 85% of clips (misses: brown noise and music at 16/22.05 kHz, speech with gaps)",
+    "noise-20dB": "found in 88% of clips (misses: brown noise, whose audible part lies under the added noise, "
+    "and music at 16/22.05 kHz, where all the added noise falls in the watermark's band)",
 }
 
 
@@ -124,13 +126,13 @@ def test_detection_reports_its_evidence() -> None:
 
 
 def test_the_read_back_shortcut_confirms_only_what_the_detector_finds() -> None:
-    """reads_back_at_origin (the marker's cheap read-back) on short and long (> 8 s: the detector chooses its
+    """reads_back_at_origin (the marker's cheap read-back) on short and long (> 16 s: the detector chooses its
     offsets) clips, each quantised to 16 bits as a WAV holds it: where it says True the detector finds the
     same payload; it says True for the embedder's own output, False once the grid moved, for unmarked clips
     and for another payload."""
     require_tool("espeak-ng")
     rng = np.random.default_rng(21)
-    cases = [(music(5.0, 22_050, rng)[:, None], 22_050), (music(12.0, 48_000, rng)[:, None], 48_000),
+    cases = [(music(5.0, 22_050, rng)[:, None], 22_050), (music(18.0, 48_000, rng)[:, None], 48_000),
              (np.repeat(speech("fr", 20.0, 16_000)[:, None], 2, axis=1), 16_000)]
     for samples, rate in cases:
         marked = np.round(embed_audio_watermark(samples, rate, OURS) * 32767) / 32767
@@ -141,3 +143,40 @@ def test_the_read_back_shortcut_confirms_only_what_the_detector_finds() -> None:
         assert not reads_back_at_origin(samples, rate, OURS)
         moved = marked[rate // 3 :]  # a cut: the mark no longer starts at sample 0
         assert not reads_back_at_origin(moved, rate, OURS)
+
+
+def test_a_gap_at_the_same_phase_of_every_copy_is_bridged() -> None:
+    """Digital silence over 6 blocks (192 ms) of every 29-block copy of the word: the same cells are lost in
+    every copy, as a rhythm's pauses or a codec's bad stretch lose them. The interleaver (scheme v3) turns them
+    into scattered erasures the convolutional code bridges; v2's consecutive layout made them one burst."""
+    rate = 16_000
+    tune = music(6.0, rate, np.random.default_rng(11))[:, None]
+    marked = embed_audio_watermark(tune, rate, OURS)
+    block, period = 512, 29 * 512
+    for start in range(10 * block, len(marked), period):
+        marked[start : start + 6 * block] = 0.0
+    result = detect_audio_watermark(marked, rate)
+    assert result.found and result.payload == OURS
+
+
+def test_a_marked_clip_is_not_marked_again_on_its_grid() -> None:
+    rate = 22_050
+    marked = embed_audio_watermark(music(4.0, rate, np.random.default_rng(13)), rate, THEIRS)
+    with pytest.raises(AudioAlreadyWatermarkedError, match="already carries a watermark") as refused:
+        embed_audio_watermark(marked, rate, OURS)
+    assert refused.value.payload == THEIRS
+
+
+def test_two_marks_on_different_grids_are_both_reported() -> None:
+    """A marked clip cut (its grid moves) and marked again carries two valid words; the detector reports the
+    stronger one and names the other, instead of silently claiming one of them. (Measured: the older word
+    still passes in about 2 of 3 such clips; this one is among them.)"""
+    rate = 16_000
+    first = embed_audio_watermark(music(5.0, rate, np.random.default_rng(19))[:, None], rate, THEIRS)
+    twice = embed_audio_watermark(first[777:], rate, OURS)
+    result = detect_audio_watermark(twice, rate)
+    assert result.found and result.payload == OURS and result.other_payloads == (THEIRS,)
+    assert result.to_dict()["other_payloads"] == [{"system_id": THEIRS.system_id, "item_id": THEIRS.image_id}]
+    assert "several marks" in result.based_on
+    single = detect_audio_watermark(first, rate)
+    assert single.payload == THEIRS and single.other_payloads == () and "several" not in single.based_on
