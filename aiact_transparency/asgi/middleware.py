@@ -70,6 +70,15 @@ class TransparencyMiddleware:
             self.text.output_log = self.output_log
         self._type_measures: dict[bytes, int] = {}  # Content-Type value -> the measures that may change its body
         self._heads = HeadCache(self.config.banner.max_lookahead)  # pages served again skip the scan
+        # What every request looks up, bound once. The detector first: the discovery path wins a tie.
+        self._endpoints: dict[str, ASGIApp] = {}
+        if self.detection is not None:
+            self._endpoints[self.detection.settings.path] = self.detection
+        self._endpoints[self.disclosure.discovery_path] = self.discovery
+        self._policy_for = self.disclosure.policy_for
+        self._constant_policy = self.disclosure.constant_policy
+        self._header_fields = self.disclosure.header_fields
+        self._link_fields = self.disclosure.link_fields
 
     def close(self) -> None:
         """Stops the marking workers and writes out the fingerprint log (also done at lifespan shutdown)."""
@@ -85,73 +94,85 @@ class TransparencyMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        disclosure = self.disclosure
         path: str = scope["path"]
-        if path == disclosure.discovery_path:
-            await self.discovery(scope, receive, send)
-            return
-        if self.detection is not None and path == self.detection.settings.path:
-            await self.detection(scope, receive, send)
+        endpoint = self._endpoints.get(path)  # the discovery document, the detector: one lookup for both
+        if endpoint is not None:
+            await endpoint(scope, receive, send)
             return
         if self.soft_binding is not None and path.startswith(self.soft_binding_prefix):
             await self.soft_binding(scope, receive, send)
             return
-        policy = disclosure.policy_for(path)
-        head = scope["method"] == "HEAD"
+        policy = self._constant_policy or self._policy_for(path)  # (a RoutePolicy is never falsy)
         if policy.images:
             scope = prepare_scope(scope)  # HEAD too: it must be answered as the GET would be (no 206, no encoding)
-            if head:
-                await self._head_on_image_route(scope, receive, send, policy)
-                return
-        if head or not policy.changes_body:
-            await self._headers_only(scope, receive, send, policy)
-            return
-        # No closure here: a nested function would turn every name it uses into a cell on every call.
-        sender = _Sender(self, scope, send, policy)
-        try:
-            await self.app(scope, receive, sender.send_message)
-        finally:  # also when the app raised or the client went away mid-body: an image's queue place is freed
-            if sender.rewriter is not None:
-                sender.rewriter.close()
-
-    async def _headers_only(self, scope: Scope, receive: Receive, send: Send, policy: RoutePolicy) -> None:
-        """A HEAD, or a route whose bodies never change: the headers only (and a bodiless answer like GET's)."""
-        disclosure = self.disclosure
+        # The hot path: every response of every route passes through this one closure. It is cheaper per request
+        # than a small object (no __init__ call, no bound method), and the start message's header pass is written
+        # out here, not called: a call per response was a measurable share of the cost (issue 17).
+        rewriter: Responder | None = None
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message, content_type, encoding = _add_headers(message, disclosure, policy)
-                if policy.changes_body:
-                    status = message["status"]
-                    if status == 304 or (content_type and _rewritable(status, encoding)):
-                        like_get(message["headers"], content_type, policy, scope)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-    async def _head_on_image_route(self, scope: Scope, receive: Receive, send: Send, policy: RoutePolicy) -> None:
-        """HEAD as the GET would be answered: an image the GET could not mark gets the same policy answer."""
-        disclosure = self.disclosure
-        refused: Responder | None = None
-
-        async def send_head(message: Message) -> None:
-            nonlocal refused
-            if refused is not None:
-                await refused(message)
+            nonlocal rewriter
+            if rewriter is not None:
+                await rewriter(message)
                 return
             if message["type"] == "http.response.start":
-                message, content_type, encoding = _add_headers(message, disclosure, policy)
-                kind = parse_media_type(content_type)[0] if content_type else ""
-                refusal = _refusal(message["status"], encoding) if self._marks(kind) else None
-                if refusal is not None and self.images is not None:
-                    refused = MediaResponder(send, message, kind, self.images, scope["path"], refusal=refusal)
-                    await refused.begin()
-                    return
-                if message["status"] == 304 or (content_type and _rewritable(message["status"], encoding)):
-                    like_get(message["headers"], content_type, policy, scope)
+                raw = message.get("headers")
+                # The app's list is never changed in place (a module-level response object sends the same list
+                # every time): ours is its concatenation with the two field lines, one new list.
+                if type(raw) is not list:
+                    raw = header_list(message)  # only for the rare headers that are not a list
+                content_type = encoding = None
+                has_disclosure = False
+                for name, value in raw:  # one pass for the three fields that matter here
+                    size = len(name)  # before lower(), which makes a new object: most names differ in length
+                    if size == 12:
+                        if name.lower() == b"content-type":
+                            content_type = value
+                    elif size == 16:
+                        if name.lower() == b"content-encoding":
+                            encoding = value
+                    elif size == 13 and name.lower() == b"ai-disclosure":
+                        has_disclosure = True
+                # A copy of the message, too, for the same reason. An AI-Disclosure the app set itself describes
+                # this response better than the config does; the Link field line appends to any Link the app
+                # sent (RFC 9110 §5.3 combines them), never replaces it.
+                message = dict(message)
+                message["headers"] = raw + (self._link_fields if has_disclosure else self._header_fields(policy))
+                if policy.changes_body:
+                    if message["status"] == 304 or scope["method"] == "HEAD":
+                        rewriter = self._bodiless(scope, send, message, content_type, encoding, policy)
+                    elif content_type is not None and policy.measures & (
+                        self._type_measures.get(content_type) or self._measures(content_type)
+                    ):
+                        # Only a type one of the route's measures applies to gets here: most responses (JSON on
+                        # a banner route, say) skip the responder choice with one lookup.
+                        rewriter = self._choose(scope, send, message, content_type, encoding, policy)
+                    if rewriter is not None:
+                        await rewriter.begin()
+                        return
             await send(message)
 
-        await self.app(scope, receive, send_head)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:  # also when the app raised or the client went away mid-body: an image's queue place is freed
+            if rewriter is not None:
+                rewriter.close()
+
+    def _bodiless(
+        self, scope: Scope, send: Send, start: Message, content_type: bytes | None, encoding: bytes | None,
+        policy: RoutePolicy,
+    ) -> Responder | None:
+        """A HEAD or a 304 on a route whose bodies may change: the header fields the GET's 200 would carry. On a
+        media route, a HEAD for an image the GET could not mark gets the same policy answer (a responder)."""
+        status: int = start["status"]
+        if policy.images and content_type:
+            kind = parse_media_type(content_type)[0]
+            refusal = _refusal(status, encoding) if self._marks(kind) else None
+            if refusal is not None and self.images is not None:
+                return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
+        if status == 304 or (content_type and _rewritable(status, encoding)):
+            like_get(start["headers"], content_type, policy, scope)
+        return None
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app's lifespan, unchanged, plus: the marking pools and the fingerprint log close once the app has
@@ -208,7 +229,8 @@ class TransparencyMiddleware:
             if refusal is not None:
                 return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
             if _rewritable(status, encoding):
-                return MediaResponder(send, start, kind, self.images, scope["path"])
+                language = request_header(scope, b"accept-language")  # audio's spoken disclaimer follows it
+                return MediaResponder(send, start, kind, self.images, scope["path"], accept_language=language)
             return None
         html = gets_banner(kind, charset, policy)
         if not _rewritable(status, encoding):
@@ -236,43 +258,6 @@ class TransparencyMiddleware:
         return None
 
 
-class _Sender:
-    """The `send` the app gets on a route whose bodies may change: adds the headers, and hands the response to a
-    rewriter when one of the route's measures applies to its type. One small object per request rather than a
-    closure (which needs a cell per captured name), awaited as a plain coroutine method."""
-
-    __slots__ = ("middleware", "policy", "rewriter", "scope", "send")
-
-    def __init__(self, middleware: TransparencyMiddleware, scope: Scope, send: Send, policy: RoutePolicy) -> None:
-        self.middleware = middleware
-        self.scope = scope
-        self.send = send
-        self.policy = policy
-        self.rewriter: Responder | None = None
-
-    async def send_message(self, message: Message) -> None:
-        rewriter = self.rewriter
-        if rewriter is not None:
-            await rewriter(message)
-            return
-        if message["type"] == "http.response.start":
-            middleware, policy = self.middleware, self.policy
-            message, content_type, encoding = _add_headers(message, middleware.disclosure, policy)
-            if message["status"] == 304:
-                like_get(message["headers"], content_type, policy, self.scope)
-            elif content_type is not None and policy.measures & (
-                middleware._type_measures.get(content_type) or middleware._measures(content_type)
-            ):
-                # Only a type one of the route's measures applies to gets here: most responses (JSON on a
-                # banner route, say) skip the responder choice with one lookup.
-                rewriter = self.rewriter = middleware._choose(self.scope, self.send, message, content_type, encoding,
-                                                              policy)  # fmt: skip
-                if rewriter is not None:
-                    await rewriter.begin()
-                    return
-        await self.send(message)
-
-
 def _output_log_and_detector(
     config: TransparencyConfig, images: MarkingService | None, output_log: OutputLog | None
 ) -> tuple[OutputLog | None, DetectionEndpoint | None]:
@@ -288,34 +273,6 @@ def _output_log_and_detector(
     signer = getattr(image_marker, "signer", None)
     store = output_log.store if output_log is not None else None
     return output_log, endpoint_for(config, signer=signer, store=store)
-
-
-def _add_headers(start: Message, disclosure: Disclosure,
-                 policy: RoutePolicy) -> tuple[Message, bytes | None, bytes | None]:
-    """The start message with AI-Disclosure and Link added, and its Content-Type and Content-Encoding, read in
-    the same single pass. A copy: an app may send one start message object for every response (a module-level
-    constant), and ours must not grow it by two lines per request."""
-    raw = start.get("headers")
-    # The app's list is never changed in place: ours is its concatenation with the two field lines, one new
-    # list (header_list() only for the rare headers that are not a list).
-    if type(raw) is not list:
-        raw = header_list(start)
-    content_type = content_encoding = None
-    has_disclosure = False
-    for name, value in raw:
-        size = len(name)  # before lower(), which makes a new object: most names differ in length
-        if size == 12:
-            if name.lower() == b"content-type":
-                content_type = value
-        elif size == 16:
-            if name.lower() == b"content-encoding":
-                content_encoding = value
-        elif size == 13 and name.lower() == b"ai-disclosure":
-            has_disclosure = True
-    # An AI-Disclosure the app set itself describes this response better than the config does. The Link field
-    # line appends to any Link the app sent (RFC 9110 §5.3 combines them), never replaces it.
-    added = disclosure.link_fields if has_disclosure else disclosure.header_fields(policy)
-    return {**start, "headers": raw + added}, content_type, content_encoding
 
 
 def _injector(
