@@ -101,17 +101,21 @@ def _raw_text_element(name: bytes, *, script: bool) -> bytes:
     return rb"(?i:" + name + rb")" + _DELIMITED + _ATTRS + rb"[^<]*(?:" + not_end + rb"[^<]*)*(?=<" + end + rb")"
 
 
-# What may follow the "<" of a construct, most frequent first.
+# What may follow the "<" of a construct. The alternatives exclude each other by their first bytes, so their order
+# changes only the speed: end tags first (one byte tells), then start tags whose first letter starts no special
+# name (not b h i n p s t x), raw text elements (only tried after one of their first letters), the other start
+# tags, comments and declarations. Each failed alternative costs a step per construct, and a head is dozens.
 _CONSTRUCT = rb"<(?:" + b"|".join(
     (
-        # A start tag; a name whose first letter starts no special name (not b h i n p s t x) needs no look further.
-        rb"(?:[ac-gj-moqru-wyzAC-GJ-MOQRU-WYZ]|(?!(?i:" + _SPECIAL_NAMES + rb")" + _DELIMITED + rb")[A-Za-z])"
-        rb"[^\t\n\f\r />]*" + _ATTRS,
         rb"/[A-Za-z][^\t\n\f\r />]*" + _ATTRS,  # end tag
+        rb"[ac-gj-moqru-wyzAC-GJ-MOQRU-WYZ][^\t\n\f\r />]*" + _ATTRS,
+        rb"(?=[iInNsStTxX])(?:"
+        + b"|".join(_raw_text_element(name, script=name == b"script") for name in _RAW_ELEMENTS)
+        + rb")",
+        rb"(?!(?i:" + _SPECIAL_NAMES + rb")" + _DELIMITED + rb")[A-Za-z][^\t\n\f\r />]*" + _ATTRS,
         rb"!--(?!-?>)[^-]*(?:-[^-]+)*-->",  # no "--" inside: it ends at the first "-->", never at "--!>"
         rb"!(?!--)[^>]*>",  # DOCTYPE, CDATA and other declarations: a bogus comment up to the first ">"
         rb"\?[^>]*>",  # a processing instruction is a bogus comment too
-        *(_raw_text_element(name, script=name == b"script") for name in _RAW_ELEMENTS),
         rb"(?=[^!?/A-Za-z])",  # a "<" that starts nothing is text (what follows it must be there to tell)
     )
 ) + rb")"
@@ -179,9 +183,11 @@ class HtmlInjector:
     _tag_wait = -1  # an incomplete tag cannot finish before a ">" at or after this position
     _head_at: int | None = None
     _body_end = -1  # set by _tag: the insertion point right after the <body ...> tag
-    _done = False
-    _injected = False
-    _gave_up_reason: str | None = None
+    # The outcome, read by the caller after each feed(): plain attributes, not properties (a call each, and the
+    # responder reads them for every page). Not to be set from outside.
+    done = False
+    injected = False
+    gave_up_reason: str | None = None
 
     def __init__(
         self, *, head_snippet: bytes, body_snippet: bytes, limit: int = 16384, heads: HeadCache | None = None
@@ -194,20 +200,8 @@ class HtmlInjector:
         self._heads = heads if heads is not None and heads.limit == limit else None
         self._buf = bytearray()  # bytes kept for scanning and/or held back
 
-    @property
-    def injected(self) -> bool:
-        return self._injected
-
-    @property
-    def gave_up_reason(self) -> str | None:
-        return self._gave_up_reason
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
     def feed(self, chunk: bytes) -> bytes:
-        if self._done:
+        if self.done:
             return chunk  # pass-through: no copy once the decision is made
         if not chunk:
             return b""
@@ -244,7 +238,7 @@ class HtmlInjector:
         return self._emit_ready()
 
     def finish(self) -> bytes:
-        if self._done:
+        if self.done:
             return b""
         return self._give_up("no <body> tag before the end of the stream")
 
@@ -257,7 +251,7 @@ class HtmlInjector:
         else:
             head = self._head_at
             out = b"".join((buf[start:head], self._head_snippet, buf[head:at], self._body_snippet, buf[at:]))
-        self._injected = True
+        self.injected = True
         self._finish_up()
         return out
 
@@ -268,18 +262,18 @@ class HtmlInjector:
             out = b"".join((view[:at], self._body_snippet, view[at:]))
         else:
             out = b"".join((view[:head], self._head_snippet, view[head:at], self._body_snippet, view[at:]))
-        self._injected = True
-        self._done = True
+        self.injected = True
+        self.done = True
         return out
 
     def _give_up(self, reason: str) -> bytes:
         out = bytes(self._buf[self._emitted :])
-        self._gave_up_reason = reason
+        self.gave_up_reason = reason
         self._finish_up()
         return out
 
     def _finish_up(self) -> None:
-        self._done = True
+        self.done = True
         self._buf = bytearray()  # free the lookahead now; a pass-through needs none
 
     def _emit_ready(self) -> bytes:

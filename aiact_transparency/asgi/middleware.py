@@ -10,8 +10,15 @@ from __future__ import annotations
 from ..config import TransparencyConfig
 from ..detection.endpoint import DetectionEndpoint
 from ..detection.wiring import endpoint_for, soft_binding_route
-from ..disclosure import MEASURE_IMAGES, Disclosure, RoutePolicy
-from ..disclosure.csp import ATTRIBUTES, banner_rendering
+from ..disclosure import (
+    MEASURE_BANNER,
+    MEASURE_EVENT_STREAM,
+    MEASURE_IMAGES,
+    MEASURE_JSON_BODY,
+    Disclosure,
+    RoutePolicy,
+)
+from ..disclosure.csp import banner_rendering
 from ..fingerprints.outputs import OutputLog
 from ..http_messages import (
     ASGIApp,
@@ -26,7 +33,7 @@ from ..http_messages import (
 )
 from ..provenance.media import MediaMarkers
 from ..startup import load_config
-from .bodiless import gets_banner, gets_json_member, like_get, measures_for
+from .bodiless import like_get, measures_for
 from .discovery import DiscoveryEndpoint
 from .html_scanner import HeadCache, HtmlInjector
 from .responders.chat import text_responder
@@ -141,12 +148,14 @@ class TransparencyMiddleware:
                 if policy.changes_body:
                     if message["status"] == 304 or scope["method"] == "HEAD":
                         rewriter = self._bodiless(scope, send, message, content_type, encoding, policy)
-                    elif content_type is not None and policy.measures & (
-                        self._type_measures.get(content_type) or self._measures(content_type)
-                    ):
-                        # Only a type one of the route's measures applies to gets here: most responses (JSON on
-                        # a banner route, say) skip the responder choice with one lookup.
-                        rewriter = self._choose(scope, send, message, content_type, encoding, policy)
+                    elif content_type is not None:
+                        applies = policy.measures & (
+                            self._type_measures.get(content_type) or self._measures(content_type)
+                        )
+                        # Only a type one of the route's measures applies to goes on: most responses (JSON on a
+                        # banner route, say) skip the responder choice with one lookup.
+                        if applies:
+                            rewriter = self._choose(scope, send, message, content_type, encoding, policy, applies)
                     if rewriter is not None:
                         await rewriter.begin()
                         return
@@ -221,10 +230,13 @@ class TransparencyMiddleware:
         content_type: bytes,
         encoding: bytes | None,
         policy: RoutePolicy,
+        applies: int,
     ) -> Responder | None:
-        kind, charset = parse_media_type(content_type)
+        """The responder for a response whose type one of the route's measures applies to (`applies`: those
+        RoutePolicy.measures bits), or None to send it unchanged."""
         status: int = start["status"]
-        if policy.images and self.images is not None and self._marks(kind):
+        if applies & MEASURE_IMAGES and self.images is not None:  # a type the marking service takes
+            kind = parse_media_type(content_type)[0]
             refusal = _refusal(status, encoding)
             if refusal is not None:
                 return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
@@ -232,28 +244,30 @@ class TransparencyMiddleware:
                 language = request_header(scope, b"accept-language")  # audio's spoken disclaimer follows it
                 return MediaResponder(send, start, kind, self.images, scope["path"], accept_language=language)
             return None
-        html = gets_banner(kind, charset, policy)
+        if applies & MEASURE_BANNER:  # a page on a banner route, the most common rewrite: the fewest steps
+            if not _rewritable(status, encoding):
+                if _rewritable(status, None):  # a page we would change, but its bytes are encoded
+                    coding = (encoding or b"").decode("latin-1")
+                    self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
+                return None
+            headers = start["headers"]
+            # The banner's language follows Accept-Language, so shared caches must key on it.
+            headers.append((b"vary", b"Accept-Language"))
+            injector = _injector(self.disclosure, scope, headers, self._heads)
+            return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
         if not _rewritable(status, encoding):
-            if html and _rewritable(status, None):  # a page we would change, but its bytes are encoded
-                coding = (encoding or b"").decode("latin-1")
-                self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
             return None
+        kind, charset = parse_media_type(content_type)
         disclosure = self.disclosure
-        if policy.text_c2pa and self.text is not None and not html:
+        if policy.text_c2pa and self.text is not None:
             member = (disclosure.json_key, disclosure.json_object(policy.mode)) if policy.json_body else None
             notice = disclosure.event_stream_notice if policy.event_stream else None
             text = text_responder(send, start, kind, charset, self.text, scope["path"], notice=notice, member=member)
             if text is not None:
                 return text
-        if html:
-            headers = start["headers"]
-            # The banner's language follows Accept-Language, so shared caches must key on it.
-            headers.append((b"vary", b"Accept-Language"))
-            injector = _injector(disclosure, scope, headers, self._heads)
-            return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
-        if kind == "text/event-stream" and policy.event_stream:
+        if applies & MEASURE_EVENT_STREAM:
             return EventStreamResponder(send, start, disclosure.event_stream_notice)
-        if gets_json_member(kind, charset, policy):
+        if applies & MEASURE_JSON_BODY:
             return JsonMemberResponder(send, start, disclosure.json_key, policy.json_member)
         return None
 
@@ -278,15 +292,14 @@ def _output_log_and_detector(
 def _injector(
     disclosure: Disclosure, scope: Scope, headers: list[tuple[bytes, bytes]], heads: HeadCache
 ) -> HtmlInjector:
-    language = disclosure.negotiate(request_header(scope, b"accept-language"))
+    accept_language = request_header(scope, b"accept-language")
     policies = get_all(headers, b"content-security-policy")
-    rendering = banner_rendering([p.decode("latin-1") for p in policies]) if policies else ATTRIBUTES
-    return HtmlInjector(
-        head_snippet=disclosure.meta_tag,
-        body_snippet=disclosure.banner_html(language, rendering),
-        limit=heads.limit,
-        heads=heads,
-    )
+    if policies:  # the banner markup the page's CSP lets the browser render
+        rendering = banner_rendering([p.decode("latin-1") for p in policies])
+        banner = disclosure.banner_html(disclosure.negotiate(accept_language), rendering)
+    else:
+        banner = disclosure.styled_banner(accept_language)
+    return HtmlInjector(head_snippet=disclosure.meta_tag, body_snippet=banner, limit=heads.limit, heads=heads)
 
 
 def _rewritable(status: int, content_encoding: bytes | None) -> bool:

@@ -156,6 +156,7 @@ class Disclosure:
             for lang in self.languages
         }
         self._negotiated: dict[str, str] = {}
+        self._styled: dict[str | None, bytes] = {}  # Accept-Language value -> styled_banner()
         meta = sf_dictionary(self._members(config.disclosure.mode))
         self.meta_tag = f'<meta name="ai-disclosure" content="{i18n.to_ascii_html(meta)}" />'.encode("ascii")
         sse = i18n.MESSAGES["en"].sse.format(system=system.name, provider=system.provider)
@@ -311,6 +312,18 @@ class Disclosure:
                 self._negotiated.clear()
             self._negotiated[accept_language] = language
         return language
+
+    def styled_banner(self, accept_language: str | None) -> bytes:
+        """``banner_html(negotiate(accept_language), ATTRIBUTES)``, the banner most pages get (no CSP to follow):
+        one lookup per Accept-Language value, remembered and bounded as `negotiate` does."""
+        banner = self._styled.get(accept_language)  # None (no header) is a key like any other
+        if banner is None:
+            banner = self._banner_bytes[self.negotiate(accept_language)]["attributes"]
+            if accept_language is None or len(accept_language) <= _CACHED_ACCEPT_LANGUAGE_CHARS:
+                if len(self._styled) >= _CACHED_ACCEPT_LANGUAGES:
+                    self._styled.clear()
+                self._styled[accept_language] = banner
+        return banner
 
     def banner_html(self, language: str, rendering: BannerRendering) -> bytes:
         variants = self._banner_bytes.get(language) or self._banner_bytes[self.default_language]
