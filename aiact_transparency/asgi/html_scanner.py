@@ -140,14 +140,18 @@ class HeadCache:
     """The prefixes (up to the end of the <body> tag) of recent first chunks the fast path took whole, with
     their insertion points. A page served again (an app's HTML shell, a landing page) is then recognised by
     one bytes comparison per entry instead of a scan. Exact: how the scanner reads a prefix depends on no byte
-    after it. Bounded: at most `size` entries of at most `limit` bytes each; shared by the responses of one
-    middleware (one lookahead limit), safe to read while another thread replaces the list.
+    after it. A prefix is cached when it is seen the second time: pages whose head differs per response (a
+    CSRF token, a CSP nonce) never repeat, and would otherwise push the repeating ones out and make every
+    lookup compare against entries that cannot match. Bounded: at most `size` entries and `4 * size` prefixes
+    seen once, each of at most `limit` bytes; shared by the responses of one middleware (one lookahead limit),
+    safe to read while another thread replaces the list.
     """
 
     def __init__(self, limit: int, size: int = 8) -> None:
         self.limit = limit
         self._size = size
         self._entries: list[tuple[bytes, int, int]] = []  # (prefix, head insertion point or -1, body one)
+        self._seen_once: dict[bytes, None] = {}  # prefixes seen once, oldest first
 
     def find(self, chunk: bytes) -> tuple[int, int] | None:
         for prefix, head, body in self._entries:
@@ -156,8 +160,15 @@ class HeadCache:
         return None
 
     def add(self, chunk: bytes, head: int, body: int) -> None:
+        prefix = chunk[:body]
+        seen = self._seen_once
+        if seen.pop(prefix, False) is False:  # the first time: remembered, not cached yet
+            if len(seen) >= 4 * self._size:
+                seen.clear()
+            seen[prefix] = None
+            return
         # The newest first; one assignment, so a concurrent find() sees the old list or the new one.
-        self._entries = [(chunk[:body], head, body), *self._entries[: self._size - 1]]
+        self._entries = [(prefix, head, body), *self._entries[: self._size - 1]]
 
 
 class HtmlInjector:
@@ -216,14 +227,15 @@ class HtmlInjector:
                 return self._release_first(chunk, *known)
             first = _FIRST_BODY.match(chunk, 0, self._limit)
             assert first is not None  # every part is optional
-            if first.end(2) >= 0:
+            head, body = first.end(1), first.end(2)  # -1 for a part that took no part
+            if body >= 0:
                 self._seen = len(chunk)
                 if heads is not None:
-                    heads.add(chunk, first.end(1), first.end(2))
-                return self._release_first(chunk, first.end(1), first.end(2))
+                    heads.add(chunk, head, body)
+                return self._release_first(chunk, head, body)
             self._pos = first.end()
-            if first.end(1) >= 0:
-                self._head_at = first.end(1)
+            if head >= 0:
+                self._head_at = head
         self._buf += chunk
         self._seen += len(chunk)
         # Only the first `limit` bytes of the stream are ever scanned, so the outcome does not depend on how
