@@ -221,10 +221,13 @@ class HtmlInjector:
             # does), and the chunk is neither copied into the buffer nor scanned step by step. Otherwise the
             # exact scanner resumes where the match stopped, in the state it would have reached there itself.
             heads = self._heads if type(chunk) is bytes else None
-            known = heads.find(chunk) if heads is not None else None
-            if known is not None:
-                self._seen = len(chunk)
-                return self._release_first(chunk, *known)
+            if heads is not None:
+                # HeadCache.find() written out (same module): a call less per page. The list is replaced, never
+                # changed in place, so reading it while another thread adds is safe.
+                for prefix, head, body in heads._entries:
+                    if chunk.startswith(prefix):
+                        self._seen = len(chunk)
+                        return self._release_first(chunk, head, body)
             first = _FIRST_BODY.match(chunk, 0, self._limit)
             assert first is not None  # every part is optional
             head, body = first.end(1), first.end(2)  # -1 for a part that took no part
@@ -268,12 +271,13 @@ class HtmlInjector:
         return out
 
     def _release_first(self, chunk: bytes, head: int, at: int) -> bytes:
-        # Views, so that the join is the only copy of the chunk.
-        view = memoryview(chunk)
+        # The rest of the chunk as a view, so that the join is its only copy (the head, a few hundred bytes, is
+        # cheaper to slice than to view).
+        rest = memoryview(chunk)[at:]
         if head < 0:
-            out = b"".join((view[:at], self._body_snippet, view[at:]))
+            out = b"".join((chunk[:at], self._body_snippet, rest))
         else:
-            out = b"".join((view[:head], self._head_snippet, view[head:at], self._body_snippet, view[at:]))
+            out = b"".join((chunk[:head], self._head_snippet, chunk[head:at], self._body_snippet, rest))
         self.injected = True
         self.done = True
         return out
