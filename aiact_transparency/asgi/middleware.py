@@ -77,11 +77,12 @@ class TransparencyMiddleware:
             self.text.output_log = self.output_log
         self._type_measures: dict[bytes, int] = {}  # Content-Type value -> the measures that may change its body
         self._heads = HeadCache(self.config.banner.max_lookahead)  # pages served again skip the scan
-        # What every request looks up, bound once. The detector first: the discovery path wins a tie.
-        self._endpoints: dict[str, ASGIApp] = {}
+        # What every request looks up, bound once. Our own paths map to the attribute that serves them, read when
+        # a request comes (a subclass may replace `discovery`, as Gradio's does). The discovery path wins a tie.
+        self._endpoints: dict[str, str] = {}
         if self.detection is not None:
-            self._endpoints[self.detection.settings.path] = self.detection
-        self._endpoints[self.disclosure.discovery_path] = self.discovery
+            self._endpoints[self.detection.settings.path] = "detection"
+        self._endpoints[self.disclosure.discovery_path] = "discovery"
         self._policy_for = self.disclosure.policy_for
         self._constant_policy = self.disclosure.constant_policy
         self._header_fields = self.disclosure.header_fields
@@ -104,7 +105,7 @@ class TransparencyMiddleware:
         path: str = scope["path"]
         endpoint = self._endpoints.get(path)  # the discovery document, the detector: one lookup for both
         if endpoint is not None:
-            await endpoint(scope, receive, send)
+            await getattr(self, endpoint)(scope, receive, send)
             return
         if self.soft_binding is not None and path.startswith(self.soft_binding_prefix):
             await self.soft_binding(scope, receive, send)
