@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/bench_wrk.py [--duration 3] [--rounds 5] [--connections 32] [--http h11 httptools]
 
-Three single-worker uvicorn processes on free 127.0.0.1 ports serve bench/apps.py: `bare`, `wrapped`
-(TransparencyMiddleware, embedded default config) and `basehttp` (a BaseHTTPMiddleware adding one header,
-the comparison from the issue). For each route wrk runs against the three in turn, rotating the order
+Four single-worker uvicorn processes on free 127.0.0.1 ports serve bench/apps.py: `bare`, `wrapped`
+(TransparencyMiddleware, embedded default config), `basehttp` (a BaseHTTPMiddleware adding one header,
+the comparison from the issue) and `floor` (the bare app sending the wrapped side's bytes itself: the least
+any middleware can cost under this server). For each route wrk runs against the four in turn, rotating the order
 every round; reported are medians and the median of per-round (paired) ratios. Goals (issue 17), judged on
 the paired ratio, under both of uvicorn's HTTP parsers (h11, and httptools from uvicorn[standard]): JSON
 (headers only) >= 0.95x bare, the 20 KB HTML page >= 0.9x bare. Reported as PASS/MISS (and rows of
@@ -36,13 +37,15 @@ from pathlib import Path
 from typing import IO
 
 from results import record
+from server_protocol import cpu_table
 
 BENCH_DIR = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 ROUTES = ("/json", "/html", "/sse")
-SIDES = ("bare", "wrapped", "basehttp")
+SIDES = ("bare", "wrapped", "basehttp", "floor")  # floor: the bare app sending the wrapped bytes itself
 GOALS = {"/json": 0.95, "/html": 0.9}  # paired wrapped/bare throughput, per route (issue 17)
-# Browsers send one; the wrapped side negotiates the banner language from it on every HTML response.
+# Browsers send one; the wrapped side negotiates the banner language from it on every HTML response (and the
+# floor app's page, apps.py, carries the banner for it).
 ACCEPT_LANGUAGE = "de-DE,de;q=0.9,en;q=0.8"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
@@ -154,20 +157,25 @@ def serve(app: str, http_impl: str, cpus: set[int] | None) -> Iterator[tuple[int
 
 
 def check(ports: dict[str, int]) -> None:
-    """Measure the real thing: the wrapped side must actually disclose, the bare side must not."""
+    """Measure the real thing: the wrapped side must actually disclose, the bare side must not, and the floor
+    must send what the wrapped side sends."""
+    bodies: dict[tuple[str, str], bytes] = {}
     for side, port in ports.items():
         for path in ROUTES:
             status, headers, body = _get(port, path)
+            bodies[side, path] = body
             disclosed = "ai-disclosure" in headers
             problems = [] if status == 200 else [f"status {status}"]
             if disclosed != (side != "bare"):
                 problems.append(f"AI-Disclosure header {'present' if disclosed else 'missing'}")
-            if side == "wrapped" and path == "/html" and b"aiact-disclosure" not in body:
+            if side in ("wrapped", "floor") and path == "/html" and b"aiact-disclosure" not in body:
                 problems.append("no banner in the page")
-            if side == "wrapped" and path == "/sse" and body.count(b"\n\n") <= 20:
+            if side in ("wrapped", "floor") and path == "/sse" and body.count(b"\n\n") <= 20:
                 problems.append("no event-stream notice")
             if problems:
                 raise RuntimeError(f"{side} {path}: {', '.join(problems)}")
+    if "floor" in ports and "wrapped" in ports and bodies["floor", "/html"] != bodies["wrapped", "/html"]:
+        raise RuntimeError("the floor app's page differs from the wrapped side's: it would not be the floor")
 
 
 def _ms(text: str) -> float:
@@ -270,6 +278,25 @@ def report(results: Results, http_impl: str) -> None:
         )
         print(f"{path:<6} server CPU per request: bare {bare_cpu:.1f} us, TransparencyMiddleware +{added_cpu:.1f} us"
               f" (paired median), i.e. {bare_cpu / (bare_cpu + added_cpu):.3f}x bare when CPU-bound")  # fmt: skip
+        if "floor" in results[path]:
+            # The floor: the server's own cost of the bytes we add. Wrapped against it is our Python work alone.
+            floor_cpu = statistics.median(r.cpu_us for r in results[path]["floor"])
+            over_floor = statistics.median(
+                w.cpu_us - f.cpu_us for w, f in zip(results[path]["wrapped"], results[path]["floor"], strict=True)
+            )
+            over_floor_rps = statistics.median(
+                w.rps / f.rps for w, f in zip(results[path]["wrapped"], results[path]["floor"], strict=True)
+            )
+            print(f"{path:<6} floor (the bare app sending the same bytes) {paired[path, 'floor']:.3f}x bare,"
+                  f" server CPU {floor_cpu:.1f} us/req; TransparencyMiddleware {over_floor_rps:.3f}x the floor,"
+                  f" +{over_floor:.1f} us CPU over it")  # fmt: skip
+            record(f"uvicorn {http_impl} {path}: floor/bare throughput (the same bytes, no middleware)",
+                   paired[path, "floor"], "x", goal="(context: the best any middleware can do)",
+                   baseline=f"server CPU floor {floor_cpu:.0f} us/req, bare {bare_cpu:.0f}", passed=None,
+                   issue="17")  # fmt: skip
+            record(f"uvicorn {http_impl} {path}: wrapped/floor throughput", over_floor_rps, "x",
+                   goal="(context: our own work)", baseline=f"wrapped +{over_floor:.1f} us CPU/req over the floor",
+                   passed=None, issue="17")  # fmt: skip
         record(f"uvicorn {http_impl} {path}: wrapped/bare throughput", ratio, "x",
                goal=f">= {goal}" if goal else "(context)",
                baseline=f"bare {bare_rps:.0f} req/s; server CPU bare {bare_cpu:.0f} us/req, wrapped +{added_cpu:.1f}",
@@ -310,6 +337,8 @@ def main() -> int:
                 servers = {side: stack.enter_context(serve(side, http_impl, server_cpus)) for side in SIDES}
                 check({side: port for side, (port, _) in servers.items()})
                 report(measure(servers, args, wrk_cpus), http_impl)
+            # The same three apps through uvicorn's protocol in this process: the CPU figures without the noise.
+            cpu_table(http_impl)
     except KeyboardInterrupt:
         # Ctrl+C reaches wrk too, which may exit first and surface as an error: either way, we were stopped.
         print("bench_wrk: interrupted; servers stopped", file=sys.stderr)

@@ -101,17 +101,21 @@ def _raw_text_element(name: bytes, *, script: bool) -> bytes:
     return rb"(?i:" + name + rb")" + _DELIMITED + _ATTRS + rb"[^<]*(?:" + not_end + rb"[^<]*)*(?=<" + end + rb")"
 
 
-# What may follow the "<" of a construct, most frequent first.
+# What may follow the "<" of a construct. The alternatives exclude each other by their first bytes, so their order
+# changes only the speed: end tags first (one byte tells), then start tags whose first letter starts no special
+# name (not b h i n p s t x), raw text elements (only tried after one of their first letters), the other start
+# tags, comments and declarations. Each failed alternative costs a step per construct, and a head is dozens.
 _CONSTRUCT = rb"<(?:" + b"|".join(
     (
-        # A start tag; a name whose first letter starts no special name (not b h i n p s t x) needs no look further.
-        rb"(?:[ac-gj-moqru-wyzAC-GJ-MOQRU-WYZ]|(?!(?i:" + _SPECIAL_NAMES + rb")" + _DELIMITED + rb")[A-Za-z])"
-        rb"[^\t\n\f\r />]*" + _ATTRS,
         rb"/[A-Za-z][^\t\n\f\r />]*" + _ATTRS,  # end tag
+        rb"[ac-gj-moqru-wyzAC-GJ-MOQRU-WYZ][^\t\n\f\r />]*" + _ATTRS,
+        rb"(?=[iInNsStTxX])(?:"
+        + b"|".join(_raw_text_element(name, script=name == b"script") for name in _RAW_ELEMENTS)
+        + rb")",
+        rb"(?!(?i:" + _SPECIAL_NAMES + rb")" + _DELIMITED + rb")[A-Za-z][^\t\n\f\r />]*" + _ATTRS,
         rb"!--(?!-?>)[^-]*(?:-[^-]+)*-->",  # no "--" inside: it ends at the first "-->", never at "--!>"
         rb"!(?!--)[^>]*>",  # DOCTYPE, CDATA and other declarations: a bogus comment up to the first ">"
         rb"\?[^>]*>",  # a processing instruction is a bogus comment too
-        *(_raw_text_element(name, script=name == b"script") for name in _RAW_ELEMENTS),
         rb"(?=[^!?/A-Za-z])",  # a "<" that starts nothing is text (what follows it must be there to tell)
     )
 ) + rb")"
@@ -136,14 +140,18 @@ class HeadCache:
     """The prefixes (up to the end of the <body> tag) of recent first chunks the fast path took whole, with
     their insertion points. A page served again (an app's HTML shell, a landing page) is then recognised by
     one bytes comparison per entry instead of a scan. Exact: how the scanner reads a prefix depends on no byte
-    after it. Bounded: at most `size` entries of at most `limit` bytes each; shared by the responses of one
-    middleware (one lookahead limit), safe to read while another thread replaces the list.
+    after it. A prefix is cached when it is seen the second time: pages whose head differs per response (a
+    CSRF token, a CSP nonce) never repeat, and would otherwise push the repeating ones out and make every
+    lookup compare against entries that cannot match. Bounded: at most `size` entries and `4 * size` prefixes
+    seen once, each of at most `limit` bytes; shared by the responses of one middleware (one lookahead limit),
+    safe to read while another thread replaces the list.
     """
 
     def __init__(self, limit: int, size: int = 8) -> None:
         self.limit = limit
         self._size = size
         self._entries: list[tuple[bytes, int, int]] = []  # (prefix, head insertion point or -1, body one)
+        self._seen_once: dict[bytes, None] = {}  # prefixes seen once, oldest first
 
     def find(self, chunk: bytes) -> tuple[int, int] | None:
         for prefix, head, body in self._entries:
@@ -152,8 +160,15 @@ class HeadCache:
         return None
 
     def add(self, chunk: bytes, head: int, body: int) -> None:
+        prefix = chunk[:body]
+        seen = self._seen_once
+        if seen.pop(prefix, False) is False:  # the first time: remembered, not cached yet
+            if len(seen) >= 4 * self._size:
+                seen.clear()
+            seen[prefix] = None
+            return
         # The newest first; one assignment, so a concurrent find() sees the old list or the new one.
-        self._entries = [(chunk[:body], head, body), *self._entries[: self._size - 1]]
+        self._entries = [(prefix, head, body), *self._entries[: self._size - 1]]
 
 
 class HtmlInjector:
@@ -179,9 +194,11 @@ class HtmlInjector:
     _tag_wait = -1  # an incomplete tag cannot finish before a ">" at or after this position
     _head_at: int | None = None
     _body_end = -1  # set by _tag: the insertion point right after the <body ...> tag
-    _done = False
-    _injected = False
-    _gave_up_reason: str | None = None
+    # The outcome, read by the caller after each feed(): plain attributes, not properties (a call each, and the
+    # responder reads them for every page). Not to be set from outside.
+    done = False
+    injected = False
+    gave_up_reason: str | None = None
 
     def __init__(
         self, *, head_snippet: bytes, body_snippet: bytes, limit: int = 16384, heads: HeadCache | None = None
@@ -194,20 +211,8 @@ class HtmlInjector:
         self._heads = heads if heads is not None and heads.limit == limit else None
         self._buf = bytearray()  # bytes kept for scanning and/or held back
 
-    @property
-    def injected(self) -> bool:
-        return self._injected
-
-    @property
-    def gave_up_reason(self) -> str | None:
-        return self._gave_up_reason
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
     def feed(self, chunk: bytes) -> bytes:
-        if self._done:
+        if self.done:
             return chunk  # pass-through: no copy once the decision is made
         if not chunk:
             return b""
@@ -216,20 +221,24 @@ class HtmlInjector:
             # does), and the chunk is neither copied into the buffer nor scanned step by step. Otherwise the
             # exact scanner resumes where the match stopped, in the state it would have reached there itself.
             heads = self._heads if type(chunk) is bytes else None
-            known = heads.find(chunk) if heads is not None else None
-            if known is not None:
-                self._seen = len(chunk)
-                return self._release_first(chunk, *known)
+            if heads is not None:
+                # HeadCache.find() written out (same module): a call less per page. The list is replaced, never
+                # changed in place, so reading it while another thread adds is safe.
+                for prefix, head, body in heads._entries:
+                    if chunk.startswith(prefix):
+                        self._seen = len(chunk)
+                        return self._release_first(chunk, head, body)
             first = _FIRST_BODY.match(chunk, 0, self._limit)
             assert first is not None  # every part is optional
-            if first.end(2) >= 0:
+            head, body = first.end(1), first.end(2)  # -1 for a part that took no part
+            if body >= 0:
                 self._seen = len(chunk)
                 if heads is not None:
-                    heads.add(chunk, first.end(1), first.end(2))
-                return self._release_first(chunk, first.end(1), first.end(2))
+                    heads.add(chunk, head, body)
+                return self._release_first(chunk, head, body)
             self._pos = first.end()
-            if first.end(1) >= 0:
-                self._head_at = first.end(1)
+            if head >= 0:
+                self._head_at = head
         self._buf += chunk
         self._seen += len(chunk)
         # Only the first `limit` bytes of the stream are ever scanned, so the outcome does not depend on how
@@ -244,7 +253,7 @@ class HtmlInjector:
         return self._emit_ready()
 
     def finish(self) -> bytes:
-        if self._done:
+        if self.done:
             return b""
         return self._give_up("no <body> tag before the end of the stream")
 
@@ -257,29 +266,30 @@ class HtmlInjector:
         else:
             head = self._head_at
             out = b"".join((buf[start:head], self._head_snippet, buf[head:at], self._body_snippet, buf[at:]))
-        self._injected = True
+        self.injected = True
         self._finish_up()
         return out
 
     def _release_first(self, chunk: bytes, head: int, at: int) -> bytes:
-        # Views, so that the join is the only copy of the chunk.
-        view = memoryview(chunk)
+        # The rest of the chunk as a view, so that the join is its only copy (the head, a few hundred bytes, is
+        # cheaper to slice than to view).
+        rest = memoryview(chunk)[at:]
         if head < 0:
-            out = b"".join((view[:at], self._body_snippet, view[at:]))
+            out = b"".join((chunk[:at], self._body_snippet, rest))
         else:
-            out = b"".join((view[:head], self._head_snippet, view[head:at], self._body_snippet, view[at:]))
-        self._injected = True
-        self._done = True
+            out = b"".join((chunk[:head], self._head_snippet, chunk[head:at], self._body_snippet, rest))
+        self.injected = True
+        self.done = True
         return out
 
     def _give_up(self, reason: str) -> bytes:
         out = bytes(self._buf[self._emitted :])
-        self._gave_up_reason = reason
+        self.gave_up_reason = reason
         self._finish_up()
         return out
 
     def _finish_up(self) -> None:
-        self._done = True
+        self.done = True
         self._buf = bytearray()  # free the lookahead now; a pass-through needs none
 
     def _emit_ready(self) -> bytes:

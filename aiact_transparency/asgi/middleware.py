@@ -10,8 +10,15 @@ from __future__ import annotations
 from ..config import TransparencyConfig
 from ..detection.endpoint import DetectionEndpoint
 from ..detection.wiring import endpoint_for, soft_binding_route
-from ..disclosure import MEASURE_IMAGES, Disclosure, RoutePolicy
-from ..disclosure.csp import ATTRIBUTES, banner_rendering
+from ..disclosure import (
+    MEASURE_BANNER,
+    MEASURE_EVENT_STREAM,
+    MEASURE_IMAGES,
+    MEASURE_JSON_BODY,
+    Disclosure,
+    RoutePolicy,
+)
+from ..disclosure.csp import banner_rendering
 from ..fingerprints.outputs import OutputLog
 from ..http_messages import (
     ASGIApp,
@@ -26,7 +33,7 @@ from ..http_messages import (
 )
 from ..provenance.media import MediaMarkers
 from ..startup import load_config
-from .bodiless import gets_banner, gets_json_member, like_get, measures_for
+from .bodiless import like_get, measures_for
 from .discovery import DiscoveryEndpoint
 from .html_scanner import HeadCache, HtmlInjector
 from .responders.chat import text_responder
@@ -70,6 +77,16 @@ class TransparencyMiddleware:
             self.text.output_log = self.output_log
         self._type_measures: dict[bytes, int] = {}  # Content-Type value -> the measures that may change its body
         self._heads = HeadCache(self.config.banner.max_lookahead)  # pages served again skip the scan
+        # What every request looks up, bound once. Our own paths map to the attribute that serves them, read when
+        # a request comes (a subclass may replace `discovery`, as Gradio's does). The discovery path wins a tie.
+        self._endpoints: dict[str, str] = {}
+        if self.detection is not None:
+            self._endpoints[self.detection.settings.path] = "detection"
+        self._endpoints[self.disclosure.discovery_path] = "discovery"
+        self._policy_for = self.disclosure.policy_for
+        self._constant_policy = self.disclosure.constant_policy
+        self._header_fields = self.disclosure.header_fields
+        self._link_fields = self.disclosure.link_fields
 
     def close(self) -> None:
         """Stops the marking workers and writes out the fingerprint log (also done at lifespan shutdown)."""
@@ -85,73 +102,87 @@ class TransparencyMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        disclosure = self.disclosure
         path: str = scope["path"]
-        if path == disclosure.discovery_path:
-            await self.discovery(scope, receive, send)
-            return
-        if self.detection is not None and path == self.detection.settings.path:
-            await self.detection(scope, receive, send)
+        endpoint = self._endpoints.get(path)  # the discovery document, the detector: one lookup for both
+        if endpoint is not None:
+            await getattr(self, endpoint)(scope, receive, send)
             return
         if self.soft_binding is not None and path.startswith(self.soft_binding_prefix):
             await self.soft_binding(scope, receive, send)
             return
-        policy = disclosure.policy_for(path)
-        head = scope["method"] == "HEAD"
+        policy = self._constant_policy or self._policy_for(path)  # (a RoutePolicy is never falsy)
         if policy.images:
             scope = prepare_scope(scope)  # HEAD too: it must be answered as the GET would be (no 206, no encoding)
-            if head:
-                await self._head_on_image_route(scope, receive, send, policy)
-                return
-        if head or not policy.changes_body:
-            await self._headers_only(scope, receive, send, policy)
-            return
-        # No closure here: a nested function would turn every name it uses into a cell on every call.
-        sender = _Sender(self, scope, send, policy)
-        try:
-            await self.app(scope, receive, sender.send_message)
-        finally:  # also when the app raised or the client went away mid-body: an image's queue place is freed
-            if sender.rewriter is not None:
-                sender.rewriter.close()
-
-    async def _headers_only(self, scope: Scope, receive: Receive, send: Send, policy: RoutePolicy) -> None:
-        """A HEAD, or a route whose bodies never change: the headers only (and a bodiless answer like GET's)."""
-        disclosure = self.disclosure
+        # The hot path: every response of every route passes through this one closure. It is cheaper per request
+        # than a small object (no __init__ call, no bound method), and the start message's header pass is written
+        # out here, not called: a call per response was a measurable share of the cost (issue 17).
+        rewriter: Responder | None = None
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message, content_type, encoding = _add_headers(message, disclosure, policy)
-                if policy.changes_body:
-                    status = message["status"]
-                    if status == 304 or (content_type and _rewritable(status, encoding)):
-                        like_get(message["headers"], content_type, policy, scope)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-    async def _head_on_image_route(self, scope: Scope, receive: Receive, send: Send, policy: RoutePolicy) -> None:
-        """HEAD as the GET would be answered: an image the GET could not mark gets the same policy answer."""
-        disclosure = self.disclosure
-        refused: Responder | None = None
-
-        async def send_head(message: Message) -> None:
-            nonlocal refused
-            if refused is not None:
-                await refused(message)
+            nonlocal rewriter
+            if rewriter is not None:
+                await rewriter(message)
                 return
             if message["type"] == "http.response.start":
-                message, content_type, encoding = _add_headers(message, disclosure, policy)
-                kind = parse_media_type(content_type)[0] if content_type else ""
-                refusal = _refusal(message["status"], encoding) if self._marks(kind) else None
-                if refusal is not None and self.images is not None:
-                    refused = MediaResponder(send, message, kind, self.images, scope["path"], refusal=refusal)
-                    await refused.begin()
-                    return
-                if message["status"] == 304 or (content_type and _rewritable(message["status"], encoding)):
-                    like_get(message["headers"], content_type, policy, scope)
+                raw = message.get("headers")
+                # The app's list is never changed in place (a module-level response object sends the same list
+                # every time): ours is its concatenation with the two field lines, one new list.
+                if type(raw) is not list:
+                    raw = header_list(message)  # only for the rare headers that are not a list
+                content_type = encoding = None
+                has_disclosure = False
+                for name, value in raw:  # one pass for the three fields that matter here
+                    size = len(name)  # before lower(), which makes a new object: most names differ in length
+                    if size == 12:
+                        if name.lower() == b"content-type":
+                            content_type = value
+                    elif size == 16:
+                        if name.lower() == b"content-encoding":
+                            encoding = value
+                    elif size == 13 and name.lower() == b"ai-disclosure":
+                        has_disclosure = True
+                # A copy of the message, too, for the same reason. An AI-Disclosure the app set itself describes
+                # this response better than the config does; the Link field line appends to any Link the app
+                # sent (RFC 9110 §5.3 combines them), never replaces it.
+                message = dict(message)
+                message["headers"] = raw + (self._link_fields if has_disclosure else self._header_fields(policy))
+                if policy.changes_body:
+                    if message["status"] == 304 or scope["method"] == "HEAD":
+                        rewriter = self._bodiless(scope, send, message, content_type, encoding, policy)
+                    elif content_type is not None:
+                        applies = policy.measures & (
+                            self._type_measures.get(content_type) or self._measures(content_type)
+                        )
+                        # Only a type one of the route's measures applies to goes on: most responses (JSON on a
+                        # banner route, say) skip the responder choice with one lookup.
+                        if applies:
+                            rewriter = self._choose(scope, send, message, content_type, encoding, policy, applies)
+                    if rewriter is not None:
+                        await rewriter.begin()
+                        return
             await send(message)
 
-        await self.app(scope, receive, send_head)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:  # also when the app raised or the client went away mid-body: an image's queue place is freed
+            if rewriter is not None:
+                rewriter.close()
+
+    def _bodiless(
+        self, scope: Scope, send: Send, start: Message, content_type: bytes | None, encoding: bytes | None,
+        policy: RoutePolicy,
+    ) -> Responder | None:
+        """A HEAD or a 304 on a route whose bodies may change: the header fields the GET's 200 would carry. On a
+        media route, a HEAD for an image the GET could not mark gets the same policy answer (a responder)."""
+        status: int = start["status"]
+        if policy.images and content_type:
+            kind = parse_media_type(content_type)[0]
+            refusal = _refusal(status, encoding) if self._marks(kind) else None
+            if refusal is not None and self.images is not None:
+                return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
+        if status == 304 or (content_type and _rewritable(status, encoding)):
+            like_get(start["headers"], content_type, policy, scope)
+        return None
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app's lifespan, unchanged, plus: the marking pools and the fingerprint log close once the app has
@@ -200,77 +231,46 @@ class TransparencyMiddleware:
         content_type: bytes,
         encoding: bytes | None,
         policy: RoutePolicy,
+        applies: int,
     ) -> Responder | None:
-        kind, charset = parse_media_type(content_type)
+        """The responder for a response whose type one of the route's measures applies to (`applies`: those
+        RoutePolicy.measures bits), or None to send it unchanged."""
         status: int = start["status"]
-        if policy.images and self.images is not None and self._marks(kind):
+        if applies & MEASURE_IMAGES and self.images is not None:  # a type the marking service takes
+            kind = parse_media_type(content_type)[0]
             refusal = _refusal(status, encoding)
             if refusal is not None:
                 return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
             if _rewritable(status, encoding):
-                return MediaResponder(send, start, kind, self.images, scope["path"])
+                language = request_header(scope, b"accept-language")  # audio's spoken disclaimer follows it
+                return MediaResponder(send, start, kind, self.images, scope["path"], accept_language=language)
             return None
-        html = gets_banner(kind, charset, policy)
+        if applies & MEASURE_BANNER:  # a page on a banner route, the most common rewrite: the fewest steps
+            if not _rewritable(status, encoding):
+                if _rewritable(status, None):  # a page we would change, but its bytes are encoded
+                    coding = (encoding or b"").decode("latin-1")
+                    self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
+                return None
+            headers = start["headers"]
+            # The banner's language follows Accept-Language, so shared caches must key on it.
+            headers.append((b"vary", b"Accept-Language"))
+            injector = _injector(self.disclosure, scope, headers, self._heads)
+            return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
         if not _rewritable(status, encoding):
-            if html and _rewritable(status, None):  # a page we would change, but its bytes are encoded
-                coding = (encoding or b"").decode("latin-1")
-                self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
             return None
+        kind, charset = parse_media_type(content_type)
         disclosure = self.disclosure
-        if policy.text_c2pa and self.text is not None and not html:
+        if policy.text_c2pa and self.text is not None:
             member = (disclosure.json_key, disclosure.json_object(policy.mode)) if policy.json_body else None
             notice = disclosure.event_stream_notice if policy.event_stream else None
             text = text_responder(send, start, kind, charset, self.text, scope["path"], notice=notice, member=member)
             if text is not None:
                 return text
-        if html:
-            headers = start["headers"]
-            # The banner's language follows Accept-Language, so shared caches must key on it.
-            headers.append((b"vary", b"Accept-Language"))
-            injector = _injector(disclosure, scope, headers, self._heads)
-            return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
-        if kind == "text/event-stream" and policy.event_stream:
+        if applies & MEASURE_EVENT_STREAM:
             return EventStreamResponder(send, start, disclosure.event_stream_notice)
-        if gets_json_member(kind, charset, policy):
+        if applies & MEASURE_JSON_BODY:
             return JsonMemberResponder(send, start, disclosure.json_key, policy.json_member)
         return None
-
-
-class _Sender:
-    """The `send` the app gets on a route whose bodies may change: adds the headers, and hands the response to a
-    rewriter when one of the route's measures applies to its type. One small object per request rather than a
-    closure (which needs a cell per captured name), awaited as a plain coroutine method."""
-
-    __slots__ = ("middleware", "policy", "rewriter", "scope", "send")
-
-    def __init__(self, middleware: TransparencyMiddleware, scope: Scope, send: Send, policy: RoutePolicy) -> None:
-        self.middleware = middleware
-        self.scope = scope
-        self.send = send
-        self.policy = policy
-        self.rewriter: Responder | None = None
-
-    async def send_message(self, message: Message) -> None:
-        rewriter = self.rewriter
-        if rewriter is not None:
-            await rewriter(message)
-            return
-        if message["type"] == "http.response.start":
-            middleware, policy = self.middleware, self.policy
-            message, content_type, encoding = _add_headers(message, middleware.disclosure, policy)
-            if message["status"] == 304:
-                like_get(message["headers"], content_type, policy, self.scope)
-            elif content_type is not None and policy.measures & (
-                middleware._type_measures.get(content_type) or middleware._measures(content_type)
-            ):
-                # Only a type one of the route's measures applies to gets here: most responses (JSON on a
-                # banner route, say) skip the responder choice with one lookup.
-                rewriter = self.rewriter = middleware._choose(self.scope, self.send, message, content_type, encoding,
-                                                              policy)  # fmt: skip
-                if rewriter is not None:
-                    await rewriter.begin()
-                    return
-        await self.send(message)
 
 
 def _output_log_and_detector(
@@ -290,46 +290,17 @@ def _output_log_and_detector(
     return output_log, endpoint_for(config, signer=signer, store=store)
 
 
-def _add_headers(start: Message, disclosure: Disclosure,
-                 policy: RoutePolicy) -> tuple[Message, bytes | None, bytes | None]:
-    """The start message with AI-Disclosure and Link added, and its Content-Type and Content-Encoding, read in
-    the same single pass. A copy: an app may send one start message object for every response (a module-level
-    constant), and ours must not grow it by two lines per request."""
-    raw = start.get("headers")
-    # The app's list is never changed in place: ours is its concatenation with the two field lines, one new
-    # list (header_list() only for the rare headers that are not a list).
-    if type(raw) is not list:
-        raw = header_list(start)
-    content_type = content_encoding = None
-    has_disclosure = False
-    for name, value in raw:
-        size = len(name)  # before lower(), which makes a new object: most names differ in length
-        if size == 12:
-            if name.lower() == b"content-type":
-                content_type = value
-        elif size == 16:
-            if name.lower() == b"content-encoding":
-                content_encoding = value
-        elif size == 13 and name.lower() == b"ai-disclosure":
-            has_disclosure = True
-    # An AI-Disclosure the app set itself describes this response better than the config does. The Link field
-    # line appends to any Link the app sent (RFC 9110 §5.3 combines them), never replaces it.
-    added = disclosure.link_fields if has_disclosure else disclosure.header_fields(policy)
-    return {**start, "headers": raw + added}, content_type, content_encoding
-
-
 def _injector(
     disclosure: Disclosure, scope: Scope, headers: list[tuple[bytes, bytes]], heads: HeadCache
 ) -> HtmlInjector:
-    language = disclosure.negotiate(request_header(scope, b"accept-language"))
+    accept_language = request_header(scope, b"accept-language")
     policies = get_all(headers, b"content-security-policy")
-    rendering = banner_rendering([p.decode("latin-1") for p in policies]) if policies else ATTRIBUTES
-    return HtmlInjector(
-        head_snippet=disclosure.meta_tag,
-        body_snippet=disclosure.banner_html(language, rendering),
-        limit=heads.limit,
-        heads=heads,
-    )
+    if policies:  # the banner markup the page's CSP lets the browser render
+        rendering = banner_rendering([p.decode("latin-1") for p in policies])
+        banner = disclosure.banner_html(disclosure.negotiate(accept_language), rendering)
+    else:
+        banner = disclosure.styled_banner(accept_language)
+    return HtmlInjector(head_snippet=disclosure.meta_tag, body_snippet=banner, limit=heads.limit, heads=heads)
 
 
 def _rewritable(status: int, content_encoding: bytes | None) -> bool:

@@ -136,6 +136,7 @@ class Disclosure:
         self.link_field = (b"link", self.link_value)  # the header field line, as ASGI sends it
         self.link_fields = [self.link_field]  # what a response that sets its own AI-Disclosure gets (shared)
         self._stamped_from = -2.0  # the start of the second the cached values are for
+        self._stamped_until = -1.0  # and its end
         self._stamped: dict[bytes, list[tuple[bytes, bytes]]] = {}
         self._prefixes = {
             mode: self._header_prefix(mode) for mode in ("none", "ai-modified", "ai-originated", "machine-generated")
@@ -155,6 +156,7 @@ class Disclosure:
             for lang in self.languages
         }
         self._negotiated: dict[str, str] = {}
+        self._styled: dict[str | None, bytes] = {}  # Accept-Language value -> styled_banner()
         meta = sf_dictionary(self._members(config.disclosure.mode))
         self.meta_tag = f'<meta name="ai-disclosure" content="{i18n.to_ascii_html(meta)}" />'.encode("ascii")
         sse = i18n.MESSAGES["en"].sse.format(system=system.name, provider=system.provider)
@@ -179,7 +181,10 @@ class Disclosure:
             constant = self._with_images(self.default_policy, self._all_images)
             self.policy_for: Callable[[str], RoutePolicy] = lambda _path: constant
         else:
+            constant = None
             self.policy_for = _cached_for_short_paths(self._resolve)
+        # The one policy of every path, when there is one: a transport may then skip calling policy_for.
+        self.constant_policy: RoutePolicy | None = constant
 
     # -- AI-Disclosure header ---------------------------------------------------------------------------
 
@@ -215,14 +220,15 @@ class Disclosure:
         was a measurable share of the middleware's cost.
         """
         now = time.time()
-        prefix = policy.header_prefix
-        if self._stamped_from <= now < self._stamped_from + 1.0:  # a float comparison, no int() per response
-            fields = self._stamped.get(prefix)
+        if self._stamped_from <= now < self._stamped_until:  # float comparisons, no int() per response
+            fields = self._stamped.get(policy.header_prefix)
             if fields is not None:
                 return fields
         else:
             self._stamped_from = float(int(now))
+            self._stamped_until = self._stamped_from + 1.0
             self._stamped = {}
+        prefix = policy.header_prefix
         field_line = (b"ai-disclosure", b"%s, date=@%d" % (prefix, self._stamped_from))
         fields = self._stamped[prefix] = [field_line, self.link_field]
         return fields
@@ -306,6 +312,18 @@ class Disclosure:
                 self._negotiated.clear()
             self._negotiated[accept_language] = language
         return language
+
+    def styled_banner(self, accept_language: str | None) -> bytes:
+        """``banner_html(negotiate(accept_language), ATTRIBUTES)``, the banner most pages get (no CSP to follow):
+        one lookup per Accept-Language value, remembered and bounded as `negotiate` does."""
+        banner = self._styled.get(accept_language)  # None (no header) is a key like any other
+        if banner is None:
+            banner = self._banner_bytes[self.negotiate(accept_language)]["attributes"]
+            if accept_language is None or len(accept_language) <= _CACHED_ACCEPT_LANGUAGE_CHARS:
+                if len(self._styled) >= _CACHED_ACCEPT_LANGUAGES:
+                    self._styled.clear()
+                self._styled[accept_language] = banner
+        return banner
 
     def banner_html(self, language: str, rendering: BannerRendering) -> bytes:
         variants = self._banner_bytes.get(language) or self._banner_bytes[self.default_language]

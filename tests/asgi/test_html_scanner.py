@@ -312,6 +312,9 @@ def test_head_cache_recognises_a_page_served_again() -> None:
     heads = html_scanner.HeadCache(16384, size=3)
     first = cached(PAGE, heads)
     assert first == expected(PAGE, PAGE_HEAD_END, PAGE_BODY_END)
+    assert not heads._entries  # seen once: remembered, not cached yet
+    assert cached(PAGE, heads) == first and len(heads._entries) == 1  # seen again: cached
+    assert heads.find(PAGE) == (PAGE_HEAD_END, PAGE_BODY_END)
     assert cached(PAGE, heads) == first and len(heads._entries) == 1  # found, not added again
     # Same prefix up to the <body> tag, another body: the cached points hold.
     other_body = PAGE[:PAGE_BODY_END] + b"<p>another answer</p></body></html>"
@@ -322,7 +325,22 @@ def test_head_cache_recognises_a_page_served_again() -> None:
     for i in range(5):  # bounded
         page = PAGE.replace(b"<title>", b"<title>%d " % i)
         assert cached(page, heads) == inject(page)
+        assert cached(page, heads) == inject(page)
     assert len(heads._entries) == 3
+
+
+def test_heads_that_never_repeat_do_not_push_the_repeating_ones_out() -> None:
+    # Pages with a per-response token in the head (CSRF, a CSP nonce) are each seen once: they are not cached,
+    # so the page served again stays cached however many of them come between, and lookups stay short.
+    heads = html_scanner.HeadCache(16384, size=3)
+    cached(PAGE, heads)
+    cached(PAGE, heads)
+    for i in range(50):
+        page = PAGE.replace(b"<title>", b"<title>token %08d " % i)
+        assert cached(page, heads) == inject(page)
+    assert [prefix for prefix, _, _ in heads._entries] == [PAGE[:PAGE_BODY_END]]
+    assert heads.find(PAGE) == (PAGE_HEAD_END, PAGE_BODY_END)
+    assert len(heads._seen_once) <= 4 * 3  # bounded too
 
 
 def test_head_cache_of_another_limit_is_not_used() -> None:

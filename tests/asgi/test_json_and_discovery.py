@@ -144,3 +144,17 @@ async def test_discovery_path_is_configurable_and_other_methods_rejected() -> No
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.post("/ai.json")
     assert response.status_code == 405 and response.headers["allow"] == "GET, HEAD"
+
+
+async def test_a_discovery_endpoint_replaced_after_construction_is_the_one_served(
+    config: TransparencyConfig,
+) -> None:
+    # Gradio's middleware subclass sets its own `discovery` after TransparencyMiddleware.__init__ (it describes
+    # the output hook's marking): requests must reach that one, not the endpoint built first.
+    app = json_app(config, b"{}")
+
+    async def replaced(scope: Any, receive: Any, send: Any) -> None:
+        await Response(b'{"replaced": true}', media_type="application/json")(scope, receive, send)
+
+    app.discovery = replaced  # type: ignore[assignment]
+    assert (await fetch(app, "/.well-known/ai-disclosure")).json() == {"replaced": True}

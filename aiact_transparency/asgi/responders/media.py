@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-from contextvars import ContextVar
 
 from ...http_messages import Message, Scope, Send, remove_header, set_header
 from ...provenance.errors import MarkingError
@@ -30,11 +29,6 @@ _DIRECT_SEND = ("http.response.pathsend", "http.response.zerocopysend")
 _REQUEST_HEADERS_TO_DROP = frozenset({b"range", b"if-range", b"accept-encoding"})
 # Headers that would describe the unmarked original: its validator, its byte ranges, its transfer.
 _STALE_HEADERS = (b"content-length", b"etag", b"accept-ranges", b"content-range", b"content-md5", b"digest")
-# The Accept-Language of the request being answered on a media route (None: it sent none), for audio's spoken
-# disclaimer. Set by `prepare_scope`, which the middleware calls with every media-route request before the app
-# runs, in the request's own task: the responder, built in that task's send (or a task the app started
-# later, which copies the context), reads the request's own value; the next media request sets it anew.
-_ACCEPT_LANGUAGE: ContextVar[str | None] = ContextVar("aiact_accept_language", default=None)
 
 
 def problem(status: int, title: str, detail: str) -> tuple[Message, Message]:
@@ -58,8 +52,10 @@ class MediaResponder:
         path: str,
         *,
         refusal: str | None = None,
+        accept_language: str | None = None,
     ) -> None:
-        """`refusal`: why this response cannot be marked at all (encoded, partial): the policy applies at once."""
+        """`refusal`: why this response cannot be marked at all (encoded, partial): the policy applies at once.
+        `accept_language`: the request's (None: it sent none), for audio's spoken disclaimer."""
         self._send = send
         self._refusal = refusal
         self._start = start
@@ -73,7 +69,7 @@ class MediaResponder:
         self._size = 0
         self._state = "collecting"  # -> "passthrough" (sending the original on) or "discarding" (answered)
         self._admitted = False
-        self._accept_language = _ACCEPT_LANGUAGE.get()
+        self._accept_language = accept_language
 
     async def begin(self) -> None:
         if self._refusal is not None:
@@ -172,26 +168,20 @@ def prepare_scope(scope: Scope) -> Scope:
     of the unmarked original; RFC 9110 lets a server ignore Range, so the app answers with the whole image.
     Accept-Encoding goes too: a compressing middleware inside would send encoded bytes we cannot mark (and
     PNG, JPEG and WebP are compressed already, so little is lost).
-    It also notes the request's Accept-Language for the responder (`_ACCEPT_LANGUAGE`).
     """
-    # One pass over the request headers, no generator: this runs for every request on a media route (by
-    # default every route), most of which are not media at all.
+    # One pass over the request headers, no generator, nothing else per request: this runs for every request on
+    # a media route (by default every route), most of which are not media at all. (The responder reads the
+    # Accept-Language from the scope itself, only when there is an image to mark.)
     headers = scope.get("headers") or ()
-    language = None
-    drop = False
-    for name, value in headers:
+    for name, _ in headers:
         if name in _REQUEST_HEADERS_TO_DROP:
-            drop = True
-        elif language is None and name == b"accept-language":
-            language = value
-    _ACCEPT_LANGUAGE.set(None if language is None else language.decode("latin-1"))
+            scope = dict(scope)
+            scope["headers"] = [(k, v) for k, v in headers if k not in _REQUEST_HEADERS_TO_DROP]
+            break
     extensions = scope.get("extensions")
     if extensions and ("http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions):
         scope = dict(scope)
         scope["extensions"] = {k: v for k, v in extensions.items() if k not in _DIRECT_SEND}
-    if drop:
-        scope = dict(scope)
-        scope["headers"] = [(k, v) for k, v in headers if k not in _REQUEST_HEADERS_TO_DROP]
     return scope
 
 

@@ -73,7 +73,7 @@ class HtmlBannerResponder:
             return
         more = message.get("more_body", False)
         out = injector.feed(message.get("body", b""))
-        gave_up = injector.gave_up_reason  # each read once: properties are calls, and this runs for every page
+        gave_up = injector.gave_up_reason
         if gave_up:  # within the lookahead: a page whose <body> came too late (or never)
             reason = f"{gave_up} (if the page's <body> comes later, raise banner.max_lookahead)"
             self._gaps.log(self._path, reason)
@@ -102,17 +102,19 @@ def _fix_headers(headers: Headers, length: int, *, streamed: bool) -> None:
     dropped when streamed (the final length is unknown when the headers must leave) or replaced, at the end,
     by `length` unless that is -1 (nothing inserted: the app's own stays where it was)."""
     drop_length = streamed or length >= 0
-    kept: Headers = []
-    for name, value in headers:
+    stale: list[int] = []
+    # Changed in place (the middleware's own copy of the list): no second list per page.
+    for index, (name, value) in enumerate(headers):
         size = len(name)  # before lower(), which makes a new object: most names differ in length
-        if size == 4 and not value.startswith(b"W/") and name.lower() == b"etag":
-            value = b"W/" + value
-        elif size == 14 and drop_length and name.lower() == b"content-length":
-            continue
-        kept.append((name, value))
+        if size == 14:
+            if drop_length and name.lower() == b"content-length":
+                stale.append(index)
+        elif size == 4 and not value.startswith(b"W/") and name.lower() == b"etag":
+            headers[index] = (name, b"W/" + value)
+    for index in reversed(stale):
+        del headers[index]
     if length >= 0:
-        kept.append((b"content-length", b"%d" % length))
-    headers[:] = kept
+        headers.append((b"content-length", b"%d" % length))
 
 
 class EventStreamResponder:
