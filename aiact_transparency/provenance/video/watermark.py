@@ -10,24 +10,32 @@ Scheme (every frame carries the whole word, so cuts, dropped or repeated frames 
 1. The luminance plane Y (the decoder's own samples: no colour conversion, chroma untouched) is divided into a
    grid of cells: `SHORT_CELLS` (14) along the shorter side, round(14 x aspect) along the longer one. The grid
    is defined in fractions of the frame, so a rescaled copy has the very same cells: no size search.
-2. Each cell has a separable sin^2 window (zero at the cell's borders, so no block edges are drawn) and a
-   weighted mean m = sum(w Y) / sum(w). Cell n in raster order carries bit n mod 81 of the payload word
-   (`..payload`: the images' word, system id + item id + CRC-32 + parity; the odd length spreads every bit over
-   every column).
-3. Quantisation index modulation: m is moved to the nearest point of the lattice STEP * (k + 1/4 + b/2) of its
-   bit b, by adding d * w to the cell (d = change x sum(w) / sum(w^2)). STEP is 10 grey levels (x4 for 10-bit
-   samples): about 2 grey levels rms, PSNR about 42 dB before the encoder. Where clipping at black or white held
-   part of a cell back, the pixels with room left finish the move (`_refill`).
+2. The 81-bit payload word (`..payload`: the images' word, system id + item id + CRC-32 + parity) is encoded
+   with the audio watermark's rate-1/2, K = 7 convolutional code and a zero tail (`..audio._conv`): 174 coded
+   bits. Every frame has at least 14 x 14 = 196 cells, so each frame carries all of them; cell n in raster order
+   carries coded bit n x 79 mod 174 (an interleaver: nearby cells carry coded bits far apart in the trellis).
+   Why a code: a CRF 28 re-encode of black-and-white pixel noise (lavfi cellauto) leaves about a quarter of
+   the cells on the wrong side of their lattice point, and the *same* cells frame after frame (the encoder's
+   error follows the content), so voting over frames does not average it away; uncoded, the word survived
+   only while the clip's first second (the sharpest frames after the key frame) was voted, and a 1 s cut lost
+   it. The code corrects such scattered errors.
+3. Each cell has a separable sin^2 window (zero at the cell's borders, so no block edges are drawn) and a
+   weighted mean m = sum(w Y) / sum(w). Quantisation index modulation: m is moved to the nearest point of the
+   lattice STEP * (k + 1/4 + b/2) of its coded bit b, by adding d * w to the cell (d = change x sum(w) /
+   sum(w^2)). STEP is 12 grey levels (x4 for 10-bit samples): about 2.4 grey levels rms, PSNR about 40.5 dB
+   before the encoder. Where clipping at black or white held part of a cell back, the pixels with room left
+   finish the move (`_refill`). A frame whose change would cost more than MIN_PSNR (38 dB; only saturated
+   content comes near it) has every cell moved the same fraction of the way instead.
 
-Detection (`VideoWatermarkReader`): per frame, every cell mean's phase 2 pi m / STEP is accumulated per bit as (sum
-sin, sum cos) over the frames read; `OFFSETS` (32) uniform shifts of m (a brightness change) are tried from those
-sums, each giving one 81-bit word; that word, then every flip of its FLIP_BITS (6) least certain bits, fewest flips
-first (a Chase decoder: soft decisions, which CRF 28 on binary pixel noise needs), is checked, and the first that
-passes parity and CRC-32 is the reading. A word not written by the embedder passes with probability 2**-33 per
-reading, whatever the video, as long as its content does not depend on the public mask; the bound reported is
-readings x 2**-33 = 32 x 64 x 2**-33 = 2.4e-7. Voting over many frames averages the encoder's noise away; a still
-shot gives the same votes each frame, which is harmless. The grid needs the frame's aspect ratio kept: cropping or
-letterboxing moves the cells (not read then: nothing is claimed).
+Detection (`VideoWatermarkReader`): per frame, every cell mean's phase 2 pi m / STEP is accumulated per coded
+bit as (sum sin, sum cos) over the frames read; `OFFSETS` (32) uniform shifts of m (a brightness change) are
+tried from those sums, each giving soft values for the 174 coded bits, which one soft-decision Viterbi decoder
+turns into one 81-bit word per shift; the first that passes parity and CRC-32 is the reading. A word not
+written by the embedder passes with probability 2**-33 per reading, whatever the video, as long as its content
+does not depend on the public mask; the bound reported is readings x 2**-33 = 32 x 2**-33 = 3.7e-9. Voting over
+many frames averages the encoder's noise away; a still shot gives the same votes each frame, which is harmless.
+The grid needs the frame's aspect ratio kept: cropping or letterboxing moves the cells (not read then: nothing
+is claimed).
 """
 
 from __future__ import annotations
@@ -48,7 +56,8 @@ __all__ = [
 
 SCHEME = "aiact-video-cellqim-cc81/v2"
 # Chosen by measurement (bench/video_robustness.py): with 24 cells and a step of 8, 240p halved to 120p and
-# re-encoded at CRF 28 lost the word; 14 cells and 10 read it, at about 42 dB PSNR.
+# re-encoded at CRF 28 lost the word; 14 cells and 10 read it, at about 42 dB PSNR. With the code, a step of 12:
+# at 10 and 11, cellauto at 360p halved and re-encoded at CRF 28 still lost it (3 of 3 marks), at 12 read it.
 SHORT_CELLS = 14
 STEP = 12.0  # grey levels at 8 bits
 # The most the watermark may cost a frame: its PSNR (Y) stays at or above MIN_PSNR (the issue's 38 dB), with 0.1
