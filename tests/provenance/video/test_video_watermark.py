@@ -89,6 +89,18 @@ def test_unmarked_frames_are_never_claimed() -> None:
     assert not _read(*frames).found
 
 
+@pytest.mark.parametrize("shape", [(360, 640), (480, 640), (1080, 1080)])
+def test_striped_unmarked_frames_are_never_claimed(shape: tuple[int, int]) -> None:
+    # Content in step with the cells (stripes one to a few cells wide, every phase, along either axis) gives the
+    # decoder structured soft values; the public mask keeps the words it decodes from them no likelier to pass.
+    grid = _grid(*shape)
+    for period in range(2, 7):
+        for phase in range(period):
+            for index in (grid.row_cell[:, None] + 0 * grid.col_cell, 0 * grid.row_cell[:, None] + grid.col_cell):
+                frame = np.where(index % period == phase, 200, 40).astype(np.uint8)
+                assert not _read(frame).found, (period, phase)
+
+
 def test_another_payload_is_read_as_itself() -> None:
     other = WatermarkPayload(1, 2)
     assert _read(embed_frame_watermark(_noise((90, 160)), other)).payload == other
