@@ -1,7 +1,9 @@
 """The video watermark's robustness table: 22 generated clips (motion, stills, scene cuts, 240p to 1080p, 2 to
 30 s, with and without sound), each marked with mark_video (frames and soundtrack; no icon, no C2PA), attacked
 (libx264 CRF 28; a 50% downscale; the first 1 s cut off; 30 -> 25 fps; all at once; each re-encoded at CRF 28)
-and read back with the detector verify uses (attacked copies keep their first 8 s: it reads 4); plus false
+and read back with the detector verify uses (attacked copies keep their first 8 s: it reads 4); a clip counts
+as found when a layer (frames, soundtrack: the issue's "any layer") reads that clip's own word, system id and
+item id, and the table says which layers did; plus false
 detections on the unmarked clips and their attacked copies, the smallest per-frame PSNR (Y) of the watermark
 (each frame against itself marked) and of the marked output against the input (watermark and re-encode), and
 the bit-rate ratio.
