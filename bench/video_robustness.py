@@ -3,10 +3,9 @@
 (libx264 CRF 28; a 50% downscale; the first 1 s cut off; 30 -> 25 fps; all at once; each re-encoded at CRF 28)
 and read back with the detector verify uses (attacked copies keep their first 8 s: it reads 4); a clip counts
 as found when a layer (frames, soundtrack: the issue's "any layer") reads that clip's own word, system id and
-item id, and the table says which layers did; plus false
-detections on the unmarked clips and their attacked copies, the smallest per-frame PSNR (Y) of the watermark
-(each frame against itself marked) and of the marked output against the input (watermark and re-encode), and
-the bit-rate ratio.
+item id, and the table says which layers did; plus false detections on the unmarked clips and their attacked
+copies, the smallest per-frame PSNR (Y) of the watermark (each frame against itself marked) and of the marked
+output against the input (watermark and re-encode), and the bit-rate ratio.
 
 Run: .venv/bin/python bench/video_robustness.py [COUNT | NAME]      (make video-robustness)
 NAME (e.g. `cells`) runs only the clips whose name contains it and records nothing: a partial table is no figure.
