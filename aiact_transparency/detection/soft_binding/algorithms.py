@@ -87,8 +87,9 @@ ENTRIES: tuple[dict[str, Any], ...] = (
             "description": "aiact-transparency video watermark: the same 81-bit word as the image watermark, embedded "
                            "in every frame by quantisation index modulation of windowed mean luma of a grid of cells "
                            "(14 along the shorter side, defined in fractions of the frame, so resizing keeps them); "
-                           "read by phase voting over the frames with soft-decision (Chase) decoding; blind "
-                           "extraction; the soft-binding value is the 10 payload bytes",
+                           "the word rate-1/2 convolutionally coded and interleaved over the cells, read by phase "
+                           "voting over the frames and soft Viterbi decoding; blind extraction; the soft-binding "
+                           "value is the 10 payload bytes",
             "dateEntered": "2026-12-01T00:00:00.000Z",
             "contact": "maintainers of aiact-transparency (to be named in the registration pull request)",
             "informationalUrl": _INFO,

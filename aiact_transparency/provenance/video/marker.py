@@ -39,7 +39,7 @@ __all__ = ["SOFT_BINDING_ALG", "MarkedVideo", "VideoMarkReport", "VideoMarker", 
 
 # The C2PA soft-binding `alg` for the frame watermark (value: the 10 payload bytes, hex), unregistered and named
 # under this project's prefix like the images' and the audio's.
-SOFT_BINDING_ALG = "org.aiact-transparency.video-cellqim.1"
+SOFT_BINDING_ALG = "org.aiact-transparency.video-cellqim.2"
 _READ_BACK_SECONDS = 2.0
 
 

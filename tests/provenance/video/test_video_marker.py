@@ -133,6 +133,13 @@ def test_ten_bit_input_stays_ten_bit(make: Make, video_config: TransparencyConfi
     assert any("10-bit" in note for note in marked.report.notes)
 
 
+def test_ten_bit_input_is_detected_end_to_end(make: Make, video_config: TransparencyConfig) -> None:
+    marked = mark_video(make(pixel_format="yuv420p10le", audio=False), config=video_config)
+    section = verify(marked.data, config=video_config).watermark
+    assert section["found"] and section["found_by"] == ["frames"]  # the 10-bit samples themselves, no soundtrack
+    assert section["payload"]["item_id"] == marked.report.watermark["item_id"]
+
+
 def _encode(frames: list[tuple[int, np.ndarray]], time_base: Fraction, *, rotation: int = 0) -> bytes:
     """An H.264 MP4 with the given (pts, luma) frames: variable timing and display rotation made with PyAV."""
     out = io.BytesIO()
@@ -171,7 +178,9 @@ def test_variable_frame_rate_keeps_every_timestamp(make: Make, video_config: Tra
         times_in = [round(float(f.time), 4) for f in a.decode(video=0)]
         times_out = [round(float(f.time), 4) for f in b.decode(video=0)]
     assert times_out == times_in
-    assert verify(marked.data, config=video_config).watermark["found"]
+    section = verify(marked.data, config=video_config).watermark
+    assert section["found"] and section["found_by"] == ["frames"]
+    assert section["payload"]["item_id"] == marked.report.watermark["item_id"]
 
 
 def test_rotation_metadata_is_kept(make: Make, video_config: TransparencyConfig) -> None:
