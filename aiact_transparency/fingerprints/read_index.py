@@ -187,8 +187,9 @@ class ReadIndex:
         self._clock = clock or time.monotonic
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
-        # Searched tail, then delta, then main, and replaced main, then delta, then tail: a search running
-        # beside a fold or a merge may see a row twice (the ids are a set), never miss one.
+        # Searched tail, then delta, then main, and replaced main, then delta, then tail (the first load: delta,
+        # then main), and `_last_id` moved last: a search running beside a fold or a merge may see a row twice
+        # (the ids are a set), never miss one.
         self._main: _Segment | None = None
         self._delta: _Segment | None = None
         self._tail = IndexRows.empty()
@@ -285,11 +286,14 @@ class ReadIndex:
         return True
 
     def _add(self, new: IndexRows, now: float, *, keep_time: bool = False) -> bool:
-        """Add rows read from the store (under _lock)."""
+        """Add rows read from the store (under _lock). `last_id` moves only once the rows are searchable: a lookup
+        reads it without the lock and asks SQL for the rows above it, so moving it first (a segment build takes
+        up to seconds at 1M) let a concurrent lookup miss rows already stored."""
         if not keep_time:
             self._fresh_at = now
-        self._last_id = max(self._last_id, new.through, int(new.ids[-1]) if len(new) else 0)
+        last_id = max(self._last_id, new.through, int(new.ids[-1]) if len(new) else 0)
         if len(new) == 0 and self._main is not None:
+            self._last_id = last_id
             return True
         if self.bytes_for(self.records + len(new)) > self.max_bytes:
             self._main = self._delta = None  # over the bound: off for good, the store answers from SQL
@@ -298,16 +302,19 @@ class ReadIndex:
         tail = IndexRows.concat([self._tail, new]) if len(self._tail) else new
         if self._main is not None and len(tail) <= _TAIL_ROWS:
             self._tail = tail
+            self._last_id = last_id
             return True
         main = self._main.rows if self._main is not None else IndexRows.empty()
         delta = IndexRows.concat([self._delta.rows, tail]) if self._delta is not None else tail
         if len(delta) > max(_MIN_DELTA, len(main) // 8):
             self._main, self._delta = self._segment(IndexRows.concat([main, delta]), drop_dead=True), None
+        elif self._main is None:  # the first load: delta in place before main, whose presence makes `ready` true
+            first_main, self._delta = self._segment(main), self._segment(delta) if len(delta) else None
+            self._main = first_main
         else:
-            if self._main is None:
-                self._main = self._segment(main)
             self._delta = self._segment(delta) if len(delta) else None
         self._tail = IndexRows.empty(tail.through)
+        self._last_id = last_id
         return True
 
     def _segment(self, rows: IndexRows, *, drop_dead: bool = False) -> _Segment:

@@ -264,3 +264,54 @@ def test_a_lookup_that_brings_a_few_rows_sorts_no_segment(store_url: str, monkey
         writer.add_many([record(50, random_hash(rng))])
         assert [m.record.perceptual for m in reader.nearest([hashes[35]])] == [hashes[35]]
         assert built == [41] and reader.read_index.records == 41  # the delta: the first 30 and the 11 since
+
+
+class _SignallingLock:
+    """The index's lock, saying when a thread starts waiting for it (the fold holds it)."""
+
+    def __init__(self, lock: threading.Lock, waiting: threading.Event) -> None:
+        self._lock, self._waiting = lock, waiting
+
+    def __enter__(self) -> bool:
+        if not self._lock.acquire(blocking=False):
+            self._waiting.set()
+            self._lock.acquire()
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+@pytest.mark.parametrize("stored_before", [0, 50])  # 0: the first load; 50: a burst past the tail into a segment
+def test_a_lookup_beside_a_segment_build_misses_no_stored_row(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, stored_before: int
+) -> None:
+    # A lookup reads `last_id` without the lock and asks SQL only for rows above it. `last_id` used to move at
+    # the start of a fold, so a lookup while the segment was built (seconds at 1M) missed the burst's rows.
+    rng = np.random.default_rng(11)
+    hashes = [random_hash(rng) for _ in range(stored_before + read_index._TAIL_ROWS + 100)]
+    with open_store(store_url) as reader, open_store(store_url) as writer:
+        writer.add_many([record(n, h) for n, h in enumerate(hashes[:stored_before])])
+        if stored_before:
+            assert reader.nearest([hashes[0]])  # loaded
+        writer.add_many([record(n, h) for n, h in enumerate(hashes[stored_before:], stored_before)])
+        probe = hashes[-7]
+        index = reader.read_index
+        waiting = threading.Event()
+        monkeypatch.setattr(index, "_lock", _SignallingLock(index._lock, waiting))
+        beside: list[list[bytes]] = []
+        other = threading.Thread(target=lambda: beside.append([m.record.perceptual or b""
+                                                               for m in reader.nearest([probe])]))
+        real_init = read_index._Segment.__init__
+
+        def init(segment: object, rows: read_index.IndexRows) -> None:
+            real_init(segment, rows)  # type: ignore[arg-type]
+            if len(rows) and not other.is_alive() and not beside:  # a second lookup while this fold is under way
+                other.start()
+                while other.is_alive() and not waiting.wait(0.01):
+                    pass  # until it answers (from what it can see) or waits for the fold
+
+        monkeypatch.setattr(read_index._Segment, "__init__", init)
+        assert [m.record.perceptual for m in reader.nearest([probe])] == [probe]
+        other.join(30)
+        assert beside == [[probe]]
