@@ -78,7 +78,9 @@ class TransparencyMiddleware:
         self._type_measures: dict[bytes, int] = {}  # Content-Type value -> the measures that may change its body
         self._heads = HeadCache(self.config.banner.max_lookahead)  # pages served again skip the scan
         # What every request looks up, bound once. Our own paths map to the attribute that serves them, read when
-        # a request comes (a subclass may replace `discovery`, as Gradio's does). The discovery path wins a tie.
+        # a request comes: a subclass may replace the `discovery` or `detection` object it was built with (Gradio's
+        # replaces `discovery`), not add a detector where there was none, nor replace `disclosure` (its headers
+        # and policies are bound here). The discovery path wins a tie.
         self._endpoints: dict[str, str] = {}
         if self.detection is not None:
             self._endpoints[self.detection.settings.path] = "detection"
