@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ class SqliteStore(FingerprintStore):
         if conn is None:
             if self._closed:
                 raise StoreError("the fingerprint store is closed")
-            # Autocommit mode (isolation_level=None): transactions are the explicit BEGIN IMMEDIATE below.
+            # Autocommit mode (isolation_level=None): the transactions are _write_transaction's BEGIN IMMEDIATE.
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -103,28 +104,35 @@ class SqliteStore(FingerprintStore):
                 self._all.append(conn)
         return conn
 
-    def _insert(self, records: Sequence[FingerprintRecord]) -> None:
+    @contextmanager
+    def _write_transaction(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error); SQLite errors
+        become StoreError. IMMEDIATE takes the write lock first, so what is read inside is ours until COMMIT,
+        across processes too."""
         conn = self._conn()
-        marks = ", ".join("?" * (len(COLUMNS) + 1))
         try:
-            # IMMEDIATE takes the write lock first, so MAX(id) is ours until COMMIT, across processes too.
             conn.execute("BEGIN IMMEDIATE")
             try:
-                (top,), = conn.execute("SELECT COALESCE(MAX(id), 0) FROM fp_fingerprints").fetchall()
-                ids = list(range(top + 1, top + 1 + len(records)))
-                conn.executemany(
-                    f"INSERT INTO fp_fingerprints (id, {', '.join(COLUMNS)}) VALUES ({marks})",
-                    [(i, *row_values(r)) for i, r in zip(ids, records, strict=True)],
-                )
-                conn.executemany("INSERT INTO fp_chunks (key, fp_id, perceptual) VALUES (?, ?, ?)",
-                                 chunk_rows(ids, records))
-                conn.executemany("INSERT INTO fp_text_bands (key, fp_id) VALUES (?, ?)", band_rows(ids, records))
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite fingerprint store {self.path}: {exc}") from exc
+
+    def _insert(self, records: Sequence[FingerprintRecord]) -> None:
+        marks = ", ".join("?" * (len(COLUMNS) + 1))
+        with self._write_transaction() as conn:  # MAX(id) stays ours until COMMIT
+            (top,), = conn.execute("SELECT COALESCE(MAX(id), 0) FROM fp_fingerprints").fetchall()
+            ids = list(range(top + 1, top + 1 + len(records)))
+            conn.executemany(
+                f"INSERT INTO fp_fingerprints (id, {', '.join(COLUMNS)}) VALUES ({marks})",
+                [(i, *row_values(r)) for i, r in zip(ids, records, strict=True)],
+            )
+            conn.executemany("INSERT INTO fp_chunks (key, fp_id, perceptual) VALUES (?, ?, ?)",
+                             chunk_rows(ids, records))
+            conn.executemany("INSERT INTO fp_text_bands (key, fp_id) VALUES (?, ?)", band_rows(ids, records))
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:
@@ -143,23 +151,14 @@ class SqliteStore(FingerprintStore):
         return bytes(hashes) if hashes else b""
 
     def _purge_batch(self, cutoff: float, batch: int) -> int:
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = conn.execute(
-                    "SELECT id, kind, perceptual, quality FROM fp_fingerprints WHERE created_at < ? "
-                    "ORDER BY created_at LIMIT ?", (cutoff, batch)).fetchall()
-                conn.executemany("DELETE FROM fp_chunks WHERE key = ? AND fp_id = ?", purged_chunks(rows))
-                conn.executemany("DELETE FROM fp_text_bands WHERE key = ? AND fp_id = ?", purged_bands(rows))
-                conn.executemany("DELETE FROM fp_fingerprints WHERE id = ?", [(r[0],) for r in rows])
-                conn.execute("DELETE FROM fp_manifests WHERE created_at < ?", (cutoff,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite fingerprint store {self.path}: {exc}") from exc
+        with self._write_transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, kind, perceptual, quality FROM fp_fingerprints WHERE created_at < ? "
+                "ORDER BY created_at LIMIT ?", (cutoff, batch)).fetchall()
+            conn.executemany("DELETE FROM fp_chunks WHERE key = ? AND fp_id = ?", purged_chunks(rows))
+            conn.executemany("DELETE FROM fp_text_bands WHERE key = ? AND fp_id = ?", purged_bands(rows))
+            conn.executemany("DELETE FROM fp_fingerprints WHERE id = ?", [(r[0],) for r in rows])
+            conn.execute("DELETE FROM fp_manifests WHERE created_at < ?", (cutoff,))
         return len(rows)
 
     def _bytes_on_disk(self) -> int:
@@ -172,18 +171,9 @@ class SqliteStore(FingerprintStore):
     def put_manifests(self, entries: Sequence[ManifestEntry]) -> int:
         if not entries:
             return 0
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany("INSERT OR IGNORE INTO fp_manifests (manifest_id, created_at, store) VALUES (?, ?, ?)",
-                                 [(e.manifest_id, e.created_at, e.store) for e in entries])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite fingerprint store {self.path}: {exc}") from exc
+        with self._write_transaction() as conn:
+            conn.executemany("INSERT OR IGNORE INTO fp_manifests (manifest_id, created_at, store) VALUES (?, ?, ?)",
+                             [(e.manifest_id, e.created_at, e.store) for e in entries])
         return len(entries)
 
     def optimize(self) -> None:
