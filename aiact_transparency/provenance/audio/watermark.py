@@ -30,8 +30,9 @@ Scheme (re-derived from the textbook patchwork and dither-modulation ideas; no o
 Detection (`detect_audio_watermark`): the mid at 16 kHz is read at 32 sample offsets (16 apart, so at most
 8 samples off the block grid). Soft votes weight * cos(2 pi (p/STEP - d_c)) are weighted by the frame's level
 (quiet frames are where noise and codecs rewrite the spectrum) and by how far the weaker side of each ratio
-stands above the tile's noise floor (its 10th-percentile energy over the clip; never below 0.15, so that
-steady tones, which sit at their own floor, still vote). Votes are summed per position
+stands above the tile's noise floor (its 10th-percentile energy over the clip, capped at 4 x the broadband
+floor that added noise leaves in every tile, so that steady tones, which sit at their own 10th percentile,
+still vote; never below 0.05). Votes are summed per position
 in the code period over the whole clip (so a clip cut anywhere out of a longer one reads), all 29 phases are
 rolls of those sums, and one vectorised soft Viterbi decodes every (offset, phase) reading; then parity and
 CRC-32 decide (clips over 16 s decode only offset 0 and the 4 offsets whose votes are most coherent on an 8 s

@@ -23,17 +23,18 @@ from aiact_transparency.provenance.audio.watermark import (
 from aiact_transparency.provenance.payload import WatermarkPayload, system_id_for
 from tests.tools import require_module, require_tool
 
-from .attacks import ATTACKS, TARGET, Row, found_rates, robustness, table
+from .attacks import ATTACKS, TARGET, Row, found_rates, robustness, table, white_noise
 from .clips import clip_set, music, speech
 
 OURS = WatermarkPayload(system_id_for("aiact-test-system"), 0x00BEEF)
 THEIRS = WatermarkPayload(system_id_for("someone-else"), 0x00BEEF)
 # Attacks measured below the issue's 95 % on this clip set, as strict xfails carrying the rate: one that starts
-# passing fails the run until its entry goes. Scheme v3 (v2: AAC 88 %, noise 85 %; v1: MP3 88 %, AAC 72 %,
-# noise 75 %).
+# passing fails the run until its entry goes. Scheme v3 with the broadband noise floor in the votes (v3 before
+# it: noise 88 %; v2: AAC 88 %, noise 85 %; v1: MP3 88 %, AAC 72 %, noise 75 %).
 BELOW_TARGET = {
-    "noise-20dB": "found in 88% of clips (misses: brown noise, whose audible part lies under the added noise, "
-    "and music at 16/22.05 kHz, where all the added noise falls in the watermark's band)",
+    "noise-20dB": "found in 92% of clips (misses: the two brown-noise clips, whose band lies under the added "
+    "noise: 5-10 dB above it in 62-125 Hz, below it from 187 Hz up; and music with gaps at 16 kHz, where all "
+    "the added noise falls in the watermark's band and fills the gaps)",
 }
 
 
@@ -156,6 +157,18 @@ def test_a_gap_at_the_same_phase_of_every_copy_is_bridged() -> None:
     for start in range(10 * block, len(marked), period):
         marked[start : start + 6 * block] = 0.0
     result = detect_audio_watermark(marked, rate)
+    assert result.found and result.payload == OURS
+
+
+def test_sustained_music_at_22k_is_found_under_white_noise() -> None:
+    """Clip 09 of the test set: sustained chords at 22.05 kHz, so nearly all of the added noise falls in the
+    watermark's band. Its tiles sit at their own 10th-percentile floor; the votes' noise floor is capped at a
+    multiple of the broadband one, so they keep their weight while the tiles buried in the noise lose theirs
+    (the per-tile floor alone, with a reliability floor of 0.15, missed this clip)."""
+    rate = 22_050
+    tune = music(3.6, rate, np.random.default_rng([20261201, 9]), drums=False, sustain=True)[:, None]
+    noisy = white_noise(embed_audio_watermark(tune, rate, OURS), 20.0)
+    result = detect_audio_watermark(noisy, rate)
     assert result.found and result.payload == OURS
 
 
