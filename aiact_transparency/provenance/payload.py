@@ -52,8 +52,8 @@ __all__ = [
 # list cannot decode the value. The one id for every manifest this library writes.
 SOFT_BINDING_ALG = "org.aiact-transparency.dwt-svd.1"
 # The audio watermark's id (provenance/audio), here so the soft-binding API can name it without the audio extra.
-# The version follows the audio scheme: v3 does not read v2 or v1 marks.
-AUDIO_SOFT_BINDING_ALG = "org.aiact-transparency.audio-ratio-qim.3"
+# The version follows the audio scheme: v4 does not read v3, v2 or v1 marks.
+AUDIO_SOFT_BINDING_ALG = "org.aiact-transparency.audio-ratio-qim.4"
 SYSTEM_ID_BITS = 24
 IMAGE_ID_BITS = 24
 CRC_BITS = 32

@@ -6,7 +6,20 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ._slots import BAND, MINUS_TILES, PLUS_TILES, SIGNS, SLOTS, TILE, projections, side_sums, spread, tile_power
+from ._slots import (
+    BAND,
+    LOW_GAIN,
+    LOW_TILES,
+    MINUS_TILES,
+    PLUS_TILES,
+    SIGNS,
+    SLOTS,
+    TILE,
+    projections,
+    side_sums,
+    spread,
+    tile_power,
+)
 from ._stft import F32, blocks, istft
 
 _PASSES = 6  # embedder re-reads and corrections
@@ -27,9 +40,11 @@ def gains_share(power: F32) -> F32:
 
 def _tile_gains(log_gain: F32, share: F32) -> F32:
     """Per block and tile, the log amplitude gain that moves each slot's projection by 2 x `log_gain`: the +1
-    tiles take `share` of the move, the -1 tiles the rest."""
+    tiles take `share` of the move, the -1 tiles the rest; the lowest tiles only LOW_GAIN of theirs (see
+    `_slots.LOW_GAIN`: the re-reading passes make up what they leave)."""
     move = 2.0 * log_gain
     per_tile: F32 = spread(move * share, -move * (1.0 - share), len(SIGNS))
+    per_tile[:, :LOW_TILES] *= np.float32(LOW_GAIN)
     return per_tile
 
 

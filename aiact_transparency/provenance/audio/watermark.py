@@ -3,9 +3,10 @@
 Scheme (re-derived from the textbook patchwork and dither-modulation ideas; no other implementation read):
 
 1. The channels' mean (the mid, which any downmix keeps) is resampled to 16 kHz (`_stft`). Its bits live on
-   non-overlapping 512-sample blocks (32 ms, Hann-windowed for analysis); bins 6-225 (187-7031 Hz: what MP3
+   non-overlapping 512-sample blocks (32 ms, Hann-windowed for analysis); bins 4-225 (125-7031 Hz: what MP3
    and AAC at 128 kbit/s and resampling to 16 kHz keep; the low end, where speech and music are loud, is
-   what codecs spend most bits on) form 110 tiles of 2 bins (108 carry the pattern).
+   what codecs spend most bits on and what stands above added white noise) form 111 tiles of 2 bins (108
+   carry the pattern; v4 starts one tile lower than v3, at 125 Hz, see `_slots.BAND`).
 2. Each block carries SLOTS = 6 coded bits. Slot s owns 18 tiles, one +1 and one -1 tile in every run of 12
    adjacent tiles (a public seeded pattern), so each slot compares energies across the whole band and
    wherever the sound is strong. Its reading is p = 1/2 log(E+ / E-), the log rms-magnitude ratio of its +1
@@ -25,13 +26,16 @@ Scheme (re-derived from the textbook patchwork and dither-modulation ideas; no o
    2j+1 the mean of its two blocks', so gains vary smoothly); the embedder re-reads its result and corrects
    it (`_embed`, over-relaxed), caps the gains, and finally scales the mark down if needed so that every
    clip keeps MIN_SNR_DB against the original. The same gains scale every channel's own spectrum, so a
-   silent channel stays silent and the mid carries exactly the mark; nothing outside the band changes.
+   silent channel stays silent and the mid carries exactly the mark; nothing outside the band changes. The
+   tile below 187.5 Hz takes only 0.35 of its gain (`_slots.LOW_GAIN`): a gain changing every block spreads
+   a strong low tone over neighbouring third-octave bands, which are narrower than that spread down there.
 
 Detection (`detect_audio_watermark`): the mid at 16 kHz is read at 32 sample offsets (16 apart, so at most
 8 samples off the block grid). Soft votes weight * cos(2 pi (p/STEP - d_c)) are weighted by the frame's level
 (quiet frames are where noise and codecs rewrite the spectrum) and by how far the weaker side of each ratio
-stands above the tile's noise floor (its 10th-percentile energy over the clip; never below 0.15, so that
-steady tones, which sit at their own floor, still vote). Votes are summed per position
+stands above the tile's noise floor (its 10th-percentile energy over the clip, capped at 4 x the broadband
+floor that added noise leaves in every tile, so that steady tones, which sit at their own 10th percentile,
+still vote; never below 0.05). Votes are summed per position
 in the code period over the whole clip (so a clip cut anywhere out of a longer one reads), all 29 phases are
 rolls of those sums, and one vectorised soft Viterbi decodes every (offset, phase) reading; then parity and
 CRC-32 decide (clips over 16 s decode only offset 0 and the 4 offsets whose votes are most coherent on an 8 s
@@ -81,7 +85,7 @@ __all__ = [
     "system_id_for",
 ]
 
-SCHEME = "aiact-ratio-qim-cc81/v3"
+SCHEME = "aiact-ratio-qim-cc81/v4"
 DEFAULT_STRENGTH = 0.35  # lattice step of p (natural log), chosen by measurement (0.18-0.5 tried; v1: 0.25)
 MIN_SECONDS = 2.0
 MIN_SNR_DB = 30.5  # the issue asks >= 30 dB against the original; half a dB of headroom

@@ -90,10 +90,11 @@ def test_every_layer_on_every_format(name: str) -> None:
     assert actions[0]["action"] == "c2pa.created"
 
 
-@pytest.mark.parametrize(("name", "at_least"), [("wav", 6), ("flac", 6), ("mp3", 6), ("m4a", 6)])
+@pytest.mark.parametrize(("name", "at_least"), [("wav", 6), ("flac", 6), ("mp3", 6), ("m4a", 5)])
 def test_the_watermark_is_claimed_for_most_clips(name: str, at_least: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # Item ids fixed (they are random in use), so the count is deterministic. Measured on these 6 s music clips
-    # with watermark v2: all read back, also after the clip's own MP3 and AAC encode (v1: 5, 5, 4 and 2 of 6).
+    # with watermark v2 and v3: all read back, also after the clip's own MP3 and AAC encode (v1: 5, 5, 4 and 2
+    # of 6). v4: all but one after AAC (seed 3); over 30 such clips through this AAC path v4 reads 26, v3 25.
     from aiact_transparency.provenance.audio import marker
 
     ids = iter(range(1000, 1000 + 6 * 7919, 7919))
