@@ -9,26 +9,25 @@ Layout (one `_Segment`): the hashes as they are stored (n x 32 bytes), their ids
 per 16-bit chunk c a counting sort of the rows by that chunk's value (`order`, uint32) and where each
 value's bucket starts (`offsets`, 16 x 65,537). Memory: 32 + 8 + 8 + 1 + 1 + 16 x 4 = 114 bytes per indexed
 hash plus 4 MiB of offsets per segment (up to three: main, delta and a delta being merged), i.e. ~121 MiB per
-1,000,000 (`bytes_for`); a rebuild needs
-about as much again while it runs. Above `max_bytes` the index turns itself off and the store answers from
-SQL (store.py), so memory stays bounded by the knob.
+1,000,000 (`bytes_for`); a rebuild needs about as much again while it runs. Above `max_bytes` the index turns
+itself off and the store answers from SQL (store.py), so memory stays bounded by the knob.
 
 Freshness: every lookup reads the rows with an id above the last one seen (a primary-key range scan; empty
 when nothing was added), in the same statement that reads its matches back (indexed.py: one round trip), at
 most every `refresh_ms` (default 0: every lookup); `refresh` does the same alone (the first load). New rows
 wait in a small unsorted tail, compared one by one; past `_TAIL_ROWS` they are sorted into a second segment
-(its cost proportional to its size); when that outgrows an eighth of the main one both are merged, in the
-background (below). Ids are
-handed out in commit order on both backends (SQLite: under BEGIN IMMEDIATE; PostgreSQL: under a transaction
-advisory lock, _postgres.py), so a row with a lower id can never commit after one with a higher id has been
-seen: nothing is skipped, and two replicas sharing one PostgreSQL see each other's outputs on their next lookup.
+(its cost proportional to its size); when that outgrows an eighth of the main one both are merged in the
+background (Merges, below). Ids are handed out in commit order on both backends (SQLite: under BEGIN
+IMMEDIATE; PostgreSQL: under a transaction advisory lock, _postgres.py), so a row with a lower id can never
+commit after one with a higher id has been seen: nothing is skipped, and two replicas sharing one PostgreSQL
+see each other's outputs on their next lookup.
 
 First load: a store of more than `BACKGROUND_LOAD_ABOVE` rows (by its largest id) is loaded in a thread
 (~5 s at 1,000,000 rows on the 2-core box), and lookups are answered from SQL until it is in, so the first
 request after a start never waits for it; a smaller store loads in the first lookup (milliseconds).
 
 Merges: the delta that outgrew an eighth of main moves aside (still searched) and one thread at a time builds
-main and it into one segment, leaving purged rows out (~0.1 s at 200,000 rows, ~0.4 s at 1,000,000 on a quiet
+main and it into one segment, leaving purged rows out (~0.1 s at 200,000 rows, ~0.6 s at 1,000,000 on a quiet
 2-core box, seconds on a loaded one), then swaps it in under the lock. It used to run inside the lookup that
 brought the row over the line, under the lock every lookup bringing new rows takes: they all waited for it.
 Meanwhile lookups search the old main, the delta being merged, a new delta and the tail, and keep adding rows
@@ -41,7 +40,7 @@ offsets more, counted in `bytes_for`.
 Purges: the store's own purge marks every row created before the cutoff dead (exactly what it deleted).
 Another replica's purge is not seen here, but the index only proposes hashes: the store reads each match back
 from SQL (indexed.py), so a record purged elsewhere is simply not found, as before; its row
-leaves the index at the next full rebuild.
+leaves the index at the next full rebuild. Rows dead here leave it at the next merge.
 """
 
 from __future__ import annotations

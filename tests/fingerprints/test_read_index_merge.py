@@ -47,22 +47,30 @@ def within(action: Callable[[], T]) -> T:
 
 class HeldMerge:
     """Fault injection in the merge's segment build (the one holding main's first row and more rows than main):
-    it waits at `gate`, or raises `fault`."""
+    it raises `fault`, or, once built, waits at `gate` before marking the rows purged when it started dead."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, first_id: int, fault: BaseException | None = None) -> None:
         self.gate, self.started, self.builds, self.fault = threading.Event(), threading.Event(), 0, fault
-        real = read_index._Segment.__init__
+        real_init, real_kill = read_index._Segment.__init__, read_index._Segment.kill_before
+
+        def merged(rows: read_index.IndexRows) -> bool:
+            return len(rows) > MAIN and int(rows.ids[0]) == first_id
 
         def init(segment: read_index._Segment, rows: read_index.IndexRows) -> None:
-            if len(rows) > MAIN and int(rows.ids[0]) == first_id:
+            if merged(rows):
                 self.builds += 1
-                self.started.set()
                 if self.fault is not None:
                     raise self.fault
+            real_init(segment, rows)
+
+        def kill_before(segment: read_index._Segment, cutoff: float) -> None:
+            if merged(segment.rows) and not self.gate.is_set():
+                self.started.set()
                 assert self.gate.wait(60)
-            real(segment, rows)
+            real_kill(segment, cutoff)
 
         monkeypatch.setattr(read_index._Segment, "__init__", init)
+        monkeypatch.setattr(read_index._Segment, "kill_before", kill_before)
 
 
 @pytest.fixture
@@ -84,16 +92,17 @@ def in_index(index: ReadIndex, hashes: list[bytes]) -> set[bytes]:
 
 def segments(index: ReadIndex) -> tuple[int, int, int, int]:
     """Rows in main, in the delta being merged, in the delta, in the tail."""
-    return tuple(len(s.rows) if s is not None else 0 for s in (index._main, index._merging, index._delta)) + (
-        len(index._tail),)  # type: ignore[return-value]
+    main, merging, delta = (len(s.rows) if s is not None else 0 for s in (index._main, index._merging, index._delta))
+    return main, merging, delta, len(index._tail)
 
 
 def loaded(reader: FingerprintStore, writer: FingerprintStore, hashes: list[bytes], created: float = 1000.0) -> int:
     """MAIN rows stored and loaded into the reader's index as one segment; the first row's id."""
     writer.add_many([record(n, h, created_at=created + n) for n, h in enumerate(hashes[:MAIN])])
     assert found(reader, hashes[:1]) == set(hashes[:1])
-    assert segments(reader.read_index) == (MAIN, 0, 0, 0)
-    return int(reader.read_index._main.rows.ids[0])  # type: ignore[union-attr]
+    main = reader.read_index._main
+    assert main is not None and len(main.rows) == reader.read_index.records == MAIN
+    return int(main.rows.ids[0])
 
 
 def add(writer: FingerprintStore, hashes: list[bytes], first: int, last: int, created: float) -> None:
@@ -112,7 +121,7 @@ def test_lookups_add_and_find_every_row_while_a_merge_runs(store_url: str, monke
         try:
             add(writer, hashes, MAIN, MAIN + 100, 2000.0)  # past the tail: a delta of 100, due for a merge
             assert within(lambda: found(reader, hashes[:MAIN + 100])) == set(hashes[:MAIN + 100])
-            assert held.started.is_set() and segments(index) == (MAIN, 100, 0, 0)
+            assert held.started.wait(30) and segments(index) == (MAIN, 100, 0, 0)
             add(writer, hashes, MAIN + 100, MAIN + 290, 3000.0)  # during the merge: a delta of its own, due too
             assert within(lambda: found(reader, hashes[:MAIN + 290])) == set(hashes[:MAIN + 290])
             add(writer, hashes, MAIN + 290, MAIN + 300, 3000.0)  # and a few in the tail
@@ -139,7 +148,8 @@ def test_a_purge_during_a_merge_applies_to_the_merged_segment(store_url: str, mo
         try:
             add(writer, hashes, MAIN, MAIN + 100, 2000.0)
             assert within(lambda: found(reader, hashes[:MAIN + 100])) == set(hashes[:MAIN + 100])
-            assert held.started.is_set()  # the merge's snapshot is taken: the purge comes after it
+            assert held.started.wait(30)  # the merged segment is built, its rows marked by the cutoff before:
+            # the purge comes after that, so only the swap can apply it
             assert within(lambda: reader.purge(1200.0)) == 200  # the oldest half of main
             add(writer, hashes, MAIN + 100, MAIN + 150, 3000.0)
             alive = hashes[200:]
@@ -184,3 +194,25 @@ def test_a_failed_merge_leaves_the_index_answering_and_is_retried_later(
         assert segments(index) == (MAIN + 100, 0, 100, 0) and index.records == len(hashes)
         assert in_index(index, hashes) == set(hashes)
         assert found(reader, hashes) == set(hashes)
+
+
+def test_past_the_memory_bound_during_a_merge_the_index_stays_off(store_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                                  small_segments: None) -> None:
+    rng = np.random.default_rng(24)
+    room = (13 * 2**20 - ReadIndex.bytes_for(0)) // read_index.BYTES_PER_RECORD  # rows 13 MiB holds
+    hashes = [random_hash(rng) for _ in range(room + 1)]
+    with open_store(store_url, memory_index_mb=13) as reader, open_store(store_url) as writer:
+        held = HeldMerge(monkeypatch, loaded(reader, writer, hashes))
+        index = reader.read_index
+        try:
+            add(writer, hashes, MAIN, MAIN + 100, 2000.0)
+            assert within(lambda: found(reader, hashes[:MAIN + 100])) == set(hashes[:MAIN + 100])
+            assert held.started.wait(30)
+            add(writer, hashes, MAIN + 100, len(hashes), 3000.0)  # one row past the bound
+            assert within(lambda: found(reader, hashes[-5:])) == set(hashes[-5:])  # from SQL
+            assert index.disabled and index.records == 0
+        finally:
+            held.gate.set()
+        assert index.wait_merged(30)
+        assert index.disabled and index.records == 0 and not index.ready  # the merge did not bring it back
+        assert found(reader, hashes[:3] + hashes[-3:]) == set(hashes[:3] + hashes[-3:])
