@@ -4,6 +4,8 @@ postgresql package, as the tests start it).
 
 Run: .venv/bin/python bench/bench_fingerprints.py [--records 1000000] [--queries 1000] [--only sqlite|postgresql]
 Prints a table of each figure with its goal (PASS/MISS as text; timings never fail the run).
+`--while-writing ROWS`: only lookups while a writer adds ROWS (past an eighth of the stored ones, so the read
+index merges its segments at least once): their p50, p99 and max beside the merges seen.
 
 Synthetic hashes are uniform random 256-bit values (the MIH bucket sizes of real PDQ hashes are compared to
 uniform separately, from real photographs). Near queries are a stored hash with 0-31 random bits flipped;
@@ -20,6 +22,7 @@ import itertools
 import os
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -290,6 +293,52 @@ def bench_lookups(url: str, engine: str, kept: list[bytes], queries: int, total:
            passed=p99 <= 5.0, issue="11")
 
 
+def bench_lookups_while_writing(url: str, engine: str, kept: list[bytes], total: int, rows: int, rate: float) -> None:
+    """8-orientation lookups, one after another, while another store on the same database adds `rows` at `rate`
+    per second in batches of 200 (the writer's default): each lookup brings the rows added since the last one, so
+    the read index folds its tail, and merges its delta into main once it outgrows an eighth of it (it did so
+    inside a lookup, under the lock every lookup bringing rows takes: the lookup latency's max)."""
+    rng = np.random.default_rng(9)
+    added = [synthetic(rng, total + n) for n in range(rows)]
+    with open_store(url) as reader, open_store(url) as writer:
+        index = reader.read_index
+        index.refresh()
+        index.wait_loaded()
+
+        def write() -> None:
+            start = time.perf_counter()
+            for first in range(0, rows, 200):
+                writer.add_many(added[first:first + 200])
+                time.sleep(max(0.0, start + (first + 200) / rate - time.perf_counter()))
+
+        thread = threading.Thread(target=write, daemon=True)
+        times: list[float] = []
+        cpu: list[float] = []  # the lookup thread's own work: a merge inside it shows here, a wait does not
+        slowest = (0.0, 0.0, 0)  # wall and CPU seconds, rows brought
+        mains = {index.records}  # main's size: it grows at each merge
+        thread.start()
+        while thread.is_alive() or not getattr(index, "wait_merged", lambda _: True)(0):
+            digests = [near(rng, kept[int(rng.integers(0, len(kept)))])] + [rng.bytes(32) for _ in range(7)]
+            before, begin, begin_cpu = index.records, time.perf_counter(), time.thread_time()
+            reader.nearest(digests)
+            times.append(time.perf_counter() - begin)
+            cpu.append(time.thread_time() - begin_cpu)
+            if times[-1] > slowest[0]:
+                slowest = (times[-1], cpu[-1], index.records - before)
+            mains.add(len(index._main.rows) if index._main is not None else 0)
+        reader.nearest([rng.bytes(32)])  # the last rows in
+        assert index.records == total + rows, (index.records, total + rows)
+    label = f"lookup while writing {rows:,} at {rate:,.0f}/s"
+    row(f"{label}: p50", engine, f"{_pct(times, 50):.2f} ms", f"{len(times)} lookups from {total:,} stored")
+    row(f"{label}: p99", engine, f"{_pct(times, 99):.2f} ms")
+    row(f"{label}: p99.9", engine, f"{_pct(times, 99.9):.2f} ms")
+    row(f"{label}: max", engine, f"{max(times) * 1000:.2f} ms", f"{len(mains) - 1} merges seen; its CPU "
+        f"{slowest[1] * 1000:.1f} ms, {slowest[2]:,} rows brought")
+    row(f"{label}: over 50 ms", engine, f"{sum(t > 0.05 for t in times)}")
+    row("  its client CPU: p99, max", engine, f"{_pct(cpu, 99):.2f}, {max(cpu) * 1000:.2f} ms",
+        "a merge inside a lookup shows here")
+
+
 def bench_skew() -> None:
     """How much fuller than uniform the MIH buckets of real PDQ hashes are: the collision probability of one
     16-bit chunk, estimated from per-bit frequencies of real-photo hashes, relative to 2**-16."""
@@ -317,7 +366,7 @@ def stored_sample(store: FingerprintStore, count: int = 2000) -> list[bytes]:
     return [r.perceptual or b"" for r in itertools.islice(store.export(), count)]
 
 
-def run_engine(engine: str, url: str, total: int, queries: int) -> None:
+def run_engine(engine: str, url: str, total: int, queries: int, while_writing: int = 0, rate: float = 0.0) -> None:
     with open_store(url) as store:
         have = store.stats().records
         if have >= total:  # a kept database (--sqlite-db): measure it again without refilling
@@ -326,6 +375,9 @@ def run_engine(engine: str, url: str, total: int, queries: int) -> None:
         else:
             print(f"\n== {engine}: filling {total:,} fingerprints", flush=True)
             kept = fill(store, engine, total)
+    if while_writing:
+        bench_lookups_while_writing(url, engine, kept, total, while_writing, rate)
+        return
     bench_lookups(url, engine, kept, queries, total)
     # The writer under load from the event loop: SQLite in a separate file, PostgreSQL in the same database.
     bench_event_loop(url + ".lag.db" if engine == "sqlite" else url, engine)
@@ -335,8 +387,16 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=int(os.environ.get("BENCH_FP_RECORDS", 1_000_000)))
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--while-writing", type=int, default=0, metavar="ROWS",
+                        help="only lookups while a writer adds this many rows (see the module docstring)")
+    parser.add_argument("--write-rate", type=float, default=5000.0, help="rows per second for --while-writing")
     add_engine_options(parser)
     args = parser.parse_args()
+    if args.while_writing:
+        each_engine(args, "aiact-fp-bench-", lambda engine, url: run_engine(
+            engine, url, args.records, args.queries, args.while_writing, args.write_rate))
+        print_summary()
+        return 0
     print(f"fingerprint bench: {args.records:,} records, {args.queries} queries per kind; load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     bench_hashing()

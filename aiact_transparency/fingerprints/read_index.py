@@ -8,27 +8,39 @@ a few vectorised numpy calls: well under a millisecond of arithmetic.
 Layout (one `_Segment`): the hashes as they are stored (n x 32 bytes), their ids, kind codes and created_at;
 per 16-bit chunk c a counting sort of the rows by that chunk's value (`order`, uint32) and where each
 value's bucket starts (`offsets`, 16 x 65,537). Memory: 32 + 8 + 8 + 1 + 1 + 16 x 4 = 114 bytes per indexed
-hash plus 4 MiB of offsets per segment, i.e. ~113 MiB per 1,000,000 (`bytes_per_record`); a rebuild needs
-about as much again while it runs. Above `max_bytes` the index turns itself off and the store answers from
-SQL (store.py), so memory stays bounded by the knob.
+hash plus 4 MiB of offsets per segment (up to three: main, delta and a delta being merged), i.e. ~121 MiB per
+1,000,000 (`bytes_for`); a rebuild needs about as much again while it runs. Above `max_bytes` the index turns
+itself off and the store answers from SQL (store.py), so memory stays bounded by the knob.
 
 Freshness: every lookup reads the rows with an id above the last one seen (a primary-key range scan; empty
 when nothing was added), in the same statement that reads its matches back (indexed.py: one round trip), at
 most every `refresh_ms` (default 0: every lookup); `refresh` does the same alone (the first load). New rows
 wait in a small unsorted tail, compared one by one; past `_TAIL_ROWS` they are sorted into a second segment
-(its cost proportional to its size); when that outgrows an eighth of the main one both are merged. Ids are
-handed out in commit order on both backends (SQLite: under BEGIN IMMEDIATE; PostgreSQL: under a transaction
-advisory lock, _postgres.py), so a row with a lower id can never commit after one with a higher id has been
-seen: nothing is skipped, and two replicas sharing one PostgreSQL see each other's outputs on their next lookup.
+(its cost proportional to its size); when that outgrows an eighth of the main one both are merged in the
+background (Merges, below). Ids are handed out in commit order on both backends (SQLite: under BEGIN
+IMMEDIATE; PostgreSQL: under a transaction advisory lock, _postgres.py), so a row with a lower id can never
+commit after one with a higher id has been seen: nothing is skipped, and two replicas sharing one PostgreSQL
+see each other's outputs on their next lookup.
 
 First load: a store of more than `BACKGROUND_LOAD_ABOVE` rows (by its largest id) is loaded in a thread
 (~5 s at 1,000,000 rows on the 2-core box), and lookups are answered from SQL until it is in, so the first
 request after a start never waits for it; a smaller store loads in the first lookup (milliseconds).
 
+Merges: the delta that outgrew an eighth of main moves aside (still searched) and one thread at a time builds
+main and it into one segment, leaving purged rows out (~0.1 s at 200,000 rows, ~0.6 s at 1,000,000 on a quiet
+2-core box, seconds on a loaded one), then swaps it in under the lock. It used to run inside the lookup that
+brought the row over the line, under the lock every lookup bringing new rows takes: they all waited for it.
+Meanwhile lookups search the old main, the delta being merged, a new delta and the tail, and keep adding rows
+to the new delta and the tail, which the swap leaves alone; a purge meanwhile marks the old segments dead and
+is applied to the merged one at the swap. A merge that fails (MemoryError, anything) logs a warning and leaves
+the old segments in place: the index answers as before, and the merge is tried again `_MERGE_RETRY_S` later at
+the earliest. Memory: the merged segment is the "about as much again" above; the delta aside is one segment's
+offsets more, counted in `bytes_for`.
+
 Purges: the store's own purge marks every row created before the cutoff dead (exactly what it deleted).
 Another replica's purge is not seen here, but the index only proposes hashes: the store reads each match back
 from SQL (indexed.py), so a record purged elsewhere is simply not found, as before; its row
-leaves the index at the next full rebuild.
+leaves the index at the next full rebuild. Rows dead here leave it at the next merge.
 """
 
 from __future__ import annotations
@@ -54,6 +66,7 @@ _MIN_DELTA = 4096
 # the delta (up to an eighth of the main segment: ~100 ms at 1M), paid by the lookups while the writer adds.
 _TAIL_ROWS = 2048
 BACKGROUND_LOAD_ABOVE = 50_000  # rows; ~0.3 s of loading below it
+_MERGE_RETRY_S = 60.0  # after a failed merge (out of memory, most likely): not again before this
 log = logging.getLogger("aiact_transparency.fingerprints")
 
 
@@ -187,12 +200,16 @@ class ReadIndex:
         self._clock = clock or time.monotonic
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
-        # Searched tail, then delta, then main, and replaced main, then delta, then tail (the first load: delta,
-        # then main), and `_last_id` moved last: a search running beside a fold or a merge may see a row twice
-        # (the ids are a set), never miss one.
+        # Searched tail, then delta, then merging, then main, and replaced main, then merging, then delta, then
+        # tail (the first load: delta, then main), and `_last_id` moved last: a row only ever moves to a slot
+        # searched after the one it leaves, put there before it leaves, so a search running beside a fold, a
+        # merge's start or its swap may see a row twice (the ids are a set), never miss one.
         self._main: _Segment | None = None
+        self._merging: _Segment | None = None  # the delta being merged into main by `_merger`
         self._delta: _Segment | None = None
         self._tail = IndexRows.empty()
+        self._merger: threading.Thread | None = None  # set and cleared under _lock: at most one merge at a time
+        self._merge_after = float("-inf")  # a failed merge is not retried before this clock time
         self._last_id = 0
         self._fresh_at = float("-inf")
         self._cutoff = float("-inf")  # the latest purge's: rows created before it are dead
@@ -200,12 +217,14 @@ class ReadIndex:
 
     @staticmethod
     def bytes_for(records: int) -> int:
-        """Memory held for this many indexed hashes (two segments' offsets included)."""
-        return records * BYTES_PER_RECORD + 2 * _SEGMENT_BYTES
+        """Memory held for this many indexed hashes (three segments' offsets included: main, delta and a delta
+        being merged)."""
+        return records * BYTES_PER_RECORD + 3 * _SEGMENT_BYTES
 
     @property
     def records(self) -> int:
-        return len(self._tail) + sum(len(s.rows) for s in (self._main, self._delta) if s is not None)
+        segments = (self._main, self._merging, self._delta)
+        return len(self._tail) + sum(len(s.rows) for s in segments if s is not None)
 
     def refresh(self) -> bool:
         """Bring in rows added since the last refresh; False when the index is off (too big for max_bytes) or
@@ -246,6 +265,14 @@ class ReadIndex:
         if loader is not None:
             loader.join(timeout)
         return self._main is not None and not self.disabled
+
+    def wait_merged(self, timeout: float | None = None) -> bool:
+        """Wait for a background merge (tests, benchmarks); True when none is running."""
+        merger = self._merger
+        if merger is not None:
+            merger.join(timeout)
+            return not merger.is_alive()
+        return True
 
     def _update(self) -> bool:
         now = self._clock()
@@ -296,7 +323,7 @@ class ReadIndex:
             self._last_id = last_id
             return True
         if self.bytes_for(self.records + len(new)) > self.max_bytes:
-            self._main = self._delta = None  # over the bound: off for good, the store answers from SQL
+            self._main = self._merging = self._delta = None  # over the bound: off for good, SQL answers
             self.disabled = True
             return False
         tail = IndexRows.concat([self._tail, new]) if len(self._tail) else new
@@ -306,16 +333,61 @@ class ReadIndex:
             return True
         main = self._main.rows if self._main is not None else IndexRows.empty()
         delta = IndexRows.concat([self._delta.rows, tail]) if self._delta is not None else tail
-        if len(delta) > max(_MIN_DELTA, len(main) // 8):
-            self._main, self._delta = self._segment(IndexRows.concat([main, delta]), drop_dead=True), None
+        if self._main is None and len(delta) > _MIN_DELTA:  # the first load, a large one: one segment
+            self._main, self._delta = self._segment(delta, drop_dead=True), None
         elif self._main is None:  # the first load: delta in place before main, whose presence makes `ready` true
             first_main, self._delta = self._segment(main), self._segment(delta) if len(delta) else None
             self._main = first_main
-        else:
+        else:  # sorted here (its cost proportional to its size); merged into main in the background
             self._delta = self._segment(delta) if len(delta) else None
         self._tail = IndexRows.empty(tail.through)
         self._last_id = last_id
+        self._start_merge()
         return True
+
+    def _start_merge(self) -> None:
+        """Under _lock: when the delta outgrew an eighth of main (or a failed merge is due again), start the one
+        thread that merges them; lookups meanwhile search and add beside it (module docstring)."""
+        main = self._main
+        if self._merger is not None or main is None or self._clock() < self._merge_after:
+            return
+        if self._merging is None:
+            delta = self._delta
+            if delta is None or len(delta.rows) <= max(_MIN_DELTA, len(main.rows) // 8):
+                return
+            self._merging = delta  # searched after the delta: in place before it leaves (see __init__)
+            self._delta = None
+        merger = threading.Thread(target=self._merge, args=(main, self._merging), name="aiact-fingerprint-merge",
+                                  daemon=True)
+        try:
+            merger.start()  # it clears `_merger` under _lock, held here: set after the start all the same
+        except RuntimeError as exc:  # no thread to be had: the delta stays aside, searched, until the retry
+            self._merge_failed(exc)
+            return
+        self._merger = merger
+
+    def _merge_failed(self, exc: BaseException) -> None:
+        """Under _lock: the old segments keep answering; the merge is tried again at a fold `_MERGE_RETRY_S` on."""
+        log.warning("fingerprint read index: merging its segments failed (%s); lookups go on with the unmerged "
+                    "ones, retried in %.0f s at the earliest", type(exc).__name__, _MERGE_RETRY_S)
+        self._merge_after = self._clock() + _MERGE_RETRY_S
+        self._merger = None
+
+    def _merge(self, main: _Segment, merging: _Segment) -> None:
+        """The merge thread: main and the delta aside built into one segment without the lock, swapped in under
+        it with the latest purge applied. Rows added meanwhile are in the new delta and the tail, untouched."""
+        try:
+            merged = self._segment(IndexRows.concat([main.rows, merging.rows]), drop_dead=True)
+        except Exception as exc:  # MemoryError most likely
+            with self._lock:
+                self._merge_failed(exc)
+            return
+        with self._lock:
+            if not self.disabled and self._main is main and self._merging is merging:
+                merged.kill_before(self._cutoff)  # a purge while it was built
+                self._main = merged  # main before merging (see __init__); `_last_id` stays: nothing new
+                self._merging = None
+            self._merger = None
 
     def _segment(self, rows: IndexRows, *, drop_dead: bool = False) -> _Segment:
         """A segment of these rows, those purged marked dead (or left out: a merge drops them)."""
@@ -333,11 +405,11 @@ class ReadIndex:
         best: dict[bytes, tuple[int, int]] = {}
         ids: dict[bytes, set[int]] = {}
         tail = self._tail  # read in this order (see __init__)
-        delta, main = self._delta, self._main
+        delta, merging, main = self._delta, self._merging, self._main
         live = np.flatnonzero((tail.kinds == code) & (tail.created >= self._cutoff))
         found = [(_pick(tail, live), *scan(tail.hashes[live], queries, max_distance))]
         found += [(segment.rows, *segment.search(queries, code, max_distance))
-                  for segment in (delta, main) if segment is not None]
+                  for segment in (delta, merging, main) if segment is not None]
         for rows_of, rows, distances, which in found:
             for row, distance, variant in zip(rows.tolist(), distances.tolist(), which.tolist(), strict=True):
                 digest = rows_of.hashes[row].tobytes()
@@ -350,6 +422,6 @@ class ReadIndex:
         """The store deleted every record created before cutoff."""
         with self._lock:
             self._cutoff = max(self._cutoff, cutoff)
-            for segment in (self._main, self._delta):
+            for segment in (self._main, self._merging, self._delta):  # a merge under way: applied at its swap
                 if segment is not None:
                     segment.kill_before(cutoff)

@@ -110,7 +110,7 @@ def test_own_purge_marks_the_rows_dead(store_url: str) -> None:
 def test_above_its_memory_bound_the_store_answers_from_sql(store_url: str) -> None:
     rng = np.random.default_rng(5)
     hashes = [random_hash(rng) for _ in range(50)]
-    with open_store(store_url, memory_index_mb=8) as store:  # 8 MiB: the two segments' offsets and 0 rows
+    with open_store(store_url, memory_index_mb=8) as store:  # 8 MiB: less than the segments' offsets alone
         assert ReadIndex.bytes_for(1) > 8 * 2**20
         store.add_many([record(n, h) for n, h in enumerate(hashes)])
         digests = [flip_bits(hashes[7], [1, 2, 3])] + [random_hash(rng) for _ in range(7)]
@@ -119,7 +119,7 @@ def test_above_its_memory_bound_the_store_answers_from_sql(store_url: str) -> No
 
 
 def test_memory_per_million_is_stated() -> None:
-    assert ReadIndex.bytes_for(1_000_000) / 2**20 < 120  # the docstring's ~113 MiB per 1,000,000
+    assert ReadIndex.bytes_for(1_000_000) / 2**20 < 122  # the docstring's ~121 MiB per 1,000,000
     assert BYTES_PER_RECORD == 114
 
 
