@@ -10,7 +10,7 @@
       batch_size: 200                # records per transaction (small: the writer shares the GIL)
       flush_interval: 0.5            # seconds the writer waits to fill a batch
       lookup_threads: 2              # connections one lookup's 8 orientations are spread over
-      memory_index_mb: 512           # in-process read index of the PDQ hashes (~121 MiB per 1M); 0 or above: SQL
+      memory_index_mb: 512           # in-process read index of the PDQ hashes (~133 MiB per 1M); 0 or above: SQL
 
 Open the store with `open_store(settings.store, **settings.store_options())` and the writer with
 `FingerprintWriter(store, retention_days=..., queue_size=..., batch_size=..., flush_interval=...)`.

@@ -8,7 +8,7 @@ a few vectorised numpy calls: well under a millisecond of arithmetic.
 Layout (one `_Segment`): the hashes as they are stored (n x 32 bytes), their ids, kind codes and created_at;
 per 16-bit chunk c a counting sort of the rows by that chunk's value (`order`, uint32) and where each
 value's bucket starts (`offsets`, 16 x 65,537). Memory: 32 + 8 + 8 + 1 + 1 + 16 x 4 = 114 bytes per indexed
-hash plus 4 MiB of offsets per segment (up to three: main, delta and a delta being merged), i.e. ~121 MiB per
+hash plus 8 MiB of offsets per segment (up to three: main, delta and a delta being merged), i.e. ~133 MiB per
 1,000,000 (`bytes_for`); a rebuild needs about as much again while it runs. Above `max_bytes` the index turns
 itself off and the store answers from SQL (store.py), so memory stays bounded by the knob.
 
@@ -59,7 +59,9 @@ _CHUNKS = 16
 _BUCKETS = 1 << 16
 _MASKS = np.array([0, *(1 << b for b in range(16))], dtype=np.uint16)  # probe radius 1 (mih.py)
 BYTES_PER_RECORD = 32 + 8 + 8 + 1 + 1 + _CHUNKS * 4
-_SEGMENT_BYTES = _CHUNKS * (_BUCKETS + 1) * 4
+# Bucket starts are int64: numpy indexes with them directly (a narrower type would be widened per lookup).
+_OFFSETS_DTYPE = np.int64
+_SEGMENT_BYTES = _CHUNKS * (_BUCKETS + 1) * np.dtype(_OFFSETS_DTYPE).itemsize  # 8 MiB
 _MIN_DELTA = 4096
 # New rows wait in an unsorted tail, compared one by one (2,048 x 8 orientations: ~0.1 ms), before they are
 # sorted into the delta segment: rebuilding the delta at every lookup that brought rows cost in proportion to
@@ -145,7 +147,7 @@ class _Segment:
         self.alive = np.ones(n, dtype=bool)
         values = rows.hashes.view(np.uint16).reshape(n, _CHUNKS)  # any fixed 2-byte split keeps the pigeonhole
         self.order = np.empty(_CHUNKS * n, dtype=np.uint32)
-        self.offsets = np.empty((_CHUNKS, _BUCKETS + 1), dtype=np.int64)
+        self.offsets = np.empty((_CHUNKS, _BUCKETS + 1), dtype=_OFFSETS_DTYPE)
         for c in range(_CHUNKS):  # one column at a time: the argsort temporaries stay n-sized
             column = values[:, c]
             self.order[c * n:(c + 1) * n] = np.argsort(column, kind="stable")

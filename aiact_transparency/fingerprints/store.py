@@ -140,7 +140,7 @@ class FingerprintStore(ABC):
     def __init__(self, *, lookup_threads: int = 2, memory_index_mb: int = DEFAULT_INDEX_MB,
                  index_refresh_ms: float = 0.0) -> None:
         """memory_index_mb: the most memory the in-process read index of perceptual hashes may hold
-        (read_index.py: ~121 MiB per 1,000,000 hashes); above it, or at 0, lookups are answered by SQL.
+        (read_index.py: ~133 MiB per 1,000,000 hashes); above it, or at 0, lookups are answered by SQL.
         index_refresh_ms: how stale the index may be (0: it reads new rows before every lookup)."""
         if not 1 <= lookup_threads <= 16:
             raise ValueError("lookup_threads must be 1-16")
