@@ -24,8 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # The most memory the fingerprint store's in-process read index may hold (fingerprints/read_index.py).
 DEFAULT_INDEX_MB = 512
+# The read index's fixed cost is 24 MiB (three segments' bucket offsets, fingerprints/read_index.py); below this
+# it could hold few or no hashes and would quietly leave every lookup to SQL.
+MIN_INDEX_MB = 32
 
-__all__ = ["DEFAULT_INDEX_MB", "MATCH_THRESHOLD", "FingerprintSettings", "default_store_url"]
+__all__ = ["DEFAULT_INDEX_MB", "MATCH_THRESHOLD", "MIN_INDEX_MB", "FingerprintSettings", "default_store_url"]
 
 # PDQ's reference: distance <= 31 is a match. Here (the lowest layer that needs it) so the config can bound
 # max_distance; fingerprints.pdq re-exports it.
@@ -55,6 +58,17 @@ class FingerprintSettings(BaseModel):
     def store_options(self) -> dict[str, int]:
         """The keyword arguments of open_store these settings name."""
         return {"lookup_threads": self.lookup_threads, "memory_index_mb": self.memory_index_mb}
+
+    @field_validator("memory_index_mb")
+    @classmethod
+    def _index_fits(cls, value: int) -> int:
+        if 0 < value < MIN_INDEX_MB:
+            raise ValueError(
+                f"memory_index_mb = {value} is below the read index's fixed cost (24 MiB of bucket offsets): set "
+                f"it to 0 to answer every lookup from SQL, or to at least {MIN_INDEX_MB} (~133 MiB per 1,000,000 "
+                "outputs)"
+            )
+        return value
 
     @field_validator("store")
     @classmethod

@@ -109,6 +109,8 @@ def nearest_indexed(store: FingerprintStore, digests: Sequence[bytes], code: int
     else:
         after = index.last_id if index.due() else None
     hits = index.search(digests, code, max_distance)
+    if index.disabled:  # turned off while searching: the segments may have gone under the search
+        return None
     ordered = _merged(hits)
     asked = _first_ids(ordered, limit)
     rows, new_rows, complete = store._rows_and_new(asked, after, manifests)

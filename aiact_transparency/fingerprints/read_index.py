@@ -325,8 +325,14 @@ class ReadIndex:
             self._last_id = last_id
             return True
         if self.bytes_for(self.records + len(new)) > self.max_bytes:
-            self._main = self._merging = self._delta = None  # over the bound: off for good, SQL answers
+            # Over the bound: off for good, SQL answers. `disabled` first: a lookup that searched while the
+            # segments were being dropped sees it after its search and asks SQL instead (indexed.py).
             self.disabled = True
+            self._main = self._merging = self._delta = None
+            self._tail = IndexRows.empty()
+            log.warning("fingerprint read index: %d hashes would pass memory_index_mb; lookups are answered by "
+                        "SQL from now on (raise fingerprints.memory_index_mb to keep the index)", self.records
+                        + len(new))
             return False
         tail = IndexRows.concat([self._tail, new]) if len(self._tail) else new
         if self._main is not None and len(tail) <= _TAIL_ROWS:
@@ -385,11 +391,15 @@ class ReadIndex:
                 self._merge_failed(exc)
             return
         with self._lock:
-            if not self.disabled and self._main is main and self._merging is merging:
-                merged.kill_before(self._cutoff)  # a purge while it was built
-                self._main = merged  # main before merging (see __init__); `_last_id` stays: nothing new
-                self._merging = None
-            self._merger = None
+            try:
+                if self._main is main and self._merging is merging:  # (not when the index turned itself off)
+                    merged.kill_before(self._cutoff)  # a purge while it was built
+                    self._main = merged  # main before merging (see __init__); `_last_id` stays: nothing new
+                    self._merging = None
+            except Exception as exc:  # kill_before allocates: the old segments stay, the retry comes later
+                self._merge_failed(exc)
+            finally:
+                self._merger = None  # else no merge would ever start again
 
     def _segment(self, rows: IndexRows, *, drop_dead: bool = False) -> _Segment:
         """A segment of these rows, those purged marked dead (or left out: a merge drops them)."""

@@ -199,9 +199,11 @@ def test_a_failed_merge_leaves_the_index_answering_and_is_retried_later(
 def test_past_the_memory_bound_during_a_merge_the_index_stays_off(store_url: str, monkeypatch: pytest.MonkeyPatch,
                                                                   small_segments: None) -> None:
     rng = np.random.default_rng(24)
-    room = (13 * 2**20 - ReadIndex.bytes_for(0)) // read_index.BYTES_PER_RECORD  # rows 13 MiB holds
+    mb = ReadIndex.bytes_for(0) // 2**20 + 1  # the segments' offsets and a MiB of rows
+    room = (mb * 2**20 - ReadIndex.bytes_for(0)) // read_index.BYTES_PER_RECORD  # rows that much holds
+    assert room > MAIN + 100
     hashes = [random_hash(rng) for _ in range(room + 1)]
-    with open_store(store_url, memory_index_mb=13) as reader, open_store(store_url) as writer:
+    with open_store(store_url, memory_index_mb=mb) as reader, open_store(store_url) as writer:
         held = HeldMerge(monkeypatch, loaded(reader, writer, hashes))
         index = reader.read_index
         try:
@@ -216,3 +218,40 @@ def test_past_the_memory_bound_during_a_merge_the_index_stays_off(store_url: str
         assert index.wait_merged(30)
         assert index.disabled and index.records == 0 and not index.ready  # the merge did not bring it back
         assert found(reader, hashes[:3] + hashes[-3:]) == set(hashes[:3] + hashes[-3:])
+
+
+def test_a_merge_failing_at_its_swap_is_retried_later(store_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                      small_segments: None, caplog: pytest.LogCaptureFixture) -> None:
+    # The swap applies the latest purge (kill_before allocates): when that raised, the merge thread died with
+    # `_merger` still set, and no merge ever started again while the delta grew at every fold.
+    rng = np.random.default_rng(25)
+    hashes = [random_hash(rng) for _ in range(MAIN + 200)]
+    with open_store(store_url) as reader, open_store(store_url) as writer:
+        first_id = loaded(reader, writer, hashes)
+        index = reader.read_index
+        now = [index._clock()]
+        monkeypatch.setattr(index, "_clock", lambda: now[0])
+        real_kill = read_index._Segment.kill_before
+        calls = {"merged": 0}
+
+        def kill_before(segment: read_index._Segment, cutoff: float) -> None:
+            if len(segment.rows) > MAIN and int(segment.rows.ids[0]) == first_id:
+                calls["merged"] += 1
+                if calls["merged"] == 2:  # the first merge's swap (its build was the first call)
+                    raise MemoryError
+            real_kill(segment, cutoff)
+
+        monkeypatch.setattr(read_index._Segment, "kill_before", kill_before)
+        with caplog.at_level(logging.WARNING, "aiact_transparency.fingerprints"):
+            add(writer, hashes, MAIN, MAIN + 100, 2000.0)
+            assert within(lambda: found(reader, hashes[:MAIN + 100])) == set(hashes[:MAIN + 100])
+            assert index.wait_merged(30)
+        assert any("MemoryError" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+        assert index._merger is None and segments(index) == (MAIN, 100, 0, 0)  # the old segments answer
+        assert found(reader, hashes[:MAIN + 100]) == set(hashes[:MAIN + 100])
+        now[0] += read_index._MERGE_RETRY_S
+        add(writer, hashes, MAIN + 100, MAIN + 200, 3000.0)  # a fold past the retry time starts it again
+        assert found(reader, hashes) == set(hashes)
+        assert index.wait_merged(30)
+        assert segments(index)[:2] == (MAIN + 100, 0) and index.records == len(hashes)
+        assert found(reader, hashes) == set(hashes)

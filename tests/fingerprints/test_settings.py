@@ -35,6 +35,20 @@ def test_out_of_range_and_unknown_fields_are_refused(field: dict[str, int]) -> N
         FingerprintSettings(**field)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("megabytes", [1, 24, 31])
+def test_an_index_too_small_to_hold_hashes_is_refused_with_the_fix(megabytes: int) -> None:
+    with pytest.raises(ValidationError, match=r"below the read index's fixed cost .* set it to 0 .* at least 32"):
+        FingerprintSettings(memory_index_mb=megabytes)
+
+
+def test_the_smallest_index_accepted_holds_hashes() -> None:
+    from aiact_transparency.config.fingerprints import MIN_INDEX_MB
+    from aiact_transparency.fingerprints.read_index import ReadIndex
+
+    assert FingerprintSettings(memory_index_mb=MIN_INDEX_MB).memory_index_mb == MIN_INDEX_MB
+    assert ReadIndex.bytes_for(50_000) <= MIN_INDEX_MB * 2**20  # room for 50,000 hashes at the least
+
+
 def test_discovery_never_shows_the_connection_string() -> None:
     settings = FingerprintSettings(enabled=True, store="postgresql://app:s3cret@db.internal/fp")
     assert settings.describe() == {"enabled": True, "engine": "postgresql", "retention_days": 365}

@@ -71,7 +71,7 @@ ENTRIES: tuple[dict[str, Any], ...] = (
         "entryMetadata": {
             "description": "aiact-transparency audio watermark: the same 81-bit word as the image watermark, "
                            "rate-1/2 convolutionally coded and embedded by dither modulation of energy ratios of "
-                           "spectral tile pairs (312-7031 Hz at 16 kHz) in 32 ms blocks, repeated over the clip; "
+                           "spectral tiles (125-7031 Hz at 16 kHz) in 32 ms blocks, repeated over the clip; "
                            "blind extraction; the soft-binding value is the 10 payload bytes",
             "dateEntered": "2026-12-01T00:00:00.000Z",
             "contact": "maintainers of aiact-transparency (to be named in the registration pull request)",
