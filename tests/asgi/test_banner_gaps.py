@@ -23,7 +23,7 @@ FRAGMENT = "<p>fragment for htmx</p>"
 
 @pytest.fixture
 def config() -> TransparencyConfig:
-    # Images only under /images: on image routes the request loses Accept-Encoding, so nothing is compressed.
+    # Images only under /images (on media routes the app sees Accept-Encoding too: the same gaps)
     return TransparencyConfig(system={"provider": "Acme GmbH"}, images={"routes": ["/images/*"]})
 
 
