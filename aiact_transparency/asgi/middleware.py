@@ -37,6 +37,7 @@ from .bodiless import like_get, measures_for
 from .discovery import DiscoveryEndpoint
 from .html_scanner import HeadCache, HtmlInjector
 from .responders.chat import text_responder
+from .responders.coded import coded_responder, recodable
 from .responders.marking_service import MarkingService
 from .responders.media import MediaResponder, encoding_refusal, prepare_scope
 from .responders.notices import BannerGaps, EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
@@ -114,7 +115,7 @@ class TransparencyMiddleware:
             return
         policy = self._constant_policy or self._policy_for(path)  # (a RoutePolicy is never falsy)
         if policy.images:
-            scope = prepare_scope(scope, policy.text_c2pa)  # HEAD too: answered as the GET would be (no 206)
+            scope = prepare_scope(scope)  # HEAD too: it must be answered as the GET would be (no 206)
         # The hot path: every response of every route passes through this one closure. It is cheaper per request
         # than a small object (no __init__ call, no bound method), and the start message's header pass is written
         # out here, not called: a call per response was a measurable share of the cost (issue 17).
@@ -184,6 +185,8 @@ class TransparencyMiddleware:
                 if refusal is not None:
                     return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
                 encoding = None  # identity, or a coding the GET's responder decodes: its 200 goes out unencoded
+        if recodable(encoding):  # its GET's body is decoded and rewritten (responders/coded.py)
+            encoding = None
         if status == 304 or (content_type and _rewritable(status, encoding)):
             like_get(start["headers"], content_type, policy, scope)
         return None
@@ -250,6 +253,10 @@ class TransparencyMiddleware:
                 return MediaResponder(send, start, kind, self.images, scope["path"], accept_language=language,
                                       content_encoding=encoding)
             return None
+        if encoding is not None and not _identity(encoding) and _rewritable(status, None):
+            coded = coded_responder(send, start, encoding, scope["path"])  # gzip or deflate compressed inside us
+            if coded is not None:  # the responder for the decoded body, its output encoded again
+                return coded.around(self._choose(scope, coded.send, start, content_type, None, policy, applies))
         if applies & MEASURE_BANNER:  # a page on a banner route, the most common rewrite: the fewest steps
             if not _rewritable(status, encoding):
                 if _rewritable(status, None):  # a page we would change, but its bytes are encoded

@@ -15,10 +15,11 @@ other coding (br, zstd, compress) cannot be decoded: the responder applies the f
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 from ...provenance.errors import MarkingError
 
-__all__ = ["ContentDecodingError", "DecodedTooLargeError", "codings_of", "decode", "undecodable"]
+__all__ = ["ContentDecodingError", "DecodedTooLargeError", "Decoder", "codings_of", "decode", "undecodable"]
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
 _ZLIB_WBITS = zlib.MAX_WBITS
@@ -58,39 +59,86 @@ def decode(data: bytes, codings: tuple[str, ...], limit: int, limit_name: str) -
     """`data` with `codings` undone (the last applied first); DecodedTooLargeError once any stage would pass
     `limit` bytes (`limit_name` names the setting), ContentDecodingError for corrupt or truncated data."""
     for coding in reversed(codings):
-        if coding == "gzip":
-            data = _inflate(data, _GZIP_WBITS, limit, limit_name, coding)
-        else:
-            data = _inflate(data, _ZLIB_WBITS if _zlib_header(data) else _RAW_WBITS, limit, limit_name, coding)
+        decoder = Decoder(coding)
+        # At most one byte past the limit: enough to know it is passed, never the whole expansion.
+        parts = [decoder.feed(data, limit + 1)]
+        size = len(parts[0])
+        while size <= limit and decoder.pending:
+            parts.append(decoder.feed(b"", limit - size + 1))
+            size += len(parts[-1])
+        if size > limit:
+            raise DecodedTooLargeError(
+                f"the body decoded from Content-Encoding: {coding} is larger than {limit_name} = {limit}"
+            )
+        decoder.finish()
+        data = b"".join(parts)
     return data
+
+
+class Decoder:
+    """One coding (``"gzip"`` or ``"deflate"``) undone incrementally: the bytes arrive in any pieces, and each
+    `feed` returns at most `max_length` decoded bytes, so no piece of input expands unbounded in memory; what
+    it could not return yet stays inside (`pending`) for the next call. `finish` once the input has ended."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        # The window bits the data was encoded with: gzip's from the start, deflate's from its first two bytes.
+        self.wbits: int | None = _GZIP_WBITS if coding == "gzip" else None
+        self._inflater: Any = None  # the stream being decoded (zlib's Decompress type is not public)
+        self._tail = b""  # input not decoded yet: the output was capped, or it starts the next gzip member
+        self._capped = False  # the last call filled max_length: more output may wait inside the inflater
+        self._streams = 0  # streams (gzip members) decoded to their end
+
+    @property
+    def pending(self) -> bool:
+        """Whether `feed(b"", n)` may return more: the last call stopped at its max_length."""
+        # (A tail while wbits is None is deflate's first byte alone, which waits for the second.)
+        return self._capped or (bool(self._tail) and self.wbits is not None)
+
+    def feed(self, data: bytes, max_length: int) -> bytes:
+        """Up to `max_length` (>= 1) decoded bytes of the input so far; ContentDecodingError for corrupt data."""
+        if self._tail:
+            data, self._tail = self._tail + data, b""
+        parts: list[bytes] = []
+        room = max_length
+        drain, self._capped = self._capped, False  # capped: output may wait inside, with no input left
+        while data or drain:
+            drain = False
+            inflater = self._inflater
+            if inflater is None:  # a new stream starts here
+                if self._streams and self.wbits != _GZIP_WBITS:  # zlib and raw deflate are one stream each
+                    raise ContentDecodingError(f"the Content-Encoding: {self.coding} data has bytes after its end")
+                if self.wbits is None:
+                    if len(data) < 2:  # not enough to tell zlib from raw deflate yet
+                        self._tail = data
+                        break
+                    self.wbits = _ZLIB_WBITS if _zlib_header(data) else _RAW_WBITS
+                inflater = self._inflater = zlib.decompressobj(self.wbits)
+            try:
+                part = inflater.decompress(data, room)
+            except zlib.error as exc:
+                raise ContentDecodingError(f"the Content-Encoding: {self.coding} data is corrupt ({exc})") from None
+            parts.append(part)
+            room -= len(part)
+            if inflater.eof:  # gzip: another member may follow (RFC 1952 §2.2), or garbage its header check refuses
+                self._inflater = None
+                self._streams += 1
+                data = inflater.unused_data
+                if room == 0:
+                    self._tail = data
+                    break
+                continue
+            self._tail = inflater.unconsumed_tail
+            self._capped = room == 0
+            break
+        return b"".join(parts)
+
+    def finish(self) -> None:
+        """The input has ended: ContentDecodingError unless it ended exactly at the end of a stream."""
+        if self._inflater is not None or self._tail or not self._streams:
+            raise ContentDecodingError(f"the Content-Encoding: {self.coding} data is truncated")
 
 
 def _zlib_header(data: bytes) -> bool:
     # RFC 1950 §2.2: CM = 8 (deflate) in the low nibble of CMF, and CMF*256 + FLG a multiple of 31.
     return len(data) >= 2 and data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
-
-
-def _inflate(data: bytes, wbits: int, limit: int, limit_name: str, coding: str) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    while True:
-        inflater = zlib.decompressobj(wbits)
-        try:
-            # At most one byte past the limit: enough to know it is passed, never the whole expansion.
-            part = inflater.decompress(data, limit - size + 1)
-        except zlib.error as exc:
-            raise ContentDecodingError(f"the Content-Encoding: {coding} data is corrupt ({exc})") from None
-        size += len(part)
-        if size > limit:
-            raise DecodedTooLargeError(
-                f"the body decoded from Content-Encoding: {coding} is larger than {limit_name} = {limit}"
-            )
-        parts.append(part)
-        if not inflater.eof:  # all input read (the output stayed under the cap), yet the stream did not end
-            raise ContentDecodingError(f"the Content-Encoding: {coding} data is truncated")
-        data = inflater.unused_data
-        if not data:
-            return b"".join(parts)
-        if wbits != _GZIP_WBITS:  # zlib and raw deflate are one stream: bytes after its end are not ours
-            raise ContentDecodingError(f"the Content-Encoding: {coding} data has bytes after its end")
-        # gzip: another member follows (RFC 1952 §2.2), or garbage, which its header check refuses

@@ -32,9 +32,6 @@ __all__ = ["MediaResponder", "encoding_refusal", "prepare_scope", "strip_stale_h
 _DIRECT_SEND = ("http.response.pathsend", "http.response.zerocopysend")
 # Request headers that would make the app send bytes we cannot mark: a slice of the original.
 _REQUEST_HEADERS_TO_DROP = frozenset({b"range", b"if-range"})
-# On a `text: c2pa` route too an encoded body: the text responders do not decode (JSON or text/plain gzipped
-# inside would pass without its wrapper), so the app is not asked to compress there.
-_TEXT_ROUTE_HEADERS_TO_DROP = _REQUEST_HEADERS_TO_DROP | {b"accept-encoding"}
 # Headers that would describe the unmarked original: its validator, its byte ranges, its transfer, its coding
 # (a gzip body is decoded before marking; the marked file goes out as it is).
 _STALE_HEADERS = (
@@ -178,7 +175,7 @@ class MediaResponder:
         await self._send(body)
 
 
-def prepare_scope(scope: Scope, text_route: bool = False) -> Scope:
+def prepare_scope(scope: Scope) -> Scope:
     """The request as the app should see it on a media route: bodies must pass through us whole to be marked.
 
     pathsend/zerocopysend would hand the file to the server directly, past us. Range and If-Range go, as the
@@ -190,19 +187,17 @@ def prepare_scope(scope: Scope, text_route: bool = False) -> Scope:
     (a server MAY ignore Range; the client then takes the 200 as the whole representation). Large non-media
     downloads that need ranges belong outside the media routes (README).
     Accept-Encoding stays: JSON and pages keep a compression middleware inside ours, and a gzip or deflate
-    medium is decoded before marking (MediaResponder); a coding we cannot decode gets the failure policy.
-    `text_route` (the route has `text: c2pa`): Accept-Encoding goes too, as the text responders need the
-    texts unencoded.
+    medium is decoded before marking (MediaResponder), a gzip or deflate page, JSON or text around its
+    responder (CodedResponder); a coding we cannot decode gets the failure policy.
     """
     # One pass over the request headers, no generator, nothing else per request: this runs for every request on
     # a media route (by default every route), most of which are not media at all. (The responder reads the
     # Accept-Language from the scope itself, only when there is an image to mark.)
     headers = scope.get("headers") or ()
-    drop = _TEXT_ROUTE_HEADERS_TO_DROP if text_route else _REQUEST_HEADERS_TO_DROP
     for name, _ in headers:
-        if name in drop:
+        if name in _REQUEST_HEADERS_TO_DROP:
             scope = dict(scope)
-            scope["headers"] = [(k, v) for k, v in headers if k not in drop]
+            scope["headers"] = [(k, v) for k, v in headers if k not in _REQUEST_HEADERS_TO_DROP]
             break
     extensions = scope.get("extensions")
     if extensions and ("http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions):
