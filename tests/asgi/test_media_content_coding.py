@@ -1,5 +1,6 @@
 """Compression inside the middleware on media routes: Starlette's real GZipMiddleware (and apps that encode
-themselves) behind TransparencyMiddleware. Non-media responses keep their coding; gzip and deflate media are
+themselves) behind TransparencyMiddleware. Non-media responses keep their coding (pages, JSON and texts with
+their disclosure: test_coded_responses.py); gzip and deflate media are
 decoded, marked (checked with verify and c2pa-python's Reader) and sent unencoded; what cannot be decoded
 (br, corrupt data, a decompression bomb) goes to the failure policy."""
 
@@ -171,22 +172,18 @@ async def test_json_on_a_media_route_stays_gzip_encoded() -> None:
     assert decoded.json() == PAYLOAD
 
 
-async def test_a_page_on_a_media_route_stays_compressed_and_its_missing_banner_is_logged(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # The banner needs the page unencoded: with the compression inside, the page keeps it and the gap is logged
-    # with the fix (the README's order, compression outside, gets both).
-    app, _ = gzipped_app(make_config(routes=["*"]))
-    with caplog.at_level(logging.WARNING, logger="aiact_transparency"):
-        response, raw = await fetch_raw(app, "/images/page")
-    assert response.headers["content-encoding"] == "gzip" and gzip.decompress(raw).startswith(b"<!DOCTYPE html>")
-    assert any("Content-Encoding: gzip" in r.getMessage() and "compress outside" in r.getMessage()
-               for r in caplog.records)
+async def test_a_page_on_a_media_route_stays_compressed_and_gets_its_banner() -> None:
+    # The page is decoded around the banner responder and encoded again (responders/coded.py): both survive.
+    app, recorder = gzipped_app(make_config(routes=["*"]))
+    response, raw = await fetch_raw(app, "/images/page")
+    assert response.headers["content-encoding"] == "gzip" and recorder.seen == ["gzip"]
+    page = gzip.decompress(raw)
+    assert page.startswith(b"<!DOCTYPE html>") and page.count(b'<aside id="aiact-disclosure"') == 1
 
 
-async def test_texts_on_a_text_c2pa_media_route_are_still_marked() -> None:
-    # The text responders cannot decode: on a `text: c2pa` route the app still gets no Accept-Encoding, so a
-    # chat answer is not compressed past its wrapper (this passes on main too: it guards the change above).
+async def test_texts_on_a_text_c2pa_media_route_are_compressed_and_marked() -> None:
+    # The app now gets the client's Accept-Encoding on a `text: c2pa` route too: the answers leave it gzipped,
+    # are decoded around the text responders, and reach the client gzipped, their wrappers inside.
     config = TransparencyConfig(system={"name": "Acme Chat", "provider": "Acme GmbH"},
                                 disclosure={"routes": [{"path": "/v1/*", "text": "c2pa"}]})
     recorder = CodingRecorder(GZipMiddleware(openai_app.app, minimum_size=1))
@@ -194,8 +191,9 @@ async def test_texts_on_a_text_c2pa_media_route_are_still_marked() -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         answer = await client.post("/v1/chat/completions", json={"model": "m", "n": 3})
         plain = await client.get("/v1/plain")
-    assert recorder.seen == [None, None]
-    for choice in answer.json()["choices"]:
+    assert recorder.seen == ["gzip", "gzip"]
+    assert answer.headers["content-encoding"] == plain.headers["content-encoding"] == "gzip"
+    for choice in answer.json()["choices"]:  # (httpx decoded them)
         content = choice["message"]["content"]
         assert verify_text(content).valid and strip_c2pa_text(content) == openai_app.answer(choice["index"])
     assert verify_text(plain.text).valid
