@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
-from aiact_transparency.asgi.responders.content_coding import ContentDecodingError
+from aiact_transparency.asgi.responders.content_coding import ContentDecodingError, Decoder
 from aiact_transparency.http_messages import Message, Receive, Scope, Send
 
 from ..servers import serve
@@ -305,14 +305,17 @@ def test_a_gzipped_event_stream_gets_its_notice_and_each_event_arrives_at_once()
 
     unpacker = zlib.decompressobj(GZIP)
     decoded = b""
-    with serve(TransparencyMiddleware(app, config=config())) as base, httpx.Client(base_url=base, timeout=20) as client:
-        with client.stream("GET", "/events", headers={"Accept-Encoding": "gzip"}) as response:
-            assert response.headers["content-encoding"] == "gzip" and "content-length" not in response.headers
-            for chunk in response.iter_raw():
-                decoded += unpacker.decompress(chunk)
-                for i, seen in enumerate(decoded_events):
-                    if b"data: {\"i\": %d}\n\n" % i in decoded:
-                        seen.set()
+    with (
+        serve(TransparencyMiddleware(app, config=config())) as base,
+        httpx.Client(base_url=base, timeout=20) as client,
+        client.stream("GET", "/events", headers={"Accept-Encoding": "gzip"}) as response,
+    ):
+        assert response.headers["content-encoding"] == "gzip" and "content-length" not in response.headers
+        for chunk in response.iter_raw():
+            decoded += unpacker.decompress(chunk)
+            for i, seen in enumerate(decoded_events):
+                if b"data: {\"i\": %d}\n\n" % i in decoded:
+                    seen.set()
     assert unpacker.eof
     assert decoded.startswith(b": AI-Disclosure:")  # the notice first, then every event unchanged
     assert decoded.count(b"data: ") == 3 and decoded.endswith(b"data: {\"i\": 2}\n\n")
@@ -326,8 +329,43 @@ async def test_a_brotli_page_passes_unchanged_with_the_gap_logged(caplog: pytest
     app = encoding_app(config())
     with caplog.at_level(logging.WARNING, logger="aiact_transparency"):
         response, raw = await fetch_raw(app, "/page/br")
-        gzipped, gzipped_raw = await fetch_raw(app, "/page/x-gzip")
+        _, gzipped_raw = await fetch_raw(app, "/page/x-gzip")
     assert raw == brotli.compress(PAGE.encode()) and response.headers["etag"] == '"p1"'
     assert BANNER in gzip.decompress(gzipped_raw)
     warnings = our_warnings(caplog)
     assert len(warnings) == 1 and "Content-Encoding: br; compress outside" in warnings[0]
+
+
+# -- the incremental decoder ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["gzip", "two-members", "zlib", "raw"])
+@pytest.mark.parametrize("step", [1, 2, 333, 1 << 20])
+def test_the_decoder_undoes_any_split_in_capped_pieces(case: str, step: int) -> None:
+    data = PAGE.encode() * 20 + bytes(range(256)) * 50
+    coding, encoded = {
+        "gzip": ("gzip", gzip.compress(data)),
+        "two-members": ("gzip", gzip.compress(data[:999]) + gzip.compress(data[999:])),
+        "zlib": ("deflate", encode(data, ZLIB)),
+        "raw": ("deflate", encode(data, RAW)),
+    }[case]
+    decoder = Decoder(coding)
+    pieces = []
+    for i in range(0, len(encoded), step):
+        pieces.append(decoder.feed(encoded[i:i + step], 4096))
+        while decoder.pending:
+            pieces.append(decoder.feed(b"", 4096))
+    decoder.finish()
+    assert b"".join(pieces) == data and max(map(len, pieces)) <= 4096
+    if step > 4096:  # a piece of input that expands past the cap came out in capped pieces
+        assert max(map(len, pieces)) == 4096
+    with pytest.raises(ContentDecodingError, match="bytes after its end" if coding == "deflate" else "corrupt"):
+        decoder.feed(b"xy", 4096)  # trailing bytes: zlib and raw deflate are one stream; gzip, not a member
+
+
+def test_the_decoder_knows_a_truncated_stream() -> None:
+    decoder = Decoder("deflate")
+    decoder.feed(encode(PAGE.encode(), ZLIB)[:1], 100)  # one byte: zlib or raw cannot be told yet
+    assert not decoder.pending
+    with pytest.raises(ContentDecodingError, match="deflate data is truncated"):
+        decoder.finish()
