@@ -169,9 +169,10 @@ class CodedResponder:
                            self._path, reason)
             await self._pass_original(None, more=more)
             return
-        logger.error("AI disclosure on %r: %s, after part of the re-encoded body was sent; the response is cut off",
-                     self._path, reason)
-        raise ContentDecodingError(f"{reason} (on {self._path!r}, after part of the re-encoded body was sent)")
+        # Part of the new stream is out (or, before that, more of the app's bytes came than are kept to pass on).
+        when = "after part of the re-encoded body was sent" if self._sent else f"past the {_HELD_LIMIT} bytes kept"
+        logger.error("AI disclosure on %r: %s, %s; the response is cut off", self._path, reason, when)
+        raise ContentDecodingError(f"{reason} (on {self._path!r}, {when})")
 
     async def _pass_original(self, message: Message | None, *, more: bool) -> None:
         """The app's own bytes from here on, with the headers it sent (and the disclosure's)."""
