@@ -37,8 +37,9 @@ from .bodiless import like_get, measures_for
 from .discovery import DiscoveryEndpoint
 from .html_scanner import HeadCache, HtmlInjector
 from .responders.chat import text_responder
+from .responders.coded import coded_responder, recodable
 from .responders.marking_service import MarkingService
-from .responders.media import MediaResponder, prepare_scope
+from .responders.media import MediaResponder, encoding_refusal, prepare_scope
 from .responders.notices import BannerGaps, EventStreamResponder, HtmlBannerResponder, JsonMemberResponder, Responder
 from .responders.text_service import TextMarkingService
 
@@ -114,7 +115,7 @@ class TransparencyMiddleware:
             return
         policy = self._constant_policy or self._policy_for(path)  # (a RoutePolicy is never falsy)
         if policy.images:
-            scope = prepare_scope(scope)  # HEAD too: it must be answered as the GET would be (no 206, no encoding)
+            scope = prepare_scope(scope)  # HEAD too: it must be answered as the GET would be (no 206)
         # The hot path: every response of every route passes through this one closure. It is cheaper per request
         # than a small object (no __init__ call, no bound method), and the start message's header pass is written
         # out here, not called: a call per response was a measurable share of the cost (issue 17).
@@ -179,9 +180,13 @@ class TransparencyMiddleware:
         status: int = start["status"]
         if policy.images and content_type:
             kind = parse_media_type(content_type)[0]
-            refusal = _refusal(status, encoding) if self._marks(kind) else None
-            if refusal is not None and self.images is not None:
-                return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
+            if self._marks(kind) and self.images is not None:
+                refusal = _refusal(status, encoding)
+                if refusal is not None:
+                    return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
+                encoding = None  # identity, or a coding the GET's responder decodes: its 200 goes out unencoded
+        if recodable(encoding):  # its GET's body is decoded and rewritten (responders/coded.py)
+            encoding = None
         if status == 304 or (content_type and _rewritable(status, encoding)):
             like_get(start["headers"], content_type, policy, scope)
         return None
@@ -243,10 +248,15 @@ class TransparencyMiddleware:
             refusal = _refusal(status, encoding)
             if refusal is not None:
                 return MediaResponder(send, start, kind, self.images, scope["path"], refusal=refusal)
-            if _rewritable(status, encoding):
+            if _rewritable(status, None):  # identity, or a coding the responder decodes before marking
                 language = request_header(scope, b"accept-language")  # audio's spoken disclaimer follows it
-                return MediaResponder(send, start, kind, self.images, scope["path"], accept_language=language)
+                return MediaResponder(send, start, kind, self.images, scope["path"], accept_language=language,
+                                      content_encoding=encoding)
             return None
+        if encoding is not None and not _identity(encoding) and _rewritable(status, None):
+            coded = coded_responder(send, start, encoding, scope["path"])  # gzip or deflate compressed inside us
+            if coded is not None:  # the responder for the decoded body, its output encoded again
+                return coded.around(self._choose(scope, coded.send, start, content_type, None, policy, applies))
         if applies & MEASURE_BANNER:  # a page on a banner route, the most common rewrite: the fewest steps
             if not _rewritable(status, encoding):
                 if _rewritable(status, None):  # a page we would change, but its bytes are encoded
@@ -313,15 +323,12 @@ def _rewritable(status: int, content_encoding: bytes | None) -> bool:
 
 
 def _refusal(status: int, content_encoding: bytes | None) -> str | None:
-    """Why an image response cannot be marked at all, or None. The request lost Range and Accept-Encoding
-    (prepare_scope), yet an app may still send a slice or encoded bytes: the failure policy then decides, with
-    a log line, instead of letting them through unmarked."""
+    """Why an image response cannot be marked at all, or None. The request lost Range (prepare_scope), yet an
+    app may still send a slice, or bytes in a coding we cannot decode (gzip and deflate we can): the failure
+    policy then decides, with a log line, instead of letting them through unmarked."""
     if status == 206:
         return "the app sent a 206 slice, which cannot be marked"
-    if not _identity(content_encoding) and _rewritable(status, None):
-        coding = (content_encoding or b"").decode("latin-1")
-        return f"the app sent a Content-Encoding: {coding} body, which cannot be marked"
-    return None
+    return encoding_refusal(content_encoding) if _rewritable(status, None) else None
 
 
 def _identity(content_encoding: bytes | None) -> bool:

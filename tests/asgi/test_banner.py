@@ -158,7 +158,8 @@ async def test_head_gets_headers_and_no_stale_length(config: TransparencyConfig)
     assert "ai-disclosure" in response.headers
 
 
-async def test_already_encoded_body_passes_through(config: TransparencyConfig) -> None:
+async def test_a_gzipped_page_gets_the_banner_and_stays_gzipped(config: TransparencyConfig) -> None:
+    # Decoded, bannered and encoded again (responders/coded.py; tests/asgi/test_coded_responses.py for more).
     compressed = gzip.compress(PAGE.encode())
 
     async def endpoint(request: Request) -> Response:
@@ -166,7 +167,8 @@ async def test_already_encoded_body_passes_through(config: TransparencyConfig) -
 
     app = TransparencyMiddleware(Starlette(routes=[Route("/", endpoint)]), config=config)
     response = await fetch(app)
-    assert response.text == PAGE  # httpx decoded it: the bytes were not touched
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.text.count('<aside id="aiact-disclosure"') == 1  # httpx decoded it
 
 
 async def test_gzip_added_after_the_middleware_compresses_the_bannered_page(config: TransparencyConfig) -> None:

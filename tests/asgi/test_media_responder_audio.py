@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -24,6 +25,7 @@ from aiact_transparency.provenance.audio.codec import AudioFormat, decode_audio,
 from ..provenance.audio.clips import _stereo, music
 from ..servers import serve
 from ..tools import require_module, require_tool
+from .test_media_content_coding import CodingRecorder
 
 pytestmark = pytest.mark.anyio
 require_module("av")
@@ -122,6 +124,20 @@ async def test_audio_responses_on_media_routes_are_marked(name: str) -> None:
     assert report.watermark["found"] == (report.c2pa["soft_binding_alg"] is not None)
     assert report.watermark.get("system_matches", True)
     assert decode_audio(response.content).format == fmt
+
+
+async def test_audio_compressed_by_an_inner_gzip_middleware_is_decoded_and_marked() -> None:
+    # A GZipMiddleware whose exclude list does not name audio (Starlette's default does): the clip arrives
+    # gzip-encoded, the responder decodes it, marks it and sends it unencoded.
+    config = make_config()
+    recorder = CodingRecorder(GZipMiddleware(build_app(config).app, minimum_size=1, exclude_content_types=()))
+    response = await fetch(TransparencyMiddleware(recorder, config=config), "/audio/wav")
+    assert recorder.seen == ["gzip"] and response.status_code == 200
+    assert "content-encoding" not in response.headers and response.headers["vary"] == "Accept-Encoding"
+    assert int(response.headers["content-length"]) == len(response.content)  # httpx had nothing to decode
+    report = verify(response.content, config=config)
+    assert report.c2pa["valid"] and report.c2pa["ai_generated"] and report.watermark["found"]
+    assert decode_audio(response.content).format == FORMATS["wav"]
 
 
 async def test_audio_off_the_media_routes_passes_untouched() -> None:

@@ -8,6 +8,8 @@ The marking itself, its limiter and its queue bound are in :mod:`.marking_servic
 503 + Retry-After, never unbounded memory).
 When marking fails, the configured policy decides: fail-closed answers 500 with a problem+json body that
 says what failed; fail-open serves the original bytes (with the disclosure headers, no mark claimed).
+A gzip or deflate body (a compression middleware inside ours) is decoded first (:mod:`.content_coding`),
+its decoded size capped by the same max_bytes; the marked file goes out unencoded.
 """
 
 from __future__ import annotations
@@ -15,20 +17,26 @@ from __future__ import annotations
 import json
 import logging
 
+import anyio.to_thread
+
 from ...http_messages import Message, Scope, Send, remove_header, set_header
 from ...provenance.errors import MarkingError
 from ...provenance.media import medium_for
+from .content_coding import codings_of, decode, undecodable
 from .marking_service import MarkingService
 
 logger = logging.getLogger("aiact_transparency")
 
-__all__ = ["MediaResponder", "prepare_scope", "strip_stale_headers"]
+__all__ = ["MediaResponder", "encoding_refusal", "prepare_scope", "strip_stale_headers"]
 
 _DIRECT_SEND = ("http.response.pathsend", "http.response.zerocopysend")
-# Request headers that would make the app send bytes we cannot mark: a slice, or an encoded body.
-_REQUEST_HEADERS_TO_DROP = frozenset({b"range", b"if-range", b"accept-encoding"})
-# Headers that would describe the unmarked original: its validator, its byte ranges, its transfer.
-_STALE_HEADERS = (b"content-length", b"etag", b"accept-ranges", b"content-range", b"content-md5", b"digest")
+# Request headers that would make the app send bytes we cannot mark: a slice of the original.
+_REQUEST_HEADERS_TO_DROP = frozenset({b"range", b"if-range"})
+# Headers that would describe the unmarked original: its validator, its byte ranges, its transfer, its coding
+# (a gzip body is decoded before marking; the marked file goes out as it is).
+_STALE_HEADERS = (
+    b"content-length", b"etag", b"accept-ranges", b"content-range", b"content-md5", b"digest", b"content-encoding"
+)
 
 
 def problem(status: int, title: str, detail: str) -> tuple[Message, Message]:
@@ -53,9 +61,11 @@ class MediaResponder:
         *,
         refusal: str | None = None,
         accept_language: str | None = None,
+        content_encoding: bytes | None = None,
     ) -> None:
         """`refusal`: why this response cannot be marked at all (encoded, partial): the policy applies at once.
-        `accept_language`: the request's (None: it sent none), for audio's spoken disclaimer."""
+        `accept_language`: the request's (None: it sent none), for audio's spoken disclaimer.
+        `content_encoding`: the response's, one `encoding_refusal` accepted: the body is decoded before marking."""
         self._send = send
         self._refusal = refusal
         self._start = start
@@ -70,6 +80,7 @@ class MediaResponder:
         self._state = "collecting"  # -> "passthrough" (sending the original on) or "discarding" (answered)
         self._admitted = False
         self._accept_language = accept_language
+        self._codings = codings_of(content_encoding)
 
     async def begin(self) -> None:
         if self._refusal is not None:
@@ -108,11 +119,14 @@ class MediaResponder:
                              complete=not more)
         elif not more:
             data = b"".join(self._chunks)
-            self._chunks = [data]  # one copy of the body held, kept for fail-open
+            self._chunks = [data]  # one copy of the body held, kept for fail-open (a decoded copy beside it)
             await self._mark(data)
 
     async def _mark(self, data: bytes) -> None:
         try:
+            if self._codings:  # off the event loop: zlib frees the GIL, and a large body takes a while
+                setting = f"{self._limits.section}.max_bytes"
+                data = await anyio.to_thread.run_sync(decode, data, self._codings, self._limits.max_bytes, setting)
             marked = await self._service.mark(data, self._media_type, self._accept_language)
         except MarkingError as exc:
             await self._fail(str(exc), complete=True, title=exc.title)
@@ -162,12 +176,19 @@ class MediaResponder:
 
 
 def prepare_scope(scope: Scope) -> Scope:
-    """The request as the app should see it on a media route: bodies must pass through us to be marked.
+    """The request as the app should see it on a media route: bodies must pass through us whole to be marked.
 
-    pathsend/zerocopysend would hand the file to the server directly, and a Range request would get a slice
-    of the unmarked original; RFC 9110 lets a server ignore Range, so the app answers with the whole image.
-    Accept-Encoding goes too: a compressing middleware inside would send encoded bytes we cannot mark (and
-    PNG, JPEG and WebP are compressed already, so little is lost).
+    pathsend/zerocopysend would hand the file to the server directly, past us. Range and If-Range go, as the
+    route's responses cannot be told apart before the app answers: a 206 is a slice of the unmarked original,
+    which cannot be marked (the marker needs the whole file), and slicing marked files instead would corrupt
+    downloads, since each marking differs (its manifest's id, timestamp and signature): a download resumed
+    with a second range would join bytes of two different files. So every response on the route comes whole,
+    a non-media one too: a 200 with the entire body in place of the 206 asked for, which RFC 9110 §14.2 allows
+    (a server MAY ignore Range; the client then takes the 200 as the whole representation). Large non-media
+    downloads that need ranges belong outside the media routes (README).
+    Accept-Encoding stays: JSON and pages keep a compression middleware inside ours, and a gzip or deflate
+    medium is decoded before marking (MediaResponder), a gzip or deflate page, JSON or text around its
+    responder (CodedResponder); a coding we cannot decode gets the failure policy.
     """
     # One pass over the request headers, no generator, nothing else per request: this runs for every request on
     # a media route (by default every route), most of which are not media at all. (The responder reads the
@@ -185,8 +206,23 @@ def prepare_scope(scope: Scope) -> Scope:
     return scope
 
 
+def encoding_refusal(content_encoding: bytes | None) -> str | None:
+    """Why a media response's Content-Encoding keeps it from being marked (the fix named), or None when it is
+    identity or codings the responder decodes."""
+    coding = undecodable(content_encoding)
+    if coding is None:
+        return None
+    value = (content_encoding or b"").decode("latin-1")
+    return (
+        f"the app sent a Content-Encoding: {value} body, which cannot be decoded to be marked ({coding}; only "
+        "gzip and deflate are): exclude media types from the compression middleware inside "
+        "TransparencyMiddleware, or add the compression outside it"
+    )
+
+
 def strip_stale_headers(headers: list[tuple[bytes, bytes]]) -> None:
-    """For HEAD on a media route: the GET would carry different bytes, so no length or validator."""
+    """For HEAD on a media route: the GET would carry different, unencoded bytes, so no length, validator or
+    Content-Encoding."""
     for name in _STALE_HEADERS:
         remove_header(headers, name)
     _add_no_transform(headers)
