@@ -77,54 +77,73 @@ _SPECIAL: dict[bytes, int] = {b"body": _BODY, b"head": _HEAD, b"plaintext": _PLA
 # not match as a whole is given back whole (no possessive quantifiers or atomic groups: Python 3.10 lacks them).
 # The match stops at the first "<" it cannot read (something unusual, a <plaintext>, a construct cut off by
 # the end of the chunk); the exact scanner continues from there, in the same state it would have reached.
-_WS = rb"[\t\n\f\r ]"
-# Attributes and the tag's end, flatter than _SKIP's grammar (fewer steps per attribute) and as strict: a quote
-# or "=" may appear only as `=value` right after an attribute name's last byte (the tag name must end first),
-# and an unquoted value must end at whitespace or ">". Then every quote opens a quoted value, as in the
+#
+# Written for the regex engine's costs (issue 17: this match was most of a fresh page's cost), which are per step
+# it enters, not per byte: an alternative that starts with a literal or a character class is skipped without
+# being entered when the next byte cannot start it, so the alternatives after "<" each start with one (case is
+# spelled out as classes, [hH]: an ignore-case literal is entered), and the special names are told apart by
+# their first letter rather than by a lookahead on every tag; an attribute's value is checked after its "="
+# (same reason); the first two attributes of a tag are unrolled, each repetition being a step of its own.
+
+
+def _nocase(name: bytes) -> bytes:
+    return b"".join(b"[%c%c]" % (c, c ^ 0x20) for c in name)
+
+
+# Attributes and the tag's end, as strict as _SKIP's grammar: a quote or "=" may appear only as `=value` right after
+# an attribute name's last byte (the tag name must end first: the lookahead keeps the match from backing into
+# it), and an unquoted value must end at whitespace or ">". Then every quote opens a quoted value, as in the
 # tokenizer, and the tag ends at the same ">". Runs of other bytes (names, whitespace, "/") need no structure:
 # none of them can change where the tag ends.
-_ATTRS = (
-    rb"(?=[\t\n\f\r />])[^>\"'=]*"
-    rb"(?:(?<=[^\t\n\f\r /\"'=])=(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r >\"'=<`]+(?=[\t\n\f\r >]))[^>\"'=]*)*>"
-)
-_DELIMITED = rb"(?=[\t\n\f\r />])"
-_SPECIAL_NAMES = rb"head|body|plaintext|script|style|xmp|iframe|noembed|noframes|noscript|title|textarea"
+_RUN = rb"[^>\"'=]*"
+_ATTR = rb"=(?<=[^\t\n\f\r /\"'=]=)(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r >\"'=<`]+(?=[\t\n\f\r >]))" + _RUN
+_ATTRS = rb"(?=[\t\n\f\r />])" + _RUN + rb"(?:" + _ATTR + rb"(?:" + _ATTR + rb"(?:" + _ATTR + rb")*|)|)>"
+_NAME = rb"[^\t\n\f\r />]*"
+_SPECIAL_ELEMENTS = (b"head", b"body", b"plaintext", *_RAW_ELEMENTS)
 
 
+def _raw_text_element(name: bytes) -> bytes:
+    # After the first letter: the rest of the start tag, then text up to (not into) the first "</name" + [ws / >],
+    # which the next construct reads as an end tag; most raw text holds no "<" (tried first: no repetition).
+    # Script data must not hold "<!--": its escapes are left to the exact scanner.
+    end = rb"(?=</" + _nocase(name) + rb"[\t\n\f\r />])"
+    not_end = rb"<(?!/" + _nocase(name) + rb"[\t\n\f\r />]" + (rb"|!--" if name == b"script" else b"") + rb")"
+    return _nocase(name[1:]) + _ATTRS + rb"(?:[^<]*" + end + rb"|[^<]*(?:" + not_end + rb"[^<]*)*" + end + rb")"
 
 
-def _raw_text_element(name: bytes, *, script: bool) -> bytes:
-    # After the "<": the start tag, then text up to (not into) the first "</name" + [ws / >], which the next
-    # construct reads as an end tag. Script data must not hold "<!--": its escapes are left to the exact scanner.
-    end = rb"/(?i:" + name + rb")[\t\n\f\r />]"
-    not_end = rb"<(?!" + end + (rb"|!--" if script else b"") + rb")"
-    return rb"(?i:" + name + rb")" + _DELIMITED + _ATTRS + rb"[^<]*(?:" + not_end + rb"[^<]*)*(?=<" + end + rb")"
-
-
-# What may follow the "<" of a construct. The alternatives exclude each other by their first bytes, so their order
-# changes only the speed: end tags first (one byte tells), then start tags whose first letter starts no special
-# name (not b h i n p s t x), raw text elements (only tried after one of their first letters), the other start
-# tags, comments and declarations. Each failed alternative costs a step per construct, and a head is dozens.
-_CONSTRUCT = rb"<(?:" + b"|".join(
-    (
-        rb"/[A-Za-z][^\t\n\f\r />]*" + _ATTRS,  # end tag
-        rb"[ac-gj-moqru-wyzAC-GJ-MOQRU-WYZ][^\t\n\f\r />]*" + _ATTRS,
-        rb"(?=[iInNsStTxX])(?:"
-        + b"|".join(_raw_text_element(name, script=name == b"script") for name in _RAW_ELEMENTS)
-        + rb")",
-        rb"(?!(?i:" + _SPECIAL_NAMES + rb")" + _DELIMITED + rb")[A-Za-z][^\t\n\f\r />]*" + _ATTRS,
+def _construct(*, head_is_special: bool) -> bytes:
+    """A construct and the text after it. A <head> tag is special (the loop stops there) until the first one."""
+    specials = [name for name in _SPECIAL_ELEMENTS if head_is_special or name != b"head"]
+    letters = sorted({name[0] for name in _SPECIAL_ELEMENTS})  # both loops dispatch <h the same way
+    plain = bytes(c for c in range(0x61, 0x7B) if c not in letters)
+    alternatives = [
+        rb"/[A-Za-z]" + _NAME + _ATTRS,  # end tag
+        b"[" + plain + plain.upper() + b"]" + _NAME + _ATTRS,  # a start tag no special name starts like
+    ]
+    for letter in letters:
+        names = [name for name in _SPECIAL_ELEMENTS if name[0] == letter]
+        avoided = [name for name in names if name in specials]
+        choices = [_raw_text_element(name) for name in names if name in _RAW_ELEMENTS]
+        if avoided:  # any other tag starting with this letter
+            not_special = b"|".join(_nocase(name[1:]) for name in avoided)
+            choices.append(rb"(?!(?:" + not_special + rb")[\t\n\f\r />])" + _NAME + _ATTRS)
+        else:
+            choices.append(_NAME + _ATTRS)
+        alternatives.append(_nocase(bytes([letter])) + rb"(?:" + b"|".join(choices) + rb")")
+    alternatives += [
         rb"!--(?!-?>)[^-]*(?:-[^-]+)*-->",  # no "--" inside: it ends at the first "-->", never at "--!>"
         rb"!(?!--)[^>]*>",  # DOCTYPE, CDATA and other declarations: a bogus comment up to the first ">"
         rb"\?[^>]*>",  # a processing instruction is a bogus comment too
-        rb"(?=[^!?/A-Za-z])",  # a "<" that starts nothing is text (what follows it must be there to tell)
-    )
-) + rb")"
-_HEAD_TAG = rb"<(?i:head)" + _DELIMITED + _ATTRS
+        rb"[^!?/A-Za-z<]",  # a "<" that starts nothing is text, and so is the byte after it (unless a "<")
+    ]
+    return rb"<(?:" + b"|".join(alternatives) + rb")[^<]*"
+
+
 # Never fails: group 2 took part only when the <body> tag was reached; group 1 only when a <head> tag was first.
 _FIRST_BODY = re.compile(
-    rb"[^<]*(?:" + _CONSTRUCT + rb"[^<]*)*"
-    rb"(?:(" + _HEAD_TAG + rb")[^<]*(?:(?:" + _CONSTRUCT + rb"|" + _HEAD_TAG + rb")[^<]*)*)?"
-    rb"(<(?i:body)" + _DELIMITED + _ATTRS + rb")?"
+    rb"[^<]*(?:" + _construct(head_is_special=True) + rb")*"
+    rb"(?:(<" + _nocase(b"head") + _ATTRS + rb")[^<]*(?:" + _construct(head_is_special=False) + rb")*)?"
+    rb"(<" + _nocase(b"body") + _ATTRS + rb")?"
 )
 
 # _scan results that are not an insertion point.
