@@ -22,6 +22,7 @@ from ..disclosure.csp import banner_rendering
 from ..fingerprints.outputs import OutputLog
 from ..http_messages import (
     ASGIApp,
+    Headers,
     Message,
     Receive,
     Scope,
@@ -158,9 +159,12 @@ class TransparencyMiddleware:
                         # Only a type one of the route's measures applies to goes on: most responses (JSON on a
                         # banner route, say) skip the responder choice with one lookup.
                         if applies:
-                            rewriter = self._choose(scope, send, message, content_type, encoding, policy, applies)
+                            rewriter = self._choose(scope, send, message, content_type, encoding, policy, applies, raw)
                     if rewriter is not None:
-                        await rewriter.begin()
+                        # The banner's begin() does nothing (its start message waits for the first chunk, which
+                        # sets Content-Length): not awaited, a coroutine less per page.
+                        if type(rewriter) is not HtmlBannerResponder:
+                            await rewriter.begin()
                         return
             await send(message)
 
@@ -234,9 +238,11 @@ class TransparencyMiddleware:
         encoding: bytes | None,
         policy: RoutePolicy,
         applies: int,
+        app_fields: Headers,
     ) -> Responder | None:
         """The responder for a response whose type one of the route's measures applies to (`applies`: those
-        RoutePolicy.measures bits), or None to send it unchanged."""
+        RoutePolicy.measures bits), or None to send it unchanged. `app_fields`: the app's own header list, which
+        the start message's begins with (ours follow: no Content-Length, ETag or CSP among them)."""
         status: int = start["status"]
         if applies & MEASURE_IMAGES and self.images is not None:  # a type the marking service takes
             kind = parse_media_type(content_type)[0]
@@ -248,7 +254,7 @@ class TransparencyMiddleware:
                 return MediaResponder(send, start, kind, self.images, scope["path"], accept_language=language)
             return None
         if applies & MEASURE_BANNER:  # a page on a banner route, the most common rewrite: the fewest steps
-            if not _rewritable(status, encoding):
+            if (status != 200 or encoding is not None) and not _rewritable(status, encoding):  # 200: no call
                 if _rewritable(status, None):  # a page we would change, but its bytes are encoded
                     coding = (encoding or b"").decode("latin-1")
                     self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
@@ -256,8 +262,10 @@ class TransparencyMiddleware:
             headers = start["headers"]
             # The banner's language follows Accept-Language, so shared caches must key on it.
             headers.append((b"vary", b"Accept-Language"))
-            injector = _injector(self.disclosure, scope, headers, self._heads)
-            return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
+            injector = _injector(self.disclosure, scope, app_fields, self._heads)
+            return HtmlBannerResponder(
+                send, start, injector, scope["path"], self.banner_gaps, app_fields=len(app_fields)
+            )
         if not _rewritable(status, encoding):
             return None
         kind, charset = parse_media_type(content_type)
@@ -292,9 +300,8 @@ def _output_log_and_detector(
     return output_log, endpoint_for(config, signer=signer, store=store)
 
 
-def _injector(
-    disclosure: Disclosure, scope: Scope, headers: list[tuple[bytes, bytes]], heads: HeadCache
-) -> HtmlInjector:
+def _injector(disclosure: Disclosure, scope: Scope, headers: Headers, heads: HeadCache) -> HtmlInjector:
+    """The page's injector; `headers`: the app's response header fields (for its Content-Security-Policy)."""
     accept_language = request_header(scope, b"accept-language")
     policies = get_all(headers, b"content-security-policy")
     if policies:  # the banner markup the page's CSP lets the browser render
