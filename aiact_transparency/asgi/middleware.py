@@ -157,8 +157,11 @@ class TransparencyMiddleware:
                             self._type_measures.get(content_type) or self._measures(content_type)
                         )
                         # Only a type one of the route's measures applies to goes on: most responses (JSON on a
-                        # banner route, say) skip the responder choice with one lookup.
-                        if applies:
+                        # banner route, say) skip the responder choice with one lookup, and a page on a banner route
+                        # (the most common rewrite) goes straight to its responder.
+                        if applies == MEASURE_BANNER:
+                            rewriter = self._page(scope, send, message, encoding, raw)
+                        elif applies:
                             rewriter = self._choose(scope, send, message, content_type, encoding, policy, applies, raw)
                     if rewriter is not None:
                         # The banner's begin() does nothing (its start message waits for the first chunk, which
@@ -229,6 +232,31 @@ class TransparencyMiddleware:
         """Whether the marking service takes this bare Content-Type (an enabled medium's type or alias)."""
         return self.images is not None and kind in self.images.types
 
+    def _page(
+        self, scope: Scope, send: Send, start: Message, encoding: bytes | None, app_fields: Headers
+    ) -> HtmlBannerResponder | None:
+        """The responder for a page on a banner route, or None when its bytes may not change (`app_fields` as for
+        _choose). The fewest steps: every page of a site takes them."""
+        status: int = start["status"]
+        if (status != 200 or encoding is not None) and not _rewritable(status, encoding):  # 200: no call
+            if _rewritable(status, None):  # a page we would change, but its bytes are encoded
+                coding = (encoding or b"").decode("latin-1")
+                self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
+            return None
+        # The banner's language follows Accept-Language, so shared caches must key on it.
+        start["headers"].append((b"vary", b"Accept-Language"))
+        disclosure = self.disclosure
+        accept_language = request_header(scope, b"accept-language")
+        policies = get_all(app_fields, b"content-security-policy")
+        if policies:  # the banner markup the page's CSP lets the browser render
+            rendering = banner_rendering([p.decode("latin-1") for p in policies])
+            banner = disclosure.banner_html(disclosure.negotiate(accept_language), rendering)
+        else:
+            banner = disclosure.styled_banner(accept_language)
+        heads = self._heads
+        injector = HtmlInjector(head_snippet=disclosure.meta_tag, body_snippet=banner, limit=heads.limit, heads=heads)
+        return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps, app_fields=len(app_fields))
+
     def _choose(
         self,
         scope: Scope,
@@ -253,19 +281,8 @@ class TransparencyMiddleware:
                 language = request_header(scope, b"accept-language")  # audio's spoken disclaimer follows it
                 return MediaResponder(send, start, kind, self.images, scope["path"], accept_language=language)
             return None
-        if applies & MEASURE_BANNER:  # a page on a banner route, the most common rewrite: the fewest steps
-            if (status != 200 or encoding is not None) and not _rewritable(status, encoding):  # 200: no call
-                if _rewritable(status, None):  # a page we would change, but its bytes are encoded
-                    coding = (encoding or b"").decode("latin-1")
-                    self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
-                return None
-            headers = start["headers"]
-            # The banner's language follows Accept-Language, so shared caches must key on it.
-            headers.append((b"vary", b"Accept-Language"))
-            injector = _injector(self.disclosure, scope, app_fields, self._heads)
-            return HtmlBannerResponder(
-                send, start, injector, scope["path"], self.banner_gaps, app_fields=len(app_fields)
-            )
+        if applies & MEASURE_BANNER:
+            return self._page(scope, send, start, encoding, app_fields)
         if not _rewritable(status, encoding):
             return None
         kind, charset = parse_media_type(content_type)
@@ -298,18 +315,6 @@ def _output_log_and_detector(
     signer = getattr(image_marker, "signer", None)
     store = output_log.store if output_log is not None else None
     return output_log, endpoint_for(config, signer=signer, store=store)
-
-
-def _injector(disclosure: Disclosure, scope: Scope, headers: Headers, heads: HeadCache) -> HtmlInjector:
-    """The page's injector; `headers`: the app's response header fields (for its Content-Security-Policy)."""
-    accept_language = request_header(scope, b"accept-language")
-    policies = get_all(headers, b"content-security-policy")
-    if policies:  # the banner markup the page's CSP lets the browser render
-        rendering = banner_rendering([p.decode("latin-1") for p in policies])
-        banner = disclosure.banner_html(disclosure.negotiate(accept_language), rendering)
-    else:
-        banner = disclosure.styled_banner(accept_language)
-    return HtmlInjector(head_snippet=disclosure.meta_tag, body_snippet=banner, limit=heads.limit, heads=heads)
 
 
 def _rewritable(status: int, content_encoding: bytes | None) -> bool:
