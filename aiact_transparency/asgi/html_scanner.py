@@ -146,6 +146,13 @@ _FIRST_BODY = re.compile(
     rb"(<" + _nocase(b"body") + _ATTRS + rb")?"
 )
 
+# The same, from a point after the first <head> tag (HeadCache's shared starts): group 1 is the <body> tag's end.
+_AFTER_HEAD = re.compile(
+    rb"[^<]*(?:" + _construct(head_is_special=False) + rb")*(<" + _nocase(b"body") + _ATTRS + rb")?"
+)
+# A shared start shorter than this saves too little of the match to be worth a comparison per page.
+_MIN_START = 32
+
 # _scan results that are not an insertion point.
 _NEED_MORE = -1
 _PLAINTEXT_SEEN = -2
@@ -164,6 +171,13 @@ class HeadCache:
     lookup compare against entries that cannot match. Bounded: at most `size` entries and `4 * size` prefixes
     seen once, each of at most `limit` bytes; shared by the responses of one middleware (one lookahead limit),
     safe to read while another thread replaces the list.
+
+    Such heads still share their start (everything before the token), and so do the pages of one site: when a
+    prefix seen once shares at least _MIN_START bytes with the one seen before it, the fast path's reading of
+    the shared bytes is kept as a start, up to the last point where the match can resume (a construct boundary
+    or text, in the data state: the match of the shared bytes alone stops there), with the <head> insertion
+    point if it lies before. A page beginning with a start is matched from there on. Exact for the same reason
+    as the entries; at most `size` starts.
     """
 
     def __init__(self, limit: int, size: int = 8) -> None:
@@ -171,6 +185,8 @@ class HeadCache:
         self._size = size
         self._entries: list[tuple[bytes, int, int]] = []  # (prefix, head insertion point or -1, body one)
         self._seen_once: dict[bytes, None] = {}  # prefixes seen once, oldest first
+        self._starts: list[tuple[bytes, int]] = []  # (shared start, head insertion point in it or -1)
+        self._newest = b""  # the prefix seen once most recently
 
     def find(self, chunk: bytes) -> tuple[int, int] | None:
         for prefix, head, body in self._entries:
@@ -178,16 +194,45 @@ class HeadCache:
                 return head, body
         return None
 
-    def add(self, chunk: bytes, head: int, body: int) -> None:
+    def add(self, chunk: bytes, head: int, body: int, *, started: bool = False) -> None:
+        """The fast path read `chunk` up to `body`; `started`: from one of the starts (none is added then)."""
         prefix = chunk[:body]
         seen = self._seen_once
         if seen.pop(prefix, False) is False:  # the first time: remembered, not cached yet
             if len(seen) >= 4 * self._size:
                 seen.clear()
             seen[prefix] = None
+            if not started:
+                self._add_start(prefix, self._newest)
+            self._newest = prefix
             return
         # The newest first; one assignment, so a concurrent find() sees the old list or the new one.
         self._entries = [(prefix, head, body), *self._entries[: self._size - 1]]
+
+    def _add_start(self, prefix: bytes, other: bytes) -> None:
+        shared = _shared_length(prefix, other)
+        if shared < _MIN_START:
+            return
+        first = _FIRST_BODY.match(prefix, 0, shared)
+        assert first is not None  # every part is optional
+        end = first.end()
+        if end < _MIN_START or first.end(2) >= 0:  # (the <body> tag cannot end in bytes two prefixes share)
+            return
+        start = prefix[:end]
+        if all(start != known for known, _ in self._starts):
+            self._starts = [(start, first.end(1)), *self._starts[: self._size - 1]]
+
+
+def _shared_length(a: bytes, b: bytes) -> int:
+    """How many bytes `a` and `b` share at their start (a binary search: a few C-level comparisons)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a.startswith(b[:middle]):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 class HtmlInjector:
@@ -240,20 +285,30 @@ class HtmlInjector:
             # does), and the chunk is neither copied into the buffer nor scanned step by step. Otherwise the
             # exact scanner resumes where the match stopped, in the state it would have reached there itself.
             heads = self._heads if type(chunk) is bytes else None
+            at = 0  # where the match starts: after a start the cache shares with this chunk, if any
             if heads is not None:
-                # HeadCache.find() written out (same module): a call less per page. The list is replaced, never
-                # changed in place, so reading it while another thread adds is safe.
+                # HeadCache.find() written out (same module): a call less per page. The lists are replaced, never
+                # changed in place, so reading them while another thread adds is safe.
                 for prefix, head, body in heads._entries:
                     if chunk.startswith(prefix):
                         self._seen = len(chunk)
                         return self._release_first(chunk, head, body)
-            first = _FIRST_BODY.match(chunk, 0, self._limit)
-            assert first is not None  # every part is optional
-            head, body = first.end(1), first.end(2)  # -1 for a part that took no part
+                for entry in heads._starts:
+                    if chunk.startswith(entry[0]):
+                        at, head = len(entry[0]), entry[1]
+                        break
+            if at and head >= 0:  # the <head> tag lies in the start: the rest of the pattern after it
+                first = _AFTER_HEAD.match(chunk, at, self._limit)
+                assert first is not None  # every part is optional
+                body = first.end(1)
+            else:
+                first = _FIRST_BODY.match(chunk, at, self._limit)
+                assert first is not None
+                head, body = first.end(1), first.end(2)  # -1 for a part that took no part
             if body >= 0:
                 self._seen = len(chunk)
                 if heads is not None:
-                    heads.add(chunk, head, body)
+                    heads.add(chunk, head, body, started=at > 0)
                 return self._release_first(chunk, head, body)
             self._pos = first.end()
             if head >= 0:

@@ -363,3 +363,35 @@ def test_head_cache_never_changes_the_result(docs: list[bytes], tails: bytes, ch
     heads = html_scanner.HeadCache(16384, size=4)
     for doc in docs + [doc + tails for doc in docs] + docs:
         assert cached(doc, heads, chunks) == inject(doc)
+
+
+def test_heads_that_share_their_start_are_matched_from_it() -> None:
+    # Pages whose head differs per response (a token in the title, a meta tag, a script nonce, a comment) share
+    # what comes before the token: the cache keeps that start, and later pages are read from its end. Every
+    # result equals the uncached scanner's, wherever the token is.
+    places = [b"<title>", b'content="width=', b'<script type="', b"<!-- analytics", b"<head>", b"<link rel"]
+    for place in places:
+        heads = html_scanner.HeadCache(16384, size=3)
+        at = PAGE.index(place) + len(place)
+        pages = [PAGE[:at] + b"token%06d" % i + PAGE[at:] for i in range(6)]
+        for page in pages:
+            assert cached(page, heads) == inject(page), place
+        assert heads._starts, place  # the pages did share a start (else this test proves nothing)
+        start, head = heads._starts[0]
+        assert pages[0].startswith(start) and len(start) >= html_scanner._MIN_START
+        assert head == (PAGE_HEAD_END if len(start) >= PAGE_HEAD_END else -1)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    shared=st.lists(st.sampled_from(WELL_FORMED), min_size=4, max_size=16).map(b"".join),
+    rests=st.lists(st.lists(st.sampled_from(WELL_FORMED), max_size=12).map(b"".join), min_size=2, max_size=6),
+    chunks=st.integers(min_value=1, max_value=3),
+)
+def test_shared_starts_never_change_the_result(shared: bytes, rests: list[bytes], chunks: int) -> None:
+    # Documents that share a start (cut anywhere: in a tag, a comment, raw text), then differ, through one shared
+    # cache and twice each: every result equals the uncached scanner's.
+    heads = html_scanner.HeadCache(16384, size=4)
+    docs = [shared + rest for rest in rests]
+    for doc in docs + docs:
+        assert cached(doc, heads, chunks) == inject(doc)
