@@ -210,6 +210,8 @@ class HeadCache:
         self._entries = [(prefix, head, body), *self._entries[: self._size - 1]]
 
     def _add_start(self, prefix: bytes, other: bytes) -> None:
+        if prefix[:_MIN_START] != other[:_MIN_START]:  # most unrelated heads differ this early: no search
+            return
         shared = _shared_length(prefix, other)
         if shared < _MIN_START:
             return
