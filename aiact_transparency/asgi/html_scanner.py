@@ -187,6 +187,7 @@ class HeadCache:
         self._seen_once: dict[bytes, None] = {}  # prefixes seen once, oldest first
         self._starts: list[tuple[bytes, int]] = []  # (shared start, head insertion point in it or -1)
         self._newest = b""  # the prefix seen once most recently
+        self._misses = self._skip = 0  # starts not found in a row: so many attempts are skipped
 
     def find(self, chunk: bytes) -> tuple[int, int] | None:
         for prefix, head, body in self._entries:
@@ -210,31 +211,31 @@ class HeadCache:
         self._entries = [(prefix, head, body), *self._entries[: self._size - 1]]
 
     def _add_start(self, prefix: bytes, other: bytes) -> None:
+        if self._skip:  # heads that shared no start lately: try again only now and then (a search and a match)
+            self._skip -= 1
+            return
         if prefix[:_MIN_START] != other[:_MIN_START]:  # most unrelated heads differ this early: no search
             return
         shared = _shared_length(prefix, other)
-        if shared < _MIN_START:
-            return
         first = _FIRST_BODY.match(prefix, 0, shared)
         assert first is not None  # every part is optional
         end = first.end()
         if end < _MIN_START or first.end(2) >= 0:  # (the <body> tag cannot end in bytes two prefixes share)
+            self._misses = min(2 * self._misses + 1, 63)
+            self._skip = self._misses
             return
+        self._misses = 0
         start = prefix[:end]
         if all(start != known for known, _ in self._starts):
             self._starts = [(start, first.end(1)), *self._starts[: self._size - 1]]
 
 
 def _shared_length(a: bytes, b: bytes) -> int:
-    """How many bytes `a` and `b` share at their start (a binary search: a few C-level comparisons)."""
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a.startswith(b[:middle]):
-            low = middle
-        else:
-            high = middle - 1
-    return low
+    """How many bytes `a` and `b` share at their start: the highest bit of their big-endian XOR is in the first
+    byte that differs (C-level work, no loop over the bytes)."""
+    size = min(len(a), len(b))
+    difference = int.from_bytes(a[:size], "big") ^ int.from_bytes(b[:size], "big")
+    return size - (difference.bit_length() + 7) // 8
 
 
 class HtmlInjector:

@@ -395,3 +395,21 @@ def test_shared_starts_never_change_the_result(shared: bytes, rests: list[bytes]
     docs = [shared + rest for rest in rests]
     for doc in docs + docs:
         assert cached(doc, heads, chunks) == inject(doc)
+
+
+def test_heads_that_share_no_start_are_searched_only_now_and_then() -> None:
+    # Heads sharing only their first bytes (the DOCTYPE, then a token) give no start; the search and the match it
+    # costs are then skipped for a growing number of pages (at most 63), and a start is found again after that.
+    heads = html_scanner.HeadCache(16384)
+    at = PAGE.index(b'lang="en"')
+    for i in range(40):
+        page = PAGE[:at] + b'data-n="%06d" ' % i + PAGE[at:]
+        assert cached(page, heads) == inject(page)
+    assert not heads._starts and heads._skip > 0
+    at = PAGE.index(b"<title>") + len(b"<title>")
+    for i in range(70):
+        page = PAGE[:at] + b"token%06d" % i + PAGE[at:]
+        assert cached(page, heads) == inject(page)
+        if heads._starts:
+            break
+    assert heads._starts and heads._misses == 0
