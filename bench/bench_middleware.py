@@ -179,7 +179,7 @@ async def main() -> None:
            goal=f"<= {HTML_GOAL_US:g} us", baseline=baseline.format(bare, added["do-nothing"]),
            passed=wrapped <= HTML_GOAL_US, issue="17")  # fmt: skip
     bare, added = await compare("/unshared", 1000)
-    wrapped = report("HTML 20 KB, new head sharing no start", bare, added, goal=HTML_GOAL_US)
+    wrapped = report("HTML 20 KB, head shares no start", bare, added, goal=HTML_GOAL_US)
     record("HTML 20 KB page, new head sharing no start with earlier ones (the whole head matched): added in-process",
            wrapped, "us/request", goal="(context)", baseline=baseline.format(bare, added["do-nothing"]),
            passed=None, issue="17")  # fmt: skip

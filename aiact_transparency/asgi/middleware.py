@@ -159,10 +159,13 @@ class TransparencyMiddleware:
                         # Only a type one of the route's measures applies to goes on: most responses (JSON on a
                         # banner route, say) skip the responder choice with one lookup, and a page on a banner route
                         # (the most common rewrite) goes straight to its responder.
-                        if applies == MEASURE_BANNER:
-                            rewriter = self._page(scope, send, message, encoding, raw)
-                        elif applies:
-                            rewriter = self._choose(scope, send, message, content_type, encoding, policy, applies, raw)
+                        if applies:
+                            if applies == MEASURE_BANNER:
+                                rewriter = self._page(scope, send, message, encoding, raw)
+                            else:
+                                rewriter = self._choose(
+                                    scope, send, message, content_type, encoding, policy, applies, raw
+                                )
                     if rewriter is not None:
                         # The banner's begin() does nothing (its start message waits for the first chunk, which
                         # sets Content-Length): not awaited, a coroutine less per page.
