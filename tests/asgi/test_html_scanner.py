@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiact_transparency.asgi import html_scanner
+from aiact_transparency.asgi import html_first_chunk, html_scanner
 from aiact_transparency.asgi.html_scanner import HtmlInjector
 from tests.tools import require_module
 
@@ -292,7 +292,7 @@ def test_first_chunk_fast_path_matches_reference(doc: bytes) -> None:
 
 def test_fast_path_reads_a_realistic_head_whole() -> None:
     # Not a speed test: the exactness tests above would pass vacuously if the fast path never took a real page.
-    first = html_scanner._FIRST_BODY.match(PAGE)
+    first = html_first_chunk._FIRST_BODY.match(PAGE)
     assert first is not None
     assert (first.end(1), first.end(2)) == (PAGE_HEAD_END, PAGE_BODY_END)
 
@@ -378,7 +378,7 @@ def test_heads_that_share_their_start_are_matched_from_it() -> None:
             assert cached(page, heads) == inject(page), place
         assert heads._starts, place  # the pages did share a start (else this test proves nothing)
         start, head = heads._starts[0]
-        assert pages[0].startswith(start) and len(start) >= html_scanner._MIN_START
+        assert pages[0].startswith(start) and len(start) >= html_first_chunk._MIN_START
         assert head == (PAGE_HEAD_END if len(start) >= PAGE_HEAD_END else -1)
 
 
