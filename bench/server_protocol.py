@@ -7,6 +7,11 @@ difference between sides is what each adds to the server's work per request: par
 middleware, h11's header validation, building the response bytes (not the kernel's socket writes).
 
     .venv/bin/python bench/server_protocol.py [h11] [httptools]     (bench_wrk.py runs it too)
+
+It also prints where the HTML page's cost goes (in_app_split): the CPU inside the app call and outside it per
+side, and the same app in a tight loop without the server. The wrapped side's extra cost is all inside the app
+call, and there about twice its tight-loop cost: the loop runs the middleware with warm caches, the server runs
+it after its own parsing and writing (issue 17's "server gap").
 """
 
 from __future__ import annotations
@@ -107,6 +112,82 @@ async def compare(apps: dict[str, Any], http: str, path: str, n: int, rounds: in
     return runs
 
 
+class InApp:
+    """Wraps an app to add up the CPU time spent inside it (the middleware, the app, and the server's send
+    calls they make), so a side's cost splits into the app's part and the server's part (parsing, the cycle,
+    the event loop)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.ns = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        start = time.process_time_ns()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.ns += time.process_time_ns() - start
+
+
+def in_app_split(http: str, path: str, n: int = 300, rounds: int = 15) -> None:
+    """Prints, per side, the CPU per request inside the app call and outside it. Issue 17's server gap: the
+    wrapped side's extra cost is inside the app call, and there it is about twice what the same code costs in
+    bench_middleware.py's tight loop (the loop runs it with warm caches; the server runs it after its own
+    parsing, i.e. cold). `hot` is the tight loop's figure for the same scope, for comparison."""
+    import apps
+    from bench_wrk import ACCEPT_LANGUAGE
+
+    sides = {name: InApp(getattr(apps, name)) for name in ("bare", "floor", "wrapped")}
+
+    async def split() -> dict[str, tuple[float, float, float]]:
+        loop = asyncio.get_running_loop()
+        conns = {name: Connection(app, http, loop) for name, app in sides.items()}
+        data = request(path, ACCEPT_LANGUAGE)
+        for conn in conns.values():
+            await conn.get(data, n)
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
+        for _ in range(rounds):
+            for name, conn in conns.items():
+                sides[name].ns = 0
+                start = time.process_time_ns()
+                await conn.get(data, n)
+                runs[name].append(((time.process_time_ns() - start) / n / 1000, sides[name].ns / n / 1000))
+        hot = {name: await _tight_loop(side.app, http, data, n, rounds) for name, side in sides.items()}
+        return {
+            name: (statistics.median(t for t, _ in r), statistics.median(a for _, a in r), hot[name])
+            for name, r in runs.items()
+        }
+
+    result = asyncio.run(split())
+    print(f"uvicorn {http} {path}, CPU us/request, total / inside the app call (its own tight loop, no server): "
+          + "; ".join(f"{name} {t:.1f} / {a:.1f} ({h:.1f})" for name, (t, a, h) in result.items()))  # fmt: skip
+
+
+async def _tight_loop(app: Any, http: str, data: bytes, n: int, rounds: int) -> float:
+    """The app alone on the scope the server gives it, with a send that does nothing: its cost with warm caches."""
+    captured: dict[str, Any] = {}
+
+    async def capture(scope: Any, receive: Any, send: Any) -> None:
+        captured.setdefault("scope", dict(scope))
+        await app(scope, receive, send)
+
+    await Connection(capture, http, asyncio.get_running_loop()).get(data, 1)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        return None
+
+    samples = []
+    for _ in range(rounds):
+        start = time.process_time_ns()
+        for _ in range(n):
+            await app(dict(captured["scope"]), receive, send)
+        samples.append((time.process_time_ns() - start) / n / 1000)
+    return statistics.median(samples)
+
+
 def cpu_table(http: str, n: int = 300, rounds: int = 31) -> None:
     """Per route: the server's CPU per request for bare, floor and wrapped, printed and recorded. When the
     server is CPU-bound its throughput is 1 / (CPU per request), so bare/wrapped is the throughput ratio the
@@ -138,6 +219,7 @@ def main() -> None:
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
     for http in sys.argv[1:] or ["h11", "httptools"]:
         cpu_table(http)
+        in_app_split(http, "/html")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,14 @@
 Pure and transport-free: the ASGI responder feeds body chunks in and sends out what comes back. The scanner
 is a small resumable tokenizer over bytes that follows the WHATWG tokenizer just far enough to tell a real
 ``<body ...>`` open tag from one inside a comment, a raw-text element, an attribute value or a declaration.
+The first chunk is usually read in one match instead (html_first_chunk.py); the scanner goes on where it stops.
 """
 
 from __future__ import annotations
 
 import re
+
+from .html_first_chunk import _AFTER_HEAD, _FIRST_BODY, _RAW_ELEMENTS, HeadCache
 
 __all__ = ["HeadCache", "HtmlInjector"]
 
@@ -48,8 +51,6 @@ _DATA, _COMMENT, _BOGUS, _RAW, _SCRIPT = range(5)
 
 # Special element kinds, by lower-cased tag name.
 _BODY, _HEAD, _PLAINTEXT = range(3)
-# Those common in a <head> first: the fast path below tries them in this order.
-_RAW_ELEMENTS = (b"title", b"script", b"style", b"noscript", b"textarea", b"iframe", b"xmp", b"noembed", b"noframes")
 # Raw text (script, style, ...) and RCDATA (title, textarea) both end only at "</name" + [ws / >]; character
 # references in RCDATA do not matter to us, so both get the same end pattern.
 _RAW_END: dict[bytes, tuple[re.Pattern[bytes], int]] = {
@@ -68,65 +69,6 @@ _SCRIPT_STATES = (
 _SCRIPT_KEEP = len(b"</script")  # a match cut off by the end of the data starts at most this far back
 _SPECIAL: dict[bytes, int] = {b"body": _BODY, b"head": _HEAD, b"plaintext": _PLAINTEXT}
 
-# Fast path for the first chunk: the prefix up to the end of the first <body ...> tag in one C-level match, group 1
-# ending right after the first <head ...> tag when there is one, group 2 right after the <body ...> tag. Each
-# construct is a strict subset of what the exact scanner below reads, ending at the same byte: tags, comments
-# without "--" inside, declarations, processing instructions, raw text elements up to their end tag (script
-# data without "<!--"). Every construct starts with "<" and the bytes after it choose the one alternative that
-# can match; text is one [^<]* between constructs. So a match has exactly one parse, and a construct that does
-# not match as a whole is given back whole (no possessive quantifiers or atomic groups: Python 3.10 lacks them).
-# The match stops at the first "<" it cannot read (something unusual, a <plaintext>, a construct cut off by
-# the end of the chunk); the exact scanner continues from there, in the same state it would have reached.
-_WS = rb"[\t\n\f\r ]"
-# Attributes and the tag's end, flatter than _SKIP's grammar (fewer steps per attribute) and as strict: a quote
-# or "=" may appear only as `=value` right after an attribute name's last byte (the tag name must end first),
-# and an unquoted value must end at whitespace or ">". Then every quote opens a quoted value, as in the
-# tokenizer, and the tag ends at the same ">". Runs of other bytes (names, whitespace, "/") need no structure:
-# none of them can change where the tag ends.
-_ATTRS = (
-    rb"(?=[\t\n\f\r />])[^>\"'=]*"
-    rb"(?:(?<=[^\t\n\f\r /\"'=])=(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r >\"'=<`]+(?=[\t\n\f\r >]))[^>\"'=]*)*>"
-)
-_DELIMITED = rb"(?=[\t\n\f\r />])"
-_SPECIAL_NAMES = rb"head|body|plaintext|script|style|xmp|iframe|noembed|noframes|noscript|title|textarea"
-
-
-
-
-def _raw_text_element(name: bytes, *, script: bool) -> bytes:
-    # After the "<": the start tag, then text up to (not into) the first "</name" + [ws / >], which the next
-    # construct reads as an end tag. Script data must not hold "<!--": its escapes are left to the exact scanner.
-    end = rb"/(?i:" + name + rb")[\t\n\f\r />]"
-    not_end = rb"<(?!" + end + (rb"|!--" if script else b"") + rb")"
-    return rb"(?i:" + name + rb")" + _DELIMITED + _ATTRS + rb"[^<]*(?:" + not_end + rb"[^<]*)*(?=<" + end + rb")"
-
-
-# What may follow the "<" of a construct. The alternatives exclude each other by their first bytes, so their order
-# changes only the speed: end tags first (one byte tells), then start tags whose first letter starts no special
-# name (not b h i n p s t x), raw text elements (only tried after one of their first letters), the other start
-# tags, comments and declarations. Each failed alternative costs a step per construct, and a head is dozens.
-_CONSTRUCT = rb"<(?:" + b"|".join(
-    (
-        rb"/[A-Za-z][^\t\n\f\r />]*" + _ATTRS,  # end tag
-        rb"[ac-gj-moqru-wyzAC-GJ-MOQRU-WYZ][^\t\n\f\r />]*" + _ATTRS,
-        rb"(?=[iInNsStTxX])(?:"
-        + b"|".join(_raw_text_element(name, script=name == b"script") for name in _RAW_ELEMENTS)
-        + rb")",
-        rb"(?!(?i:" + _SPECIAL_NAMES + rb")" + _DELIMITED + rb")[A-Za-z][^\t\n\f\r />]*" + _ATTRS,
-        rb"!--(?!-?>)[^-]*(?:-[^-]+)*-->",  # no "--" inside: it ends at the first "-->", never at "--!>"
-        rb"!(?!--)[^>]*>",  # DOCTYPE, CDATA and other declarations: a bogus comment up to the first ">"
-        rb"\?[^>]*>",  # a processing instruction is a bogus comment too
-        rb"(?=[^!?/A-Za-z])",  # a "<" that starts nothing is text (what follows it must be there to tell)
-    )
-) + rb")"
-_HEAD_TAG = rb"<(?i:head)" + _DELIMITED + _ATTRS
-# Never fails: group 2 took part only when the <body> tag was reached; group 1 only when a <head> tag was first.
-_FIRST_BODY = re.compile(
-    rb"[^<]*(?:" + _CONSTRUCT + rb"[^<]*)*"
-    rb"(?:(" + _HEAD_TAG + rb")[^<]*(?:(?:" + _CONSTRUCT + rb"|" + _HEAD_TAG + rb")[^<]*)*)?"
-    rb"(<(?i:body)" + _DELIMITED + _ATTRS + rb")?"
-)
-
 # _scan results that are not an insertion point.
 _NEED_MORE = -1
 _PLAINTEXT_SEEN = -2
@@ -134,41 +76,6 @@ _PLAINTEXT_SEEN = -2
 
 def _is_letter(c: int) -> bool:
     return 0x61 <= (c | 0x20) <= 0x7A
-
-
-class HeadCache:
-    """The prefixes (up to the end of the <body> tag) of recent first chunks the fast path took whole, with
-    their insertion points. A page served again (an app's HTML shell, a landing page) is then recognised by
-    one bytes comparison per entry instead of a scan. Exact: how the scanner reads a prefix depends on no byte
-    after it. A prefix is cached when it is seen the second time: pages whose head differs per response (a
-    CSRF token, a CSP nonce) never repeat, and would otherwise push the repeating ones out and make every
-    lookup compare against entries that cannot match. Bounded: at most `size` entries and `4 * size` prefixes
-    seen once, each of at most `limit` bytes; shared by the responses of one middleware (one lookahead limit),
-    safe to read while another thread replaces the list.
-    """
-
-    def __init__(self, limit: int, size: int = 8) -> None:
-        self.limit = limit
-        self._size = size
-        self._entries: list[tuple[bytes, int, int]] = []  # (prefix, head insertion point or -1, body one)
-        self._seen_once: dict[bytes, None] = {}  # prefixes seen once, oldest first
-
-    def find(self, chunk: bytes) -> tuple[int, int] | None:
-        for prefix, head, body in self._entries:
-            if chunk.startswith(prefix):
-                return head, body
-        return None
-
-    def add(self, chunk: bytes, head: int, body: int) -> None:
-        prefix = chunk[:body]
-        seen = self._seen_once
-        if seen.pop(prefix, False) is False:  # the first time: remembered, not cached yet
-            if len(seen) >= 4 * self._size:
-                seen.clear()
-            seen[prefix] = None
-            return
-        # The newest first; one assignment, so a concurrent find() sees the old list or the new one.
-        self._entries = [(prefix, head, body), *self._entries[: self._size - 1]]
 
 
 class HtmlInjector:
@@ -221,20 +128,30 @@ class HtmlInjector:
             # does), and the chunk is neither copied into the buffer nor scanned step by step. Otherwise the
             # exact scanner resumes where the match stopped, in the state it would have reached there itself.
             heads = self._heads if type(chunk) is bytes else None
+            at = 0  # where the match starts: after a start the cache shares with this chunk, if any
             if heads is not None:
-                # HeadCache.find() written out (same module): a call less per page. The list is replaced, never
-                # changed in place, so reading it while another thread adds is safe.
+                # HeadCache.find() written out (same module): a call less per page. The lists are replaced, never
+                # changed in place, so reading them while another thread adds is safe.
                 for prefix, head, body in heads._entries:
                     if chunk.startswith(prefix):
                         self._seen = len(chunk)
                         return self._release_first(chunk, head, body)
-            first = _FIRST_BODY.match(chunk, 0, self._limit)
-            assert first is not None  # every part is optional
-            head, body = first.end(1), first.end(2)  # -1 for a part that took no part
+                for entry in heads._starts:
+                    if chunk.startswith(entry[0]):
+                        at, head = len(entry[0]), entry[1]
+                        break
+            if at and head >= 0:  # the <head> tag lies in the start: the rest of the pattern after it
+                first = _AFTER_HEAD.match(chunk, at, self._limit)
+                assert first is not None  # every part is optional
+                body = first.end(1)
+            else:
+                first = _FIRST_BODY.match(chunk, at, self._limit)
+                assert first is not None
+                head, body = first.end(1), first.end(2)  # -1 for a part that took no part
             if body >= 0:
                 self._seen = len(chunk)
                 if heads is not None:
-                    heads.add(chunk, head, body)
+                    heads.add(chunk, head, body, started=at > 0)
                 return self._release_first(chunk, head, body)
             self._pos = first.end()
             if head >= 0:

@@ -22,6 +22,7 @@ from ..disclosure.csp import banner_rendering
 from ..fingerprints.outputs import OutputLog
 from ..http_messages import (
     ASGIApp,
+    Headers,
     Message,
     Receive,
     Scope,
@@ -157,11 +158,20 @@ class TransparencyMiddleware:
                             self._type_measures.get(content_type) or self._measures(content_type)
                         )
                         # Only a type one of the route's measures applies to goes on: most responses (JSON on a
-                        # banner route, say) skip the responder choice with one lookup.
+                        # banner route, say) skip the responder choice with one lookup, and a page on a banner route
+                        # (the most common rewrite) goes straight to its responder.
                         if applies:
-                            rewriter = self._choose(scope, send, message, content_type, encoding, policy, applies)
+                            if applies == MEASURE_BANNER:
+                                rewriter = self._page(scope, send, message, encoding, raw)
+                            else:
+                                rewriter = self._choose(
+                                    scope, send, message, content_type, encoding, policy, applies, raw
+                                )
                     if rewriter is not None:
-                        await rewriter.begin()
+                        # The banner's begin() does nothing (its start message waits for the first chunk, which
+                        # sets Content-Length): not awaited, a coroutine less per page.
+                        if type(rewriter) is not HtmlBannerResponder:
+                            await rewriter.begin()
                         return
             await send(message)
 
@@ -230,6 +240,34 @@ class TransparencyMiddleware:
         """Whether the marking service takes this bare Content-Type (an enabled medium's type or alias)."""
         return self.images is not None and kind in self.images.types
 
+    def _page(
+        self, scope: Scope, send: Send, start: Message, encoding: bytes | None, app_fields: Headers
+    ) -> Responder | None:
+        """The responder for a page on a banner route, or None when its bytes may not change (`app_fields` as for
+        _choose). The fewest steps: every page of a site takes them."""
+        status: int = start["status"]
+        if (status != 200 or encoding is not None) and not _rewritable(status, encoding):  # 200: no call
+            if _rewritable(status, None):  # a page we would change, but its bytes are encoded
+                coded = coded_responder(send, start, encoding or b"", scope["path"])  # gzip or deflate: decoded,
+                if coded is not None:  # the banner put in, and encoded again (responders/coded.py)
+                    return coded.around(self._page(scope, coded.send, start, None, app_fields))
+                coding = (encoding or b"").decode("latin-1")
+                self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
+            return None
+        # The banner's language follows Accept-Language, so shared caches must key on it.
+        start["headers"].append((b"vary", b"Accept-Language"))
+        disclosure = self.disclosure
+        accept_language = request_header(scope, b"accept-language")
+        policies = get_all(app_fields, b"content-security-policy")
+        if policies:  # the banner markup the page's CSP lets the browser render
+            rendering = banner_rendering([p.decode("latin-1") for p in policies])
+            banner = disclosure.banner_html(disclosure.negotiate(accept_language), rendering)
+        else:
+            banner = disclosure.styled_banner(accept_language)
+        heads = self._heads
+        injector = HtmlInjector(head_snippet=disclosure.meta_tag, body_snippet=banner, limit=heads.limit, heads=heads)
+        return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps, app_fields=len(app_fields))
+
     def _choose(
         self,
         scope: Scope,
@@ -239,9 +277,11 @@ class TransparencyMiddleware:
         encoding: bytes | None,
         policy: RoutePolicy,
         applies: int,
+        app_fields: Headers,
     ) -> Responder | None:
         """The responder for a response whose type one of the route's measures applies to (`applies`: those
-        RoutePolicy.measures bits), or None to send it unchanged."""
+        RoutePolicy.measures bits), or None to send it unchanged. `app_fields`: the app's own header list, which
+        the start message's begins with (ours follow: no Content-Length, ETag or CSP among them)."""
         status: int = start["status"]
         if applies & MEASURE_IMAGES and self.images is not None:  # a type the marking service takes
             kind = parse_media_type(content_type)[0]
@@ -256,18 +296,11 @@ class TransparencyMiddleware:
         if encoding is not None and not _identity(encoding) and _rewritable(status, None):
             coded = coded_responder(send, start, encoding, scope["path"])  # gzip or deflate compressed inside us
             if coded is not None:  # the responder for the decoded body, its output encoded again
-                return coded.around(self._choose(scope, coded.send, start, content_type, None, policy, applies))
-        if applies & MEASURE_BANNER:  # a page on a banner route, the most common rewrite: the fewest steps
-            if not _rewritable(status, encoding):
-                if _rewritable(status, None):  # a page we would change, but its bytes are encoded
-                    coding = (encoding or b"").decode("latin-1")
-                    self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
-                return None
-            headers = start["headers"]
-            # The banner's language follows Accept-Language, so shared caches must key on it.
-            headers.append((b"vary", b"Accept-Language"))
-            injector = _injector(self.disclosure, scope, headers, self._heads)
-            return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps)
+                return coded.around(
+                    self._choose(scope, coded.send, start, content_type, None, policy, applies, app_fields)
+                )
+        if applies & MEASURE_BANNER:
+            return self._page(scope, send, start, encoding, app_fields)
         if not _rewritable(status, encoding):
             return None
         kind, charset = parse_media_type(content_type)
@@ -300,19 +333,6 @@ def _output_log_and_detector(
     signer = getattr(image_marker, "signer", None)
     store = output_log.store if output_log is not None else None
     return output_log, endpoint_for(config, signer=signer, store=store)
-
-
-def _injector(
-    disclosure: Disclosure, scope: Scope, headers: list[tuple[bytes, bytes]], heads: HeadCache
-) -> HtmlInjector:
-    accept_language = request_header(scope, b"accept-language")
-    policies = get_all(headers, b"content-security-policy")
-    if policies:  # the banner markup the page's CSP lets the browser render
-        rendering = banner_rendering([p.decode("latin-1") for p in policies])
-        banner = disclosure.banner_html(disclosure.negotiate(accept_language), rendering)
-    else:
-        banner = disclosure.styled_banner(accept_language)
-    return HtmlInjector(head_snippet=disclosure.meta_tag, body_snippet=banner, limit=heads.limit, heads=heads)
 
 
 def _rewritable(status: int, content_encoding: bytes | None) -> bool:

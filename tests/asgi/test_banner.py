@@ -13,6 +13,9 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
+from aiact_transparency.http_messages import Receive, Scope, Send
+
+from ..tools import http_scope, run_app
 
 pytestmark = pytest.mark.anyio
 
@@ -232,3 +235,27 @@ async def test_mode_none_route_has_no_banner() -> None:
     response = await fetch(html_app(config), "/about")
     assert "aiact-disclosure" not in response.text
     assert response.headers["ai-disclosure"].startswith("mode=none")
+
+
+async def test_new_content_length_takes_the_place_of_the_apps(config: TransparencyConfig) -> None:
+    # One Content-Length field line, where the app put its own (the header order stays the app's; a duplicate the
+    # app sent goes), the ETag weakened wherever it is; our own field lines follow the app's.
+    page = PAGE.encode()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (b"content-length", b"%d" % len(page)),
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"Content-Length", b"%d" % len(page)),
+            (b"ETag", b'"v1"'),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page})
+
+    sent = await run_app(TransparencyMiddleware(app, config=config), http_scope("/"))
+    names = [name.lower() for name, _ in sent[0]["headers"]]
+    assert names[:3] == [b"content-length", b"content-type", b"etag"]
+    assert names.count(b"content-length") == 1
+    assert sent[0]["headers"][0] == (b"content-length", b"%d" % len(sent[1]["body"]))
+    assert sent[0]["headers"][2] == (b"ETag", b'W/"v1"')
+    assert set(names[3:]) == {b"ai-disclosure", b"link", b"vary"}

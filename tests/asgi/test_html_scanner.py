@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiact_transparency.asgi import html_scanner
+from aiact_transparency.asgi import html_first_chunk, html_scanner
 from aiact_transparency.asgi.html_scanner import HtmlInjector
 from tests.tools import require_module
 
@@ -292,7 +292,7 @@ def test_first_chunk_fast_path_matches_reference(doc: bytes) -> None:
 
 def test_fast_path_reads_a_realistic_head_whole() -> None:
     # Not a speed test: the exactness tests above would pass vacuously if the fast path never took a real page.
-    first = html_scanner._FIRST_BODY.match(PAGE)
+    first = html_first_chunk._FIRST_BODY.match(PAGE)
     assert first is not None
     assert (first.end(1), first.end(2)) == (PAGE_HEAD_END, PAGE_BODY_END)
 
@@ -363,3 +363,53 @@ def test_head_cache_never_changes_the_result(docs: list[bytes], tails: bytes, ch
     heads = html_scanner.HeadCache(16384, size=4)
     for doc in docs + [doc + tails for doc in docs] + docs:
         assert cached(doc, heads, chunks) == inject(doc)
+
+
+def test_heads_that_share_their_start_are_matched_from_it() -> None:
+    # Pages whose head differs per response (a token in the title, a meta tag, a script nonce, a comment) share
+    # what comes before the token: the cache keeps that start, and later pages are read from its end. Every
+    # result equals the uncached scanner's, wherever the token is.
+    places = [b"<title>", b'content="width=', b'<script type="', b"<!-- analytics", b"<head>", b"<link rel"]
+    for place in places:
+        heads = html_scanner.HeadCache(16384, size=3)
+        at = PAGE.index(place) + len(place)
+        pages = [PAGE[:at] + b"token%06d" % i + PAGE[at:] for i in range(6)]
+        for page in pages:
+            assert cached(page, heads) == inject(page), place
+        assert heads._starts, place  # the pages did share a start (else this test proves nothing)
+        start, head = heads._starts[0]
+        assert pages[0].startswith(start) and len(start) >= html_first_chunk._MIN_START
+        assert head == (PAGE_HEAD_END if len(start) >= PAGE_HEAD_END else -1)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    shared=st.lists(st.sampled_from(WELL_FORMED), min_size=4, max_size=16).map(b"".join),
+    rests=st.lists(st.lists(st.sampled_from(WELL_FORMED), max_size=12).map(b"".join), min_size=2, max_size=6),
+    chunks=st.integers(min_value=1, max_value=3),
+)
+def test_shared_starts_never_change_the_result(shared: bytes, rests: list[bytes], chunks: int) -> None:
+    # Documents that share a start (cut anywhere: in a tag, a comment, raw text), then differ, through one shared
+    # cache and twice each: every result equals the uncached scanner's.
+    heads = html_scanner.HeadCache(16384, size=4)
+    docs = [shared + rest for rest in rests]
+    for doc in docs + docs:
+        assert cached(doc, heads, chunks) == inject(doc)
+
+
+def test_heads_that_share_no_start_are_searched_only_now_and_then() -> None:
+    # Heads sharing only their first bytes (the DOCTYPE, then a token) give no start; the search and the match it
+    # costs are then skipped for a growing number of pages (at most 63), and a start is found again after that.
+    heads = html_scanner.HeadCache(16384)
+    at = PAGE.index(b'lang="en"')
+    for i in range(40):
+        page = PAGE[:at] + b'data-n="%06d" ' % i + PAGE[at:]
+        assert cached(page, heads) == inject(page)
+    assert not heads._starts and heads._skip > 0
+    at = PAGE.index(b"<title>") + len(b"<title>")
+    for i in range(70):
+        page = PAGE[:at] + b"token%06d" % i + PAGE[at:]
+        assert cached(page, heads) == inject(page)
+        if heads._starts:
+            break
+    assert heads._starts and heads._misses == 0

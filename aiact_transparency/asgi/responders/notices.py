@@ -50,12 +50,19 @@ class BannerGaps:
 class HtmlBannerResponder:
     """Holds the start message until the first body chunk, then streams through the injector."""
 
-    def __init__(self, send: Send, start: Message, injector: HtmlInjector, path: str, gaps: BannerGaps) -> None:
+    __slots__ = ("_app_fields", "_gaps", "_injector", "_path", "_send", "_start")
+
+    def __init__(
+        self, send: Send, start: Message, injector: HtmlInjector, path: str, gaps: BannerGaps, *, app_fields: int = -1
+    ) -> None:
+        """`app_fields`: how many of the start message's header fields (the first ones) are the app's, when the
+        rest are the caller's own and hold no Content-Length or ETag (-1: all of them may)."""
         self._send = send
         self._start: Message | None = start
         self._injector = injector
         self._path = path
         self._gaps = gaps
+        self._app_fields = app_fields
 
     async def begin(self) -> None:
         """The start message waits for the first body chunk: only then is Content-Length known."""
@@ -83,7 +90,8 @@ class HtmlBannerResponder:
                 self._gaps.log(self._path, injector.gave_up_reason, level=logging.INFO)
         if start is not None:
             self._start = None
-            _fix_headers(start["headers"], len(out) if not more and injector.injected else -1, streamed=more)
+            length = len(out) if not more and injector.injected else -1
+            _fix_headers(start["headers"], length, streamed=more, fields=self._app_fields)
             await self._send(start)
         await self._send({"type": "http.response.body", "body": out, "more_body": more})
 
@@ -96,25 +104,33 @@ class HtmlBannerResponder:
             await self._send(start)
 
 
-def _fix_headers(headers: Headers, length: int, *, streamed: bool) -> None:
+def _fix_headers(headers: Headers, length: int, *, streamed: bool, fields: int = -1) -> None:
     """One pass: the ETag weakened, even when nothing was inserted (a fragment without <body>: HEAD cannot see
     the body, so it always sends the weak tag, and GET must agree with it, RFC 9110 §9.3.2); Content-Length
-    dropped when streamed (the final length is unknown when the headers must leave) or replaced, at the end,
-    by `length` unless that is -1 (nothing inserted: the app's own stays where it was)."""
+    dropped when streamed (the final length is unknown when the headers must leave), or set to `length` unless
+    that is -1 (nothing inserted: the app's own stays as it was), in place of the app's (appended if it sent
+    none). Only the first `fields` header fields are looked at, unless that is -1."""
     drop_length = streamed or length >= 0
-    stale: list[int] = []
-    # Changed in place (the middleware's own copy of the list): no second list per page.
-    for index, (name, value) in enumerate(headers):
-        size = len(name)  # before lower(), which makes a new object: most names differ in length
+    lengths: list[int] = []
+    # Changed in place (the middleware's own copy of the list): no second list per page. Every name is compared by
+    # length first, and a 4-byte one (Link and Vary are ours on every page) by its first letter: lower() makes
+    # a new object, and this runs for every page.
+    for index in range(len(headers) if fields < 0 else fields):
+        name, value = headers[index]
+        size = len(name)
         if size == 14:
             if drop_length and name.lower() == b"content-length":
-                stale.append(index)
-        elif size == 4 and not value.startswith(b"W/") and name.lower() == b"etag":
+                lengths.append(index)
+        elif size == 4 and name[0] | 0x20 == 0x65 and name.lower() == b"etag" and not value.startswith(b"W/"):
             headers[index] = (name, b"W/" + value)
-    for index in reversed(stale):
-        del headers[index]
     if length >= 0:
-        headers.append((b"content-length", b"%d" % length))
+        field = (b"content-length", b"%d" % length)
+        if not lengths:
+            headers.append(field)
+            return
+        headers[lengths.pop(0)] = field
+    for index in reversed(lengths):
+        del headers[index]
 
 
 class EventStreamResponder:
