@@ -4,8 +4,9 @@ WAV and FLAC go through soundfile (libsndfile): lossless in, lossless out, with 
 MP3 and MP4/AAC go through PyAV (its wheels carry FFmpeg with libmp3lame and FFmpeg's native AAC encoder;
 MP3 is encoded by the system's libmp3lame instead when it is installed, `_lame`, about 3x faster):
 the output keeps the sample rate, the channel count and the input's bit rate (the stream's nominal rate, or
-the average of a VBR stream, rounded to a standard rate). Both libraries are the `audio` extra, imported on
-first use so the rest of the package works without them.
+the average of a VBR stream, rounded to a standard rate; for M4A the larger of the average and the maximum
+its esds box declares, which is the encoder's target where FFmpeg wrote the file: `_mp4`). Both libraries
+are the `audio` extra, imported on first use so the rest of the package works without them.
 
 Bad input becomes an `AudioMarkingError` subclass naming the problem and the fix; library exceptions never
 leak. Refused on purpose: more than `MAX_CHANNELS` channels, rates outside `MIN_RATE`-`MAX_RATE` (the
@@ -26,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._lame import encoder as system_lame
+from ._mp4 import declared_max_bit_rate
 from ._sniff import CANONICAL_TYPE, media_format
 from .errors import (
     AudioTooLongError,
@@ -201,6 +203,8 @@ def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
         )
     if not bit_rate:
         bit_rate = int(len(data) * 8 / seconds)
+    if name == "m4a":  # the rate it was encoded at, not the lower average FFmpeg's AAC encoder reaches (`_mp4`)
+        bit_rate = max(bit_rate, declared_max_bit_rate(data) or 0)
     fmt = AudioFormat(name, rate, channels, bit_rate=_standard_bit_rate(bit_rate), lossless=False)
     samples = np.concatenate(parts)
     if declared:

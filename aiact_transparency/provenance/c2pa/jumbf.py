@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["active_manifest_label", "active_manifest_only"]
+__all__ = ["active_manifest_label", "active_manifest_only", "iso_boxes"]
 
 # The jumd content type UUIDs of a manifest store and of standard / update manifests ("c2pa", "c2ma", "c2um").
 _STORE = bytes.fromhex("6332706100110010800000aa00389b71")
@@ -19,8 +19,9 @@ _MANIFESTS = (bytes.fromhex("63326d6100110010800000aa00389b71"), bytes.fromhex("
 _LABEL_PRESENT = 0x02
 
 
-def _boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
-    """(type, content start, content end) of each box in data[start:end]; stops at anything malformed."""
+def iso_boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(type, content start, content end) of each box in data[start:end]; stops at anything malformed. JUMBF
+    boxes are ISO BMFF boxes, so MP4 files are walked with this too (the M4A bit rate, audio/_mp4.py)."""
     found = []
     while start + 8 <= end:
         size, kind = struct.unpack_from(">I4s", data, start)
@@ -38,7 +39,7 @@ def _boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
 
 def _description(data: bytes, start: int, end: int) -> tuple[bytes, str | None] | None:
     """(content type UUID, label) of the jumd box that opens a superbox's content."""
-    boxes = _boxes(data, start, end)
+    boxes = iso_boxes(data, start, end)
     if not boxes or boxes[0][0] != b"jumd":
         return None
     _, begin, stop = boxes[0]
@@ -56,11 +57,11 @@ def _description(data: bytes, start: int, end: int) -> tuple[bytes, str | None] 
 
 def active_manifest_label(store: bytes) -> str | None:
     """The label of the last manifest in a JUMBF manifest store (as Builder.sign returns it), or None."""
-    for kind, start, end in _boxes(store, 0, len(store)):
+    for kind, start, end in iso_boxes(store, 0, len(store)):
         described = _description(store, start, end) if kind == b"jumb" else None
         if described is None or described[0] != _STORE:
             continue
-        labels = [found[1] for child, begin, stop in _boxes(store, start, end)[1:] if child == b"jumb"
+        labels = [found[1] for child, begin, stop in iso_boxes(store, start, end)[1:] if child == b"jumb"
                   and (found := _description(store, begin, stop)) is not None and found[0] in _MANIFESTS]
         return labels[-1] if labels else None
     return None
@@ -70,11 +71,11 @@ def active_manifest_only(store: bytes) -> bytes | None:
     """The store cut down to its description box and its active (last) manifest, for a Soft Binding Resolution
     API request with returnActiveManifest=true; None when `store` is not a manifest store. A store holding one
     manifest comes back unchanged."""
-    for kind, start, end in _boxes(store, 0, len(store)):
+    for kind, start, end in iso_boxes(store, 0, len(store)):
         described = _description(store, start, end) if kind == b"jumb" else None
         if described is None or described[0] != _STORE:
             continue
-        children = _boxes(store, start, end)
+        children = iso_boxes(store, start, end)
         manifests = [(begin, stop) for child, begin, stop in children[1:] if child == b"jumb"
                      and (found := _description(store, begin, stop)) is not None and found[0] in _MANIFESTS]
         if not manifests:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from aiact_transparency.provenance.audio import _lame, codec
+from aiact_transparency.provenance.audio._mp4 import declared_max_bit_rate
 from aiact_transparency.provenance.audio.codec import AudioFormat, decode_audio, encode_audio
 from aiact_transparency.provenance.audio.errors import (
     AudioMarkingError,
@@ -22,6 +23,7 @@ from aiact_transparency.provenance.audio.errors import (
     UnsupportedAudioError,
     UnsupportedAudioLayoutError,
 )
+from tests.provenance.audio.clips import _stereo, music
 from tests.tools import require_module, require_tool
 
 require_module("av")
@@ -109,6 +111,47 @@ def test_lossy_round_trips_neither_grow_nor_shift(name: str, rate: int) -> None:
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", "-", "-f", "f32le", "-ac", "1", "-"], input=twice,
                          capture_output=True, check=True).stdout
     assert _lag(samples, np.frombuffer(raw, "<f4")[:, None] * 2, rate) == 0
+
+
+def _easy_music(rate: int = 48_000) -> np.ndarray:
+    """6 s of the test clips' synthesized stereo music (seed 3), on which FFmpeg's AAC encoder asked for 128 kbit/s
+    averages about 103 (PyAV's build) or 104 (Debian's ffmpeg 5.1)."""
+    return _stereo(music(6.0, rate, np.random.default_rng(3)), np.random.default_rng(3), rate)
+
+
+def _average_bit_rate(data: bytes) -> int:
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        return int(container.streams.audio[0].bit_rate)
+
+
+def test_an_aac_file_keeps_the_rate_it_was_encoded_at_not_its_lower_average(tmp_path: Path) -> None:
+    """The rate the marker re-encodes at: the esds box's maximum, which FFmpeg's muxer sets to the encoder's
+    target (the average rounded this file to 96 kbit/s, and the marker's output lost its watermark). Written
+    once by Debian's ffmpeg command line (an encoder build other than PyAV's) and once by encode_audio."""
+    ffmpeg = require_tool("ffmpeg")
+    (tmp_path / "in.wav").write_bytes(pcm_wav(_easy_music(), 48_000))
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(tmp_path / "in.wav"), "-c:a", "aac", "-b:a", "128k",
+                    str(tmp_path / "out.m4a")], check=True)
+    fmt = AudioFormat("m4a", 48_000, 2, bit_rate=128_000, lossless=False)
+    for data in ((tmp_path / "out.m4a").read_bytes(), encode_audio(_easy_music(), fmt)):
+        assert _average_bit_rate(data) < 120_000  # FFmpeg's stream bit rate: alone, it rounds to 112 or lower
+        assert declared_max_bit_rate(data) == 128_000
+        assert decode_audio(data).format == fmt
+
+
+def test_without_a_declared_maximum_the_aac_average_is_kept() -> None:
+    fmt = AudioFormat("m4a", 48_000, 2, bit_rate=128_000, lossless=False)
+    data = encode_audio(_easy_music(), fmt)
+    # the DecoderConfigDescriptor's maxBitrate (after objectTypeIndication, streamType and bufferSizeDB) zeroed
+    config = data.index(b"\x04", data.index(b"esds") + 8)
+    pos = data.index((128_000).to_bytes(4, "big"), config)
+    zeroed = data[:pos] + bytes(4) + data[pos + 4 :]
+    assert declared_max_bit_rate(zeroed) is None
+    assert decode_audio(zeroed).format.bit_rate == 96_000  # the average, ~103 kbit/s, rounded
+    for broken in (b"", data[:40], b"\x00\x00\x00\x08moov", pcm_wav(tone(), 44_100)):
+        assert declared_max_bit_rate(broken) is None
 
 
 def _system_lame() -> _lame.LameEncoder:
