@@ -80,6 +80,7 @@ def _construct(*, head_is_special: bool) -> bytes:
         rb"!(?!--)[^>]*>",  # DOCTYPE, CDATA and other declarations: a bogus comment up to the first ">"
         rb"\?[^>]*>",  # a processing instruction is a bogus comment too
         rb"[^!?/A-Za-z<]",  # a "<" that starts nothing is text, and so is the byte after it (unless a "<")
+        rb"(?=<)",  # a "<" before another "<" is text too ("a << b"); the next one is read on its own
     ]
     return rb"<(?:" + b"|".join(alternatives) + rb")[^<]*"
 
@@ -112,7 +113,7 @@ class HeadCache:
     Such heads still share their start (everything before the token), and so do the pages of one site: when a
     prefix seen once shares at least _MIN_START bytes with the one seen before it, the fast path's reading of
     the shared bytes is kept as a start, up to the last point where the match can resume (a construct boundary
-    or text, in the data state: the match of the shared bytes alone stops there), with the <head> insertion
+    or text, in the data state, whose match reads no byte past it: see `_add_start`), with the <head> insertion
     point if it lies before. A page beginning with a start is matched from there on. Exact for the same reason
     as the entries; at most `size` starts.
     """
@@ -153,10 +154,17 @@ class HeadCache:
             return
         if prefix[:_MIN_START] != other[:_MIN_START]:  # most unrelated heads differ this early: no search
             return
-        shared = _shared_length(prefix, other)
-        first = _FIRST_BODY.match(prefix, 0, shared)
-        assert first is not None  # every part is optional
-        end = first.end()
+        end = _shared_length(prefix, other)
+        # Cut back until the match reads nothing past its own end: a raw-text element (<title>, <script>...) is
+        # matched up to its end tag, which only a lookahead checks, so a match can stop just before "</title"
+        # having peeked at bytes the start would not keep; resumed there, "</titlex>" (still RCDATA text) would
+        # read as that end tag. Matched with endpos = its own end, no later byte can count.
+        while True:
+            first = _FIRST_BODY.match(prefix, 0, end)
+            assert first is not None  # every part is optional
+            if first.end() == end:
+                break
+            end = first.end()
         if end < _MIN_START or first.end(2) >= 0:  # (the <body> tag cannot end in bytes two prefixes share)
             self._misses = min(2 * self._misses + 1, 63)
             self._skip = self._misses
