@@ -237,6 +237,22 @@ async def test_mode_none_route_has_no_banner() -> None:
     assert response.headers["ai-disclosure"].startswith("mode=none")
 
 
+async def test_a_page_the_app_frames_as_chunked_gets_no_content_length(config: TransparencyConfig) -> None:
+    # A message must not carry both Transfer-Encoding and Content-Length (RFC 9112 §6.2): a whole page sent with
+    # the app's own chunked framing and no length got a Content-Length appended beside it.
+    page = PAGE.encode()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"Transfer-Encoding", b"chunked")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page})
+
+    sent = await run_app(TransparencyMiddleware(app, config=config), http_scope("/"))
+    names = [name.lower() for name, _ in sent[0]["headers"]]
+    assert b'id="aiact-disclosure"' in sent[1]["body"]
+    assert b"transfer-encoding" in names and b"content-length" not in names
+
+
 async def test_new_content_length_takes_the_place_of_the_apps(config: TransparencyConfig) -> None:
     # One Content-Length field line, where the app put its own (the header order stays the app's; a duplicate the
     # app sent goes), the ETag weakened wherever it is; our own field lines follow the app's.

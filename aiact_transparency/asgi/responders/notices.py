@@ -125,8 +125,10 @@ def _fix_headers(headers: Headers, length: int, *, streamed: bool, fields: int =
             headers[index] = (name, b"W/" + value)
     if length >= 0:
         field = (b"content-length", b"%d" % length)
-        if not lengths:
-            headers.append(field)
+        if not lengths:  # (rare: a whole page comes with its length) appended, unless the app chose chunked
+            # framing itself: a message must not carry both (RFC 9112 §6.2), and the server then frames it so
+            if not any(len(name) == 17 and name.lower() == b"transfer-encoding" for name, _ in headers):
+                headers.append(field)
             return
         headers[lengths.pop(0)] = field
     for index in reversed(lengths):
