@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 
 import brotli
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from aiact_transparency import TransparencyMiddleware
+from aiact_transparency import TransparencyConfig, TransparencyMiddleware
 from aiact_transparency.asgi.responders.media import decodable_accept_encoding
 from aiact_transparency.http_messages import ASGIApp, Message, Receive, Scope, Send
+from aiact_transparency.provenance.text.marking import verify_text
 
 from ..samples import image_bytes
 from ..tools import require_module
+from . import openai_app
 from .test_media_content_coding import assert_marked_png, fetch_raw
 from .test_media_responder import make_config
 
@@ -139,3 +143,47 @@ def test_accept_encoding_keeps_only_the_codings_we_can_undo(value: bytes, expect
 @pytest.mark.parametrize("value", [b"gzip, deflate", b"gzip;q=1.0, identity; q=0.5", b"", b"deflate"])
 def test_an_undoable_accept_encoding_is_kept_as_it_is(value: bytes) -> None:
     assert decodable_accept_encoding(value) is value
+
+
+# -- routes that do not mark media (images.routes narrowed) keep the client's Accept-Encoding: a br body there
+# is logged, not passed silently
+
+
+def gap_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "aiact_transparency"]
+
+
+async def test_a_brotli_json_body_without_its_member_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    async def api(request: Request) -> Response:
+        return JSONResponse(PAYLOAD)
+
+    config = TransparencyConfig(system={"name": "Acme", "provider": "Acme GmbH"}, disclosure={"json": True},
+                                images={"routes": ["/images/*"]})
+    app = TransparencyMiddleware(PreferBrotli(Starlette(routes=[Route("/api", api)])), config=config)
+    with caplog.at_level(logging.WARNING, logger="aiact_transparency"):
+        for _ in range(2):
+            response, raw = await fetch_raw(app, "/api", accept_encoding=CHROME)
+            assert response.headers["content-encoding"] == "br"
+            assert json.loads(brotli.decompress(raw)) == PAYLOAD  # passed as the app sent it (no member)
+    assert gap_warnings(caplog) == [
+        "AI disclosure JSON member not inserted in '/api': the body is Content-Encoding: br; compress outside "
+        "TransparencyMiddleware"
+    ]
+
+
+async def test_brotli_texts_without_their_c2pa_wrapper_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    config = TransparencyConfig(system={"name": "Acme Chat", "provider": "Acme GmbH"},
+                                disclosure={"routes": [{"path": "/v1/*", "text": "c2pa"}]},
+                                images={"routes": ["/images/*"]})
+    app = TransparencyMiddleware(PreferBrotli(openai_app.app), config=config)
+    with caplog.at_level(logging.WARNING, logger="aiact_transparency"):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            answer = await client.post("/v1/chat/completions", json={"model": "m"}, headers={"Accept-Encoding": CHROME})
+            plain = await client.get("/v1/plain", headers={"Accept-Encoding": CHROME})
+    assert answer.headers["content-encoding"] == plain.headers["content-encoding"] == "br"
+    assert not verify_text(plain.text).valid  # (httpx decoded the br: the app's text, unmarked)
+    fix = ": the body is Content-Encoding: br; compress outside TransparencyMiddleware"
+    assert gap_warnings(caplog) == [
+        "C2PA text wrapper not inserted in '/v1/chat/completions'" + fix,
+        "C2PA text wrapper not inserted in '/v1/plain'" + fix,
+    ]
