@@ -45,6 +45,18 @@ _HELD_LIMIT = 4 << 20
 _BODY = "http.response.body"
 
 
+async def _compress_in_pieces(compressor: Any, body: bytes) -> bytes:
+    """`body` compressed `_PIECE` bytes at a time, the event loop given back between pieces (a few ms each).
+    Not in a thread: the pieces keep each stall as short as the decoder's, without a worker per large body or
+    a thread hop per message (the compressor is the stream's, used in order)."""
+    view = memoryview(body)
+    parts = [compressor.compress(view[:_PIECE])]
+    for offset in range(_PIECE, len(body), _PIECE):
+        await anyio.lowlevel.checkpoint()
+        parts.append(compressor.compress(view[offset:offset + _PIECE]))
+    return b"".join(parts)
+
+
 def recodable(content_encoding: bytes | None) -> bool:
     """Whether a response in this Content-Encoding can be decoded and re-encoded around its responder: one
     coding, gzip, x-gzip or deflate."""
@@ -141,7 +153,10 @@ class CodedResponder:
             # Deflate's flavour is the app's; zlib (RFC 9110's deflate) if something goes out before its bytes.
             wbits = self._decoder.wbits or zlib.MAX_WBITS
             self._compressor = compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, wbits)
-        data = compressor.compress(body) if body else b""
+        if len(body) <= _PIECE:
+            data = compressor.compress(body) if body else b""
+        else:  # (a whole JSON body or text, up to its responder's limit: 220-350 ms at 4 MiB in one call)
+            data = await _compress_in_pieces(compressor, body)
         if not more:
             data += compressor.flush(zlib.Z_FINISH)
         elif body:  # (an empty message with more to come: nothing new to flush)
