@@ -143,7 +143,8 @@ class TransparencyMiddleware:
                             content_type = value
                     elif size == 16:
                         if name.lower() == b"content-encoding":
-                            encoding = value
+                            # Repeated field lines are one list (RFC 9110 §5.3): stacked codings must be seen as such.
+                            encoding = value if encoding is None else encoding + b", " + value
                     elif size == 13 and name.lower() == b"ai-disclosure":
                         has_disclosure = True
                 # A copy of the message, too, for the same reason. An AI-Disclosure the app set itself describes

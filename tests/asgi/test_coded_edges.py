@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import logging
 import zlib
 from typing import Any
 
@@ -21,7 +22,9 @@ from starlette.routing import Route
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
 from aiact_transparency.asgi.responders import coded
 
-from .test_coded_responses import fetch_raw
+from ..samples import image_bytes
+from .test_coded_responses import PAGE, fetch_raw, our_warnings
+from .test_media_content_coding import assert_marked_png
 
 pytestmark = pytest.mark.anyio
 
@@ -87,3 +90,40 @@ async def test_a_large_json_body_is_encoded_again_in_pieces_between_which_the_lo
     seen = [tick for _, tick in spy.calls]
     assert all(later > earlier for earlier, later in itertools.pairwise(seen))  # the loop ran between
     assert response.headers["content-length"] == str(len(raw))
+
+
+# -- two Content-Encoding field lines: one list of codings, applied in order (RFC 9110 §5.3, §8.4)
+
+
+def two_lines_app(body: bytes, media_type: str, path: str) -> Starlette:
+    async def endpoint(request: Request) -> Response:
+        response = Response(body, media_type=media_type)
+        response.raw_headers += [(b"content-encoding", b"gzip"), (b"content-encoding", b"gzip")]
+        return response
+
+    return Starlette(routes=[Route(path, endpoint)])
+
+
+async def test_a_page_gzipped_twice_on_two_field_lines_passes_with_its_gap_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Only the last line was read: the page was decoded once, the inner gzip member found no <body> (an INFO),
+    # and the response re-encoded once under two `gzip` lines (undone twice by the client: garbage).
+    twice = gzip.compress(gzip.compress(PAGE.encode()))
+    app = TransparencyMiddleware(two_lines_app(twice, "text/html", "/page"), config=config())
+    with caplog.at_level(logging.WARNING, logger="aiact_transparency"):
+        response, raw = await fetch_raw(app, "/page")
+    assert raw == twice and response.headers.get_list("content-encoding") == ["gzip", "gzip"]
+    assert our_warnings(caplog) == [
+        "AI banner not inserted in '/page': the body is Content-Encoding: gzip, gzip; compress outside "
+        "TransparencyMiddleware"
+    ]
+
+
+async def test_an_image_gzipped_twice_on_two_field_lines_is_decoded_twice_and_marked() -> None:
+    png = image_bytes("png")
+    app = TransparencyMiddleware(two_lines_app(gzip.compress(gzip.compress(png)), "image/png", "/images/x.png"),
+                                 config=config())
+    response, raw = await fetch_raw(app, "/images/x.png")
+    assert response.status_code == 200 and "content-encoding" not in response.headers  # it was a 500
+    assert_marked_png(response, raw, app.config)
