@@ -12,11 +12,12 @@ import zlib
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
@@ -127,3 +128,24 @@ async def test_an_image_gzipped_twice_on_two_field_lines_is_decoded_twice_and_ma
     response, raw = await fetch_raw(app, "/images/x.png")
     assert response.status_code == 200 and "content-encoding" not in response.headers  # it was a 500
     assert_marked_png(response, raw, app.config)
+
+
+DIGESTS = {"Content-Digest": "sha-256=:AAAA:", "Repr-Digest": "sha-256=:BBBB:",
+           "Content-MD5": "Q2hlY2sgSW50ZWdyaXR5IQ==", "Digest": "SHA-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE="}
+
+
+@pytest.mark.parametrize("path", ["/page", "/api"])  # the body changed (a banner), and a JSON array unchanged
+async def test_digests_of_the_apps_bytes_are_removed_when_they_are_encoded_again(path: str) -> None:
+    async def page(request: Request) -> Response:
+        return HTMLResponse(PAGE, headers=DIGESTS)
+
+    async def api(request: Request) -> Response:
+        return JSONResponse([1, 2, 3], headers=DIGESTS)  # not an object: no member, the same JSON re-encoded
+
+    inner = Starlette(routes=[Route("/page", page), Route("/api", api)])
+    app = TransparencyMiddleware(GZipMiddleware(inner, minimum_size=1), config=config(json=True))
+    response, raw = await fetch_raw(app, path)
+    assert response.headers["content-encoding"] == "gzip" and gzip.decompress(raw)
+    assert not {name.lower() for name in DIGESTS} & set(response.headers)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=inner), base_url="http://t") as client:
+        assert {name.lower() for name in DIGESTS} <= set((await client.get(path)).headers)  # the app's were there
