@@ -22,9 +22,10 @@ from starlette.routing import Route
 
 from aiact_transparency import TransparencyConfig, TransparencyMiddleware
 from aiact_transparency.asgi.responders import coded
+from aiact_transparency.asgi.responders.content_coding import ContentDecodingError, Decoder
 
 from ..samples import image_bytes
-from .test_coded_responses import PAGE, fetch_raw, our_warnings
+from .test_coded_responses import PAGE, assert_one_banner, fetch_raw, our_warnings
 from .test_media_content_coding import assert_marked_png
 
 pytestmark = pytest.mark.anyio
@@ -149,3 +150,55 @@ async def test_digests_of_the_apps_bytes_are_removed_when_they_are_encoded_again
     assert not {name.lower() for name in DIGESTS} & set(response.headers)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=inner), base_url="http://t") as client:
         assert {name.lower() for name in DIGESTS} <= set((await client.get(path)).headers)  # the app's were there
+
+
+# -- what gzip -d accepts: NUL padding after the last member; and an empty body
+
+
+def encoded_page_app(body: bytes) -> TransparencyMiddleware:
+    async def page(request: Request) -> Response:
+        return Response(body, media_type="text/html", headers={"Content-Encoding": "gzip"})
+
+    return TransparencyMiddleware(Starlette(routes=[Route("/page", page)]), config=config())
+
+
+async def test_a_gzip_page_padded_with_nul_bytes_gets_its_banner(caplog: pytest.LogCaptureFixture) -> None:
+    # It passed without its banner, as "corrupt" (a warning); gzip -d decodes it ("trailing zero bytes ignored").
+    with caplog.at_level(logging.WARNING, logger="aiact_transparency"):
+        response, raw = await fetch_raw(encoded_page_app(gzip.compress(PAGE.encode()) + bytes(512)), "/page")
+    assert response.headers["content-encoding"] == "gzip"
+    assert_one_banner(gzip.decompress(raw)) and not our_warnings(caplog)
+
+
+async def test_an_empty_gzip_body_stays_empty(caplog: pytest.LogCaptureFixture) -> None:
+    # It was "truncated" (a warning, the app's bytes passed).
+    with caplog.at_level(logging.WARNING, logger="aiact_transparency"):
+        response, raw = await fetch_raw(encoded_page_app(b""), "/page")
+    assert response.status_code == 200 and raw == b"" and response.headers["content-length"] == "0"
+    assert not our_warnings(caplog)
+
+
+@pytest.mark.parametrize("step", [1, 7, 1 << 20])
+def test_the_decoder_ignores_nul_padding_after_gzip_members_split_anywhere(step: int) -> None:
+    data = PAGE.encode()
+    encoded = gzip.compress(data[:500]) + gzip.compress(data[500:]) + bytes(100)
+    decoder = Decoder("gzip")
+    out = b"".join(decoder.feed(encoded[i:i + step], 1 << 20) for i in range(0, len(encoded), step))
+    decoder.finish()
+    assert out == data
+
+
+@pytest.mark.parametrize("after", [b"\0\0x", b"\0" + gzip.compress(b"more")])
+def test_the_decoder_refuses_anything_after_the_padding(after: bytes) -> None:
+    decoder = Decoder("gzip")
+    with pytest.raises(ContentDecodingError, match="gzip data has bytes after its end"):
+        decoder.feed(gzip.compress(b"x") + after, 100)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_an_empty_input_is_empty_and_padding_alone_is_not(coding: str) -> None:
+    decoder = Decoder(coding)
+    assert decoder.feed(b"", 100) == b""
+    decoder.finish()
+    with pytest.raises(ContentDecodingError, match="corrupt"):  # NUL bytes with no member before them
+        Decoder("gzip").feed(bytes(8), 100)
