@@ -219,10 +219,11 @@ def prepare_scope(scope: Scope) -> Scope:
 
 def _changed_request_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     changed = []
-    for name, value in headers:
+    for field in headers:  # (the fields as they are: only Accept-Encoding's is a new tuple)
+        name = field[0]
         if name in _REQUEST_HEADERS_TO_DROP:
             continue
-        changed.append((name, decodable_accept_encoding(value) if name == b"accept-encoding" else value))
+        changed.append((name, decodable_accept_encoding(field[1])) if name == b"accept-encoding" else field)
     return changed
 
 
