@@ -15,6 +15,7 @@ from ..disclosure import (
     MEASURE_EVENT_STREAM,
     MEASURE_IMAGES,
     MEASURE_JSON_BODY,
+    MEASURE_TEXT_C2PA,
     Disclosure,
     RoutePolicy,
 )
@@ -142,7 +143,8 @@ class TransparencyMiddleware:
                             content_type = value
                     elif size == 16:
                         if name.lower() == b"content-encoding":
-                            encoding = value
+                            # Repeated field lines are one list (RFC 9110 §5.3): stacked codings must be seen as such.
+                            encoding = value if encoding is None else encoding + b", " + value
                     elif size == 13 and name.lower() == b"ai-disclosure":
                         has_disclosure = True
                 # A copy of the message, too, for the same reason. An AI-Disclosure the app set itself describes
@@ -251,8 +253,7 @@ class TransparencyMiddleware:
                 coded = coded_responder(send, start, encoding or b"", scope["path"])  # gzip or deflate: decoded,
                 if coded is not None:  # the banner put in, and encoded again (responders/coded.py)
                     return coded.around(self._page(scope, coded.send, start, None, app_fields))
-                coding = (encoding or b"").decode("latin-1")
-                self.banner_gaps.log(scope["path"], f"the body is Content-Encoding: {coding}; compress outside")
+                self._coding_gap(scope["path"], encoding or b"", MEASURE_BANNER)
             return None
         # The banner's language follows Accept-Language, so shared caches must key on it.
         start["headers"].append((b"vary", b"Accept-Language"))
@@ -267,6 +268,19 @@ class TransparencyMiddleware:
         heads = self._heads
         injector = HtmlInjector(head_snippet=disclosure.meta_tag, body_snippet=banner, limit=heads.limit, heads=heads)
         return HtmlBannerResponder(send, start, injector, scope["path"], self.banner_gaps, app_fields=len(app_fields))
+
+    def _coding_gap(self, path: str, encoding: bytes, applies: int) -> None:
+        """Logs (once per route) the notice a body in an undecodable Content-Encoding goes out without."""
+        if applies & MEASURE_BANNER:
+            what = "AI banner"
+        elif applies & MEASURE_TEXT_C2PA and self.text is not None:
+            what = "C2PA text wrapper"
+        elif applies & MEASURE_EVENT_STREAM:
+            what = "AI disclosure event-stream notice"
+        else:
+            what = "AI disclosure JSON member"
+        reason = f"the body is Content-Encoding: {encoding.decode('latin-1')}; compress outside TransparencyMiddleware"
+        self.banner_gaps.log(path, reason, what=what)
 
     def _choose(
         self,
@@ -302,6 +316,8 @@ class TransparencyMiddleware:
         if applies & MEASURE_BANNER:
             return self._page(scope, send, start, encoding, app_fields)
         if not _rewritable(status, encoding):
+            if _rewritable(status, None):  # a body we would change, in a coding we cannot undo (br, zstd, stacked)
+                self._coding_gap(scope["path"], encoding or b"", applies)
             return None
         kind, charset = parse_media_type(content_type)
         disclosure = self.disclosure

@@ -121,10 +121,12 @@ def gzipped_app(config: TransparencyConfig, **gzip_options: Any) -> tuple[Transp
     return TransparencyMiddleware(recorder, config=config), recorder
 
 
-async def fetch_raw(app: Any, path: str, method: str = "GET") -> tuple[httpx.Response, bytes]:
+async def fetch_raw(
+    app: Any, path: str, method: str = "GET", *, accept_encoding: str = "gzip, deflate, br"
+) -> tuple[httpx.Response, bytes]:
     """The response as sent (httpx would undo its Content-Encoding) and its body's bytes on the wire."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        request = client.build_request(method, path, headers={"Accept-Encoding": "gzip, deflate, br"})
+        request = client.build_request(method, path, headers={"Accept-Encoding": accept_encoding})
         response = await client.send(request, stream=True)
         raw = b"".join([chunk async for chunk in response.aiter_raw()])
         await response.aclose()

@@ -8,8 +8,10 @@ gigabytes (a decompression bomb) is refused as soon as the cap is passed, never 
 
 Codings (RFC 9110 §8.4.1): gzip and its alias x-gzip (RFC 1952: one member or several, one after the other),
 deflate (RFC 1950 zlib data, and the raw RFC 1951 stream some servers send instead; told apart by the zlib
-header's check bits, as browsers do). Several codings (``gzip, deflate``) are undone last one first. Any
-other coding (br, zstd, compress) cannot be decoded: the responder applies the failure policy.
+header's check bits, as browsers do). NUL padding after the last gzip member is ignored, as gzip -d does; an
+empty body decodes to nothing (it is not a truncated stream). Several codings (``gzip, deflate``) are undone
+last one first. Any other coding (br, zstd, compress) cannot be decoded: the responder applies the failure
+policy.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ class Decoder:
         self._tail = b""  # input not decoded yet: the output was capped, or it starts the next gzip member
         self._capped = False  # the last call filled max_length: more output may wait inside the inflater
         self._streams = 0  # streams (gzip members) decoded to their end
+        self._padded = False  # NUL bytes came after the last gzip member (gzip -d ignores them): nothing may follow
+        self._fed = False  # any input at all: an empty body is empty, not a truncated stream
 
     @property
     def pending(self) -> bool:
@@ -95,10 +99,16 @@ class Decoder:
         # (A tail while wbits is None is deflate's first byte alone, which waits for the second.)
         return self._capped or (bool(self._tail) and self.wbits is not None)
 
+    @property
+    def empty(self) -> bool:
+        """Whether no input byte has come yet."""
+        return not self._fed
+
     def feed(self, data: bytes, max_length: int) -> bytes:
         """Up to `max_length` (>= 1) decoded bytes of the input so far; ContentDecodingError for corrupt data."""
         if self._tail:
             data, self._tail = self._tail + data, b""
+        self._fed = self._fed or bool(data)
         parts: list[bytes] = []
         room = max_length
         drain, self._capped = self._capped, False  # capped: output may wait inside, with no input left
@@ -106,6 +116,11 @@ class Decoder:
             drain = False
             inflater = self._inflater
             if inflater is None:  # a new stream starts here
+                if self._streams and self.wbits == _GZIP_WBITS and (self._padded or data[:1] == b"\0"):
+                    if data.lstrip(b"\0"):  # (the gzip header's first byte is 0x1f: no member starts with NUL)
+                        raise ContentDecodingError(f"the Content-Encoding: {self.coding} data has bytes after its end")
+                    self._padded = True
+                    break
                 if self._streams and self.wbits != _GZIP_WBITS:  # zlib and raw deflate are one stream each
                     raise ContentDecodingError(f"the Content-Encoding: {self.coding} data has bytes after its end")
                 if self.wbits is None:
@@ -134,7 +149,10 @@ class Decoder:
         return b"".join(parts)
 
     def finish(self) -> None:
-        """The input has ended: ContentDecodingError unless it ended exactly at the end of a stream."""
+        """The input has ended: ContentDecodingError unless it ended at the end of a stream (zero padding after a
+        gzip member allowed), or there was no input at all (an empty body, which decodes to nothing)."""
+        if self.empty:
+            return
         if self._inflater is not None or self._tail or not self._streams:
             raise ContentDecodingError(f"the Content-Encoding: {self.coding} data is truncated")
 

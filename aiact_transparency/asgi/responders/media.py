@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 
 import anyio.to_thread
 
@@ -27,11 +28,19 @@ from .marking_service import MarkingService
 
 logger = logging.getLogger("aiact_transparency")
 
-__all__ = ["MediaResponder", "encoding_refusal", "prepare_scope", "strip_stale_headers"]
+__all__ = ["MediaResponder", "decodable_accept_encoding", "encoding_refusal", "prepare_scope", "strip_stale_headers"]
 
 _DIRECT_SEND = ("http.response.pathsend", "http.response.zerocopysend")
 # Request headers that would make the app send bytes we cannot mark: a slice of the original.
 _REQUEST_HEADERS_TO_DROP = frozenset({b"range", b"if-range"})
+_REQUEST_HEADERS_TO_CHANGE = _REQUEST_HEADERS_TO_DROP | {b"accept-encoding"}
+# The codings a medium, page or JSON body can be decoded from (content_coding.py), and identity.
+_UNDOABLE = ("gzip", "x-gzip", "deflate", "identity")
+# Accept-Encoding values seen -> the value the app gets, or None when it needs no change (the request is then not
+# copied). Clients send few distinct values (a browser's is constant); the bound keeps one that varies them from
+# growing the table.
+_ACCEPTED: dict[bytes, bytes | None] = {}
+_ACCEPTED_CACHED = 256
 # Headers that would describe the unmarked original: its validator, its byte ranges, its transfer, its coding
 # (a gzip body is decoded before marking; the marked file goes out as it is).
 _STALE_HEADERS = (
@@ -186,24 +195,68 @@ def prepare_scope(scope: Scope) -> Scope:
     a non-media one too: a 200 with the entire body in place of the 206 asked for, which RFC 9110 §14.2 allows
     (a server MAY ignore Range; the client then takes the 200 as the whole representation). Large non-media
     downloads that need ranges belong outside the media routes (README).
-    Accept-Encoding stays: JSON and pages keep a compression middleware inside ours, and a gzip or deflate
-    medium is decoded before marking (MediaResponder), a gzip or deflate page, JSON or text around its
-    responder (CodedResponder); a coding we cannot decode gets the failure policy.
+    Accept-Encoding keeps only the codings we can undo (`decodable_accept_encoding`): JSON and pages keep a
+    compression middleware inside ours, a gzip or deflate medium is decoded before marking (MediaResponder), a
+    gzip or deflate page, JSON or text around its responder (CodedResponder); a br or zstd compressor inside
+    (browsers ask for both) is not offered them, so it sends gzip or nothing at all.
     """
     # One pass over the request headers, no generator, nothing else per request: this runs for every request on
     # a media route (by default every route), most of which are not media at all. (The responder reads the
     # Accept-Language from the scope itself, only when there is an image to mark.)
     headers = scope.get("headers") or ()
-    for name, _ in headers:
-        if name in _REQUEST_HEADERS_TO_DROP:
+    for name, value in headers:
+        # (An Accept-Encoding not seen yet gets `value` back: computed once, then None if it needs no change.)
+        if name in _REQUEST_HEADERS_TO_CHANGE and (name != b"accept-encoding" or _ACCEPTED.get(value, value)):
             scope = dict(scope)
-            scope["headers"] = [(k, v) for k, v in headers if k not in _REQUEST_HEADERS_TO_DROP]
+            scope["headers"] = _changed_request_headers(headers)
             break
     extensions = scope.get("extensions")
     if extensions and ("http.response.pathsend" in extensions or "http.response.zerocopysend" in extensions):
         scope = dict(scope)
         scope["extensions"] = {k: v for k, v in extensions.items() if k not in _DIRECT_SEND}
     return scope
+
+
+def _changed_request_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    changed = []
+    for field in headers:  # (the fields as they are: only Accept-Encoding's is a new tuple)
+        name = field[0]
+        if name in _REQUEST_HEADERS_TO_DROP:
+            continue
+        changed.append((name, decodable_accept_encoding(field[1])) if name == b"accept-encoding" else field)
+    return changed
+
+
+def decodable_accept_encoding(value: bytes) -> bytes:
+    """`value` cut down to the codings we can undo (gzip, x-gzip, deflate) and identity, with their weights (the
+    same object when it lists no other). Remembered per value.
+
+    RFC 9110 §12.5.3: `*` stands for every coding the field does not list, so it becomes each undoable coding not
+    listed (x-gzip and gzip count as one, §8.4.1.3), identity included, with the `*` member's weight (`*;q=0` stays
+    a refusal of them all). Any other coding is dropped, so its absence makes it unacceptable (no `*` is left).
+    Nothing left would leave the app with no field, which §12.5.3 reads as "any coding": the field is then
+    `identity`, the one answer the client did not refuse and we can always take, unless it refused identity too
+    (then its member stays, and nothing is acceptable, as the client asked)."""
+    if value in _ACCEPTED:
+        return _ACCEPTED[value] or value
+    members = [member.strip() for member in value.split(b",")]
+    members = [member for member in members if member]
+    names = [member.split(b";", 1)[0].strip().lower().decode("latin-1") for member in members]
+    listed = set(names)
+    if "gzip" in listed or "x-gzip" in listed:
+        listed |= {"gzip", "x-gzip"}
+    kept: list[bytes] = []
+    for member, name in zip(members, names, strict=True):
+        if name in _UNDOABLE:
+            kept.append(member)
+        elif name == "*":
+            weight = member[1:].strip()  # ";q=0.5", or b"" for none
+            kept += [coding.encode("ascii") + weight for coding in _UNDOABLE if coding not in listed]
+    unchanged = all(name in _UNDOABLE for name in names)
+    if len(_ACCEPTED) >= _ACCEPTED_CACHED:
+        _ACCEPTED.clear()
+    _ACCEPTED[value] = None if unchanged else b", ".join(kept) if kept else b"identity"
+    return _ACCEPTED[value] or value
 
 
 def encoding_refusal(content_encoding: bytes | None) -> str | None:

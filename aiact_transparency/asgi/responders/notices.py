@@ -34,17 +34,18 @@ class BannerGaps:
     bounded: when full it starts over, and a route may then be logged again."""
 
     def __init__(self, limit: int = 1024) -> None:
-        self._seen: set[tuple[str, int]] = set()  # (path, level): a route's fragment INFO hides no WARNING
+        self._seen: set[tuple[str, int, str]] = set()  # (path, level, what): an INFO hides no WARNING
         self._limit = limit
 
-    def log(self, path: str, reason: str, *, level: int = logging.WARNING) -> None:
-        key = (path, level)
+    def log(self, path: str, reason: str, *, level: int = logging.WARNING, what: str = "AI banner") -> None:
+        """`what`: the notice missing, e.g. "AI disclosure JSON member" (each is logged once per route)."""
+        key = (path, level, what)
         if key in self._seen:
             return
         if len(self._seen) >= self._limit:
             self._seen.clear()
         self._seen.add(key)
-        logger.log(level, "AI banner not inserted in %r: %s", path, reason)
+        logger.log(level, "%s not inserted in %r: %s", what, path, reason)
 
 
 class HtmlBannerResponder:
