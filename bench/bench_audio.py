@@ -104,7 +104,14 @@ def marking_rows(runs: int) -> None:
     lame = codec.system_lame()
     print(f"MP3 encoder: {'the system libmp3lame ' + lame.version + ' (' + lame.path + ')' if lame else 'PyAV'}")
     full, no_watermark = AudioMarker(config()), AudioMarker(config(watermark=False))
-    marked_wav = full.mark(wav)
+    # The marker claims a watermark only once it reads back (it is not claimed otherwise): on this steady chord
+    # about one random item id in several hundred does not (session 5: 420 of 420 in loops, one miss in a bench
+    # run). Say so and mark again rather than stop the bench: the timing rows below need a claimed mark to detect.
+    for attempt in range(1, 6):
+        marked_wav = full.mark(wav)
+        if marked_wav.report.watermark is not None:
+            break
+        print(f"note: mark {attempt} of the WAV was not claimed ({'; '.join(marked_wav.report.notes)}); marking again")
     assert marked_wav.report.watermark is not None and marked_wav.report.c2pa is not None, marked_wav.report
     marked = decode_audio(marked_wav.data).samples
     assert detect_audio_watermark(marked, RATE).found
