@@ -39,13 +39,16 @@ from .clips import clip_set, music, speech
 
 OURS = WatermarkPayload(system_id_for("aiact-test-system"), 0x00BEEF)
 THEIRS = WatermarkPayload(system_id_for("someone-else"), 0x00BEEF)
+# The table marks every clip twice, under two item ids: whether a marginal clip reads back depends on the word
+# as well as the sound (in use the id is random), and one word's luck is not the figure. The bench marks 3.
+TABLE_PAYLOADS = (OURS, WatermarkPayload(OURS.system_id, 0x0A0B0C))
 
 
 @pytest.fixture(scope="module")
 def rows() -> Iterator[list[Row]]:
     require_tool("espeak-ng")
     require_module("av")
-    result = robustness(clip_set(40, (3.0, 6.0)), OURS, THEIRS)
+    result = robustness(clip_set(40, (3.0, 6.0)), TABLE_PAYLOADS, THEIRS)
     print("\n" + table(result))
     yield result
 
