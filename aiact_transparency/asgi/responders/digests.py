@@ -14,8 +14,8 @@ worse, a proxy would report it tampered with). Each is of the bytes we change:
 RFC 9530 §2 and §3 allow the digest in a trailer section, so a responder that changes the body and passes the
 app's trailers on removes the same fields there (`without_digests`). A response we pass through unchanged keeps
 its digests, in both places: they still match. (A `Trailer` header field naming a digest may stay: it lists
-fields that may be present, RFC 9110 §6.6.2.) Not computing new ones is deliberate: a digest we made up would
-vouch for bytes the app never saw.
+fields that may be present, RFC 9110 §6.6.2.) None is computed anew: a streamed body's headers leave before
+its bytes are known, and a recipient may ignore any digest (RFC 9530 §2), while a wrong one fails the response.
 """
 
 from __future__ import annotations
