@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from aiact_transparency import TransparencyMiddleware
+from aiact_transparency import TransparencyConfig, TransparencyMiddleware
 from aiact_transparency.http_messages import Message, Receive, Scope, Send
 
 from ..samples import image_bytes
@@ -33,8 +33,8 @@ def trailer_fields(body: bytes) -> list[tuple[bytes, bytes]]:
             (b"content-md5", base64.b64encode(hashlib.md5(body).digest())), OTHER]
 
 
-def app_with_trailers(content_type: bytes, chunks: list[bytes], *headers: tuple[bytes, bytes]
-                      ) -> TransparencyMiddleware:
+def app_with_trailers(content_type: bytes, chunks: list[bytes], *headers: tuple[bytes, bytes],
+                      settings: TransparencyConfig | None = None) -> TransparencyMiddleware:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         assert TRAILERS in scope["extensions"]  # an app sends trailers only where the server takes them
         start = [(b"content-type", content_type), (b"trailer", b"content-digest, content-md5, server-timing"), *headers]
@@ -43,7 +43,7 @@ def app_with_trailers(content_type: bytes, chunks: list[bytes], *headers: tuple[
             await send({"type": "http.response.body", "body": chunk, "more_body": index < len(chunks) - 1})
         await send({"type": TRAILERS, "headers": trailer_fields(b"".join(chunks)), "more_trailers": False})
 
-    return TransparencyMiddleware(app, config=config())
+    return TransparencyMiddleware(app, config=settings or config())
 
 
 async def sent_through(middleware: TransparencyMiddleware, path: str) -> tuple[bytes, Message]:
@@ -63,6 +63,9 @@ CHANGED = {
     "/v1/text": (b"text/plain; charset=utf-8", [answer(0).encode()], ()),
     "/images/picture.png": (b"image/png", [image_bytes("png")], ()),
     "/gzip-page": (b"text/html", [gzip.compress(PAGE)], ((b"content-encoding", b"gzip"),)),  # coded.py
+    # Only coded.py changes these bytes (the member responder leaves a list as it is): compressed again
+    "/gzip-list": (b"application/json", [gzip.compress(b"[1, 2, 3]", compresslevel=1, mtime=1)],
+                   ((b"content-encoding", b"gzip"),)),
 }
 # A response of the same kind of route that goes out as the app sent it.
 UNCHANGED = {
@@ -74,7 +77,7 @@ UNCHANGED = {
 }
 PAIRS = [("/page", "/fragment"), ("/events", "/style.css"), ("/api/object", "/api/list"),
          ("/v1/chat/stream", "/v1/latin1"), ("/v1/text", "/v1/latin1"), ("/images/picture.png", "/images/style.css"),
-         ("/gzip-page", "/fragment")]
+         ("/gzip-page", "/fragment"), ("/gzip-list", "/api/list")]
 
 
 @pytest.mark.parametrize(("changed", "kept"), PAIRS)
@@ -89,3 +92,14 @@ async def test_trailers_lose_the_apps_digests_exactly_when_the_body_changed(chan
     assert body == original and trailers["headers"] == trailer_fields(original)
     digest = http_sf.parse(dict(trailers["headers"])[b"content-digest"], tltype="dictionary")
     assert digest["sha-256"][0] == hashlib.sha256(body).digest()
+
+
+async def test_a_chat_stream_without_the_event_stream_notice_loses_them_for_its_text_wrappers() -> None:
+    # The notice alone would change the body; without it, only the C2PA text wrappers do (chat.py).
+    settings = TransparencyConfig(system={"name": "Acme", "provider": "Acme GmbH"},
+                                  disclosure={"routes": [{"path": "/v1/*", "text": "c2pa", "event_stream": False}]})
+    chunks = chat_stream_events({"model": "m"})
+    body, trailers = await sent_through(app_with_trailers(b"text/event-stream", chunks, settings=settings),
+                                        "/v1/chat/stream")
+    assert body != b"".join(chunks) and not body.startswith(b":")  # wrapped, and no notice comment first
+    assert trailers["headers"] == [OTHER]

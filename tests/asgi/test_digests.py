@@ -142,7 +142,9 @@ async def test_a_changed_body_goes_without_the_apps_digests_an_unchanged_one_kee
                                                ("/images/picture.png", "/images/style.css")])
 async def test_a_head_describes_the_changed_get_without_the_apps_digests(changed: str, kept: str) -> None:
     # RFC 9530 §3: a HEAD's Repr-Digest is of what the GET would send, and that is not the app's bytes.
-    app = TransparencyMiddleware(inner_app(), config=config())
+    inner = inner_app()
+    assert set(FIELDS) <= set((await get(inner, changed, "HEAD")).headers)  # the app's HEAD carries them
+    app = TransparencyMiddleware(inner, config=config())
     assert not set(FIELDS) & set((await get(app, changed, "HEAD")).headers)
     head = await get(app, kept, "HEAD")
     assert_digests_match(head.headers, (await get(app, kept)).content)

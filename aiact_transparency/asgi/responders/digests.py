@@ -22,19 +22,22 @@ from __future__ import annotations
 
 from ...http_messages import Headers, Message
 
-__all__ = ["DIGEST_FIELDS", "DIGEST_NAME_SIZES", "TRAILERS", "remove_digests", "without_digests"]
+__all__ = ["DIGESTS_AND_LENGTH", "DIGEST_FIELDS", "DIGEST_NAME_SIZES", "TRAILERS", "remove_digests", "without_digests"]
 
 DIGEST_FIELDS = frozenset({b"content-digest", b"repr-digest", b"content-md5", b"digest"})
 # Their lengths: a name of another length is not one of them, without the lower() that makes a new object.
 DIGEST_NAME_SIZES = frozenset(len(name) for name in DIGEST_FIELDS)
+# With Content-Length (14 bytes, as Content-Digest): a bodiless answer's fields of the unchanged body, one pass.
+DIGESTS_AND_LENGTH = DIGEST_FIELDS | {b"content-length"}
 TRAILERS = "http.response.trailers"  # the ASGI HTTP Trailers extension's message
 
 
-def remove_digests(headers: Headers) -> None:
-    """Drops every digest field from `headers` (the responder's own list), in one pass."""
-    headers[:] = [
-        field for field in headers if len(field[0]) not in DIGEST_NAME_SIZES or field[0].lower() not in DIGEST_FIELDS
-    ]
+def remove_digests(headers: Headers, names: frozenset[bytes] = DIGEST_FIELDS) -> None:
+    """Drops every digest field (or every field of `names`, lower case, each as long as a digest field's name:
+    DIGESTS_AND_LENGTH) from `headers`, the responder's own list; rebuilt only when it holds one."""
+    if any(len(name) in DIGEST_NAME_SIZES and name.lower() in names for name, _ in headers):
+        headers[:] = [field for field in headers
+                      if len(field[0]) not in DIGEST_NAME_SIZES or field[0].lower() not in names]
 
 
 def without_digests(message: Message) -> Message:

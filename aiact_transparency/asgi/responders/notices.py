@@ -139,9 +139,11 @@ def _fix_headers(headers: Headers, length: int, *, streamed: bool, fields: int =
         # message must not carry both (RFC 9112 §6.2), and the server then frames it so
         elif not any(len(name) == 17 and name.lower() == b"transfer-encoding" for name, _ in headers):
             headers.append(field)  # (after every index in `stale`: they stay right)
-    if lengths or stale:
-        for index in sorted(lengths + stale, reverse=True):
-            del headers[index]
+    if stale:  # rare: the two index lists merged only then (a sort per page measured +0.2 us)
+        lengths += stale
+        lengths.sort()
+    for index in reversed(lengths):
+        del headers[index]
 
 
 class EventStreamResponder:
