@@ -7,8 +7,9 @@ fields of the GET, with no Content-Length that differs from GET's.
 from __future__ import annotations
 
 from ..disclosure import MEASURE_BANNER, MEASURE_EVENT_STREAM, MEASURE_JSON_BODY, MEASURE_TEXT_C2PA, RoutePolicy
-from ..http_messages import Headers, Scope, get_header, parse_media_type, remove_header, request_header, weaken_etag
+from ..http_messages import Headers, Scope, get_header, parse_media_type, request_header, weaken_etag
 from ..provenance.media import markable_types
+from .responders.digests import DIGESTS_AND_LENGTH, remove_digests
 from .responders.media import strip_stale_headers
 
 __all__ = ["gets_banner", "gets_json_member", "like_get", "measures_for"]
@@ -58,7 +59,7 @@ def measures_for(kind: str, charset: str) -> int:
 def like_get(headers: Headers, content_type: bytes | None, policy: RoutePolicy, scope: Scope) -> None:
     """A bodiless answer (HEAD, or a 304) on a route where GET's 200 would be marked, or get a banner, notice or
     JSON member: it must carry the 200's validator and Vary (RFC 9110 §15.4.5), and a HEAD no Content-Length that
-    differs from GET's (§8.6). The app's own length and strong ETag describe the unchanged body."""
+    differs from GET's (§8.6). The app's own length, strong ETag and digests describe the unchanged body."""
     if content_type is None:  # a 304 rarely names its type (Starlette's never does)
         _untyped_304_like_get(headers, policy, scope)
         return
@@ -91,7 +92,10 @@ def _untyped_304_like_get(headers: Headers, policy: RoutePolicy, scope: Scope) -
 
 
 def _changed_body(headers: Headers, *, vary: bool) -> None:
-    remove_header(headers, b"content-length")
+    # The app's length and digests are of the unchanged body: a HEAD's describe the GET's (RFC 9530 §3, RFC
+    # 9110 §9.3.2), and a cache updates its stored 200 with a 304's fields (RFC 9111 §4.3.4), putting them back
+    # on it. One pass drops both (Content-Length is 14 bytes long, as Content-Digest is: one size test).
+    remove_digests(headers, DIGESTS_AND_LENGTH)
     weaken_etag(headers)
     if vary:  # the banner's language follows Accept-Language
         headers.append((b"vary", b"Accept-Language"))

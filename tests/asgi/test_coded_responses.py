@@ -76,8 +76,8 @@ def encoding_app(cfg: TransparencyConfig) -> TransparencyMiddleware:
         "raw": ("deflate", encode(PAGE.encode(), RAW)),  # what some servers send as deflate (RFC 1951 only)
         "x-gzip": ("x-gzip", gzip.compress(PAGE.encode())),
         "br": ("br", brotli.compress(PAGE.encode())),
-        "corrupt": ("gzip", corrupt(gzip.compress(PAGE.encode()))),
-        "truncated": ("gzip", gzip.compress(PAGE.encode())[:-20]),
+        "corrupt": ("gzip", corrupt(gzip.compress(PAGE.encode(), mtime=0))),
+        "truncated": ("gzip", gzip.compress(PAGE.encode(), mtime=0)[:-20]),
     }
 
     async def page(request: Request) -> Response:
@@ -192,7 +192,9 @@ async def test_a_page_that_does_not_decode_passes_as_the_app_sent_it(
     app = encoding_app(config())
     with caplog.at_level(logging.WARNING, logger="aiact_transparency"):
         response, raw = await fetch_raw(app, f"/page/{case}")
-    expected = {"corrupt": corrupt(gzip.compress(PAGE.encode())), "truncated": gzip.compress(PAGE.encode())[:-20]}
+    # mtime=0 here and in the app: gzip.compress writes the current second into the header
+    expected = {"corrupt": corrupt(gzip.compress(PAGE.encode(), mtime=0)),
+                "truncated": gzip.compress(PAGE.encode(), mtime=0)[:-20]}
     assert raw == expected[case]  # byte for byte: never re-encoded into something that decodes
     assert response.headers["content-encoding"] == "gzip" and response.headers["etag"] == '"p1"'
     assert int(response.headers["content-length"]) == len(raw) and "ai-disclosure" in response.headers

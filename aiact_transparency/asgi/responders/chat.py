@@ -23,6 +23,7 @@ from typing import Any
 
 from ...http_messages import Headers, Message, Send, remove_header, weaken_etag
 from .chat_json import ChatJsonResponder, dumps_compact
+from .digests import remove_digests, without_digests
 from .notices import Responder
 from .text_plain import TextPlainResponder
 from .text_service import TextMarkingService
@@ -79,17 +80,22 @@ class ChatStreamResponder:
         self._passthrough = False
         self._ended = False
         self._shapes: list[tuple[bytes, bytes, _Choice]] = []  # see _fast
+        self._changed = notice is not None  # a notice or a wrapper event sent: the app's trailers lose their digests
 
     async def begin(self) -> None:
         headers: Headers = self._start["headers"]
         remove_header(headers, b"content-length")
         weaken_etag(headers)  # the wrapper (and the notice) change the body
+        remove_digests(headers)  # (digests.py) before the stream shows whether it will: the headers cannot wait
         await self._send(self._start)
         if self._notice is not None:
             await self._send({"type": "http.response.body", "body": self._notice, "more_body": True})
 
     async def __call__(self, message: Message) -> None:
-        if self._passthrough or self._ended or message["type"] != "http.response.body":
+        if message["type"] != "http.response.body":
+            await self._send(without_digests(message) if self._changed else message)  # the app's trailers
+            return
+        if self._passthrough or self._ended:
             await self._send(message)
             return
         body = message.get("body", b"")
@@ -239,6 +245,7 @@ class ChatStreamResponder:
         if wrapped is None or not wrapped[1]:
             return b""
         wrapper = wrapped[1]
+        self._changed = True
         choice: dict[str, Any] = (
             {"index": index, "text": wrapper, "logprobs": None, "finish_reason": None} if state.completion
             else {"index": index, "delta": {"content": wrapper}, "logprobs": None, "finish_reason": None}

@@ -9,8 +9,8 @@ bytes at a time, so no chunk expands unbounded in memory), and every message it 
 sync flush at each message with more to come (a streamed page or an event stream is never held back by the
 compressor), the stream finished on the last. The client still gets a compressed response, Content-Encoding
 and Vary as the app sent them; Content-Length is that of the new bytes when the body is one message (else
-none), the ETag is weakened and digests of the app's bytes are removed: the bytes differ from the app's even
-where the text does not.
+none), the ETag is weakened and digests of the app's bytes are removed, from the headers and any trailers
+(digests.py): the bytes differ from the app's even where the text does not.
 
 Bytes that do not decode (corrupt, truncated) are never passed on as something else: if nothing has been sent
 yet, the app's bytes go out unchanged, with its headers and ours, and a WARNING; if part of the new stream is
@@ -29,6 +29,7 @@ import anyio.lowlevel
 
 from ...http_messages import Message, Send, remove_header, set_header, weaken_etag
 from .content_coding import ContentDecodingError, Decoder, codings_of, undecodable
+from .digests import remove_digests, without_digests
 from .notices import Responder
 
 __all__ = ["CodedResponder", "coded_responder", "recodable"]
@@ -44,10 +45,6 @@ _LEVEL = 6
 # The app's encoded bytes kept while nothing has been sent, to pass them on unchanged should they not decode.
 _HELD_LIMIT = 4 << 20
 _BODY = "http.response.body"
-# Digests of the app's bytes, which the new ones do not match: of the content (RFC 9530 Content-Digest, RFC 1864
-# Content-MD5, RFC 3230 Digest) and of the representation (Repr-Digest), whose data is the encoded one (RFC 9530
-# §3: a gzip and an identity response differ), so it goes too, even where the decoded text did not change.
-_DIGESTS = (b"content-digest", b"repr-digest", b"content-md5", b"digest")
 
 
 async def _compress_in_pieces(compressor: Any, body: bytes) -> bytes:
@@ -147,9 +144,9 @@ class CodedResponder:
         if kind == "http.response.start":
             self._waiting_start = message
             return
-        if kind != _BODY:
+        if kind != _BODY:  # trailers (the app's, passed on by the responder): their digests are stale as well
             await self._send_start()
-            await self._downstream(message)
+            await self._downstream(without_digests(message))
             return
         body: bytes = message.get("body", b"")
         more: bool = message.get("more_body", False)
@@ -173,8 +170,7 @@ class CodedResponder:
         if self._waiting_start is not None:
             headers = self._waiting_start["headers"]
             weaken_etag(headers)  # new bytes: a strong validator cannot stay (RFC 9110 §8.8.3)
-            for name in _DIGESTS:
-                remove_header(headers, name)
+            remove_digests(headers)  # of the app's bytes, even where the decoded text is the same (digests.py)
             if more:
                 remove_header(headers, b"content-length")
             else:

@@ -24,6 +24,7 @@ from ...http_messages import Message, Scope, Send, remove_header, set_header
 from ...provenance.errors import MarkingError
 from ...provenance.media import medium_for
 from .content_coding import codings_of, decode, undecodable
+from .digests import TRAILERS, remove_digests, without_digests
 from .marking_service import MarkingService
 
 logger = logging.getLogger("aiact_transparency")
@@ -42,10 +43,8 @@ _UNDOABLE = ("gzip", "x-gzip", "deflate", "identity")
 _ACCEPTED: dict[bytes, bytes | None] = {}
 _ACCEPTED_CACHED = 256
 # Headers that would describe the unmarked original: its validator, its byte ranges, its transfer, its coding
-# (a gzip body is decoded before marking; the marked file goes out as it is).
-_STALE_HEADERS = (
-    b"content-length", b"etag", b"accept-ranges", b"content-range", b"content-md5", b"digest", b"content-encoding"
-)
+# (a gzip body is decoded before marking; the marked file goes out as it is); its digests go too (digests.py).
+_STALE_HEADERS = (b"content-length", b"etag", b"accept-ranges", b"content-range", b"content-encoding")
 
 
 def problem(status: int, title: str, detail: str) -> tuple[Message, Message]:
@@ -86,7 +85,8 @@ class MediaResponder:
         self._path = path
         self._chunks: list[bytes] = []
         self._size = 0
-        self._state = "collecting"  # -> "passthrough" (sending the original on) or "discarding" (answered)
+        # -> "passthrough" (sending the original on), "marked" (the marked file sent) or "discarding" (answered)
+        self._state = "collecting"
         self._admitted = False
         self._accept_language = accept_language
         self._codings = codings_of(content_encoding)
@@ -114,6 +114,12 @@ class MediaResponder:
             return
         if self._state == "discarding":
             return  # already answered: the app's remaining messages have nowhere to go
+        if self._state == "marked":
+            # The app's trailers (its start said it sends them; so does ours, a copy) follow the marked file,
+            # without the digests of the original. Nothing else the app sends after its last body is of use.
+            if message["type"] == TRAILERS:
+                await self._send(without_digests(message))
+            return
         if message["type"] != "http.response.body":  # e.g. pathsend, though the middleware disabled it
             await self._fail(f"the app sent {message['type']} instead of the {self._medium} bytes", complete=False)
             if self._state == "passthrough":
@@ -147,12 +153,11 @@ class MediaResponder:
         if self._service.output_log is not None:  # queued for hashing and writing: never waits, never fails
             self._service.output_log.submit(marked, self._path)
         headers = self._start["headers"]  # the middleware's copy (header_list), ours to change
-        for name in _STALE_HEADERS:
-            remove_header(headers, name)
+        _remove_stale(headers)
         set_header(headers, b"content-type", marked.media_type.encode("ascii"))
         headers.append((b"content-length", str(len(marked.data)).encode("ascii")))
         _add_no_transform(headers)
-        self._state = "discarding"
+        self._state = "marked"
         self.close()
         await self._send(self._start)
         await self._send({"type": "http.response.body", "body": marked.data, "more_body": False})
@@ -274,11 +279,16 @@ def encoding_refusal(content_encoding: bytes | None) -> str | None:
 
 
 def strip_stale_headers(headers: list[tuple[bytes, bytes]]) -> None:
-    """For HEAD on a media route: the GET would carry different, unencoded bytes, so no length, validator or
-    Content-Encoding."""
+    """For HEAD on a media route: the GET would carry different, unencoded bytes, so no length, validator,
+    digest or Content-Encoding."""
+    _remove_stale(headers)
+    _add_no_transform(headers)
+
+
+def _remove_stale(headers: list[tuple[bytes, bytes]]) -> None:
     for name in _STALE_HEADERS:
         remove_header(headers, name)
-    _add_no_transform(headers)
+    remove_digests(headers)
 
 
 def _add_no_transform(headers: list[tuple[bytes, bytes]]) -> None:

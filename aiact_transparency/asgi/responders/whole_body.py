@@ -8,6 +8,7 @@ middleware (pathsend), what was held and the rest go out unchanged, and the subc
 from __future__ import annotations
 
 from ...http_messages import Headers, Message, Send, set_header, weaken_etag
+from .digests import remove_digests, without_digests
 
 __all__ = ["WholeBodyResponder"]
 
@@ -22,7 +23,8 @@ class WholeBodyResponder:
         self._too_large = too_large  # the reason gave_up hears when the body is over the limit
         self._chunks: list[bytes] = []
         self._size = 0
-        self._passthrough = False
+        self._passthrough = False  # from the release, or once the whole body is sent
+        self._changed = False  # the body sent is not the app's: its trailers lose their digests too
 
     async def begin(self) -> None:
         """The start message waits for the whole body: Content-Length changes with the rewrite."""
@@ -34,8 +36,8 @@ class WholeBodyResponder:
         """The body passes unchanged, for `why`: subclasses log it at the level the gap deserves."""
 
     async def __call__(self, message: Message) -> None:
-        if self._passthrough:
-            await self._send(message)
+        if self._passthrough:  # (after the body: the app's trailers)
+            await self._send(without_digests(message) if self._changed else message)
             return
         if message["type"] != "http.response.body":
             await self._release(message, "the body did not pass through the middleware (pathsend)")
@@ -56,7 +58,11 @@ class WholeBodyResponder:
             headers: Headers = self._start["headers"]
             set_header(headers, b"content-length", str(len(changed)).encode("ascii"))
             weaken_etag(headers)
+            remove_digests(headers)  # of the app's bytes (digests.py); an unchanged body keeps them
             whole = changed
+            self._changed = True
+        # Anything after the body (trailers) passes on: not a pathsend, and the start must not go out twice.
+        self._passthrough = True
         await self._send(self._start)
         await self._send({"type": "http.response.body", "body": whole, "more_body": False})
 
