@@ -23,18 +23,32 @@ from aiact_transparency.provenance.audio.watermark import (
 from aiact_transparency.provenance.payload import WatermarkPayload, system_id_for
 from tests.tools import require_module, require_tool
 
-from .attacks import ATTACKS, TARGET, Row, found_rates, max_band_boost_db, robustness, table, white_noise
+from .attacks import (
+    ATTACKS,
+    TARGET,
+    Row,
+    found_rates,
+    is_speech,
+    max_band_boost_db,
+    pesq_scores,
+    robustness,
+    table,
+    white_noise,
+)
 from .clips import clip_set, music, speech
 
 OURS = WatermarkPayload(system_id_for("aiact-test-system"), 0x00BEEF)
 THEIRS = WatermarkPayload(system_id_for("someone-else"), 0x00BEEF)
+# The table marks every clip twice, under two item ids: whether a marginal clip reads back depends on the word
+# as well as the sound (in use the id is random), and one word's luck is not the figure. The bench marks 3.
+TABLE_PAYLOADS = (OURS, WatermarkPayload(OURS.system_id, 0x0A0B0C))
 
 
 @pytest.fixture(scope="module")
 def rows() -> Iterator[list[Row]]:
     require_tool("espeak-ng")
     require_module("av")
-    result = robustness(clip_set(40, (3.0, 6.0)), OURS, THEIRS)
+    result = robustness(clip_set(40, (3.0, 6.0)), TABLE_PAYLOADS, THEIRS)
     print("\n" + table(result))
     yield result
 
@@ -59,6 +73,16 @@ def test_imperceptible(rows: list[Row]) -> None:
     assert min(r.seg_snr for r in rows) >= 25.0
     # no third-octave band is raised by more than 0.5 dB (a level step about a third of the usual 1 dB JND)
     assert max(r.band_boost for r in rows) <= 0.5
+
+
+def test_speech_keeps_its_quality_by_wideband_pesq(rows: list[Row]) -> None:
+    # ITU-T P.862.2 through the `pesq` package (ITU's reference code), on every speech clip (20 of the 40).
+    # Measured 4.33-4.59 of 4.64; the same clips through MP3 at 128 kbit/s, unmarked, score 4.01-4.63.
+    require_module("pesq")
+    speech_rows = [r for r in rows if is_speech(r.clip)]
+    scores = {r.clip.name: r.pesq for r in speech_rows}
+    assert len(speech_rows) >= 16 and None not in scores.values(), scores
+    assert min(pesq_scores(speech_rows)) >= 4.2, scores
 
 
 def test_clips_under_two_seconds_get_no_watermark() -> None:
