@@ -47,10 +47,9 @@ __all__ = ["SOFT_BINDING_ALG", "AudioMarkReport", "AudioMarker", "MarkedAudio", 
 # under this project's prefix like payload.SOFT_BINDING_ALG for images: a reader that only knows the C2PA
 # soft-binding algorithm list cannot decode it, and `verify` reads the watermark itself.
 SOFT_BINDING_ALG = AUDIO_SOFT_BINDING_ALG
-# Embeddings tried per clip, each under a fresh item id, until one reads back (`_watermark_and_encode`): with
-# one in 16 failing on steady music, three leave about one clip in 4,000 unclaimed there.
+# Embeddings tried per clip, each under a fresh item id, while the embedder misses its targets
+# (`_watermark_and_encode`): with one in 16 failing on steady music, three leave about one clip in 4,000 unclaimed.
 MARK_ATTEMPTS = 3
-_ORDINALS = {2: "second", 3: "third"}
 _INTAKE = Intake("audio", "audio", "supported audio: WAV, FLAC, MP3 and M4A (AAC)", AudioTooLongError,
                  UnsupportedAudioError, empty=CorruptAudioError)
 
@@ -144,12 +143,14 @@ class AudioMarker:
     def _watermark_and_encode(self, samples: F32, fmt: AudioFormat, work: _Work, changed: bool) -> None:
         """Watermark, encode, and claim the watermark (`work.watermark`) once it reads back from the encoded bytes.
 
-        A mark that does not read back is embedded again from the same samples under a fresh item id, up to
-        `MARK_ATTEMPTS` in all: whether the embedder reaches every lattice target depends on the bits as well as
-        the sound, and on steady music one item id in 16 did not read back even losslessly (a 6 s chord, 25 of
-        400 ids), a second id then failing just as independently. Each try replaces the last (marked from the
-        unmarked samples, never on top), so one word at most is in the output. The cost is paid only by a
-        clip that failed: its mark, encode and read-back again."""
+        A mark the embedder itself did not bring to every lattice target (it does not read back from its own
+        float samples either) is embedded again from the same samples under a fresh item id, up to
+        `MARK_ATTEMPTS` in all: that depends on the bits as well as the sound, and on steady music one item id in
+        16 did not read back even losslessly (a 6 s chord, 25 of 400 ids), a second id then failing just as
+        independently. A mark the embedder placed but the lossy encode then lost is not tried again: that
+        depends on the sound (white noise through MP3: 0 of 12 ids), and would cost two more encodes for
+        nothing. Each try replaces the last (marked from the unmarked samples, never on top), so one word at
+        most is in the output. Only a clip that failed pays: its mark, encode and read-back again."""
         for attempt in range(1, MARK_ATTEMPTS + 1):
             marked, changed_now, payload, fresh = self._watermark(samples, fmt.rate, work, changed)
             if changed_now:
@@ -161,12 +162,16 @@ class AudioMarker:
                                   "value": payload.to_bytes().hex()}
                 if attempt > 1:
                     earlier = "the first" if attempt == 2 else f"the first {attempt - 1}"
-                    work.notes.append(f"watermark claimed under the {_ORDINALS[attempt]} item id tried: {earlier} did "
-                                      f"not read back after the {_encode_label(fmt)} (marked anew, not on top)")
+                    work.notes.append(f"watermark claimed under the {_ordinal(attempt)} item id tried: {earlier} "
+                                      f"did not read back after the {_encode_label(fmt)} (marked anew, not on top)")
                 return
             if not fresh:  # this system's own earlier mark, kept as it came: nothing to embed again
+                work.notes.append(f"the watermark it already carried does not read back after the "
+                                  f"{_encode_label(fmt)}: not claimed (no soft binding)")
+                return
+            if reads_back_at_origin(marked, fmt.rate, payload):  # placed, then lost in the encode
                 break
-        tried = f" with any of {MARK_ATTEMPTS} item ids" if fresh else ""
+        tried = f" with any of {attempt} item ids" if attempt > 1 else ""
         work.notes.append(f"watermark embedded but not readable after the {_encode_label(fmt)}{tried}: not "
                           "claimed (no soft binding)")
 
@@ -245,6 +250,10 @@ class AudioMarker:
         except (C2paSigningError, ValueError) as exc:
             raise SigningError(str(exc)) from exc
         return dict(self.identity.describe())
+
+
+def _ordinal(number: int) -> str:
+    return {2: "second", 3: "third"}.get(number, f"{number}th")
 
 
 def _encode_label(fmt: AudioFormat) -> str:

@@ -71,7 +71,10 @@ def pesq_wideband(reference: F32, test: F32, rate: int) -> float | None:
     """ITU-T P.862.2 wideband PESQ (MOS-LQO, 1.0-4.64) of the marked clip against the original, mid channel at
     16 kHz, through the `pesq` package (ITU's reference code): a listening-free quality score, defined for
     speech only (None when the clip holds no speech PESQ can align on)."""
-    from pesq import PesqError, pesq
+    try:
+        from pesq import PesqError, pesq
+    except ImportError:  # the table is still made; the PESQ test requires the package itself (fails in CI)
+        return None
 
     ref = resample(reference.mean(axis=1, dtype=np.float64).astype(np.float32), rate, 16_000).astype(np.float64)
     deg = resample(test.mean(axis=1, dtype=np.float64).astype(np.float32), rate, 16_000).astype(np.float64)

@@ -21,7 +21,12 @@ from aiact_transparency.provenance.audio.errors import (
     UnsupportedAudioLayoutError,
 )
 from aiact_transparency.provenance.audio.marker import SOFT_BINDING_ALG, AudioMarker, MarkedAudio
-from aiact_transparency.provenance.audio.watermark import AudioWatermarkDetection, detect_audio_watermark
+from aiact_transparency.provenance.audio.watermark import (
+    AudioWatermarkDetection,
+    WatermarkPayload,
+    detect_audio_watermark,
+    embed_audio_watermark,
+)
 from aiact_transparency.provenance.payload import SOFT_BINDING_ALG as IMAGE_SOFT_BINDING_ALG
 from aiact_transparency.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA_URI
 from tests.provenance.audio.clips import _stereo, music
@@ -167,14 +172,55 @@ def drawn_ids(monkeypatch: pytest.MonkeyPatch, ids: list[int]) -> list[int]:
 def test_a_mark_that_does_not_read_back_is_made_again_under_a_fresh_item_id(monkeypatch: pytest.MonkeyPatch) -> None:
     # Item id 1 does not read back from this chord even losslessly (the real embedder and detector); 2 does.
     drawn = drawn_ids(monkeypatch, [1, 2, 3])
-    marked = AudioMarker(config()).mark(encode_audio(steady_chord(6.0, 48_000), FORMATS["wav"]))
+    audio_marker = AudioMarker(config())
+    marked = audio_marker.mark(encode_audio(steady_chord(6.0, 48_000), FORMATS["wav"]))
     assert drawn == [1, 2]
     assert marked.report.watermark is not None and marked.report.watermark["item_id"] == 2
     assert any(n.startswith("watermark claimed under the second item id tried: the first did not read back after "
                             "the WAV encode") for n in marked.report.notes)
-    found = verify(marked.data).watermark
-    assert found["found"] and found["payload"]["item_id"] == 2 and not found["other_payloads"]  # one word, not two
-    assert verify(marked.data).c2pa["soft_binding_alg"] == SOFT_BINDING_ALG
+    # One word, not two: the output is the unmarked clip marked under id 2 alone, sample for sample.
+    original = decode_audio(encode_audio(steady_chord(6.0, 48_000), FORMATS["wav"])).samples
+    alone = embed_audio_watermark(original, 48_000, WatermarkPayload(audio_marker.maker.system_id, 2))
+    expected = decode_audio(encode_audio(alone, FORMATS["wav"])).samples
+    assert np.array_equal(decode_audio(marked.data).samples, expected)
+    found = verify(marked.data)
+    assert found.watermark["found"] and found.watermark["payload"]["item_id"] == 2
+    assert found.c2pa["soft_binding_alg"] == SOFT_BINDING_ALG
+    assert found.c2pa["soft_binding_value"] == marked.report.watermark["value"]
+
+
+def test_a_mark_the_lossy_encode_lost_is_not_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # White noise: the embedder places the word (it reads back from the float samples), MP3 then loses it.
+    # Another id would fare no better (0 of 12 measured), so no second embed and encode is spent on it.
+    drawn = drawn_ids(monkeypatch, [7, 8, 9])
+    noise = (0.2 * np.random.default_rng(3).standard_normal((4 * 44_100, 2))).astype(np.float32)
+    marked = AudioMarker(config()).mark(encode_audio(noise, FORMATS["mp3"]))
+    assert drawn == [7] and marked.report.watermark is None
+    assert "watermark embedded but not readable after the MP3 encode at 128 kbit/s: not claimed (no soft " \
+        "binding)" in marked.report.notes
+
+
+def test_this_systems_earlier_mark_that_does_not_read_back_is_kept_not_made_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiact_transparency.provenance.audio import marker
+
+    audio_marker = AudioMarker(config())
+    samples = decode_audio(clip(FORMATS["wav"])).samples
+    earlier = embed_audio_watermark(samples, 48_000, WatermarkPayload(audio_marker.maker.system_id, 5))
+    resent = encode_audio(earlier, FORMATS["wav"])  # marked before, sent back without its manifest
+
+    def lost(samples: object, rate: int) -> AudioWatermarkDetection:  # fault: the encode destroyed the mark
+        return AudioWatermarkDetection(False, None, 0.0, 1.0, "injected")
+
+    monkeypatch.setattr(marker, "detect_audio_watermark", lost)
+    monkeypatch.setattr(marker, "reads_back_at_origin", lambda samples, rate, payload: False)
+    drawn = drawn_ids(monkeypatch, [1, 2, 3])
+    report = audio_marker.mark(resent).report
+    assert len(drawn) == 1 and report.watermark is None  # nothing embedded again, no id drawn twice
+    assert [n for n in report.notes if n.startswith("already carries")] == [
+        "already carries this system's watermark (item id 000005): kept, not embedded again"]
+    assert "the watermark it already carried does not read back after the WAV encode: not claimed (no soft " \
+        "binding)" in report.notes
 
 
 def test_no_claim_once_every_attempt_failed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -56,7 +56,7 @@ def rows() -> Iterator[list[Row]]:
 @pytest.mark.parametrize("attack", list(ATTACKS))
 def test_found_after_each_attack(rows: list[Row], attack: str) -> None:
     rate = found_rates(rows)[attack]
-    missed = [r.clip.name for r in rows if not r.found[attack]]
+    missed = [f"{r.clip.name} (item {r.payload.image_id:06x})" for r in rows if not r.found[attack]]
     assert rate >= TARGET, f"{attack}: found in {100 * rate:.0f}% of clips, missed {missed}"
 
 
@@ -76,12 +76,13 @@ def test_imperceptible(rows: list[Row]) -> None:
 
 
 def test_speech_keeps_its_quality_by_wideband_pesq(rows: list[Row]) -> None:
-    # ITU-T P.862.2 through the `pesq` package (ITU's reference code), on every speech clip (20 of the 40).
-    # Measured 4.33-4.59 of 4.64; the same clips through MP3 at 128 kbit/s, unmarked, score 4.01-4.63.
+    # ITU-T P.862.2 through the `pesq` package (ITU's reference code), on every marked speech clip (26 of the
+    # 40, with and without silences, each under both ids). Measured 4.32-4.59 of 4.64; the same clips through
+    # MP3 at 128 kbit/s, unmarked, score 4.01-4.63.
     require_module("pesq")
     speech_rows = [r for r in rows if is_speech(r.clip)]
-    scores = {r.clip.name: r.pesq for r in speech_rows}
-    assert len(speech_rows) >= 16 and None not in scores.values(), scores
+    scores = {(r.clip.name, r.payload.image_id): r.pesq for r in speech_rows}
+    assert len({r.clip.name for r in speech_rows}) >= 20 and all(r.pesq is not None for r in speech_rows), scores
     assert min(pesq_scores(speech_rows)) >= 4.2, scores
 
 
