@@ -1,4 +1,4 @@
-"""The bit rate an M4A file's AAC track was encoded at, as its esds box declares it.
+"""The bit rates an MP4 file's AAC (or MP3) track declares in its esds box: an M4A's, or a video's soundtrack.
 
 Why not the stream's average (what FFmpeg, and so PyAV, reports as the stream's bit rate): FFmpeg's AAC
 encoder spends fewer bits than asked on easy sound. 6 s music clips encoded at 128 kbit/s average 96-124
@@ -6,7 +6,9 @@ kbit/s, so the marker re-encoded a fifth of them at 96 or 112 kbit/s, a lower qu
 after which the watermark read back on 26 of 30 (30 of 30 at 128 kbit/s); the next round trip would have
 gone lower still. The MPEG-4 DecoderConfigDescriptor (ISO/IEC 14496-1, 7.2.6.6) inside the esds box carries
 a maximum bit rate beside the average; FFmpeg's MP4 muxer writes the larger of the encoder's target and the
-average there, other muxers the peak over a window. Either is the rate the sound was encoded for, not below.
+average there, other muxers the peak over a window. Either is the rate the sound was encoded for, not below,
+except where FFmpeg's encoder spent more than its target: then the maximum is the average (both fields equal)
+and the target is not in the file (`codec.mp4_bit_rate` reads that case).
 
 Path: moov / trak / mdia / minf / stbl / stsd / mp4a / esds (ISO/IEC 14496-12 and 14496-14). Anything
 missing or malformed gives None (the caller keeps the average); nothing here raises.
@@ -14,15 +16,24 @@ missing or malformed gives None (the caller keeps the average); nothing here rai
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from ..c2pa.jumbf import iso_boxes
 
-__all__ = ["declared_max_bit_rate"]
+__all__ = ["DeclaredBitRates", "declared_bit_rates"]
 
 _TO_STBL = (b"mdia", b"minf", b"stbl")
 _ES_DESCRIPTOR, _DECODER_CONFIG = 0x03, 0x04
 # The audio sample entry's fields before its child boxes: 8 (reserved, data reference index) + 20 (version 0);
 # QuickTime's sound description version 1 adds 16 bytes, version 2 adds 36.
 _SAMPLE_ENTRY = {0: 28, 1: 44, 2: 64}
+
+
+class DeclaredBitRates(NamedTuple):
+    """The DecoderConfigDescriptor's maxBitrate and avgBitrate, bit/s (0: not declared)."""
+
+    maximum: int
+    average: int
 
 
 def _child(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
@@ -45,7 +56,7 @@ def _descriptor(data: bytes, pos: int, end: int) -> tuple[int, int, int] | None:
     return (tag, pos, pos + size) if pos + size <= end else None
 
 
-def _esds_max_bit_rate(data: bytes, start: int, end: int) -> int | None:
+def _esds_bit_rates(data: bytes, start: int, end: int) -> DeclaredBitRates | None:
     es = _descriptor(data, start + 4, end)  # after the full box's version and flags
     if es is None or es[0] != _ES_DESCRIPTOR or es[2] - es[1] < 3:
         return None
@@ -60,11 +71,12 @@ def _esds_max_bit_rate(data: bytes, start: int, end: int) -> int | None:
     if config is None or config[0] != _DECODER_CONFIG or config[2] - config[1] < 13:
         return None
     # objectTypeIndication (1), streamType and bufferSizeDB (4), then maxBitrate (4) and avgBitrate (4)
-    return int.from_bytes(data[config[1] + 5 : config[1] + 9], "big") or None
+    rates = DeclaredBitRates(*(int.from_bytes(data[config[1] + at : config[1] + at + 4], "big") for at in (5, 9)))
+    return rates if rates.maximum else None
 
 
-def declared_max_bit_rate(data: bytes) -> int | None:
-    """The maxBitrate (bit/s) of the first AAC (mp4a) track's esds box in an MP4 file, or None."""
+def declared_bit_rates(data: bytes) -> DeclaredBitRates | None:
+    """The bit rates the first mp4a track's esds box declares in an MP4 or MOV file, or None without a maximum."""
     moov = _child(data, 0, len(data), b"moov")
     if moov is None:
         return None
@@ -81,7 +93,11 @@ def declared_max_bit_rate(data: bytes) -> int | None:
         if entry is None or entry[1] - entry[0] < _SAMPLE_ENTRY[0]:
             continue
         skip = _SAMPLE_ENTRY.get(int.from_bytes(data[entry[0] + 8 : entry[0] + 10], "big"))
-        esds = _child(data, entry[0] + skip, entry[1], b"esds") if skip is not None else None
+        if skip is None:
+            continue
+        # QuickTime (MOV) puts the esds inside a `wave` box of the sound description (version 1 and 2)
+        wave = _child(data, entry[0] + skip, entry[1], b"wave")
+        esds = _child(data, *(wave or (entry[0] + skip, entry[1])), b"esds")
         if esds is not None:
-            return _esds_max_bit_rate(data, *esds)
+            return _esds_bit_rates(data, *esds)
     return None

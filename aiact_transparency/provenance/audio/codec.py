@@ -4,8 +4,8 @@ WAV and FLAC go through soundfile (libsndfile): lossless in, lossless out, with 
 MP3 and MP4/AAC go through PyAV (its wheels carry FFmpeg with libmp3lame and FFmpeg's native AAC encoder;
 MP3 is encoded by the system's libmp3lame instead when it is installed, `_lame`, about 3x faster):
 the output keeps the sample rate, the channel count and the input's bit rate (the stream's nominal rate, or
-the average of a VBR stream, rounded to a standard rate; for M4A the larger of the average and the maximum
-its esds box declares, which is the encoder's target where FFmpeg wrote the file: `_mp4`). Both libraries
+the average of a VBR stream, rounded to a standard rate; for M4A read with what its esds box declares, and
+encoded so that it reads back at that rate: `bit_rate`). Both libraries
 are the `audio` extra, imported on first use so the rest of the package works without them.
 
 Bad input becomes an `AudioMarkingError` subclass naming the problem and the fix; library exceptions never
@@ -27,8 +27,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ._lame import encoder as system_lame
-from ._mp4 import declared_max_bit_rate
+from ._mp4 import declared_bit_rates
 from ._sniff import CANONICAL_TYPE, media_format
+from .bit_rate import mp4_bit_rate, standard_bit_rate, steadier_rate
 from .errors import (
     AudioTooLongError,
     CorruptAudioError,
@@ -45,8 +46,6 @@ MIN_RATE = 16_000
 MAX_RATE = 96_000
 DEFAULT_MAX_SECONDS = 600.0
 _PCM_SUBTYPES = {"PCM_16", "PCM_24", "PCM_32", "PCM_U8", "PCM_S8"}
-# kbit/s: MPEG-1 layer III's rates, also the usual AAC settings (a VBR or ABR average rounds to one of these)
-_STANDARD_RATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 _PYAV_CONTAINER = {"mp3": "mp3", "m4a": "ipod"}  # FFmpeg's muxer names; "ipod" writes .m4a (brand M4A)
 _PYAV_CODEC = {"mp3": "libmp3lame", "m4a": "aac"}
 
@@ -165,11 +164,6 @@ def decoded_samples(frames: Iterable[Any], channels: int) -> Iterator[F32]:
         yield np.ascontiguousarray(chunk.T if frame.format.is_planar else chunk.reshape(-1, channels))
 
 
-def _standard_bit_rate(bit_rate: int) -> int:
-    kbit = bit_rate / 1000
-    return min(_STANDARD_RATES, key=lambda r: abs(r - kbit)) * 1000
-
-
 def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
     av = _av()
     try:
@@ -203,9 +197,9 @@ def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
         )
     if not bit_rate:
         bit_rate = int(len(data) * 8 / seconds)
-    if name == "m4a":  # the rate it was encoded at, not the lower average FFmpeg's AAC encoder reaches (`_mp4`)
-        bit_rate = max(bit_rate, declared_max_bit_rate(data) or 0)
-    fmt = AudioFormat(name, rate, channels, bit_rate=_standard_bit_rate(bit_rate), lossless=False)
+    # M4A: the rate it was encoded at, not the lower average FFmpeg's AAC encoder reaches (`bit_rate`)
+    bit_rate = mp4_bit_rate(data, bit_rate) if name == "m4a" else standard_bit_rate(bit_rate)
+    fmt = AudioFormat(name, rate, channels, bit_rate=bit_rate, lossless=False)
     samples = np.concatenate(parts)
     if declared:
         # AAC's last frame is padded to 1024 samples; the container's duration says where the sound ends
@@ -252,12 +246,26 @@ def _encode_lossy(arr: F32, fmt: AudioFormat) -> bytes:
     lame = system_lame() if fmt.name == "mp3" and fmt.bit_rate else None
     if lame is not None and (data := lame.encode(arr, fmt.rate, fmt.bit_rate or 0)) is not None:
         return data  # ~3x faster than the LAME in PyAV's wheels (`_lame`)
+    data = _encode_pyav(arr, fmt, fmt.bit_rate)
+    declared = declared_bit_rates(data) if fmt.name == "m4a" and fmt.bit_rate else None
+    again = steadier_rate(fmt.bit_rate or 0, declared.average) if declared is not None else None
+    if again is not None:
+        # FFmpeg's AAC encoder overshot by more than a step: read back, the file would ask for a higher rate
+        # at every round trip (`bit_rate`). Encoded again lower, it averages about the rate it is named for
+        # (kept only when it reads back so: an encoder that now spends less would declare the lower rate).
+        second = _encode_pyav(arr, fmt, again)
+        if (rates := declared_bit_rates(second)) is not None and mp4_bit_rate(second, rates.average) == fmt.bit_rate:
+            data = second
+    return data
+
+
+def _encode_pyav(arr: F32, fmt: AudioFormat, bit_rate: int | None) -> bytes:
     av = _av()
     out = io.BytesIO()
     layout = "mono" if fmt.channels == 1 else "stereo"
     with av.open(out, mode="w", format=_PYAV_CONTAINER[fmt.name]) as container:
         stream: Any = container.add_stream(_PYAV_CODEC[fmt.name], rate=fmt.rate, layout=layout)
-        stream.bit_rate = fmt.bit_rate
+        stream.bit_rate = bit_rate
         planar = np.ascontiguousarray(arr.T)
         frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
         frame.sample_rate = fmt.rate
