@@ -8,10 +8,13 @@ gone lower still. The MPEG-4 DecoderConfigDescriptor (ISO/IEC 14496-1, 7.2.6.6) 
 a maximum bit rate beside the average; FFmpeg's MP4 muxer writes the larger of the encoder's target and the
 average there, other muxers the peak over a window. Either is the rate the sound was encoded for, not below,
 except where FFmpeg's encoder spent more than its target: then the maximum is the average (both fields equal)
-and the target is not in the file (`codec.mp4_bit_rate` reads that case).
+and the target is not in the file (`bit_rate.mp4_bit_rate` reads that case).
 
-Path: moov / trak / mdia / minf / stbl / stsd / mp4a / esds (ISO/IEC 14496-12 and 14496-14). Anything
-missing or malformed gives None (the caller keeps the average); nothing here raises.
+Path: moov / trak / mdia / minf / stbl / stsd / mp4a / esds (ISO/IEC 14496-12 and 14496-14); QuickTime (MOV)
+puts the esds inside a `wave` box of the mp4a sound description (versions 1 and 2): mp4a / wave / esds. The
+trak is the one whose tkhd names the track that is decoded (a file can hold several audio tracks: an Opus one
+and an AAC commentary). Anything missing or malformed gives None (the caller keeps the average); nothing here
+raises.
 """
 
 from __future__ import annotations
@@ -75,29 +78,49 @@ def _esds_bit_rates(data: bytes, start: int, end: int) -> DeclaredBitRates | Non
     return rates if rates.maximum else None
 
 
-def declared_bit_rates(data: bytes) -> DeclaredBitRates | None:
-    """The bit rates the first mp4a track's esds box declares in an MP4 or MOV file, or None without a maximum."""
+def _track_id(data: bytes, start: int, end: int) -> int | None:
+    """The track_ID in a trak's tkhd (after version and flags, and the creation and modification times: 4
+    bytes each in version 0, 8 in version 1)."""
+    tkhd = _child(data, start, end, b"tkhd")
+    if tkhd is None or tkhd[0] >= tkhd[1]:
+        return None
+    at = tkhd[0] + (20 if data[tkhd[0]] == 1 else 12)
+    return int.from_bytes(data[at : at + 4], "big") if at + 4 <= tkhd[1] else None
+
+
+def declared_bit_rates(data: bytes, track_id: int | None = None) -> DeclaredBitRates | None:
+    """The bit rates the esds box of track `track_id` (its tkhd's track_ID, which is PyAV's `stream.id`)
+    declares in an MP4 or MOV file, or None without a maximum, or when that track is not mp4a (Opus, say:
+    another track's figures are not its rate). Without `track_id`, the first mp4a track's."""
     moov = _child(data, 0, len(data), b"moov")
     if moov is None:
         return None
+    wanted = track_id is not None
     for kind, start, end in iso_boxes(data, *moov):
         if kind != b"trak":
+            continue
+        if wanted and _track_id(data, start, end) != track_id:
             continue
         box: tuple[int, int] | None = (start, end)
         for step in _TO_STBL:
             box = _child(data, *box, step) if box is not None else None
-        stsd = _child(data, *box, b"stsd") if box is not None else None
-        if stsd is None:
-            continue
-        entry = _child(data, stsd[0] + 8, stsd[1], b"mp4a")  # after version, flags and the entry count
-        if entry is None or entry[1] - entry[0] < _SAMPLE_ENTRY[0]:
-            continue
-        skip = _SAMPLE_ENTRY.get(int.from_bytes(data[entry[0] + 8 : entry[0] + 10], "big"))
-        if skip is None:
-            continue
-        # QuickTime (MOV) puts the esds inside a `wave` box of the sound description (version 1 and 2)
-        wave = _child(data, entry[0] + skip, entry[1], b"wave")
-        esds = _child(data, *(wave or (entry[0] + skip, entry[1])), b"esds")
-        if esds is not None:
-            return _esds_bit_rates(data, *esds)
+        rates = _entry_bit_rates(data, box)
+        if rates is not None or wanted:
+            return rates
     return None
+
+
+def _entry_bit_rates(data: bytes, stbl: tuple[int, int] | None) -> DeclaredBitRates | None:
+    stsd = _child(data, *stbl, b"stsd") if stbl is not None else None
+    if stsd is None:
+        return None
+    entry = _child(data, stsd[0] + 8, stsd[1], b"mp4a")  # after version, flags and the entry count
+    if entry is None or entry[1] - entry[0] < _SAMPLE_ENTRY[0]:
+        return None
+    skip = _SAMPLE_ENTRY.get(int.from_bytes(data[entry[0] + 8 : entry[0] + 10], "big"))
+    if skip is None:
+        return None
+    # QuickTime (MOV) puts the esds inside a `wave` box of the sound description (version 1 and 2)
+    wave = _child(data, entry[0] + skip, entry[1], b"wave")
+    esds = _child(data, *(wave or (entry[0] + skip, entry[1])), b"esds")
+    return _esds_bit_rates(data, *esds) if esds is not None else None

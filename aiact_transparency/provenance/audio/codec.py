@@ -29,7 +29,7 @@ import numpy.typing as npt
 from ._lame import encoder as system_lame
 from ._mp4 import declared_bit_rates
 from ._sniff import CANONICAL_TYPE, media_format
-from .bit_rate import mp4_bit_rate, standard_bit_rate, steadier_rate
+from .bit_rate import mp4_bit_rate, standard_bit_rate, steady_encode
 from .errors import (
     AudioTooLongError,
     CorruptAudioError,
@@ -39,7 +39,7 @@ from .errors import (
 )
 
 __all__ = ["MAX_CHANNELS", "MAX_RATE", "MIN_RATE", "AudioFormat", "DecodedAudio", "decode_audio", "decoded_samples",
-           "encode_audio"]
+           "encode_audio", "encoded_packets", "encoder_context"]
 
 MAX_CHANNELS = 2
 MIN_RATE = 16_000
@@ -185,7 +185,7 @@ def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
                 total += len(part)
                 if total > max_seconds * rate:
                     _check_layout(rate, channels, total / rate, max_seconds)
-            bit_rate = stream.bit_rate or container.bit_rate
+            bit_rate, track_id = stream.bit_rate or container.bit_rate, stream.id
     except av.error.FFmpegError as exc:
         raise CorruptAudioError(f"the {name.upper()} data cannot be decoded: {exc}") from None
     if total == 0:
@@ -198,7 +198,8 @@ def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
     if not bit_rate:
         bit_rate = int(len(data) * 8 / seconds)
     # M4A: the rate it was encoded at, not the lower average FFmpeg's AAC encoder reaches (`bit_rate`)
-    bit_rate = mp4_bit_rate(data, bit_rate) if name == "m4a" else standard_bit_rate(bit_rate)
+    # (of the track decoded: another's esds, an AAC commentary beside an Opus track, is not its rate)
+    bit_rate = mp4_bit_rate(data, bit_rate, track_id) if name == "m4a" else standard_bit_rate(bit_rate)
     fmt = AudioFormat(name, rate, channels, bit_rate=bit_rate, lossless=False)
     samples = np.concatenate(parts)
     if declared:
@@ -247,35 +248,56 @@ def _encode_lossy(arr: F32, fmt: AudioFormat) -> bytes:
     if lame is not None and (data := lame.encode(arr, fmt.rate, fmt.bit_rate or 0)) is not None:
         return data  # ~3x faster than the LAME in PyAV's wheels (`_lame`)
     data = _encode_pyav(arr, fmt, fmt.bit_rate)
-    declared = declared_bit_rates(data) if fmt.name == "m4a" and fmt.bit_rate else None
-    again = steadier_rate(fmt.bit_rate or 0, declared.average) if declared is not None else None
-    if again is not None:
-        # FFmpeg's AAC encoder overshot by more than a step: read back, the file would ask for a higher rate
-        # at every round trip (`bit_rate`). Encoded again lower, it averages about the rate it is named for
-        # (kept only when it reads back so: an encoder that now spends less would declare the lower rate).
-        second = _encode_pyav(arr, fmt, again)
-        if (rates := declared_bit_rates(second)) is not None and mp4_bit_rate(second, rates.average) == fmt.bit_rate:
-            data = second
-    return data
+    if fmt.name != "m4a" or not fmt.bit_rate:
+        return data
+    # FFmpeg's AAC encoder may overshoot by more than a step: read back, the file would ask for a higher rate at
+    # every round trip (`bit_rate`). Such a clip is encoded again lower, at most 3 more times (each a whole
+    # encode, ~0.65 s per 30 s of 48 kHz stereo), into a stream still opened at the rate asked.
+    asked = fmt.bit_rate
+    return steady_encode(asked, data, lambda rate: _encode_pyav(arr, fmt, rate), _declared_average)
+
+
+def _declared_average(data: bytes) -> float | None:
+    rates = declared_bit_rates(data)
+    return rates.average if rates is not None and rates.average else None
 
 
 def _encode_pyav(arr: F32, fmt: AudioFormat, bit_rate: int | None) -> bytes:
+    """`arr` encoded at `bit_rate` into a stream opened at `fmt.bit_rate`: FFmpeg's MP4 muxer declares the
+    stream's rate (or the average, when higher) as the maximum, which is what the file is read as (`bit_rate`)."""
     av = _av()
     out = io.BytesIO()
     layout = "mono" if fmt.channels == 1 else "stereo"
+    planar = np.ascontiguousarray(arr.T)
     with av.open(out, mode="w", format=_PYAV_CONTAINER[fmt.name]) as container:
         stream: Any = container.add_stream(_PYAV_CODEC[fmt.name], rate=fmt.rate, layout=layout)
-        stream.bit_rate = bit_rate
-        planar = np.ascontiguousarray(arr.T)
-        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
-        frame.sample_rate = fmt.rate
-        # A timestamp on the first sample lets the encoder give its priming packets negative timestamps (AAC:
-        # 1024 samples, LAME: 1105), from which the MP4 muxer writes an edit list that tells every decoder to
-        # skip them. Without one the priming became part of the sound: +1024 samples (21-23 ms) per round trip.
-        frame.pts = 0
-        frame.time_base = Fraction(1, fmt.rate)
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
+        stream.bit_rate = fmt.bit_rate
+        if bit_rate == fmt.bit_rate:
+            packets = encoded_packets(stream.codec_context, planar, fmt.rate, layout)
+        else:  # another encoder of the same settings; the stream's, opened at the muxer's header, writes none
+            packets = encoded_packets(encoder_context(_PYAV_CODEC[fmt.name], fmt.rate, layout, bit_rate), planar,
+                                      fmt.rate, layout)
+        for packet in packets:
+            packet.stream = stream
             container.mux(packet)
     return out.getvalue()
+
+
+def encoder_context(codec: str, rate: int, layout: str, bit_rate: int | None) -> Any:
+    """A PyAV encoder for float planar samples, apart from any stream (its packets are muxed into one)."""
+    context: Any = _av().CodecContext.create(codec, "w")
+    context.sample_rate, context.layout, context.format = rate, layout, "fltp"
+    context.bit_rate = bit_rate
+    return context
+
+
+def encoded_packets(context: Any, planar: F32, rate: int, layout: str) -> list[Any]:
+    """Every packet of the planar samples [channels, n] through the PyAV encoder `context`, flushed."""
+    frame = _av().AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
+    frame.sample_rate = rate
+    # A timestamp on the first sample lets the encoder give its priming packets negative timestamps (AAC:
+    # 1024 samples, LAME: 1105), from which the MP4 muxer writes an edit list that tells every decoder to
+    # skip them. Without one the priming became part of the sound: +1024 samples (21-23 ms) per round trip.
+    frame.pts = 0
+    frame.time_base = Fraction(1, rate)
+    return [*context.encode(frame), *context.encode(None)]

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..audio.bit_rate import mp4_bit_rate, steadier_rate
-from ..audio.codec import decoded_samples
+from ..audio.bit_rate import mp4_bit_rate, steady_encode
+from ..audio.codec import decoded_samples, encoded_packets, encoder_context
 from ._av import load_av
 from .errors import VideoTooLargeError
 
@@ -63,40 +63,34 @@ def decode_soundtrack(data: bytes, max_seconds: float) -> tuple[AudioTrack, tupl
                 raise VideoTooLargeError(f"the soundtrack lasts over video.max_seconds = {max_seconds:g}")
         if not parts:
             return None
-        average = stream.bit_rate or 0
-        info = (ctx.name, max(mp4_bit_rate(data, average), _MIN_AUDIO_BIT_RATE), ctx.layout.name)
+        # the esds of this track (stream.id is its tkhd's track_ID), not of the file's first AAC track
+        read = mp4_bit_rate(data, stream.bit_rate or 0, stream.id)
+        info = (ctx.name, max(read, _MIN_AUDIO_BIT_RATE), ctx.layout.name)
         return AudioTrack(np.concatenate(parts), rate, ctx.layout.name), info
 
 
 def audio_packets(track: AudioTrack, codec: str, bit_rate: int, container: Any) -> tuple[Any, list[Any]]:
     """An output audio stream in the input's codec family (AAC for anything else) and its encoded packets."""
-    av = load_av()
     encoder = _AUDIO_ENCODERS.get(codec, "aac")
     stream: Any = container.add_stream(encoder, rate=track.rate, layout=track.layout)
     stream.bit_rate = bit_rate
     planar = np.ascontiguousarray(np.clip(track.samples, -1.0, 1.0).T)
-    frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=track.layout)
-    frame.sample_rate = track.rate
-    frame.pts = 0
-    packets = [*stream.encode(frame), *stream.encode(None)]
-    average = sum(packet.size for packet in packets) * 8 * track.rate / max(1, len(track.samples))
-    again = steadier_rate(bit_rate, average) if encoder == "aac" else None
-    if again is not None:
-        # FFmpeg's AAC encoder overshot by more than a step: the output would be read as a higher rate at every
-        # marking (`audio.bit_rate`). Encoded again lower by an encoder of the same settings (the stream's own,
-        # which wrote the stream's parameters, is spent), its average lands in the step it is named for.
-        again_packets = _encoded(av, encoder, track, again, planar)
-        for packet in again_packets:
-            packet.stream = stream
-        packets = again_packets
+    packets = encoded_packets(stream.codec_context, planar, track.rate, track.layout)
+    if encoder == "aac":
+        # FFmpeg's AAC encoder may overshoot by more than a step: the output would be read as a higher rate at
+        # every marking (`audio.bit_rate`). Such a track is encoded again lower, at most 3 more times (each a
+        # whole encode), by an encoder of the same settings (the stream's, which wrote the stream's parameters,
+        # is spent); the stream keeps the rate asked, which the muxer declares as the maximum.
+        packets = steady_encode(bit_rate, packets, lambda rate: encoded_packets(
+            encoder_context(encoder, track.rate, track.layout, rate), planar, track.rate, track.layout), _average)
+    for packet in packets:
+        packet.stream = stream
     return stream, packets
 
 
-def _encoded(av: Any, encoder: str, track: AudioTrack, bit_rate: int, planar: F32) -> list[Any]:
-    context: Any = av.CodecContext.create(encoder, "w")
-    context.sample_rate, context.layout, context.format = track.rate, track.layout, "fltp"
-    context.bit_rate = bit_rate
-    frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=track.layout)
-    frame.sample_rate = track.rate
-    frame.pts = 0
-    return [*context.encode(frame), *context.encode(None)]
+def _average(packets: list[Any]) -> float | None:
+    """The bit rate FFmpeg's MP4 muxer will declare as the track's average: its bytes over its duration (the
+    packets' durations, in samples, the priming included, as the muxer counts them)."""
+    time_base = packets[0].time_base if packets else None
+    seconds = float(sum(packet.duration or 0 for packet in packets) * time_base) if time_base else 0.0
+    return sum(packet.size for packet in packets) * 8 / seconds if seconds else None

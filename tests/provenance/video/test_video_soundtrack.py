@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+from pathlib import Path
 
 import av
 import numpy as np
@@ -15,7 +16,7 @@ from aiact_transparency.provenance.audio._mp4 import declared_bit_rates
 from aiact_transparency.provenance.audio.bit_rate import mp4_bit_rate
 from aiact_transparency.provenance.video import marker
 from aiact_transparency.provenance.video.codec import VideoLimits, transcode
-from aiact_transparency.provenance.video.soundtrack import AudioTrack, audio_packets
+from aiact_transparency.provenance.video.soundtrack import AudioTrack, audio_packets, decode_soundtrack
 from tests.provenance.audio.clips import _stereo, music, rain
 from tests.tools import require_module, require_tool
 
@@ -98,3 +99,19 @@ def test_a_soundtrack_the_encoder_overshoots_by_a_step_is_encoded_again_lower() 
     with av.open(io.BytesIO(data)) as container:  # and it decodes, whole
         samples = sum(frame.samples for frame in container.decode(audio=0))
     assert abs(samples - len(track.samples)) < 1024
+
+
+def test_the_rate_is_read_from_the_track_decoded(tmp_path: Path) -> None:
+    """A video whose first audio track is Opus at 64k and second AAC at 256k (a commentary, say): the Opus track
+    is the soundtrack decoded, so its rate is its own (its average, here under the 128k floor), not the AAC
+    track's declared 256k (the first mp4a track's esds was read before: the Opus track re-encoded at 256k)."""
+    ffmpeg = require_tool("ffmpeg")
+    path = tmp_path / "two.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=10:duration=2", "-f",
+                    "lavfi", "-i", "sine=f=440:d=2", "-f", "lavfi", "-i", "anoisesrc=d=2:a=0.3", "-map", "0:v",
+                    "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-c:a:0", "libopus", "-b:a:0", "64k", "-c:a:1",
+                    "aac", "-b:a:1", "256k", str(path)], check=True)
+    decoded = decode_soundtrack(path.read_bytes(), 60.0)
+    assert decoded is not None
+    codec, bit_rate, _ = decoded[1]
+    assert (codec, bit_rate) == ("opus", 128_000)
