@@ -41,9 +41,9 @@ _STANDARD_RATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320
 # which it holds to the rate: 127.3-127.7 kbit/s for 128). Not more: 128k rain at 44.1 kHz averages 157.3.
 _UNDER = 0.01
 # Encodes after the first, at most, of a clip whose encode reads as a higher rate than asked (`steady_encode`).
-# Each costs a whole AAC encode (~0.65 s per 30 s of 48 kHz stereo), paid only by clips FFmpeg's encoder
+# Each costs a whole AAC encode (~1.1 s CPU per 30 s of 48 kHz stereo), paid only by clips FFmpeg's encoder
 # overshoots by more than a step; one usually lands (rain, most speech), the rest of the measured speech
-# (44.1-48 kHz, mono and stereo, 48-128k) within three. With fewer, speech drifted a step on some round trips.
+# (44.1-48 kHz, mono and stereo, 32-192k) within three. With one, speech climbed: French, 44.1 kHz stereo, 96 -> 112.
 _EXTRA_ENCODES = 3
 # The lowest rate an encode is asked for: below the lowest standard rate, since what a file is read as is its
 # average (and the stream's rate, 32k at least), not the encoder's setting. Speech asked for 32k averages 40-47

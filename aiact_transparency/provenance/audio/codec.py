@@ -252,7 +252,7 @@ def _encode_lossy(arr: F32, fmt: AudioFormat) -> bytes:
         return data
     # FFmpeg's AAC encoder may overshoot by more than a step: read back, the file would ask for a higher rate at
     # every round trip (`bit_rate`). Such a clip is encoded again lower, at most 3 more times (each a whole
-    # encode, ~0.65 s per 30 s of 48 kHz stereo), into a stream still opened at the rate asked.
+    # encode, ~1.1 s CPU per 30 s of 48 kHz stereo), into a stream still opened at the rate asked.
     asked = fmt.bit_rate
     return steady_encode(asked, data, lambda rate: _encode_pyav(arr, fmt, rate), _declared_average)
 
