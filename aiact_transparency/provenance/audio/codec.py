@@ -4,8 +4,8 @@ WAV and FLAC go through soundfile (libsndfile): lossless in, lossless out, with 
 MP3 and MP4/AAC go through PyAV (its wheels carry FFmpeg with libmp3lame and FFmpeg's native AAC encoder;
 MP3 is encoded by the system's libmp3lame instead when it is installed, `_lame`, about 3x faster):
 the output keeps the sample rate, the channel count and the input's bit rate (the stream's nominal rate, or
-the average of a VBR stream, rounded to a standard rate; for M4A the larger of the average and the maximum
-its esds box declares, which is the encoder's target where FFmpeg wrote the file: `_mp4`). Both libraries
+the average of a VBR stream, rounded to a standard rate; for M4A read with what its esds box declares, and
+encoded so that it reads back at that rate: `bit_rate`). Both libraries
 are the `audio` extra, imported on first use so the rest of the package works without them.
 
 Bad input becomes an `AudioMarkingError` subclass naming the problem and the fix; library exceptions never
@@ -27,8 +27,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ._lame import encoder as system_lame
-from ._mp4 import declared_max_bit_rate
+from ._mp4 import declared_bit_rates
 from ._sniff import CANONICAL_TYPE, media_format
+from .bit_rate import mp4_bit_rate, standard_bit_rate, steady_encode
 from .errors import (
     AudioTooLongError,
     CorruptAudioError,
@@ -38,15 +39,13 @@ from .errors import (
 )
 
 __all__ = ["MAX_CHANNELS", "MAX_RATE", "MIN_RATE", "AudioFormat", "DecodedAudio", "decode_audio", "decoded_samples",
-           "encode_audio"]
+           "encode_audio", "encoded_packets", "encoder_context"]
 
 MAX_CHANNELS = 2
 MIN_RATE = 16_000
 MAX_RATE = 96_000
 DEFAULT_MAX_SECONDS = 600.0
 _PCM_SUBTYPES = {"PCM_16", "PCM_24", "PCM_32", "PCM_U8", "PCM_S8"}
-# kbit/s: MPEG-1 layer III's rates, also the usual AAC settings (a VBR or ABR average rounds to one of these)
-_STANDARD_RATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 _PYAV_CONTAINER = {"mp3": "mp3", "m4a": "ipod"}  # FFmpeg's muxer names; "ipod" writes .m4a (brand M4A)
 _PYAV_CODEC = {"mp3": "libmp3lame", "m4a": "aac"}
 
@@ -165,11 +164,6 @@ def decoded_samples(frames: Iterable[Any], channels: int) -> Iterator[F32]:
         yield np.ascontiguousarray(chunk.T if frame.format.is_planar else chunk.reshape(-1, channels))
 
 
-def _standard_bit_rate(bit_rate: int) -> int:
-    kbit = bit_rate / 1000
-    return min(_STANDARD_RATES, key=lambda r: abs(r - kbit)) * 1000
-
-
 def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
     av = _av()
     try:
@@ -191,7 +185,7 @@ def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
                 total += len(part)
                 if total > max_seconds * rate:
                     _check_layout(rate, channels, total / rate, max_seconds)
-            bit_rate = stream.bit_rate or container.bit_rate
+            bit_rate, track_id = stream.bit_rate or container.bit_rate, stream.id
     except av.error.FFmpegError as exc:
         raise CorruptAudioError(f"the {name.upper()} data cannot be decoded: {exc}") from None
     if total == 0:
@@ -203,9 +197,10 @@ def _decode_lossy(data: bytes, name: str, max_seconds: float) -> DecodedAudio:
         )
     if not bit_rate:
         bit_rate = int(len(data) * 8 / seconds)
-    if name == "m4a":  # the rate it was encoded at, not the lower average FFmpeg's AAC encoder reaches (`_mp4`)
-        bit_rate = max(bit_rate, declared_max_bit_rate(data) or 0)
-    fmt = AudioFormat(name, rate, channels, bit_rate=_standard_bit_rate(bit_rate), lossless=False)
+    # M4A: the rate it was encoded at, not the lower average FFmpeg's AAC encoder reaches (`bit_rate`)
+    # (of the track decoded: another's esds, an AAC commentary beside an Opus track, is not its rate)
+    bit_rate = mp4_bit_rate(data, bit_rate, track_id) if name == "m4a" else standard_bit_rate(bit_rate)
+    fmt = AudioFormat(name, rate, channels, bit_rate=bit_rate, lossless=False)
     samples = np.concatenate(parts)
     if declared:
         # AAC's last frame is padded to 1024 samples; the container's duration says where the sound ends
@@ -252,22 +247,57 @@ def _encode_lossy(arr: F32, fmt: AudioFormat) -> bytes:
     lame = system_lame() if fmt.name == "mp3" and fmt.bit_rate else None
     if lame is not None and (data := lame.encode(arr, fmt.rate, fmt.bit_rate or 0)) is not None:
         return data  # ~3x faster than the LAME in PyAV's wheels (`_lame`)
+    data = _encode_pyav(arr, fmt, fmt.bit_rate)
+    if fmt.name != "m4a" or not fmt.bit_rate:
+        return data
+    # FFmpeg's AAC encoder may overshoot by more than a step: read back, the file would ask for a higher rate at
+    # every round trip (`bit_rate`). Such a clip is encoded again lower, at most 3 more times (each a whole
+    # encode, ~1.1 s CPU per 30 s of 48 kHz stereo), into a stream still opened at the rate asked.
+    asked = fmt.bit_rate
+    return steady_encode(asked, data, lambda rate: _encode_pyav(arr, fmt, rate), _declared_average)
+
+
+def _declared_average(data: bytes) -> float | None:
+    rates = declared_bit_rates(data)
+    return rates.average if rates is not None and rates.average else None
+
+
+def _encode_pyav(arr: F32, fmt: AudioFormat, bit_rate: int | None) -> bytes:
+    """`arr` encoded at `bit_rate` into a stream opened at `fmt.bit_rate`: FFmpeg's MP4 muxer declares the
+    stream's rate (or the average, when higher) as the maximum, which is what the file is read as (`bit_rate`)."""
     av = _av()
     out = io.BytesIO()
     layout = "mono" if fmt.channels == 1 else "stereo"
+    planar = np.ascontiguousarray(arr.T)
     with av.open(out, mode="w", format=_PYAV_CONTAINER[fmt.name]) as container:
         stream: Any = container.add_stream(_PYAV_CODEC[fmt.name], rate=fmt.rate, layout=layout)
         stream.bit_rate = fmt.bit_rate
-        planar = np.ascontiguousarray(arr.T)
-        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
-        frame.sample_rate = fmt.rate
-        # A timestamp on the first sample lets the encoder give its priming packets negative timestamps (AAC:
-        # 1024 samples, LAME: 1105), from which the MP4 muxer writes an edit list that tells every decoder to
-        # skip them. Without one the priming became part of the sound: +1024 samples (21-23 ms) per round trip.
-        frame.pts = 0
-        frame.time_base = Fraction(1, fmt.rate)
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
+        if bit_rate == fmt.bit_rate:
+            packets = encoded_packets(stream.codec_context, planar, fmt.rate, layout)
+        else:  # another encoder of the same settings; the stream's, opened at the muxer's header, writes none
+            packets = encoded_packets(encoder_context(_PYAV_CODEC[fmt.name], fmt.rate, layout, bit_rate), planar,
+                                      fmt.rate, layout)
+        for packet in packets:
+            packet.stream = stream
             container.mux(packet)
     return out.getvalue()
+
+
+def encoder_context(codec: str, rate: int, layout: str, bit_rate: int | None) -> Any:
+    """A PyAV encoder for float planar samples, apart from any stream (its packets are muxed into one)."""
+    context: Any = _av().CodecContext.create(codec, "w")
+    context.sample_rate, context.layout, context.format = rate, layout, "fltp"
+    context.bit_rate = bit_rate
+    return context
+
+
+def encoded_packets(context: Any, planar: F32, rate: int, layout: str) -> list[Any]:
+    """Every packet of the planar samples [channels, n] through the PyAV encoder `context`, flushed."""
+    frame = _av().AudioFrame.from_ndarray(planar, format="fltp", layout=layout)
+    frame.sample_rate = rate
+    # A timestamp on the first sample lets the encoder give its priming packets negative timestamps (AAC:
+    # 1024 samples, LAME: 1105), from which the MP4 muxer writes an edit list that tells every decoder to
+    # skip them. Without one the priming became part of the sound: +1024 samples (21-23 ms) per round trip.
+    frame.pts = 0
+    frame.time_base = Fraction(1, rate)
+    return [*context.encode(frame), *context.encode(None)]
