@@ -22,8 +22,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from .pdq import MIN_QUALITY
-from .read_index import IndexRows, ReadIndex, scan
+from .read_index import ReadIndex
 from .record import KINDS, Match
+from .segments import IndexRows, scan
 
 __all__ = ["Hit", "index_rows_of", "is_indexed", "nearest_indexed"]
 

@@ -38,9 +38,9 @@ orientations between what is stored (S) and what is asked (G) with |S| x |G| = 8
 exact bit permutations, so S = {as is, transposed} would halve the descents for a table twice the size: not
 taken either). Lookups are rarer than writes, so the query side pays.
 
-The same scheme runs in memory (read_index.py: a counting sort per chunk, the probes and the distance check
-vectorised in numpy), which is what `FingerprintStore.nearest` asks first; the SQL tables stay the log's own
-index, for stores larger than the read index may hold.
+The same scheme runs in memory (read_index.py over segments.py: a counting sort per chunk, the probes and the
+distance check vectorised in numpy), which is what `FingerprintStore.nearest` asks first; the SQL tables stay the
+log's own index, for stores larger than the read index may hold.
 
 Key layout: kind code (bits 20+) | chunk number (bits 16-19) | 16-bit chunk value: one integer column and one
 B-tree on (key, fingerprint id) on both SQLite and PostgreSQL.

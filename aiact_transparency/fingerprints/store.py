@@ -36,8 +36,9 @@ from .mih import chunk_key_matrix, chunk_keys, probe_keys
 from .minhash import KIND as TEXT_KIND
 from .minhash import MATCH_SIMILARITY, band_keys, similarity
 from .pdq import MATCH_THRESHOLD
-from .read_index import IndexRows, ReadIndex, popcount
+from .read_index import ReadIndex
 from .record import KINDS, FingerprintRecord, Match
+from .segments import IndexRows, popcount
 
 __all__ = ["FingerprintStore", "StoreError", "StoreStats"]
 

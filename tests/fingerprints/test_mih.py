@@ -52,7 +52,7 @@ def test_bad_lengths_are_refused() -> None:
 
 
 def test_popcount_without_numpy_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aiact_transparency.fingerprints.read_index import popcount
+    from aiact_transparency.fingerprints.segments import popcount
 
     words = np.random.default_rng(3).integers(0, 2**63, (7, 3, 4), dtype=np.uint64)
     expected = [[sum(bin(int(w)).count("1") for w in row) for row in cand] for cand in words]

@@ -8,8 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from aiact_transparency.fingerprints import FingerprintStore, open_store, read_index
-from aiact_transparency.fingerprints.read_index import BYTES_PER_RECORD, ReadIndex
+from aiact_transparency.fingerprints import FingerprintStore, open_store, read_index, segments
+from aiact_transparency.fingerprints.read_index import ReadIndex
+from aiact_transparency.fingerprints.segments import BYTES_PER_RECORD
 
 from .pg_server import PostgresServer
 from .test_store import flip_bits, random_hash, record
@@ -128,14 +129,14 @@ def test_the_memory_bound_counts_what_a_segment_holds() -> None:
     # offsets were int64, 8 MiB, while the bound counted 4 MiB per segment).
     n = 1000
     rng = np.random.default_rng(3)
-    rows = read_index.IndexRows(
+    rows = segments.IndexRows(
         ids=np.arange(1, n + 1, dtype=np.int64), hashes=rng.integers(0, 256, (n, 32), dtype=np.uint8),
         kinds=np.zeros(n, np.uint8), created=np.zeros(n, np.float64), through=n,
     )
-    segment = read_index._Segment(rows)
+    segment = segments.Segment(rows)
     held = sum(a.nbytes for a in (rows.ids, rows.hashes, rows.kinds, rows.created, segment.alive, segment.order,
                                   segment.offsets))
-    assert held == n * BYTES_PER_RECORD + read_index._SEGMENT_BYTES
+    assert held == n * BYTES_PER_RECORD + segments.SEGMENT_BYTES
 
 
 def test_postgres_ids_are_taken_in_commit_order(postgres_server: PostgresServer) -> None:
@@ -175,7 +176,7 @@ def test_a_large_store_loads_its_index_in_the_background_while_sql_answers(
         store.add_many([record(n, h) for n, h in enumerate(hashes)])
         gate, real_fetch = threading.Event(), store.read_index._fetch
 
-        def held_fetch(after_id: int) -> read_index.IndexRows:
+        def held_fetch(after_id: int) -> segments.IndexRows:
             assert gate.wait(30)
             return real_fetch(after_id)
 
@@ -264,13 +265,13 @@ def test_a_lookup_that_brings_a_few_rows_sorts_no_segment(store_url: str, monkey
         writer.add_many([record(n, h) for n, h in enumerate(hashes[:30])])
         assert reader.nearest([hashes[0]])
         built: list[int] = []
-        real_init = read_index._Segment.__init__
+        real_init = segments.Segment.__init__
 
-        def init(segment: object, rows: read_index.IndexRows) -> None:
+        def init(segment: object, rows: segments.IndexRows) -> None:
             built.append(len(rows))
             real_init(segment, rows)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(read_index._Segment, "__init__", init)
+        monkeypatch.setattr(segments.Segment, "__init__", init)
         for n, digest in enumerate(hashes[30:]):
             writer.add_many([record(30 + n, digest)])
             assert [m.record.perceptual for m in reader.nearest([flip_bits(digest, [4])])] == [digest]
@@ -317,16 +318,16 @@ def test_a_lookup_beside_a_segment_build_misses_no_stored_row(
         beside: list[list[bytes]] = []
         other = threading.Thread(target=lambda: beside.append([m.record.perceptual or b""
                                                                for m in reader.nearest([probe])]))
-        real_init = read_index._Segment.__init__
+        real_init = segments.Segment.__init__
 
-        def init(segment: object, rows: read_index.IndexRows) -> None:
+        def init(segment: object, rows: segments.IndexRows) -> None:
             real_init(segment, rows)  # type: ignore[arg-type]
             if len(rows) and not other.is_alive() and not beside:  # a second lookup while this fold is under way
                 other.start()
                 while other.is_alive() and not waiting.wait(0.01):
                     pass  # until it answers (from what it can see) or waits for the fold
 
-        monkeypatch.setattr(read_index._Segment, "__init__", init)
+        monkeypatch.setattr(segments.Segment, "__init__", init)
         assert [m.record.perceptual for m in reader.nearest([probe])] == [probe]
         other.join(30)
         assert beside == [[probe]]

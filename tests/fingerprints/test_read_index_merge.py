@@ -17,6 +17,7 @@ import pytest
 
 from aiact_transparency.fingerprints import FingerprintStore, open_store, read_index
 from aiact_transparency.fingerprints.read_index import ReadIndex
+from aiact_transparency.fingerprints.segments import IndexRows, Segment
 
 from .test_store import random_hash, record
 
@@ -51,26 +52,26 @@ class HeldMerge:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, first_id: int, fault: BaseException | None = None) -> None:
         self.gate, self.started, self.builds, self.fault = threading.Event(), threading.Event(), 0, fault
-        real_init, real_kill = read_index._Segment.__init__, read_index._Segment.kill_before
+        real_init, real_kill = Segment.__init__, Segment.kill_before
 
-        def merged(rows: read_index.IndexRows) -> bool:
+        def merged(rows: IndexRows) -> bool:
             return len(rows) > MAIN and int(rows.ids[0]) == first_id
 
-        def init(segment: read_index._Segment, rows: read_index.IndexRows) -> None:
+        def init(segment: Segment, rows: IndexRows) -> None:
             if merged(rows):
                 self.builds += 1
                 if self.fault is not None:
                     raise self.fault
             real_init(segment, rows)
 
-        def kill_before(segment: read_index._Segment, cutoff: float) -> None:
+        def kill_before(segment: Segment, cutoff: float) -> None:
             if merged(segment.rows) and not self.gate.is_set():
                 self.started.set()
                 assert self.gate.wait(60)
             real_kill(segment, cutoff)
 
-        monkeypatch.setattr(read_index._Segment, "__init__", init)
-        monkeypatch.setattr(read_index._Segment, "kill_before", kill_before)
+        monkeypatch.setattr(Segment, "__init__", init)
+        monkeypatch.setattr(Segment, "kill_before", kill_before)
 
 
 @pytest.fixture
@@ -231,17 +232,17 @@ def test_a_merge_failing_at_its_swap_is_retried_later(store_url: str, monkeypatc
         index = reader.read_index
         now = [index._clock()]
         monkeypatch.setattr(index, "_clock", lambda: now[0])
-        real_kill = read_index._Segment.kill_before
+        real_kill = Segment.kill_before
         calls = {"merged": 0}
 
-        def kill_before(segment: read_index._Segment, cutoff: float) -> None:
+        def kill_before(segment: Segment, cutoff: float) -> None:
             if len(segment.rows) > MAIN and int(segment.rows.ids[0]) == first_id:
                 calls["merged"] += 1
                 if calls["merged"] == 2:  # the first merge's swap (its build was the first call)
                     raise MemoryError
             real_kill(segment, cutoff)
 
-        monkeypatch.setattr(read_index._Segment, "kill_before", kill_before)
+        monkeypatch.setattr(Segment, "kill_before", kill_before)
         with caplog.at_level(logging.WARNING, "aiact_transparency.fingerprints"):
             add(writer, hashes, MAIN, MAIN + 100, 2000.0)
             assert within(lambda: found(reader, hashes[:MAIN + 100])) == set(hashes[:MAIN + 100])
