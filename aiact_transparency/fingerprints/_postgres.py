@@ -13,16 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..config.fingerprints import DEFAULT_INDEX_MB
 from .manifests import ManifestEntry
 from .record import FingerprintRecord
-from .store import (
-    COLUMNS,
-    FingerprintStore,
-    StoreError,
-    band_rows,
-    chunk_rows,
-    purged_bands,
-    purged_chunks,
-    row_values,
-)
+from .rows import COLUMNS, band_rows, chunk_rows, purged_bands, purged_chunks, row_values
+from .store import FingerprintStore, StoreError
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool

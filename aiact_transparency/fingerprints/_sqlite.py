@@ -12,16 +12,8 @@ from typing import Any
 from ..config.fingerprints import DEFAULT_INDEX_MB
 from .manifests import ManifestEntry
 from .record import FingerprintRecord
-from .store import (
-    COLUMNS,
-    FingerprintStore,
-    StoreError,
-    band_rows,
-    chunk_rows,
-    purged_bands,
-    purged_chunks,
-    row_values,
-)
+from .rows import COLUMNS, band_rows, chunk_rows, purged_bands, purged_chunks, row_values
+from .store import FingerprintStore, StoreError
 
 __all__ = ["SqliteStore"]
 

@@ -30,20 +30,19 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..config.fingerprints import DEFAULT_INDEX_MB
-from .indexed import index_rows_of, is_indexed, nearest_indexed
+from .indexed import index_rows_of, nearest_indexed
 from .manifests import ManifestEntry
-from .mih import chunk_key_matrix, chunk_keys, probe_keys
+from .mih import chunk_keys, probe_keys
 from .minhash import KIND as TEXT_KIND
 from .minhash import MATCH_SIMILARITY, band_keys, similarity
 from .pdq import MATCH_THRESHOLD
 from .read_index import ReadIndex
 from .record import KINDS, FingerprintRecord, Match
+from .rows import COLUMNS, record_from_row
 from .segments import IndexRows, popcount
 
 __all__ = ["FingerprintStore", "StoreError", "StoreStats"]
 
-COLUMNS = ("created_at", "kind", "perceptual", "quality", "sha256", "payload", "manifest_id", "media_type",
-           "size", "route")
 _SELECT = "id, " + ", ".join(COLUMNS)
 _INDEX_SELECT = ", ".join(_SELECT.split(", ")[:5])  # id, created_at, kind, perceptual, quality: what the index keeps
 # Read beside each record: whether its manifest store is kept (a primary-key probe of fp_manifests).
@@ -71,55 +70,6 @@ class StoreStats:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def chunk_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list[tuple[int, int, bytes]]:
-    """The fp_chunks rows of a batch: (key, fingerprint id, hash) for each chunk of each matchable hash, in
-    key order, so the B-tree inserts walk the index once instead of jumping between random pages."""
-    picked = [(fp_id, r.perceptual, KINDS[r.kind]) for fp_id, r in zip(ids, records, strict=True)
-              if r.perceptual is not None and is_indexed(r.kind, r.perceptual, r.quality)]
-    if not picked:
-        return []
-    digests = [digest for _, digest, _ in picked]
-    keys = chunk_key_matrix(digests, [code for _, _, code in picked])
-    flat = keys.ravel()
-    order = np.argsort(flat, kind="stable")
-    owner = (order // keys.shape[1]).tolist()  # which record each sorted key belongs to
-    fp_ids = [picked[i][0] for i in owner]
-    return list(zip(flat[order].tolist(), fp_ids, [digests[i] for i in owner], strict=True))
-
-
-def band_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list[tuple[int, int]]:
-    """The fp_text_bands rows of a batch: (band key, fingerprint id) for each band of each text signature."""
-    return sorted((key, fp_id) for fp_id, r in zip(ids, records, strict=True)
-                  if r.kind == TEXT_KIND and r.perceptual is not None for key in band_keys(r.perceptual))
-
-
-def purged_chunks(rows: Sequence[Sequence[Any]]) -> list[tuple[int, int]]:
-    """(chunk key, fingerprint id) of the indexed hashes among purged (id, kind, perceptual, quality) rows: the
-    fp_chunks rows to delete, found by their primary key (key, fp_id) recomputed from the hash, so no second
-    index on fp_id is needed."""
-    return [(key, int(fp_id)) for fp_id, kind, perceptual, quality in rows if is_indexed(kind, perceptual, quality)
-            for key in chunk_keys(bytes(perceptual), KINDS[kind])]
-
-
-def purged_bands(rows: Sequence[Sequence[Any]]) -> list[tuple[int, int]]:
-    """(band key, fingerprint id) of the text records among purged (id, kind, perceptual, quality) rows."""
-    return [(key, int(fp_id)) for fp_id, kind, perceptual, _ in rows
-            if kind == TEXT_KIND and perceptual is not None for key in band_keys(bytes(perceptual))]
-
-
-def row_values(record: FingerprintRecord) -> tuple[Any, ...]:
-    return tuple(getattr(record, name) for name in COLUMNS)
-
-
-def record_from_row(row: Sequence[Any]) -> FingerprintRecord:
-    values = dict(zip(COLUMNS, row[1:len(COLUMNS) + 1], strict=True))
-    for name in ("perceptual", "sha256", "payload"):
-        if values[name] is not None:
-            values[name] = bytes(values[name])  # psycopg gives bytea as memoryview
-    values["created_at"] = float(values["created_at"])
-    return FingerprintRecord(**values)
 
 
 def closest(hashes: bytes, query: bytes, max_distance: int) -> list[tuple[bytes, int]]:
