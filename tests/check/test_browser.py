@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,18 +72,20 @@ def test_chromium_is_stopped_and_its_profile_removed() -> None:
     assert not os.path.exists(profile)
 
 
-def test_no_browser_exits_2_naming_the_fix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import glob
+def test_no_browser_exits_2_naming_the_fix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
     import tempfile
 
     from aiact_transparency.check import main_check
     from tests.servers import serve
 
-    profiles = set(glob.glob(f"{tempfile.gettempdir()}/aiact-check-chromium-*"))
+    # Its own temporary directory: another test run on the machine (another clone, CI beside a developer's run)
+    # starts browsers with profiles in the shared /tmp, which a glob there would count as this check's.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setenv("AIACT_CHROMIUM", "/nonexistent/chromium")
     with serve(apps.demo()) as base:
         assert main_check([base, "--browser", "--json"]) == 2
-    assert set(glob.glob(f"{tempfile.gettempdir()}/aiact-check-chromium-*")) == profiles  # nothing left behind
+    assert not list(tmp_path.glob("aiact-check-chromium-*"))  # nothing left behind
     assert "--browser needs Chromium (AIACT_CHROMIUM='/nonexistent/chromium' is not an executable)" in \
         capsys.readouterr().err
 
