@@ -20,6 +20,7 @@ __all__ = ["COLUMNS", "band_rows", "chunk_rows", "purged_bands", "purged_chunks"
 COLUMNS = ("created_at", "kind", "perceptual", "quality", "sha256", "payload", "manifest_id", "media_type",
            "size", "route")
 
+
 def chunk_rows(ids: Sequence[int], records: Sequence[FingerprintRecord]) -> list[tuple[int, int, bytes]]:
     """The fp_chunks rows of a batch: (key, fingerprint id, hash) for each chunk of each matchable hash, in
     key order, so the B-tree inserts walk the index once instead of jumping between random pages."""

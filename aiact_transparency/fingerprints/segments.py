@@ -5,8 +5,8 @@ Layout (one `Segment`): the hashes as they are stored (n x 32 bytes), their ids,
 per 16-bit chunk c a counting sort of the rows by that chunk's value (`order`, uint32) and where each
 value's bucket starts (`offsets`, 16 x 65,537). Memory: 32 + 8 + 8 + 1 + 1 + 16 x 4 = 114 bytes per indexed
 hash plus 8 MiB of offsets per segment (up to three: main, delta and a delta being merged), i.e. ~133 MiB per
-1,000,000 (`ReadIndex.bytes_for`); a rebuild needs about as much again while it runs. Above `max_bytes` the index turns
-itself off and the store answers from SQL (store.py), so memory stays bounded by the knob.
+1,000,000 (`ReadIndex.bytes_for`); a rebuild needs about as much again while it runs. Above `max_bytes` the
+index turns itself off and the store answers from SQL (store.py), so memory stays bounded by the knob.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ BYTES_PER_RECORD = 32 + 8 + 8 + 1 + 1 + _CHUNKS * 4
 # Bucket starts are int64: numpy indexes with them directly (a narrower type would be widened per lookup).
 _OFFSETS_DTYPE = np.int64
 SEGMENT_BYTES = _CHUNKS * (_BUCKETS + 1) * np.dtype(_OFFSETS_DTYPE).itemsize  # 8 MiB
+
 
 def popcount(words: NDArray[np.uint64]) -> NDArray[np.int64]:
     """Set bits of each row of 64-bit words, summed along the last axis."""
